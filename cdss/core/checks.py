@@ -1,0 +1,37 @@
+"""Start-up checks of configuration: each names the environment variable that is wrong."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Tags, register
+
+from cdss.env import ENV
+
+
+@register(Tags.security, deploy=False)
+def environment_check(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    errors: list[CheckMessage] = [
+        Error(problem.message, hint=f"Set {problem.variable} correctly.", id=problem.check_id)
+        for problem in ENV.problems
+    ]
+    if not settings.DEBUG and not ENV.secret_key:
+        errors.append(
+            Error(
+                "SECRET_KEY is required when DEBUG is off; there is no default.",
+                hint="Set SECRET_KEY to a long random string.",
+                id="cdss.E001",
+            )
+        )
+    if not settings.DEBUG and not settings.ALLOWED_HOSTS:
+        errors.append(
+            Error(
+                "ALLOWED_HOSTS is empty while DEBUG is off.",
+                hint="Set ALLOWED_HOSTS to a comma-separated list of host names.",
+                id="cdss.E005",
+            )
+        )
+    if not settings.DICOMWEB_URL:
+        errors.append(Error("DICOMWEB_URL is empty.", hint="Set DICOMWEB_URL.", id="cdss.E006"))
+    return errors

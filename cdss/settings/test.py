@@ -1,0 +1,19 @@
+"""Test profile: the development defaults, faster hashing, deterministic settings."""
+
+import os
+
+from cdss.env import ENV
+from cdss.settings.base import DATA_DIR, _dicomweb_credentials
+from cdss.settings.dev import *  # noqa: F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed; tests only
+ALLOWED_HOSTS = ["localhost", "127.0.0.1", "[::1]", "testserver"]
+CELERY_TASK_SOFT_TIME_LIMIT = 120
+CELERY_TASK_TIME_LIMIT = 180
+
+# The suite uses its own Orthanc instance (scripts/orthanc.py --name test, port 8043) so that
+# tests never touch the demo PACS, unless DICOMWEB_URL says otherwise.
+if not ENV.dicomweb_username and "DICOMWEB_URL" not in os.environ:
+    DICOMWEB_URL = "http://127.0.0.1:8043/dicom-web"
+    DICOMWEB_CREDENTIALS_FILE = DATA_DIR / "orthanc-test" / "credentials.json"
+    DICOMWEB_USERNAME, DICOMWEB_PASSWORD = _dicomweb_credentials(DICOMWEB_CREDENTIALS_FILE)

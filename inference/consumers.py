@@ -1,0 +1,60 @@
+"""WebSocket consumers: authorise first, then join the group; forward notifications only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from cdss.audit.models import AuditAction, AuditOutcome
+from cdss.audit.services import audit_record
+from cdss.core.errors import NotFound
+from inference.events import patient_group
+from patients.access import patient_get_for_user
+
+CLOSE_NOT_FOUND = 4404
+CLOSE_UNAUTHENTICATED = 4401
+
+
+@database_sync_to_async
+def _authorise_patient(user: Any, patient_id: int, consumer: Any) -> bool:
+    try:
+        patient_get_for_user(user, patient_id, request=consumer)
+    except NotFound:
+        return False
+    audit_record(
+        actor=user, action=AuditAction.SUBSCRIBE, object_type="patient_events", object_id=patient_id,
+        patient_id=patient_id, outcome=AuditOutcome.SUCCESS, request=consumer,
+    )
+    return True
+
+
+class PatientEventsConsumer(AsyncJsonWebsocketConsumer):
+    groups: list[str] = []
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        patient_id = int(self.scope["url_route"]["kwargs"]["patient_id"])
+        if not await _authorise_patient(user, patient_id, self):
+            # Same answer for "missing" and "not yours".
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
+        self.group_name = patient_group(patient_id)
+        await self.channel_layer.group_add(self.group_name, self.channel_name)
+        await self.accept()
+        await self.send_json({"type": "state.snapshot", "patient_id": patient_id})
+
+    async def disconnect(self, code: int) -> None:
+        if getattr(self, "group_name", None):
+            await self.channel_layer.group_discard(self.group_name, self.channel_name)
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        # The socket is one-way: clients act over REST.
+        return None
+
+    async def cdss_event(self, message: dict[str, Any]) -> None:
+        await self.send_json(message["event"])

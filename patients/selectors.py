@@ -1,0 +1,21 @@
+"""Read-side queries over patients, always starting from the user's scope."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from patients.access import patients_for_user
+from patients.models import Patient
+
+
+def patient_search(*, user: Any, query: str = "", birth_date: str | None = None) -> QuerySet[Patient]:
+    patients = patients_for_user(user)
+    for term in query.split():
+        patients = patients.filter(
+            Q(family_name__icontains=term) | Q(given_name__icontains=term) | Q(mrn__iexact=term)
+        )
+    if birth_date:
+        patients = patients.filter(birth_date=birth_date)
+    return patients.order_by("-updated_at", "-id")

@@ -1,0 +1,48 @@
+"""Who may call what: one row per endpoint, extended by every feature that adds one.
+
+Placeholders in paths: {patient} is the care-team patient of the ``world`` fixture, whom the
+clinician, the consultant (open consultation), the patient themself and the admin may see;
+``other_clinician`` and ``patient_other`` must get 404, exactly as for a missing patient.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+ROLES = ("anonymous", "clinician", "other_clinician", "consultant", "patient_self", "patient_other", "admin")
+
+# Reading the world patient's data.
+PATIENT_READ = {
+    "anonymous": 401, "clinician": 200, "other_clinician": 404, "consultant": 200,
+    "patient_self": 200, "patient_other": 404, "admin": 200,
+}
+# Changing it: only clinicians of the team and admins; consultants and patients read only.
+PATIENT_WRITE_OK = 200
+PATIENT_WRITE = {
+    "anonymous": 401, "clinician": PATIENT_WRITE_OK, "other_clinician": 404, "consultant": 403,
+    "patient_self": 403, "patient_other": 404, "admin": PATIENT_WRITE_OK,
+}
+# Endpoints that any logged-in user may call; their results are scoped.
+ANY_USER = {role: (401 if role == "anonymous" else 200) for role in ROLES}
+ADMIN_ONLY = {role: (401 if role == "anonymous" else 200 if role == "admin" else 403) for role in ROLES}
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str
+    expect: dict[str, int]
+    body: dict[str, Any] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+ENDPOINTS: list[Endpoint] = [
+    Endpoint("GET", "/api/v1/auth/me/", ANY_USER),
+    Endpoint("GET", "/api/v1/patients/", ANY_USER),
+    Endpoint("GET", "/api/v1/patients/{patient}/", PATIENT_READ),
+    Endpoint("PATCH", "/api/v1/patients/{patient}/", PATIENT_WRITE, {"phone": "+44 20 7946 0000"}),
+    Endpoint("GET", "/api/v1/audit/", ADMIN_ONLY),
+]

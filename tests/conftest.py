@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from rest_framework.test import APIClient
+
+from cdss.accounts.models import Role, User
+from cdss.consultations.models import Consultation
+from patients.models import Patient
+from tests.factories import CareTeamFactory, PatientFactory, UserFactory
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _audit_flush_allowed() -> None:
+    """Let the test runner empty its throw-away PostgreSQL database between transactional tests.
+
+    The audit table's trigger refuses TRUNCATE unless ``cdss.audit_maintenance`` is on for the
+    transaction; production code never sets it.
+    """
+    from django.db.backends.postgresql.operations import DatabaseOperations
+
+    original = DatabaseOperations.sql_flush
+
+    def sql_flush(self: Any, style: Any, tables: Any, **kwargs: Any) -> list[str]:
+        statements = original(self, style, tables, **kwargs)
+        return ["SET LOCAL cdss.audit_maintenance = 'on'", *statements] if statements else statements
+
+    DatabaseOperations.sql_flush = sql_flush  # type: ignore[method-assign]
+
+
+@dataclass
+class World:
+    """Two care teams, each with a clinician and a patient; a consultant on an open case."""
+
+    clinician: User
+    other_clinician: User
+    consultant: User
+    admin: User
+    patient_user: User
+    other_patient_user: User
+    patient: Patient
+    other_patient: Patient
+
+    def users(self) -> dict[str, User | None]:
+        return {
+            "anonymous": None,
+            "clinician": self.clinician,
+            "other_clinician": self.other_clinician,
+            "consultant": self.consultant,
+            "patient_self": self.patient_user,
+            "patient_other": self.other_patient_user,
+            "admin": self.admin,
+        }
+
+
+@pytest.fixture
+def world(db: Any) -> World:
+    return world_build()
+
+
+def world_build() -> World:
+    clinician = UserFactory.create(role=Role.CLINICIAN)
+    other_clinician = UserFactory.create(role=Role.CLINICIAN)
+    consultant = UserFactory.create(role=Role.CONSULTANT)
+    admin = UserFactory.create(role=Role.ADMIN, is_staff=True, is_superuser=True)
+    patient_user = UserFactory.create(role=Role.PATIENT)
+    other_patient_user = UserFactory.create(role=Role.PATIENT)
+    team = CareTeamFactory.create(members=[clinician])
+    other_team = CareTeamFactory.create(members=[other_clinician])
+    patient = PatientFactory.create(care_team=team, user=patient_user)
+    other_patient = PatientFactory.create(care_team=other_team, user=other_patient_user)
+    Consultation.objects.create(patient=patient, consultant=consultant, requested_by=clinician)
+    return World(
+        clinician=clinician,
+        other_clinician=other_clinician,
+        consultant=consultant,
+        admin=admin,
+        patient_user=patient_user,
+        other_patient_user=other_patient_user,
+        patient=patient,
+        other_patient=other_patient,
+    )
+
+
+def client_for(user: User | None) -> APIClient:
+    client = APIClient()
+    if user is not None:
+        client.force_authenticate(user=user)
+    return client
+
+
+@pytest.fixture
+def api() -> Any:
+    return client_for

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.access_table import ENDPOINTS, ROLES, Endpoint
+from tests.conftest import World, client_for
+
+CASES = [(endpoint, role) for endpoint in ENDPOINTS for role in ROLES]
+
+
+@pytest.mark.parametrize(("endpoint", "role"), CASES, ids=[f"{e}-{r}" for e, r in CASES])
+def test_access(world: World, endpoint: Endpoint, role: str) -> None:
+    client = client_for(world.users()[role])
+    path = endpoint.path.format(patient=world.patient.pk)
+    response: Any = getattr(client, endpoint.method.lower())(path, endpoint.body or None, format="json")
+    assert response.status_code == endpoint.expect[role], response.content[:300]
+    if response.status_code == 404:
+        # "Not yours" must look exactly like "does not exist".
+        missing = getattr(client, endpoint.method.lower())(
+            endpoint.path.format(patient=999_999_999), endpoint.body or None, format="json"
+        )
+        assert missing.status_code == 404
+        assert missing.json() == response.json()
+
+
+def test_patient_list_is_scoped(world: World) -> None:
+    expectations = {
+        "clinician": {world.patient.pk},
+        "other_clinician": {world.other_patient.pk},
+        "consultant": {world.patient.pk},
+        "patient_self": {world.patient.pk},
+        "patient_other": {world.other_patient.pk},
+        "admin": {world.patient.pk, world.other_patient.pk},
+    }
+    for role, expected in expectations.items():
+        rows = client_for(world.users()[role]).get("/api/v1/patients/").json()["results"]
+        assert {row["id"] for row in rows} == expected, role
+
+
+def test_closed_consultation_ends_access(world: World) -> None:
+    world.consultant.consultations.update(status="closed")
+    response = client_for(world.consultant).get(f"/api/v1/patients/{world.patient.pk}/")
+    assert response.status_code == 404

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.test import Client
+
+from cdss.asgi import application
+from cdss.audit.models import AuditEvent
+from inference.events import event_publish, patient_group
+from tests.conftest import world_build
+from tests.factories import TEST_PASSWORD
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def session_cookie(user: Any) -> bytes:
+    client = Client()
+    assert client.login(username=user.username, password=TEST_PASSWORD)
+    return f"sessionid={client.cookies['sessionid'].value}".encode()
+
+
+async def connect(path: str, *, origin: bytes = b"http://localhost", cookie: bytes | None = None) -> tuple[WebsocketCommunicator, Any]:
+    headers = [(b"origin", origin), (b"host", b"localhost")]
+    if cookie:
+        headers.append((b"cookie", cookie))
+    communicator = WebsocketCommunicator(application, path, headers=headers)
+    connected, code = await communicator.connect(timeout=5)
+    return communicator, (connected, code)
+
+
+@pytest.fixture
+def tworld(transactional_db: Any) -> Any:
+    return world_build()
+
+
+async def test_foreign_origin_is_refused(tworld: Any) -> None:
+    cookie = await sync_to_async(session_cookie)(tworld.clinician)
+    communicator, (connected, _) = await connect(
+        f"/ws/patients/{tworld.patient.pk}/", origin=b"https://evil.example.com", cookie=cookie
+    )
+    assert not connected
+    await communicator.disconnect()
+
+
+async def test_anonymous_is_refused(tworld: Any) -> None:
+    _communicator, (connected, code) = await connect(f"/ws/patients/{tworld.patient.pk}/")
+    assert not connected and code == 4401
+
+
+async def test_clinician_outside_team_cannot_subscribe(tworld: Any) -> None:
+    cookie = await sync_to_async(session_cookie)(tworld.other_clinician)
+    _communicator, (connected, code) = await connect(f"/ws/patients/{tworld.patient.pk}/", cookie=cookie)
+    assert not connected and code == 4404
+    denied = await sync_to_async(AuditEvent.objects.filter(outcome="denied", actor_id=tworld.other_clinician.pk).exists)()
+    assert denied
+
+
+async def test_care_team_clinician_receives_events(tworld: Any) -> None:
+    cookie = await sync_to_async(session_cookie)(tworld.clinician)
+    communicator, (connected, _) = await connect(f"/ws/patients/{tworld.patient.pk}/", cookie=cookie)
+    assert connected
+    snapshot = await communicator.receive_json_from(timeout=5)
+    assert snapshot == {"type": "state.snapshot", "patient_id": tworld.patient.pk}
+    await sync_to_async(event_publish)(
+        groups=[patient_group(tworld.patient.pk)], event_type="record.changed",
+        payload={"patient_id": tworld.patient.pk, "kind": "observation"},
+    )
+    event = await communicator.receive_json_from(timeout=5)
+    assert event == {"type": "record.changed", "patient_id": tworld.patient.pk, "kind": "observation"}
+    subscribed = await sync_to_async(AuditEvent.objects.filter(action="subscribe", actor_id=tworld.clinician.pk).exists)()
+    assert subscribed
+    await communicator.disconnect()

@@ -1,0 +1,94 @@
+"""Real services for integration tests: a Celery worker process on both queues."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def database_url_for_worker() -> str:
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    user = db.get("USER") or ""
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    auth = f"{user}{password}@" if user else ""
+    return f"postgres://{auth}{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
+
+
+def worker_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="cdss.settings.test",
+        DATABASE_URL=database_url_for_worker(),
+        REDIS_URL=settings.REDIS_URL,
+        DICOMWEB_URL=settings.DICOMWEB_URL,
+        DICOMWEB_USERNAME=settings.DICOMWEB_USERNAME or "",
+        DICOMWEB_PASSWORD=settings.DICOMWEB_PASSWORD or "",
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env
+
+
+def wait_for_queues(timeout: float = 60.0) -> None:
+    from cdss.core.readiness import workers_probe
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if workers_probe() is None:
+            return
+        time.sleep(0.5)
+    raise RuntimeError("Celery worker did not come up on both queues")
+
+
+class WorkerProcess:
+    def __init__(self, log_path: Path, **env: str) -> None:
+        self.log_path = log_path
+        self.env = env
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "celery", "-A", "cdss", "worker", "-Q", "default,gpu",
+                 "-c", "1", "--pool", "prefork", "-n", f"test-{os.getpid()}-{time.monotonic_ns()}@%h",
+                 "--without-gossip", "--without-mingle", "-l", "INFO"],
+                cwd=ROOT, env=worker_env(**self.env), stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        wait_for_queues()
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db: Any, tmp_path: Path) -> Iterator[WorkerProcess]:
+    """A real worker (separate OS process) reading the same test database."""
+    worker = WorkerProcess(tmp_path / "worker.log")
+    worker.start()
+    try:
+        yield worker
+    finally:
+        worker.stop()
