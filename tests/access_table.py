@@ -7,7 +7,10 @@ clinician, the consultant (open consultation), the patient themself and the admi
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 ROLES = ("anonymous", "clinician", "other_clinician", "consultant", "patient_self", "patient_other", "admin")
@@ -39,10 +42,23 @@ class Endpoint:
         return f"{self.method} {self.path}"
 
 
-ENDPOINTS: list[Endpoint] = [
+CORE_ENDPOINTS: list[Endpoint] = [
     Endpoint("GET", "/api/v1/auth/me/", ANY_USER),
     Endpoint("GET", "/api/v1/patients/", ANY_USER),
     Endpoint("GET", "/api/v1/patients/{patient}/", PATIENT_READ),
     Endpoint("PATCH", "/api/v1/patients/{patient}/", PATIENT_WRITE, {"phone": "+44 20 7946 0000"}),
     Endpoint("GET", "/api/v1/audit/", ADMIN_ONLY),
 ]
+
+
+def _feature_rows() -> list[Endpoint]:
+    """Each feature adds its rows in ``tests/<app>/access_rows.py`` as ``ACCESS_ROWS``."""
+    rows: list[Endpoint] = []
+    tests_dir = Path(__file__).parent
+    for package in sorted(p.name for p in pkgutil.iter_modules([str(tests_dir)]) if p.ispkg):
+        if (tests_dir / package / "access_rows.py").exists():
+            rows.extend(importlib.import_module(f"tests.{package}.access_rows").ACCESS_ROWS)
+    return rows
+
+
+ENDPOINTS: list[Endpoint] = CORE_ENDPOINTS + _feature_rows()
