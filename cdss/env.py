@@ -38,6 +38,7 @@ class Env:
     csrf_trusted_origins: list[str]
     data_dir: Path
     log_level: str
+    broker_visibility_timeout_s: int
     problems: list[EnvProblem] = field(default_factory=list)
 
 
@@ -108,6 +109,7 @@ def env_read() -> Env:
         csrf_trusted_origins=_list("CSRF_TRUSTED_ORIGINS", []),
         data_dir=data_dir,
         log_level=log_level,
+        broker_visibility_timeout_s=int(os.environ.get("CELERY_VISIBILITY_TIMEOUT_S", "1800") or 1800),
         problems=problems,
     )
 

@@ -10,8 +10,8 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from cdss.audit.models import AuditAction, AuditOutcome
 from cdss.audit.services import audit_record
 from cdss.core.errors import NotFound
-from inference.events import patient_group
-from patients.access import patient_get_for_user
+from inference.events import patient_group, request_group
+from patients.access import patient_get_for_user, patients_for_user
 
 CLOSE_NOT_FOUND = 4404
 CLOSE_UNAUTHENTICATED = 4401
@@ -46,7 +46,8 @@ class PatientEventsConsumer(AsyncJsonWebsocketConsumer):
         self.group_name = patient_group(patient_id)
         await self.channel_layer.group_add(self.group_name, self.channel_name)
         await self.accept()
-        await self.send_json({"type": "state.snapshot", "patient_id": patient_id})
+        # Late joiners and reconnects first get the current state, then live events.
+        await self.send_json({"type": "state.snapshot", "patient_id": patient_id, "analyses": await _active_analyses(patient_id)})
 
     async def disconnect(self, code: int) -> None:
         if getattr(self, "group_name", None):
@@ -54,6 +55,59 @@ class PatientEventsConsumer(AsyncJsonWebsocketConsumer):
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         # The socket is one-way: clients act over REST.
+        return None
+
+    async def cdss_event(self, message: dict[str, Any]) -> None:
+        await self.send_json(message["event"])
+
+
+@database_sync_to_async
+def _active_analyses(patient_id: int) -> list[dict[str, Any]]:
+    from inference.analysis.progress import analysis_state
+    from inference.models import AnalysisRequest
+
+    recent = AnalysisRequest.objects.filter(patient_id=patient_id).select_related("report").order_by("-created_at")[:5]
+    return [analysis_state(a) for a in recent]
+
+
+@database_sync_to_async
+def _authorise_analysis(user: Any, analysis_id: int, consumer: Any) -> dict[str, Any] | None:
+    from inference.analysis.progress import analysis_state
+    from inference.models import AnalysisRequest
+
+    analysis = AnalysisRequest.objects.filter(pk=analysis_id, patient__in=patients_for_user(user)).select_related("report").first()
+    if analysis is None:
+        audit_record(actor=user, action=AuditAction.SUBSCRIBE, object_type="analysis_events", object_id=analysis_id,
+                     outcome=AuditOutcome.DENIED, request=consumer)
+        return None
+    audit_record(actor=user, action=AuditAction.SUBSCRIBE, object_type="analysis_events", object_id=analysis_id,
+                 patient_id=analysis.patient_id, request=consumer)
+    return analysis_state(analysis)
+
+
+class AnalysisEventsConsumer(AsyncJsonWebsocketConsumer):
+    """Events of one analysis request; the first message is its current state."""
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        analysis_id = int(self.scope["url_route"]["kwargs"]["analysis_id"])
+        state = await _authorise_analysis(user, analysis_id, self)
+        if state is None:
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
+        self.group_name = request_group(analysis_id)
+        await self.channel_layer.group_add(self.group_name, self.channel_name)
+        await self.accept()
+        await self.send_json({"type": "state.snapshot", **state})
+
+    async def disconnect(self, code: int) -> None:
+        if getattr(self, "group_name", None):
+            await self.channel_layer.group_discard(self.group_name, self.channel_name)
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
         return None
 
     async def cdss_event(self, message: dict[str, Any]) -> None:

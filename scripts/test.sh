@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
-bash scripts/services.sh test 8043
+bash scripts/services.sh test "${CDSS_TEST_ORTHANC_PORT:-8043}"
 export DJANGO_SETTINGS_MODULE=cdss.settings.test
 echo "== ruff"; .venv/bin/ruff check .
 echo "== mypy"; .venv/bin/mypy .

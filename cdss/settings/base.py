@@ -196,7 +196,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = 15 * 60
 CELERY_TASK_TIME_LIMIT = 20 * 60
 # Longer than the hard time limit, so Redis never redelivers a task that is still running.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 30 * 60}
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": ENV.broker_visibility_timeout_s}
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CDSS_QUEUES = ("default", "gpu")
@@ -236,3 +236,22 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": ENV.log_level},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- inference ---
+ANALYSIS_NOOP_MODEL_ENABLED = False
+ANALYSIS_HEARTBEAT_S = 10.0
+# A dispatched or running step with no heartbeat for this long is presumed lost and re-driven.
+ANALYSIS_STEP_STALE_S = 120
+ANALYSIS_MAX_ATTEMPTS = 5
+# Nothing hangs for ever: a request still unfinished after this fails with deadline_exceeded.
+ANALYSIS_DEADLINE_S = 60 * 60
+ANALYSIS_SWEEP_EVERY_S = 30
+# Scores use the latest stored value of each input within this window.
+SCORES_LOOKBACK_DAYS = 90
+CELERY_BEAT_SCHEDULE = {
+    "analysis-sweep": {"task": "inference.analysis_sweep", "schedule": ANALYSIS_SWEEP_EVERY_S, "options": {"queue": "default"}},
+}
+
+# --- patients ---
+# Patient.status shares its field name with other "status" enums in the schema; name it explicitly.
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {})["PatientStatusEnum"] = "patients.models.PatientStatus"  # type: ignore[index]

@@ -10,10 +10,11 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed; t
 ALLOWED_HOSTS = ["localhost", "127.0.0.1", "[::1]", "testserver"]
 CELERY_TASK_SOFT_TIME_LIMIT = 120
 CELERY_TASK_TIME_LIMIT = 180
+ANALYSIS_NOOP_MODEL_ENABLED = True
 
 # The suite uses its own Orthanc instance (scripts/orthanc.py --name test, port 8043) so that
 # tests never touch the demo PACS, unless DICOMWEB_URL says otherwise.
 if not ENV.dicomweb_username and "DICOMWEB_URL" not in os.environ:
-    DICOMWEB_URL = "http://127.0.0.1:8043/dicom-web"
+    DICOMWEB_URL = f"http://127.0.0.1:{os.environ.get('CDSS_TEST_ORTHANC_PORT', '8043')}/dicom-web"
     DICOMWEB_CREDENTIALS_FILE = DATA_DIR / "orthanc-test" / "credentials.json"
     DICOMWEB_USERNAME, DICOMWEB_PASSWORD = _dicomweb_credentials(DICOMWEB_CREDENTIALS_FILE)

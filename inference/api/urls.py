@@ -1,3 +1,24 @@
-from django.urls import URLPattern, URLResolver
+from django.urls import path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from inference.api.analyses import AnalysisDetailApi, AnalysisListCreateApi, AnalysisModelsApi
+from inference.api.reports import (
+    PatientReportListApi,
+    ReportAmendApi,
+    ReportDetailApi,
+    ReportExportApi,
+    ReportSignApi,
+)
+from inference.api.scores import PatientScoresApi, ScoresEvaluateApi
+
+urlpatterns = [
+    path("scores/evaluate", ScoresEvaluateApi.as_view(), name="scores-evaluate"),
+    path("patients/<int:patient_id>/scores/", PatientScoresApi.as_view(), name="patient-scores"),
+    path("analyses/", AnalysisListCreateApi.as_view(), name="analysis-list"),
+    path("analyses/models/", AnalysisModelsApi.as_view(), name="analysis-models"),
+    path("analyses/<int:analysis_id>/", AnalysisDetailApi.as_view(), name="analysis-detail"),
+    path("patients/<int:patient_id>/reports/", PatientReportListApi.as_view(), name="patient-reports"),
+    path("reports/<int:report_id>/", ReportDetailApi.as_view(), name="report-detail"),
+    path("reports/<int:report_id>/sign/", ReportSignApi.as_view(), name="report-sign"),
+    path("reports/<int:report_id>/amend/", ReportAmendApi.as_view(), name="report-amend"),
+    path("reports/<int:report_id>/export/<str:fmt>/", ReportExportApi.as_view(), name="report-export"),
+]

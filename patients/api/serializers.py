@@ -1,11 +1,20 @@
+"""Output shapes of the patient-record API (and the documented request bodies).
+
+Input is validated by the services (``patients.validation``) so that every error carries a
+stable code; the write serializers here only describe request bodies in the OpenAPI schema.
+"""
+
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from cdss.accounts.models import CareTeam
-from patients.models import Patient
+from patients.models import ClinicalFinding, GeneticFinding, LabObservation, LifestyleRecord, Patient
+from patients.units import UnknownAnalyte, analyte_by_code
 
 
 class PatientSerializer(serializers.ModelSerializer[Patient]):
@@ -15,6 +24,7 @@ class PatientSerializer(serializers.ModelSerializer[Patient]):
         model = Patient
         fields = [
             "id", "mrn", "given_name", "family_name", "birth_date", "sex", "phone", "email",
+            "address_line", "city", "postal_code", "country",
             "care_team", "status", "created_at", "updated_at",
         ]
         read_only_fields = ["id", "created_at", "updated_at"]
@@ -29,3 +39,184 @@ class PatientSerializer(serializers.ModelSerializer[Patient]):
         if value is not None and user.role != "admin" and not value.members.filter(pk=user.pk).exists():
             raise serializers.ValidationError("You are not a member of that care team.", code="not_member")
         return value
+
+
+class RangeSerializer(serializers.Serializer[Any]):
+    low = serializers.FloatField()
+    high = serializers.FloatField()
+
+
+class PlausibleSerializer(serializers.Serializer[Any]):
+    min = serializers.FloatField()
+    min_inclusive = serializers.BooleanField()
+    max = serializers.FloatField()
+    max_inclusive = serializers.BooleanField()
+
+
+class AnalyteSerializer(serializers.Serializer[Any]):
+    """One catalogued analyte (``patients/data/analytes.json``) with the units accepted for it."""
+
+    key = serializers.CharField()
+    code = serializers.CharField(source="loinc", help_text="LOINC code")
+    display_name = serializers.CharField()
+    canonical_unit = serializers.CharField()
+    units = serializers.SerializerMethodField()
+    reference_range = serializers.SerializerMethodField()
+    plausible = serializers.SerializerMethodField()
+
+    def get_units(self, analyte: Any) -> list[str]:
+        return [spec.unit for spec in analyte.units]
+
+    @extend_schema_field(RangeSerializer)
+    def get_reference_range(self, analyte: Any) -> dict[str, float]:
+        return {"low": analyte.reference_low, "high": analyte.reference_high}
+
+    @extend_schema_field(PlausibleSerializer)
+    def get_plausible(self, analyte: Any) -> dict[str, Any]:
+        return {
+            "min": analyte.plausible_min, "min_inclusive": analyte.plausible_min_inclusive,
+            "max": analyte.plausible_max, "max_inclusive": analyte.plausible_max_inclusive,
+        }
+
+
+def _display_name(code: str) -> str:
+    try:
+        return analyte_by_code(code).display_name
+    except UnknownAnalyte:
+        return code
+
+
+class ObservationSerializer(serializers.ModelSerializer[LabObservation]):
+    display_name = serializers.SerializerMethodField()
+
+    class Meta:
+        model = LabObservation
+        fields = [
+            "id", "code", "display_name", "value", "unit", "value_canonical", "unit_canonical", "observed_at",
+            "specimen", "reference_low", "reference_high", "source", "entered_by", "entered_at",
+        ]
+        read_only_fields = fields
+
+    def get_display_name(self, observation: LabObservation) -> str:
+        return _display_name(observation.code)
+
+
+class ObservationWriteSerializer(serializers.Serializer[Any]):
+    """One result as the laboratory reported it; converted to the canonical unit on the way in."""
+
+    code = serializers.CharField(help_text="LOINC code of a catalogued analyte (GET /api/v1/analytes/).")
+    value = serializers.FloatField()
+    unit = serializers.CharField(required=False, allow_blank=True, help_text="One of the analyte's accepted units.")
+    observed_at = serializers.DateTimeField(help_text="ISO 8601; a date alone means midnight UTC; not in the future.")
+    specimen = serializers.CharField(required=False, allow_blank=True)
+    reference_low = serializers.FloatField(required=False, allow_null=True, help_text="In `unit`.")
+    reference_high = serializers.FloatField(required=False, allow_null=True, help_text="In `unit`.")
+
+
+class ObservationBatchWriteSerializer(serializers.Serializer[Any]):
+    observations = ObservationWriteSerializer(many=True, help_text="1 to 1,000 observations, saved all or none.")
+
+
+class ObservationBatchSerializer(serializers.Serializer[Any]):
+    count = serializers.IntegerField()
+    observations = ObservationSerializer(many=True)
+
+
+class SeriesPointSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    observed_at = serializers.DateTimeField()
+    value = serializers.FloatField(help_text="In the series' unit.")
+    value_as_entered = serializers.FloatField()
+    unit_as_entered = serializers.CharField()
+
+
+class SeriesSerializer(serializers.Serializer[Any]):
+    code = serializers.CharField(source="analyte.loinc")
+    display_name = serializers.CharField(source="analyte.display_name")
+    unit = serializers.CharField()
+    truncated = serializers.BooleanField(help_text="More points exist than were returned (10,000 at most).")
+    points = SeriesPointSerializer(many=True)
+
+
+RECORD_READ_ONLY = ["id", "source", "recorded_by", "created_at", "updated_at"]
+
+
+class GeneticFindingSerializer(serializers.ModelSerializer[GeneticFinding]):
+    class Meta:
+        model = GeneticFinding
+        fields = [
+            "id", "gene", "rsid", "hgvs", "genotype", "zygosity", "assay", "reported_on", *RECORD_READ_ONLY[1:],
+        ]
+        read_only_fields = RECORD_READ_ONLY
+
+
+class LifestyleRecordSerializer(serializers.ModelSerializer[LifestyleRecord]):
+    class Meta:
+        model = LifestyleRecord
+        fields = [
+            "id", "recorded_on", "alcohol_value", "alcohol_unit", "alcohol_g_per_day", "smoking_status",
+            "pack_years", "height_cm", "weight_kg", "bmi", "diabetes", "activity_minutes_per_week",
+            *RECORD_READ_ONLY[1:],
+        ]
+        read_only_fields = [*RECORD_READ_ONLY, "alcohol_g_per_day"]
+        extra_kwargs = {"bmi": {"help_text": "Computed from height and weight when both are given."}}
+
+
+class ClinicalFindingSerializer(serializers.ModelSerializer[ClinicalFinding]):
+    class Meta:
+        model = ClinicalFinding
+        fields = [
+            "id", "assessed_on", "ascites", "encephalopathy", "ecog_ps", "dialysis_twice_past_week",
+            "hbv_status", "hcv_status", "known_cirrhosis", "cholestatic_disease", *RECORD_READ_ONLY[1:],
+        ]
+        read_only_fields = RECORD_READ_ONLY
+
+
+class LatestValueSerializer(serializers.Serializer[Any]):
+    value = serializers.JSONField()
+    date = serializers.DateField()
+    record_id = serializers.IntegerField()
+
+
+class SummaryCountsSerializer(serializers.Serializer[Any]):
+    analytes = serializers.IntegerField()
+    genetic_findings = serializers.IntegerField()
+    lifestyle_records = serializers.IntegerField()
+    clinical_findings = serializers.IntegerField()
+
+
+class PatientSummarySerializer(serializers.Serializer[Any]):
+    patient = PatientSerializer()
+    observations = ObservationSerializer(many=True, help_text="The latest observation of each analyte.")
+    genetics = GeneticFindingSerializer(many=True)
+    lifestyle = serializers.DictField(
+        child=LatestValueSerializer(allow_null=True), help_text="Latest value of each field, with its date."
+    )
+    findings = serializers.DictField(
+        child=LatestValueSerializer(allow_null=True), help_text="Latest value of each field, with its date."
+    )
+    counts = SummaryCountsSerializer()
+
+
+class ImportErrorSerializer(serializers.Serializer[Any]):
+    row = serializers.IntegerField(help_text="CSV line number, or FHIR Bundle entry index (from 0).")
+    code = serializers.CharField()
+    field = serializers.CharField(allow_null=True)
+    message = serializers.CharField()
+    detail = serializers.JSONField(allow_null=True)
+
+
+class ImportReportSerializer(serializers.Serializer[Any]):
+    format = serializers.ChoiceField(choices=["fhir", "csv"])
+    dry_run = serializers.BooleanField()
+    valid = serializers.BooleanField()
+    rows = serializers.IntegerField()
+    records = serializers.DictField(child=serializers.IntegerField(), help_text="Created (or, in a dry run, to create) by kind.")
+    duplicates = serializers.IntegerField(help_text="Rows identical to a stored record or an earlier row; not stored again.")
+    skipped = serializers.DictField(child=serializers.IntegerField(), help_text="Resources that carry no results, by type.")
+    # Shadows Serializer.errors on the class only for the type checker; this serializer only renders.
+    errors = ImportErrorSerializer(many=True)  # type: ignore[assignment]
+
+
+class ImportUploadSerializer(serializers.Serializer[Any]):
+    file = serializers.FileField(help_text="A FHIR Bundle (.json) or a CSV of observations (.csv).")

@@ -14,6 +14,7 @@ from cdss.audit.models import AuditAction
 from cdss.audit.services import audit_record
 from cdss.core.permissions import ClinicalCreateOrReadOnly
 from patients.access import patient_get_for_edit, patient_get_for_user
+from patients.api.common import RecordPagination
 from patients.api.serializers import PatientSerializer
 from patients.selectors import patient_search
 from patients.services import patient_create, patient_update
@@ -22,11 +23,12 @@ from patients.services import patient_create, patient_update
 class PatientListApi(GenericAPIView[Any]):
     permission_classes = [ClinicalCreateOrReadOnly]
     serializer_class = PatientSerializer
+    pagination_class = RecordPagination
 
     @extend_schema(
         operation_id="patients_list",
         parameters=[
-            OpenApiParameter("q", str, description="Name or MRN terms"),
+            OpenApiParameter("q", str, description="Name or MRN terms (each must match)"),
             OpenApiParameter("birth_date", str, description="YYYY-MM-DD"),
         ]
     )

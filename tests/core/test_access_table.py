@@ -7,6 +7,14 @@ import pytest
 from tests.access_table import ENDPOINTS, ROLES, Endpoint
 from tests.conftest import World, client_for
 
+
+def _body(endpoint: Endpoint, patient_id: int) -> Any:
+    """The request body with "{patient}" placeholders filled in, or None."""
+    if not endpoint.body:
+        return None
+    return {k: (patient_id if v == "{patient}" else v) for k, v in endpoint.body.items()}
+
+
 CASES = [(endpoint, role) for endpoint in ENDPOINTS for role in ROLES]
 
 
@@ -14,12 +22,12 @@ CASES = [(endpoint, role) for endpoint in ENDPOINTS for role in ROLES]
 def test_access(world: World, endpoint: Endpoint, role: str) -> None:
     client = client_for(world.users()[role])
     path = endpoint.path.format(patient=world.patient.pk)
-    response: Any = getattr(client, endpoint.method.lower())(path, endpoint.body or None, format="json")
+    response: Any = getattr(client, endpoint.method.lower())(path, _body(endpoint, world.patient.pk), format="json")
     assert response.status_code == endpoint.expect[role], response.content[:300]
     if response.status_code == 404:
         # "Not yours" must look exactly like "does not exist".
         missing = getattr(client, endpoint.method.lower())(
-            endpoint.path.format(patient=999_999_999), endpoint.body or None, format="json"
+            endpoint.path.format(patient=999_999_999), _body(endpoint, 999_999_999), format="json"
         )
         assert missing.status_code == 404
         assert missing.json() == response.json()

@@ -8,14 +8,16 @@ from django.db.models import Q, QuerySet
 
 from patients.access import patients_for_user
 from patients.models import Patient
+from patients.validation import past_date
 
 
 def patient_search(*, user: Any, query: str = "", birth_date: str | None = None) -> QuerySet[Patient]:
+    """Every term must match a name (contains) or the MRN (exactly); ``birth_date`` is YYYY-MM-DD."""
     patients = patients_for_user(user)
     for term in query.split():
         patients = patients.filter(
             Q(family_name__icontains=term) | Q(given_name__icontains=term) | Q(mrn__iexact=term)
         )
     if birth_date:
-        patients = patients.filter(birth_date=birth_date)
+        patients = patients.filter(birth_date=past_date(birth_date, "birth_date"))
     return patients.order_by("-updated_at", "-id")

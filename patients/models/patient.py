@@ -25,6 +25,11 @@ class Patient(models.Model):
     sex = models.CharField(max_length=8, choices=Sex.choices)
     phone = models.CharField(max_length=40, blank=True)
     email = models.EmailField(blank=True)
+    # Contact address (FHIR Patient.address); all optional.
+    address_line = models.CharField(max_length=200, blank=True)
+    city = models.CharField(max_length=120, blank=True)
+    postal_code = models.CharField(max_length=20, blank=True)
+    country = models.CharField(max_length=80, blank=True)
     care_team = models.ForeignKey(
         "accounts.CareTeam", on_delete=models.PROTECT, related_name="patients", null=True, blank=True
     )

@@ -10,7 +10,10 @@ from cdss.audit.models import AuditAction
 from cdss.audit.services import audit_record
 from patients.models import Patient
 
-PATIENT_EDITABLE_FIELDS = ("given_name", "family_name", "birth_date", "sex", "phone", "email", "status", "care_team")
+PATIENT_EDITABLE_FIELDS = (
+    "given_name", "family_name", "birth_date", "sex", "phone", "email", "status", "care_team",
+    "address_line", "city", "postal_code", "country",
+)
 
 
 @transaction.atomic

@@ -1,0 +1,114 @@
+/** Typed calls to the CDSS API. Each function names one endpoint; nothing else builds API paths. */
+
+import type { Http } from './http';
+import type {
+  Analysis, AnalysisModel, Analyte, ClinicalFinding, GeneticFinding, ImagingStudy, LifestyleRecord, Me,
+  Observation, ObservationCreate, Page, Patient, Report, ReportSummary, ScoresResponse,
+} from './types';
+
+/** Lists arrive paginated ({count, results}) or as plain arrays; callers get an array. */
+export function listOf<T>(data: Page<T> | readonly T[] | { results?: readonly T[] }): T[] {
+  if (Array.isArray(data)) return [...(data as readonly T[])];
+  const results = (data as { results?: readonly T[] }).results;
+  return results ? [...results] : [];
+}
+
+export class Api {
+  readonly http: Http;
+
+  constructor(http: Http) {
+    this.http = http;
+  }
+
+  me(): Promise<Me> {
+    return this.http.get<Me>('/auth/me/');
+  }
+
+  patientsSearch(q: string, page = 1, signal?: AbortSignal): Promise<Page<Patient>> {
+    return this.http.get<Page<Patient>>('/patients/', { q, page: page > 1 ? page : null }, signal);
+  }
+
+  patientGet(patientId: number): Promise<Patient> {
+    return this.http.get<Patient>(`/patients/${patientId}/`);
+  }
+
+  async analytes(): Promise<Analyte[]> {
+    const data = await this.http.get<Page<Analyte> | Analyte[] | { analytes: Analyte[] }>('/analytes/');
+    if (!Array.isArray(data) && 'analytes' in data) return data.analytes;
+    return listOf(data as Page<Analyte> | Analyte[]);
+  }
+
+  async observations(patientId: number, code?: string): Promise<Observation[]> {
+    return listOf(await this.http.get<Page<Observation> | Observation[]>(
+      `/patients/${patientId}/observations/`, { code, page_size: 1000 },
+    ));
+  }
+
+  observationCreate(patientId: number, body: ObservationCreate): Promise<Observation> {
+    return this.http.post<Observation>(`/patients/${patientId}/observations/`, body);
+  }
+
+  async genetics(patientId: number): Promise<GeneticFinding[]> {
+    return listOf(await this.http.get<Page<GeneticFinding> | GeneticFinding[]>(`/patients/${patientId}/genetics/`));
+  }
+
+  geneticsCreate(patientId: number, body: Partial<GeneticFinding>): Promise<GeneticFinding> {
+    return this.http.post<GeneticFinding>(`/patients/${patientId}/genetics/`, body);
+  }
+
+  async lifestyle(patientId: number): Promise<LifestyleRecord[]> {
+    return listOf(await this.http.get<Page<LifestyleRecord> | LifestyleRecord[]>(`/patients/${patientId}/lifestyle/`));
+  }
+
+  lifestyleCreate(patientId: number, body: Partial<LifestyleRecord>): Promise<LifestyleRecord> {
+    return this.http.post<LifestyleRecord>(`/patients/${patientId}/lifestyle/`, body);
+  }
+
+  async findings(patientId: number): Promise<ClinicalFinding[]> {
+    return listOf(await this.http.get<Page<ClinicalFinding> | ClinicalFinding[]>(`/patients/${patientId}/findings/`));
+  }
+
+  findingsCreate(patientId: number, body: Partial<ClinicalFinding>): Promise<ClinicalFinding> {
+    return this.http.post<ClinicalFinding>(`/patients/${patientId}/findings/`, body);
+  }
+
+  scores(patientId: number): Promise<ScoresResponse> {
+    return this.http.get<ScoresResponse>(`/patients/${patientId}/scores/`);
+  }
+
+  async studies(patientId: number): Promise<ImagingStudy[]> {
+    return listOf(await this.http.get<Page<ImagingStudy> | ImagingStudy[]>(`/patients/${patientId}/studies/`));
+  }
+
+  async analysisModels(): Promise<AnalysisModel[]> {
+    return listOf(await this.http.get<AnalysisModel[]>('/analyses/models/'));
+  }
+
+  async analyses(patientId: number): Promise<Analysis[]> {
+    return listOf(await this.http.get<Analysis[]>('/analyses/', { patient: patientId }));
+  }
+
+  analysisGet(analysisId: number): Promise<Analysis> {
+    return this.http.get<Analysis>(`/analyses/${analysisId}/`);
+  }
+
+  analysisCreate(body: { patient: number; series: string[]; models: string[]; idempotency_key: string }): Promise<Analysis> {
+    return this.http.post<Analysis>('/analyses/', body);
+  }
+
+  async reports(patientId: number): Promise<ReportSummary[]> {
+    return listOf(await this.http.get<ReportSummary[]>(`/patients/${patientId}/reports/`));
+  }
+
+  reportGet(reportId: number): Promise<Report> {
+    return this.http.get<Report>(`/reports/${reportId}/`);
+  }
+
+  reportSign(reportId: number, comment: string): Promise<Report> {
+    return this.http.post<Report>(`/reports/${reportId}/sign/`, { comment });
+  }
+
+  reportExportUrl(reportId: number, format: 'pdf' | 'fhir' | 'html'): string {
+    return this.http.api(`/reports/${reportId}/export/${format}/`);
+  }
+}

@@ -1,0 +1,230 @@
+/**
+ * Shapes of the server's JSON, as the portal reads them. Field names follow the Django
+ * serializers (snake_case); optional fields are those a server version may not send yet.
+ */
+
+import type { AnalyteSpec } from '../lib/units';
+
+export type Role = 'clinician' | 'consultant' | 'patient' | 'admin';
+
+export interface Me {
+  readonly id: number;
+  readonly username: string;
+  readonly first_name: string;
+  readonly last_name: string;
+  readonly role: Role;
+  readonly patient_id: number | null;
+}
+
+export interface Page<T> {
+  readonly count: number;
+  readonly next: string | null;
+  readonly previous: string | null;
+  readonly results: readonly T[];
+}
+
+export type Sex = 'female' | 'male' | 'other' | 'unknown';
+
+export interface Patient {
+  readonly id: number;
+  readonly mrn: string;
+  readonly given_name: string;
+  readonly family_name: string;
+  readonly birth_date: string;
+  readonly sex: Sex;
+  readonly phone?: string;
+  readonly email?: string;
+  readonly care_team?: number | null;
+  readonly status: 'active' | 'inactive' | 'deceased';
+  readonly created_at: string;
+  readonly updated_at: string;
+  /** Consultant views may be de-identified. */
+  readonly deidentified?: boolean;
+}
+
+export type Analyte = AnalyteSpec & {
+  readonly plausible?: { readonly min: number; readonly max: number } | null;
+};
+
+export interface Observation {
+  readonly id: number;
+  /** LOINC code */
+  readonly code: string;
+  readonly analyte?: string;
+  readonly display_name?: string;
+  readonly value: number;
+  readonly unit: string;
+  readonly value_canonical: number;
+  readonly unit_canonical: string;
+  readonly observed_at: string;
+  readonly reference_low?: number | null;
+  readonly reference_high?: number | null;
+  readonly source?: string;
+  readonly entered_at?: string;
+}
+
+export interface ObservationCreate {
+  readonly code: string;
+  readonly value: number;
+  readonly unit: string;
+  readonly observed_at: string;
+  readonly reference_low?: number | null;
+  readonly reference_high?: number | null;
+}
+
+export type Zygosity = 'homozygous' | 'heterozygous' | 'hemizygous' | 'absent';
+
+export interface GeneticFinding {
+  readonly id: number;
+  readonly gene: string;
+  readonly rsid: string;
+  readonly hgvs?: string;
+  readonly genotype: string;
+  readonly zygosity: Zygosity | null;
+  readonly assay?: string;
+  readonly reported_on: string;
+}
+
+export interface LifestyleRecord {
+  readonly id: number;
+  readonly recorded_on: string;
+  readonly alcohol_value: number | null;
+  readonly alcohol_unit: string;
+  readonly alcohol_g_per_day: number | null;
+  readonly smoking_status: 'never' | 'former' | 'current' | null;
+  readonly pack_years: number | null;
+  readonly height_cm: number | null;
+  readonly weight_kg: number | null;
+  readonly bmi: number | null;
+  readonly diabetes: 'none' | 'prediabetes' | 'type_1' | 'type_2' | 'other' | null;
+  readonly activity_minutes_per_week: number | null;
+}
+
+export interface ClinicalFinding {
+  readonly id: number;
+  readonly assessed_on: string;
+  readonly ascites: 'none' | 'slight' | 'moderate_severe' | null;
+  readonly encephalopathy: 'none' | 'grade_1_2' | 'grade_3_4' | null;
+  readonly ecog_ps: number | null;
+  readonly dialysis_twice_past_week: boolean | null;
+  readonly hbv_status: 'negative' | 'chronic' | 'resolved' | 'vaccinated' | null;
+  readonly hcv_status: 'negative' | 'chronic' | 'cleared' | null;
+  readonly known_cirrhosis: boolean | null;
+  readonly cholestatic_disease: boolean | null;
+}
+
+export interface ScoreInputUsed {
+  readonly name: string;
+  readonly code?: string | null;
+  readonly value: number | string | boolean | null;
+  readonly unit?: string | null;
+  readonly date?: string | null;
+  readonly kind?: string;
+}
+
+export interface ScoreResult {
+  readonly computable: boolean;
+  readonly value: number | string | null;
+  readonly category: string | null;
+  readonly details?: Record<string, unknown>;
+  readonly inputs_used: readonly ScoreInputUsed[];
+  readonly missing: readonly string[];
+  readonly citation: string;
+  readonly guideline_version?: string;
+}
+
+export interface ScoresResponse {
+  readonly scores: Readonly<Record<string, ScoreResult>>;
+  readonly modifiers?: readonly Modifier[];
+  readonly inputs?: readonly ScoreInputUsed[];
+  readonly window_days?: number;
+}
+
+export interface Modifier {
+  readonly id?: string;
+  readonly factor?: string;
+  readonly label?: string;
+  readonly statement?: string;
+  readonly relative_risk?: number | string | null;
+  readonly citation?: string;
+  readonly [key: string]: unknown;
+}
+
+export interface ImagingSeries {
+  readonly id?: number;
+  readonly series_uid: string;
+  readonly modality: string;
+  readonly description?: string;
+  readonly number?: number | null;
+  readonly instance_count?: number | null;
+  readonly body_part?: string;
+}
+
+export interface ImagingStudy {
+  readonly id?: number;
+  readonly study_uid: string;
+  readonly patient?: number;
+  readonly study_date?: string | null;
+  readonly description?: string;
+  readonly modalities?: readonly string[];
+  readonly series?: readonly ImagingSeries[];
+}
+
+export type AnalysisStatusValue = 'queued' | 'running' | 'succeeded' | 'failed';
+
+export interface AnalysisStep {
+  readonly key: string;
+  readonly kind: string;
+  readonly status: string;
+  readonly attempts: number;
+  readonly error_code: string;
+  readonly started_at: string | null;
+  readonly finished_at: string | null;
+}
+
+export interface Analysis {
+  readonly id: number;
+  readonly patient: number;
+  readonly series_uids: readonly string[];
+  readonly model_keys: readonly string[];
+  readonly status: AnalysisStatusValue;
+  readonly current_step: string;
+  readonly progress: number;
+  readonly error_code: string;
+  readonly error_message: string;
+  readonly created_at: string;
+  readonly finished_at: string | null;
+  readonly steps: readonly AnalysisStep[];
+  readonly report_id: number | null;
+}
+
+export interface AnalysisModel {
+  readonly key: string;
+  readonly kind: string;
+  readonly modalities: readonly string[];
+  readonly description: string;
+}
+
+export interface ReportSummary {
+  readonly id: number;
+  readonly version: number;
+  readonly status: 'draft' | 'final' | 'amended';
+  readonly created_at: string;
+  readonly signed_at: string | null;
+  readonly content_sha256: string;
+}
+
+export interface Report extends ReportSummary {
+  readonly patient: number;
+  readonly request: number | null;
+  readonly supersedes: number | null;
+  readonly content: ReportContent;
+  readonly integrity_ok: boolean;
+  readonly signed_by: number | null;
+  readonly sign_comment: string;
+}
+
+/** Report content is versioned JSON; the page reads what it knows and shows the rest raw. */
+export interface ReportContent {
+  readonly [key: string]: unknown;
+}

@@ -1,0 +1,69 @@
+/** Client-side routes of the portal: pure parsing and building, no DOM. */
+
+export type Route =
+  | { readonly name: 'home' }
+  | { readonly name: 'patients'; readonly q: string }
+  | { readonly name: 'patient'; readonly patientId: number }
+  | { readonly name: 'study'; readonly studyUid: string; readonly patientId: number | null; readonly seriesUid: string | null }
+  | { readonly name: 'report'; readonly reportId: number }
+  | { readonly name: 'dashboard' }
+  | { readonly name: 'notFound'; readonly path: string };
+
+const UID = /^[0-9.]{1,64}$/;
+
+function positiveInt(text: string | undefined): number | null {
+  if (!text || !/^\d{1,12}$/.test(text)) return null;
+  const value = Number(text);
+  return value > 0 ? value : null;
+}
+
+export function routeMatch(pathname: string, search: string): Route {
+  const params = new URLSearchParams(search);
+  const parts = pathname.split('/').filter(Boolean);
+  const [head, second, third] = parts;
+  if (parts.length === 0) return { name: 'home' };
+  if (head === 'patients' && parts.length === 1) return { name: 'patients', q: params.get('q') ?? '' };
+  if (head === 'patients' && parts.length === 2) {
+    const patientId = positiveInt(second);
+    if (patientId !== null) return { name: 'patient', patientId };
+  }
+  if (head === 'studies' && second && UID.test(second) && (parts.length === 2 || (parts.length === 3 && third === 'viewer'))) {
+    const series = params.get('series');
+    return {
+      name: 'study',
+      studyUid: second,
+      patientId: positiveInt(params.get('patient') ?? undefined),
+      seriesUid: series && UID.test(series) ? series : null,
+    };
+  }
+  if (head === 'reports' && parts.length === 2) {
+    const reportId = positiveInt(second);
+    if (reportId !== null) return { name: 'report', reportId };
+  }
+  if (head === 'dashboard' && parts.length === 1) return { name: 'dashboard' };
+  return { name: 'notFound', path: pathname };
+}
+
+export function routeHref(route: Route): string {
+  switch (route.name) {
+    case 'home':
+      return '/';
+    case 'patients':
+      return route.q ? `/patients?q=${encodeURIComponent(route.q)}` : '/patients';
+    case 'patient':
+      return `/patients/${route.patientId}`;
+    case 'study': {
+      const query = new URLSearchParams();
+      if (route.patientId !== null) query.set('patient', String(route.patientId));
+      if (route.seriesUid !== null) query.set('series', route.seriesUid);
+      const text = query.toString();
+      return `/studies/${route.studyUid}${text ? `?${text}` : ''}`;
+    }
+    case 'report':
+      return `/reports/${route.reportId}`;
+    case 'dashboard':
+      return '/dashboard';
+    case 'notFound':
+      return route.path;
+  }
+}

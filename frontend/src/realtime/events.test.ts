@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest';
+import { backoffDelay, closeIsFinal } from './backoff';
+import { eventParse } from './events';
+
+describe('eventParse', () => {
+  it('parses the snapshot the consumer sends on connect', () => {
+    expect(eventParse('{"type":"state.snapshot","patient_id":7}')).toEqual({ type: 'state.snapshot', patientId: 7 });
+  });
+
+  it('parses analysis progress with the server field names', () => {
+    const event = eventParse({
+      type: 'analysis.progress', request_id: 3, patient_id: 7, status: 'running', step: 'model',
+      progress: 42, error_code: null, report_id: null,
+    });
+    expect(event).toEqual({
+      type: 'analysis.progress', requestId: 3, patientId: 7, status: 'running', step: 'model', progress: 42,
+    });
+  });
+
+  it('clamps progress into 0..100', () => {
+    const event = eventParse({ type: 'analysis.progress', request_id: 1, progress: 140 });
+    expect(event?.type === 'analysis.progress' && event.progress).toBe(100);
+  });
+
+  it('parses a failed status with its error code', () => {
+    const event = eventParse({ type: 'analysis.status', request_id: 9, status: 'failed', error_code: 'pacs_unavailable' });
+    expect(event).toMatchObject({ type: 'analysis.status', requestId: 9, status: 'failed', errorCode: 'pacs_unavailable' });
+  });
+
+  it('rejects a status it does not know', () => {
+    expect(eventParse({ type: 'analysis.status', request_id: 9, status: 'exploded' })).toBeNull();
+  });
+
+  it('parses report.ready and needs a report id', () => {
+    expect(eventParse({ type: 'report.ready', report_id: 5, request_id: 3 })).toEqual({
+      type: 'report.ready', reportId: 5, requestId: 3, patientId: null,
+    });
+    expect(eventParse({ type: 'report.ready' })).toBeNull();
+  });
+
+  it('parses record.changed with either naming of the record', () => {
+    expect(eventParse({ type: 'record.changed', patient_id: 2, record: 'observation', record_id: 11 })).toEqual({
+      type: 'record.changed', patientId: 2, record: 'observation', recordId: 11,
+    });
+    expect(eventParse({ type: 'record.changed', patient_id: 2, kind: 'genetics' })).toMatchObject({ record: 'genetics' });
+  });
+
+  it('returns null for junk, unknown types and bad JSON', () => {
+    expect(eventParse('not json')).toBeNull();
+    expect(eventParse(null)).toBeNull();
+    expect(eventParse([1, 2])).toBeNull();
+    expect(eventParse({ type: 'chat.message' })).toBeNull();
+    expect(eventParse({ type: 'state.snapshot' })).toBeNull();
+  });
+});
+
+describe('backoff', () => {
+  const policy = { initialMs: 500, maxMs: 15_000 };
+
+  it('grows exponentially and stays within [ceiling/2, ceiling]', () => {
+    expect(backoffDelay(policy, 0, 0)).toBe(250);
+    expect(backoffDelay(policy, 0, 0.999)).toBeLessThanOrEqual(500);
+    expect(backoffDelay(policy, 3, 0)).toBe(2000);
+  });
+
+  it('is capped', () => {
+    expect(backoffDelay(policy, 30, 0.999)).toBeLessThanOrEqual(15_000);
+    expect(backoffDelay(policy, 30, 0)).toBe(7500);
+  });
+
+  it('does not reconnect after "not found" or "unauthenticated" closes', () => {
+    expect(closeIsFinal(4404)).toBe(true);
+    expect(closeIsFinal(4401)).toBe(true);
+    expect(closeIsFinal(1006)).toBe(false);
+    expect(closeIsFinal(1011)).toBe(false);
+  });
+});

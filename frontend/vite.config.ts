@@ -1,0 +1,42 @@
+import { defineConfig } from 'vitest/config';
+
+// Django serves the build: index.html is the portal shell, assets live under /static/.
+const backend = process.env.CDSS_DEV_BACKEND ?? 'http://127.0.0.1:8000';
+
+export default defineConfig({
+  base: '/static/',
+  build: {
+    outDir: 'dist',
+    emptyOutDir: true,
+    target: 'es2022',
+    // The viewer chunk (Cornerstone3D + vtk.js) is large by nature; it loads only on study pages.
+    chunkSizeWarningLimit: 6000,
+    rollupOptions: {
+      output: {
+        manualChunks(id: string): string | undefined {
+          if (id.includes('node_modules/uplot')) return 'chart';
+          return undefined;
+        },
+      },
+    },
+  },
+  // Cornerstone's image decoder runs in module workers (see docs/ARCHITECTURE.md).
+  worker: { format: 'es' },
+  optimizeDeps: {
+    exclude: ['@cornerstonejs/dicom-image-loader'],
+    include: ['dicom-parser'],
+  },
+  server: {
+    proxy: {
+      '/api': backend,
+      '/dicomweb': backend,
+      '/login': backend,
+      '/logout': backend,
+      '/ws': { target: backend.replace(/^http/, 'ws'), ws: true },
+    },
+  },
+  test: {
+    include: ['src/**/*.test.ts'],
+    environment: 'node',
+  },
+});

@@ -1,0 +1,302 @@
+"""The analysis workflow, driven by database state so that it survives lost workers.
+
+``analysis_request_create`` stores a request and its steps in one transaction and sends the
+first dispatch on commit. ``analysis_advance`` dispatches whichever steps are ready (all steps
+of lower order done); each step task calls ``analysis_step_execute``, which claims the step,
+runs it outside any transaction, and stores the result only if no other delivery already did.
+``analysis_sweep`` re-drives steps whose worker vanished and fails requests that can no longer
+finish, each with a code. Every state change publishes a notification on commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from cdss.audit.models import AuditAction
+from cdss.audit.services import audit_record
+from inference.analysis.catalog import analysis_models
+from inference.analysis.errors import NothingToAnalyse, StepFailed, UnknownModel
+from inference.analysis.progress import analysis_publish
+from inference.models import AnalysisRequest, AnalysisStatus, AnalysisStep, StepKind, StepStatus
+from patients.models import Patient
+
+logger = logging.getLogger(__name__)
+
+# A message is (what, id, queue): ("advance", request_id, "default") or ("step", step_id, queue).
+Message = tuple[str, int, str]
+Dispatcher = Callable[[list[Message]], None]
+
+# Share of the progress bar reached when each kind of step finishes.
+_PROGRESS_AFTER = {StepKind.IMAGING: 60, StepKind.RISK: 70, StepKind.FUSION: 85, StepKind.REPORT: 100}
+_STEP_NAME = {StepKind.IMAGING: "running model", StepKind.RISK: "scoring", StepKind.FUSION: "fusing", StepKind.REPORT: "writing report"}
+
+
+def _steps_plan(series_uids: list[str], model_keys: list[str]) -> list[dict[str, Any]]:
+    plan: list[dict[str, Any]] = []
+    for model_key in model_keys:
+        for series_uid in series_uids or [""]:
+            plan.append(
+                {"key": f"imaging:{model_key}:{series_uid}", "kind": StepKind.IMAGING, "order": 10,
+                 "series_uid": series_uid, "model_key": model_key}
+            )
+    plan.append({"key": "risk", "kind": StepKind.RISK, "order": 10})
+    plan.append({"key": "fusion", "kind": StepKind.FUSION, "order": 20})
+    plan.append({"key": "report", "kind": StepKind.REPORT, "order": 30})
+    return plan
+
+
+def analysis_request_create(
+    *,
+    actor: Any,
+    patient: Patient,
+    series_uids: list[str],
+    model_keys: list[str],
+    idempotency_key: str,
+    options: dict[str, Any] | None = None,
+    request: Any = None,
+    dispatch: Dispatcher | None = None,
+) -> tuple[AnalysisRequest, bool]:
+    """Create the request (or return the one this idempotency key already made)."""
+    existing = AnalysisRequest.objects.filter(requested_by=actor, idempotency_key=idempotency_key).first()
+    if existing is not None:
+        return existing, False
+    known = analysis_models()
+    unknown = sorted(set(model_keys) - set(known))
+    if unknown:
+        raise UnknownModel(f"Unknown model: {', '.join(unknown)}.", detail={"unknown": unknown, "known": sorted(known)})
+    if model_keys and not series_uids and any(known[k].kind != "noop" for k in model_keys):
+        raise NothingToAnalyse("Imaging models need at least one series.")
+    try:
+        with transaction.atomic():
+            analysis = AnalysisRequest.objects.create(
+                patient=patient, requested_by=actor, idempotency_key=idempotency_key,
+                series_uids=list(series_uids), model_keys=list(model_keys), options=options or {},
+                current_step="queued",
+            )
+            AnalysisStep.objects.bulk_create(
+                AnalysisStep(request=analysis, **step) for step in _steps_plan(list(series_uids), list(model_keys))
+            )
+            audit_record(
+                actor=actor, action=AuditAction.CREATE, object_type="analysis_request", object_id=analysis.pk,
+                patient_id=patient.pk, request=request, detail={"models": list(model_keys), "series_count": len(series_uids)},
+            )
+            analysis_publish(analysis, event_type="analysis.status")
+            transaction.on_commit(lambda: (dispatch or messages_send)([("advance", analysis.pk, "default")]))
+    except IntegrityError:
+        # The same key arrived twice at once: the other transaction won; return its request.
+        return AnalysisRequest.objects.get(requested_by=actor, idempotency_key=idempotency_key), False
+    return analysis, True
+
+
+def messages_send(messages: list[Message]) -> None:
+    """Send workflow messages to Celery; they carry ids only, never patient data."""
+    from inference.tasks import analysis_advance_task, analysis_step_task
+
+    for what, object_id, queue in messages:
+        task = analysis_advance_task if what == "advance" else analysis_step_task
+        task.apply_async(args=[object_id], queue=queue)
+
+
+def _step_queue(step: AnalysisStep) -> str:
+    if step.kind == StepKind.IMAGING:
+        model = analysis_models().get(step.model_key)
+        return model.queue if model else "gpu"
+    return "default"
+
+
+def analysis_advance(*, request_id: int, dispatch: Dispatcher | None = None) -> None:
+    """Dispatch the steps that are ready, or finish the request. Safe to call any number of times."""
+    with transaction.atomic():
+        analysis = AnalysisRequest.objects.select_for_update().filter(pk=request_id).first()
+        if analysis is None or analysis.is_finished:
+            return
+        steps = list(analysis.steps.select_for_update().order_by("order", "id"))
+        failed = next((s for s in steps if s.status == StepStatus.FAILED), None)
+        if failed is not None:
+            _request_fail(analysis, code=failed.error_code or "step_failed", message=failed.error_message)
+            return
+        open_steps = [s for s in steps if s.status != StepStatus.DONE]
+        if not open_steps:
+            analysis.status = AnalysisStatus.SUCCEEDED
+            analysis.current_step = "done"
+            analysis.progress = 100
+            analysis.finished_at = timezone.now()
+            analysis.save(update_fields=["status", "current_step", "progress", "finished_at", "updated_at"])
+            analysis_publish(analysis, event_type="report.ready")
+            return
+        lowest = min(s.order for s in open_steps)
+        ready = [s for s in open_steps if s.order == lowest and s.status == StepStatus.PENDING]
+        now = timezone.now()
+        for step in ready:
+            step.status = StepStatus.DISPATCHED
+            step.dispatched_at = now
+            step.save(update_fields=["status", "dispatched_at"])
+        if analysis.status == AnalysisStatus.QUEUED:
+            analysis.status = AnalysisStatus.RUNNING
+            analysis.save(update_fields=["status", "updated_at"])
+        messages: list[Message] = [("step", s.pk, _step_queue(s)) for s in ready]
+        if messages:
+            transaction.on_commit(lambda: (dispatch or messages_send)(messages))
+
+
+def _request_fail(analysis: AnalysisRequest, *, code: str, message: str) -> None:
+    analysis.status = AnalysisStatus.FAILED
+    analysis.current_step = "failed"
+    analysis.error_code = code[:64]
+    analysis.error_message = message[:500]
+    analysis.finished_at = timezone.now()
+    analysis.save(update_fields=["status", "current_step", "error_code", "error_message", "finished_at", "updated_at"])
+    analysis_publish(analysis, event_type="analysis.status")
+
+
+def _transient_errors() -> tuple[type[BaseException], ...]:
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    from inference.tasks import TRANSIENT
+
+    return (*TRANSIENT, SoftTimeLimitExceeded)
+
+
+@contextmanager
+def _heartbeat(step_id: int, every_s: float) -> Iterator[None]:
+    """Touch the step's heartbeat while it runs, so the sweeper can tell slow from dead."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        from django.db import connection
+
+        try:
+            while not stop.wait(every_s):
+                AnalysisStep.objects.filter(pk=step_id, status=StepStatus.RUNNING).update(heartbeat_at=timezone.now())
+        except Exception:  # a failed heartbeat must never break the step itself
+            logger.warning("heartbeat failed for step %s", step_id)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=beat, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=every_s + 1)
+
+
+def analysis_step_execute(
+    *, step_id: int, runner: Callable[[AnalysisStep], dict[str, Any]] | None = None, dispatch: Dispatcher | None = None
+) -> None:
+    from inference.analysis.steps import step_run
+
+    run = runner or step_run
+    with transaction.atomic():
+        step = AnalysisStep.objects.select_for_update().select_related("request").filter(pk=step_id).first()
+        if step is None or step.status in (StepStatus.DONE, StepStatus.FAILED) or step.request.is_finished:
+            return  # a duplicate delivery of finished work: nothing to do
+        now = timezone.now()
+        step.status = StepStatus.RUNNING
+        step.attempts += 1
+        step.started_at = now
+        step.heartbeat_at = now
+        step.save(update_fields=["status", "attempts", "started_at", "heartbeat_at"])
+        analysis = AnalysisRequest.objects.select_for_update().get(pk=step.request_id)
+        analysis.current_step = _STEP_NAME[StepKind(step.kind)]
+        analysis.save(update_fields=["current_step", "updated_at"])
+        analysis_publish(analysis, step_key=step.key)
+    try:
+        with _heartbeat(step.pk, settings.ANALYSIS_HEARTBEAT_S):
+            result = run(step)
+    except StepFailed as exc:
+        _step_finish(step_id=step_id, status=StepStatus.FAILED, error_code=exc.code, error_message=exc.message, dispatch=dispatch)
+        return
+    except Exception as exc:
+        if isinstance(exc, _transient_errors()):
+            raise  # the task retries with backoff; the step stays claimable
+        logger.exception("step %s failed unexpectedly", step_id)
+        _step_finish(step_id=step_id, status=StepStatus.FAILED, error_code="internal_error",
+                     error_message=f"{type(exc).__name__} in step", dispatch=dispatch)
+        return
+    _step_finish(step_id=step_id, status=StepStatus.DONE, result=result, dispatch=dispatch)
+
+
+def _step_finish(
+    *, step_id: int, status: str, result: dict[str, Any] | None = None, error_code: str = "",
+    error_message: str = "", dispatch: Dispatcher | None = None,
+) -> None:
+    with transaction.atomic():
+        step = AnalysisStep.objects.select_for_update().get(pk=step_id)
+        if step.status in (StepStatus.DONE, StepStatus.FAILED):
+            return  # another delivery finished first; keep its result
+        step.status = status
+        step.result = result or {}
+        step.error_code = error_code[:64]
+        step.error_message = error_message[:500]
+        step.finished_at = timezone.now()
+        step.save(update_fields=["status", "result", "error_code", "error_message", "finished_at"])
+        analysis = AnalysisRequest.objects.select_for_update().get(pk=step.request_id)
+        if status == StepStatus.DONE:
+            analysis.progress = max(analysis.progress, _PROGRESS_AFTER[StepKind(step.kind)] if _kind_all_done(analysis, step.kind) else analysis.progress + 5)
+            analysis.save(update_fields=["progress", "updated_at"])
+            analysis_publish(analysis, step_key=step.key)
+        request_id = analysis.pk
+        transaction.on_commit(lambda: (dispatch or messages_send)([("advance", request_id, "default")]))
+
+
+def step_fail_permanently(*, step_id: int, code: str, message: str) -> None:
+    _step_finish(step_id=step_id, status=StepStatus.FAILED, error_code=code, error_message=message)
+
+
+def _kind_all_done(analysis: AnalysisRequest, kind: str) -> bool:
+    return not analysis.steps.filter(kind=kind).exclude(status=StepStatus.DONE).exists()
+
+
+def analysis_sweep(*, dispatch: Dispatcher | None = None, now: Any = None) -> dict[str, int]:
+    """Re-drive steps whose worker died; fail what cannot finish. Run periodically."""
+    now = now or timezone.now()
+    stale_before = now - timedelta(seconds=settings.ANALYSIS_STEP_STALE_S)
+    redriven = failed = 0
+    to_advance: list[int] = []
+    stale = AnalysisStep.objects.filter(
+        status__in=[StepStatus.DISPATCHED, StepStatus.RUNNING], request__status__in=[AnalysisStatus.QUEUED, AnalysisStatus.RUNNING]
+    ).exclude(heartbeat_at__gte=stale_before).exclude(dispatched_at__gte=stale_before, heartbeat_at__isnull=True)
+    for step_id in stale.values_list("pk", flat=True):
+        with transaction.atomic():
+            step = AnalysisStep.objects.select_for_update().select_related("request").get(pk=step_id)
+            if step.status not in (StepStatus.DISPATCHED, StepStatus.RUNNING):
+                continue
+            if step.attempts >= settings.ANALYSIS_MAX_ATTEMPTS:
+                step.status = StepStatus.FAILED
+                step.error_code = "step_stuck"
+                step.error_message = f"Step {step.key} did not finish after {step.attempts} attempts."
+                step.finished_at = now
+                step.save(update_fields=["status", "error_code", "error_message", "finished_at"])
+                failed += 1
+            else:
+                step.status = StepStatus.PENDING
+                step.save(update_fields=["status"])
+                AnalysisRequest.objects.filter(pk=step.request_id).update(redrive_count=step.request.redrive_count + 1)
+                redriven += 1
+            to_advance.append(step.request_id)
+    deadline_before = now - timedelta(seconds=settings.ANALYSIS_DEADLINE_S)
+    for analysis in AnalysisRequest.objects.filter(
+        status__in=[AnalysisStatus.QUEUED, AnalysisStatus.RUNNING], created_at__lt=deadline_before
+    ):
+        with transaction.atomic():
+            locked = AnalysisRequest.objects.select_for_update().get(pk=analysis.pk)
+            if not locked.is_finished:
+                _request_fail(locked, code="deadline_exceeded", message="The analysis did not finish in time.")
+                failed += 1
+    # Queued requests whose first dispatch was lost (e.g. the broker was down at commit).
+    for request_id in AnalysisRequest.objects.filter(status=AnalysisStatus.QUEUED, updated_at__lt=stale_before).values_list("pk", flat=True):
+        to_advance.append(request_id)
+    for request_id in sorted(set(to_advance)):
+        analysis_advance(request_id=request_id, dispatch=dispatch)
+    return {"redriven": redriven, "failed": failed}

@@ -1,0 +1,126 @@
+"""What each kind of step does. Each runner loads by id, computes, and returns a JSON result;
+the services layer stores it exactly once. Runners never receive patient data as arguments."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.utils import timezone
+
+from inference.analysis.catalog import analysis_models
+from inference.analysis.errors import StepFailed
+from inference.analysis.progress import analysis_publish
+from inference.fusion.recommendations import INTENDED_USE, fusion_build
+from inference.models import AnalysisRequest, AnalysisStep, StepKind, StepStatus
+from inference.reports.services import code_version, report_create_for_request
+
+
+def _progress(step: AnalysisStep, step_name: str, k: int, n: int) -> None:
+    analysis = AnalysisRequest.objects.get(pk=step.request_id)
+    analysis.current_step = step_name
+    analysis.save(update_fields=["current_step", "updated_at"])
+    # Outside a transaction: on_commit runs at once, so the browser sees k/n live.
+    analysis_publish(analysis, step_key=step.key, k=k, n=n)
+
+
+def run_imaging(step: AnalysisStep) -> dict[str, Any]:
+    model = analysis_models().get(step.model_key)
+    if model is None:
+        raise StepFailed(f"Model {step.model_key} is not available.", code="unknown_model")
+    if model.kind == "noop":
+        # Sleeps only when asked: the reliability tests need a step that takes a while.
+        delay = float(step.request.options.get("noop_sleep_s", 0) or 0)
+        if delay:
+            time.sleep(min(delay, 120.0))
+        return {"kind": "noop", "model": {"key": "noop", "version": "1", "weights_sha256": None}, "findings": {}}
+    from inference.analysis.imaging import imaging_run
+
+    return imaging_run(step=step, model=model, progress=lambda name, k, n: _progress(step, name, k, n))
+
+
+def run_risk(step: AnalysisStep) -> dict[str, Any]:
+    from inference.risk.patient_scores import patient_scores_evaluate
+
+    evaluation = patient_scores_evaluate(patient=step.request.patient, as_of=step.request.created_at)
+    return evaluation
+
+
+def _step_results(analysis: AnalysisRequest, kind: str) -> list[AnalysisStep]:
+    return list(analysis.steps.filter(kind=kind, status=StepStatus.DONE).order_by("order", "id"))
+
+
+def run_fusion(step: AnalysisStep) -> dict[str, Any]:
+    from inference.risk.scores.registry import scores_evaluate
+
+    analysis = step.request
+    risk = _step_results(analysis, StepKind.RISK)
+    if not risk:
+        raise StepFailed("The risk step has no result.", code="missing_risk_result")
+    risk_result = risk[0].result
+    imaging = [s.result for s in _step_results(analysis, StepKind.IMAGING)]
+    request_body = risk_result["request"]
+
+    def staging_scores(tumours: list[dict[str, Any]]) -> dict[str, Any]:
+        body = {**request_body, "findings": {**request_body.get("findings", {}), "liver_tumours": tumours}, "scores": ["bclc", "galad"]}
+        return dict(scores_evaluate(body)["scores"])
+
+    afp_on_file = any(o.get("code") == "1834-1" for o in request_body.get("observations", []))
+    fused = fusion_build(
+        scores=risk_result["response"]["scores"], findings=request_body.get("findings", {}), imaging=imaging,
+        afp_on_file=afp_on_file, staging_scores=staging_scores,
+    )
+    return fused.as_dict()
+
+
+def run_report(step: AnalysisStep) -> dict[str, Any]:
+    analysis = step.request
+    risk = _step_results(analysis, StepKind.RISK)[0].result
+    fusion = _step_results(analysis, StepKind.FUSION)[0].result
+    imaging = [s.result for s in _step_results(analysis, StepKind.IMAGING)]
+    content: dict[str, Any] = {
+        "schema": "cdss.report/1",
+        "patient_id": analysis.patient_id,
+        "request": {
+            "id": analysis.pk,
+            "requested_by_user_id": analysis.requested_by_id,
+            "requested_at": analysis.created_at.isoformat(),
+            "models": analysis.model_keys,
+            "series_uids": analysis.series_uids,
+        },
+        "inputs": {
+            "scores_request": risk["request"],
+            "inputs_used": risk.get("inputs_used", []),
+            "window_days": risk.get("window_days"),
+            "imaging": [
+                {"series_uid": r.get("series_uid"), "sop_instance_uids": r.get("sop_instance_uids", [])}
+                for r in imaging if r.get("kind") != "noop"
+            ],
+        },
+        "models": [r["model"] for r in imaging],
+        "code_version": code_version(),
+        "imaging_findings": [
+            {k: r[k] for k in ("kind", "series_uid", "model", "findings", "seg") if k in r} for r in imaging
+        ],
+        "scores": risk["response"]["scores"],
+        "modifiers": risk["response"].get("modifiers", []),
+        "learned_risk": risk.get("learned", []),
+        "recommendations": fusion["recommendations"],
+        "gaps": fusion["gaps"],
+        "staging": fusion["staging"],
+        "explanations": {
+            "imaging": [r.get("explanations", {}) for r in imaging if r.get("explanations")],
+            "learned_risk": [m.get("contributions") for m in risk.get("learned", []) if m.get("contributions")],
+        },
+        "intended_use": INTENDED_USE,
+        "generated_at": timezone.now().isoformat(),
+    }
+    report = report_create_for_request(analysis=analysis, content=content)
+    return {"report_id": report.pk, "version": report.version, "sha256": report.content_sha256}
+
+
+RUNNERS = {StepKind.IMAGING: run_imaging, StepKind.RISK: run_risk, StepKind.FUSION: run_fusion, StepKind.REPORT: run_report}
+
+
+def step_run(step: AnalysisStep) -> dict[str, Any]:
+    return RUNNERS[StepKind(step.kind)](step)

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from cdss.audit.models import AuditAction
+from cdss.audit.services import audit_record
+from patients.access import patient_get_for_user
+
+
+class ScoresEvaluateApi(APIView):
+    """Compute validated scores from the inputs given; nothing is stored."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT, operation_id="scores_evaluate")
+    def post(self, request: Request) -> Response:
+        from inference.risk.scores.registry import scores_evaluate
+
+        return Response(scores_evaluate(request.data))
+
+
+class PatientScoresApi(APIView):
+    """Scores from the stored record: the latest value of each input within the window."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        parameters=[OpenApiParameter("window_days", int), OpenApiParameter("scores", str, description="comma-separated ids")],
+        responses=OpenApiTypes.OBJECT,
+    )
+    def get(self, request: Request, patient_id: int) -> Response:
+        from inference.risk.patient_scores import patient_scores_evaluate
+
+        patient = patient_get_for_user(request.user, patient_id, request=request)
+        window = request.query_params.get("window_days")
+        wanted = [s for s in request.query_params.get("scores", "").split(",") if s]
+        kwargs: dict[str, Any] = {"score_ids": wanted or None}
+        if window and window.isdigit():
+            kwargs["window_days"] = int(window)
+        result = patient_scores_evaluate(patient=patient, **kwargs)
+        audit_record(actor=request.user, action=AuditAction.READ, object_type="patient_scores", object_id=patient.pk,
+                     patient_id=patient.pk, request=request)
+        return Response(result)

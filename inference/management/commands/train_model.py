@@ -1,0 +1,70 @@
+"""``manage.py train_model MODEL --data PATH``: reproduce an imaging model's artefact.
+
+Thin wrapper: parses arguments and calls the training entry point of ``inference.runtime``
+(imported lazily, so that listing commands never imports torch).
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from cdss.core.errors import CdssError
+
+MODELS = ("cxr_pneumonia", "liver_ct_seg")
+
+
+class Command(BaseCommand):
+    requires_system_checks: list[str] = []  # offline tool: needs no URLconf or database checks
+    help = "Train an imaging model (cxr_pneumonia, liver_ct_seg) with a fixed seed and write its artefact and card."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("model", choices=MODELS)
+        parser.add_argument("--data", required=True, help="dataset folder (see the model card for its layout)")
+        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument(
+            "--stage", choices=["all", "cv", "final"], default="all",
+            help="cv: cross-validation only; final: train the registered model; all: both",
+        )
+        parser.add_argument("--colour", choices=["grayscale", "pseudocolour"], default=None, help="cxr_pneumonia input mode")
+        parser.add_argument("--epochs", type=int, default=None, help="override the default number of epochs")
+        parser.add_argument("--out", default=None, help="artefact root (default inference/artefacts/imaging)")
+        parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default 1)")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        from inference.runtime.training import common
+
+        common.threads_set(options["threads"])
+        data = Path(options["data"])
+        if not data.exists():
+            raise CommandError(f"--data {data} does not exist")
+        command = "python manage.py train_model " + " ".join(
+            shlex.quote(a)
+            for a in [options["model"], "--data", str(data), "--seed", str(options["seed"])]
+            + (["--colour", options["colour"]] if options["colour"] else [])
+            + (["--epochs", str(options["epochs"])] if options["epochs"] else [])
+        )
+        out = Path(options["out"]) if options["out"] else None
+        try:
+            if options["model"] == "cxr_pneumonia":
+                from inference.runtime.training import cxr
+
+                result = cxr.train(
+                    data=data, seed=options["seed"], stage=options["stage"], colour=options["colour"],
+                    out_root=out, command=command, epochs=options["epochs"],
+                )
+            else:
+                from inference.runtime.training import liver
+
+                result = liver.train(
+                    data=data, seed=options["seed"], stage=options["stage"], out_root=out, command=command,
+                    epochs=options["epochs"],
+                )
+        except CdssError as exc:
+            raise CommandError(f"{exc.code}: {exc.message}") from exc
+        summary = {k: (v.get("metrics", v) if isinstance(v, dict) else v) for k, v in result.items()}
+        self.stdout.write(json.dumps(summary, indent=2, default=str))

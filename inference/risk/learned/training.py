@@ -1,0 +1,66 @@
+"""Train, select, calibrate and evaluate the learned risk models; write the artefacts.
+
+Order of work, for every model (fixed seed throughout):
+1. split off a stratified, grouped 25 % hold-out that nothing below sees except step 6;
+2. cross-validate the candidates on the remaining 75 % (5 folds x 3 repeats), with every
+   preprocessing constant learned inside each training fold;
+3. pick a candidate by the rule in ``selection.candidate_select``;
+4. calibrate on out-of-fold predictions (classifiers) of the chosen candidate;
+5. refit on the whole training part and write the parameters as JSON;
+6. score the hold-out through the same numpy predictor that serves predictions.
+The family-specific steps live in ``training_classifier`` and ``training_survival``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from threadpoolctl import threadpool_limits
+
+from inference.risk.learned.artefact import LoadedArtefact, artefact_save, model_json_bytes
+from inference.risk.learned.cards import model_card_render
+from inference.risk.learned.datasets import task_get
+from inference.risk.learned.training_classifier import classifier_train
+from inference.risk.learned.training_survival import survival_train
+
+DEFAULT_SEED = 42
+DEFAULT_VERSION = "1.0.0"
+
+
+@dataclass(frozen=True)
+class TrainingOutcome:
+    key: str
+    payload: dict[str, Any]
+
+
+def risk_model_train(
+    *, key: str, data_path: Path, seed: int = DEFAULT_SEED, version: str = DEFAULT_VERSION, created_with: str
+) -> TrainingOutcome:
+    """Train one model and return its payload (nothing is written)."""
+    task = task_get(key)
+    # one BLAS/OpenMP thread: the machine is shared, and results must not depend on threading
+    with threadpool_limits(limits=1):
+        trainer = survival_train if task.kind == "survival" else classifier_train
+        payload = trainer(task, data_path, seed=seed, version=version, created_with=created_with)
+    return TrainingOutcome(key=key, payload=payload)
+
+
+def risk_model_train_and_save(
+    *,
+    key: str,
+    data_path: Path,
+    out_root: Path,
+    seed: int = DEFAULT_SEED,
+    version: str = DEFAULT_VERSION,
+    created_with: str,
+) -> LoadedArtefact:
+    """Train, then write model.json, MODEL_CARD.md and manifest.json under ``out_root``."""
+    outcome = risk_model_train(
+        key=key, data_path=data_path, seed=seed, version=version, created_with=created_with
+    )
+    # the card is rendered from the stored (rounded) numbers, so both say exactly the same
+    card = model_card_render(json.loads(model_json_bytes(outcome.payload)))
+    return artefact_save(out_root, outcome.payload, card_markdown=card, created_with=created_with)

@@ -1,0 +1,167 @@
+"""Liver and liver-lesion segmentation of a CT series (2D U-Net++ over adjacent-slice stacks).
+
+Per chunk of axial slices: HU window -> in-plane resampling to the card's spacing -> centre
+crop/pad to a fixed size -> forward with test-time augmentation (identity and flips named by the
+card) -> mean softmax -> back to the slice's own grid (bilinear on probabilities, one chunk at a
+time) -> argmax to uint8. Memory stays bounded: only uint8 full-resolution maps (labels, lesion
+probability, TTA votes) are kept for the whole volume.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from numpy.typing import NDArray
+
+from inference.registry import ModelInputInvalid
+from inference.runtime.postprocessing import findings_compute, labels_clean
+from inference.runtime.predictor import LoadedModel, model_load
+from inference.runtime.preprocessing import ct_inplane_shape, ct_window
+
+
+def _validate(volume_hu: NDArray[Any], spacing_mm: tuple[float, float, float]) -> None:
+    if volume_hu.ndim != 3 or min(volume_hu.shape) < 1 or min(volume_hu.shape[1:]) < 16:
+        raise ModelInputInvalid("expected a CT volume (z, y, x)", detail={"shape": list(volume_hu.shape)})
+    if len(spacing_mm) != 3 or not all(np.isfinite(s) and 0 < s < 50 for s in spacing_mm):
+        raise ModelInputInvalid("spacing must be three positive millimetre values", detail={"spacing": list(spacing_mm)})
+    lo, hi = float(np.min(volume_hu)), float(np.max(volume_hu))
+    if not (np.isfinite(lo) and np.isfinite(hi)) or lo < -4000 or hi > 40000:
+        raise ModelInputInvalid("values do not look like Hounsfield units", code="input_not_hounsfield")
+
+
+def _lowres_slices(
+    volume_hu: NDArray[Any], spacing: tuple[float, float, float], settings: dict[str, Any], z0: int, z1: int
+) -> torch.Tensor:
+    """Slices z0..z1-1, windowed, resampled in-plane and centre-cropped/padded: (n, S, S) float32."""
+    lo, hi = settings["window_hu"]
+    target = float(settings["spacing_mm"])
+    size = int(settings["size"])
+    h, w = volume_hu.shape[1:]
+    rh, rw = ct_inplane_shape(shape_yx=(h, w), spacing_yx=(spacing[1], spacing[2]), target=target)
+    x = torch.from_numpy(ct_window(np.asarray(volume_hu[z0:z1]), lo=lo, hi=hi))[:, None]
+    x = F.interpolate(x, size=(rh, rw), mode="bilinear", align_corners=False, antialias=(rh < h or rw < w))[:, 0]
+    oy, ox = (rh - size) // 2, (rw - size) // 2
+    out = torch.zeros((x.shape[0], size, size), dtype=torch.float32)
+    sy0, sx0, dy0, dx0 = max(oy, 0), max(ox, 0), max(-oy, 0), max(-ox, 0)
+    ny, nx = min(rh - sy0, size - dy0), min(rw - sx0, size - dx0)
+    out[:, dy0 : dy0 + ny, dx0 : dx0 + nx] = x[:, sy0 : sy0 + ny, sx0 : sx0 + nx]
+    return out
+
+
+def _tta_apply(x: torch.Tensor, name: str) -> torch.Tensor:
+    if name == "identity":
+        return x
+    if name == "flip_x":
+        return torch.flip(x, dims=[-1])
+    if name == "flip_y":
+        return torch.flip(x, dims=[-2])
+    raise ModelInputInvalid("unknown test-time augmentation", code="model_card_invalid", detail={"tta": name})
+
+
+def segment_volume(
+    *,
+    net: torch.nn.Module,
+    device: torch.device,
+    volume_hu: NDArray[Any],
+    spacing_mm: tuple[float, float, float],
+    preprocessing: dict[str, Any],
+    tta: list[str],
+    batch: int = 8,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[NDArray[np.uint8], NDArray[np.uint8], NDArray[np.uint8]]:
+    """Raw labels, lesion probability (uint8, 255 = 1.0) and TTA lesion votes, all (z, y, x) uint8."""
+    _validate(volume_hu, spacing_mm)
+    nz, h, w = volume_hu.shape
+    size = int(preprocessing["size"])
+    context = int(preprocessing.get("context_slices", 1))
+    rh, rw = ct_inplane_shape(shape_yx=(h, w), spacing_yx=(spacing_mm[1], spacing_mm[2]), target=float(preprocessing["spacing_mm"]))
+    oy, ox = (rh - size) // 2, (rw - size) // 2
+    labels = np.zeros((nz, h, w), dtype=np.uint8)
+    lesion_prob = np.zeros((nz, h, w), dtype=np.uint8)
+    votes = np.zeros((nz, h, w), dtype=np.uint8)
+    net.eval()
+    for z0 in range(0, nz, batch):
+        z1 = min(z0 + batch, nz)
+        lo_z, hi_z = max(z0 - context, 0), min(z1 + context, nz)
+        low = _lowres_slices(volume_hu, spacing_mm, preprocessing, lo_z, hi_z)
+        idx = torch.arange(z0, z1)[:, None] + torch.arange(-context, context + 1)[None, :]
+        idx = idx.clamp(0, nz - 1) - lo_z
+        x = low[idx].to(device)  # (n, 2*context+1, S, S)
+        probs_sum = torch.zeros((z1 - z0, 3, size, size), dtype=torch.float32, device=device)
+        vote = torch.zeros((z1 - z0, size, size), dtype=torch.float32, device=device)
+        with torch.inference_mode():
+            for name in tta:
+                p = torch.softmax(_tta_apply(net(_tta_apply(x, name)), name).float(), dim=1)
+                probs_sum += p
+                vote += (p.argmax(dim=1) == 2).float()
+        probs = probs_sum / len(tta)
+        # back to the resampled canvas (outside the crop: background), then to the slice grid
+        canvas = torch.zeros((z1 - z0, 4, rh, rw), dtype=torch.float32, device=device)
+        canvas[:, 0] = 1.0
+        sy0, sx0, dy0, dx0 = max(oy, 0), max(ox, 0), max(-oy, 0), max(-ox, 0)
+        ny, nx = min(rh - sy0, size - dy0), min(rw - sx0, size - dx0)
+        canvas[:, :3, sy0 : sy0 + ny, sx0 : sx0 + nx] = probs[:, :, dy0 : dy0 + ny, dx0 : dx0 + nx]
+        canvas[:, 3, sy0 : sy0 + ny, sx0 : sx0 + nx] = vote[:, dy0 : dy0 + ny, dx0 : dx0 + nx]
+        full = F.interpolate(canvas, size=(h, w), mode="bilinear", align_corners=False)
+        labels[z0:z1] = full[:, :3].argmax(dim=1).to(torch.uint8).cpu().numpy()
+        lesion_prob[z0:z1] = (full[:, 2].clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
+        votes[z0:z1] = full[:, 3].round().clamp(0, 255).to(torch.uint8).cpu().numpy()
+        if progress is not None:
+            progress(z1 - z0)
+    return labels, lesion_prob, votes
+
+
+def liver_segment_with_model(
+    *,
+    model: LoadedModel,
+    volume_hu: NDArray[Any],
+    spacing_mm: tuple[float, float, float],
+    tta: bool = True,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[NDArray[np.uint8], dict[str, Any]]:
+    card = model.card
+    post = card.data["postprocessing"]
+    transforms = list(post.get("tta", ["identity"])) if tta else ["identity"]
+    raw, lesion_prob, votes = segment_volume(
+        net=model.net, device=model.device, volume_hu=volume_hu, spacing_mm=spacing_mm,
+        preprocessing=card.data["preprocessing"], tta=transforms, batch=int(post.get("batch", 8)), progress=progress,
+    )
+    labels = labels_clean(raw, spacing=spacing_mm, settings=post)
+    findings = findings_compute(
+        labels=labels, volume_hu=volume_hu, spacing=spacing_mm, lesion_prob_u8=lesion_prob, lesion_votes=votes,
+        n_tta=len(transforms),
+    )
+    findings["model"] = model.provenance()
+    findings["input"] = {"shape_zyx": list(volume_hu.shape), "spacing_mm": [float(s) for s in spacing_mm]}
+    findings["uncertainty"] = {
+        "method": "test-time augmentation",
+        "transforms": transforms,
+        "confidence": "mean TTA-averaged lesion probability over the lesion's voxels",
+        "tta_agreement": "fraction of the lesion's voxels labelled lesion by every TTA pass",
+    }
+    return labels, findings
+
+
+def run_liver_seg(
+    volume_hu: NDArray[Any],
+    spacing_mm: tuple[float, float, float],
+    *,
+    model_key: str = "liver_ct_seg",
+    version: str | None = None,
+    tta: bool = True,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[NDArray[np.uint8], dict[str, Any]]:
+    """Segment liver (1) and liver lesions (2) in a CT volume (z, y, x) in HU with spacing (dz, dy, dx) mm.
+
+    The volume must be in the internal orientation (x towards patient left, y posterior, z
+    superior: the array order of an axial DICOM series); :mod:`inference.runtime.io` reorients
+    DICOM, NIfTI and NRRD inputs. Returns uint8 labels of the same shape and the findings dict.
+    """
+    model = model_load(key=model_key, version=version)
+    if model.card.task != "segmentation":
+        raise ModelInputInvalid("model is not a segmentation model", detail={"key": model_key})
+    return liver_segment_with_model(model=model, volume_hu=volume_hu, spacing_mm=spacing_mm, tta=tta, progress=progress)

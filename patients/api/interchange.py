@@ -1,0 +1,133 @@
+"""The patient summary for the portal, FHIR export, and FHIR/CSV import."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.generics import GenericAPIView
+from rest_framework.parsers import BaseParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from cdss.audit.models import AuditAction
+from cdss.audit.services import audit_record
+from patients.access import patient_get_for_edit, patient_get_for_user
+from patients.api.common import query_flag
+from patients.api.serializers import ImportReportSerializer, ImportUploadSerializer, PatientSummarySerializer
+from patients.errors import ImportTooLarge, InvalidCsv, InvalidFhir, MissingField, UnsupportedImportFormat
+from patients.selectors import patient_fhir_export, patient_summary
+from patients.services.imports import ImportFormat, patient_import
+
+FHIR_JSON = "application/fhir+json"
+IMPORT_MAX_BYTES = 20 * 1024 * 1024
+
+
+class FhirJsonParser(JSONParser):
+    media_type = FHIR_JSON
+
+
+class CsvParser(BaseParser):
+    """A ``text/csv`` body arrives as ``{"csv": text}``."""
+
+    media_type = "text/csv"
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> dict[str, str]:
+        raw = stream.read(IMPORT_MAX_BYTES + 1) if stream is not None else b""
+        return {"csv": _csv_text(raw)}
+
+
+def _csv_text(raw: bytes) -> str:
+    if len(raw) > IMPORT_MAX_BYTES:
+        raise ImportTooLarge("The file is too large.", detail={"max_bytes": IMPORT_MAX_BYTES})
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidCsv("The file is not UTF-8 text.", detail={"line": None}) from exc
+
+
+def import_document_read(request: Request) -> tuple[ImportFormat, Any]:
+    """(format, document) from a JSON/FHIR JSON body, a text/csv body, or a multipart ``file``."""
+    content_type = (request.content_type or "").split(";")[0].strip().lower()
+    if content_type == "text/csv":
+        return "csv", request.data["csv"]
+    if content_type in ("application/json", FHIR_JSON):
+        return "fhir", request.data
+    upload = request.data.get("file") if hasattr(request.data, "get") else None
+    if upload is None:
+        raise MissingField("file: a FHIR Bundle or a CSV file is required.", detail={"field": "file"})
+    if upload.size > IMPORT_MAX_BYTES:
+        raise ImportTooLarge("The file is too large.", detail={"max_bytes": IMPORT_MAX_BYTES})
+    raw = upload.read()
+    name = (upload.name or "").lower()
+    if name.endswith(".csv") or upload.content_type == "text/csv":
+        return "csv", _csv_text(raw)
+    if name.endswith(".json") or upload.content_type in ("application/json", FHIR_JSON):
+        try:
+            return "fhir", json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InvalidFhir("The file is not JSON.", detail={"errors": []}) from exc
+    raise UnsupportedImportFormat("Send a FHIR Bundle (.json) or a CSV file (.csv).", detail={"field": "file"})
+
+
+class PatientSummaryApi(GenericAPIView[Any]):
+    serializer_class = PatientSummarySerializer
+
+    @extend_schema(operation_id="patients_summary")
+    def get(self, request: Request, patient_id: int) -> Response:
+        patient = patient_get_for_user(request.user, patient_id, request=request)
+        summary = patient_summary(patient=patient)
+        audit_record(
+            actor=request.user, action=AuditAction.READ, object_type="patient_summary", object_id=patient.pk,
+            patient_id=patient.pk, request=request, detail=summary.counts,
+        )
+        return Response(self.get_serializer(summary).data)
+
+
+class PatientFhirExportApi(GenericAPIView[Any]):
+    @extend_schema(
+        operation_id="patients_fhir_export",
+        responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="A FHIR R4 Bundle (type collection).")},
+    )
+    def get(self, request: Request, patient_id: int) -> Response:
+        patient = patient_get_for_user(request.user, patient_id, request=request)
+        bundle = patient_fhir_export(patient=patient)
+        audit_record(
+            actor=request.user, action=AuditAction.EXPORT, object_type="patient", object_id=patient.pk,
+            patient_id=patient.pk, request=request,
+            detail={"format": "fhir-r4", "entries": len(bundle.get("entry", []))},
+        )
+        return Response(bundle, content_type=FHIR_JSON)
+
+
+class PatientImportApi(GenericAPIView[Any]):
+    parser_classes = [JSONParser, FhirJsonParser, CsvParser, MultiPartParser]
+    serializer_class = ImportReportSerializer
+
+    @extend_schema(
+        operation_id="patients_import",
+        parameters=[OpenApiParameter("dry_run", bool, description="Validate and report; save nothing.")],
+        request={
+            "application/json": OpenApiTypes.OBJECT,
+            FHIR_JSON: OpenApiTypes.OBJECT,
+            "text/csv": OpenApiTypes.STR,
+            "multipart/form-data": ImportUploadSerializer,
+        },
+        responses={200: ImportReportSerializer, 201: ImportReportSerializer},
+        description="A FHIR R4 Bundle or a CSV of observations (columns in README). A dry run answers "
+        "200 with every row's error; a real run saves every row (201) or none (400 import_invalid).",
+    )
+    def post(self, request: Request, patient_id: int) -> Response:
+        patient = patient_get_for_edit(request.user, patient_id, request=request)
+        dry_run = query_flag(request.query_params, "dry_run")
+        fmt, document = import_document_read(request)
+        report = patient_import(
+            actor=request.user, patient=patient, document=document, fmt=fmt, dry_run=dry_run, request=request
+        )
+        return Response(
+            self.get_serializer(report.as_dict()).data,
+            status=status.HTTP_200_OK if dry_run else status.HTTP_201_CREATED,
+        )

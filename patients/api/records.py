@@ -1,0 +1,128 @@
+"""Genetic findings, lifestyle records and clinical findings: list, create, read, change, delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import status
+from rest_framework.generics import GenericAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from cdss.audit.models import AuditAction
+from cdss.audit.services import audit_record
+from patients.access import patient_get_for_edit, patient_get_for_user
+from patients.api.common import RecordPagination
+from patients.api.serializers import (
+    ClinicalFindingSerializer,
+    GeneticFindingSerializer,
+    LifestyleRecordSerializer,
+)
+from patients.selectors import record_get, record_list
+from patients.services.records import (
+    FINDINGS,
+    GENETICS,
+    LIFESTYLE,
+    RecordKind,
+    record_create,
+    record_delete,
+    record_update,
+)
+
+
+class RecordListApi(GenericAPIView[Any]):
+    kind: RecordKind[Any]
+    pagination_class = RecordPagination
+
+    def get(self, request: Request, patient_id: int) -> Response:
+        patient = patient_get_for_user(request.user, patient_id, request=request)
+        records = record_list(self.kind, patient=patient)
+        page = self.paginate_queryset(records)
+        rows = page if page is not None else list(records)
+        audit_record(
+            actor=request.user, action=AuditAction.READ, object_type=f"{self.kind.name}_list",
+            patient_id=patient.pk, request=request, detail={"count": len(rows)},
+        )
+        return self.get_paginated_response(self.get_serializer(rows, many=True).data)
+
+    def post(self, request: Request, patient_id: int) -> Response:
+        patient = patient_get_for_edit(request.user, patient_id, request=request)
+        record = record_create(self.kind, actor=request.user, patient=patient, data=request.data, request=request)
+        return Response(self.get_serializer(record).data, status=status.HTTP_201_CREATED)
+
+
+class RecordDetailApi(GenericAPIView[Any]):
+    kind: RecordKind[Any]
+
+    def get(self, request: Request, patient_id: int, record_id: int) -> Response:
+        patient = patient_get_for_user(request.user, patient_id, request=request)
+        record = record_get(self.kind, patient=patient, record_id=record_id)
+        audit_record(
+            actor=request.user, action=AuditAction.READ, object_type=self.kind.name, object_id=record.pk,
+            patient_id=patient.pk, request=request,
+        )
+        return Response(self.get_serializer(record).data)
+
+    def patch(self, request: Request, patient_id: int, record_id: int) -> Response:
+        patient = patient_get_for_edit(request.user, patient_id, request=request)
+        record = record_get(self.kind, patient=patient, record_id=record_id)
+        record = record_update(self.kind, actor=request.user, record=record, data=request.data, request=request)
+        return Response(self.get_serializer(record).data)
+
+    def delete(self, request: Request, patient_id: int, record_id: int) -> Response:
+        patient = patient_get_for_edit(request.user, patient_id, request=request)
+        record = record_get(self.kind, patient=patient, record_id=record_id)
+        record_delete(self.kind, actor=request.user, record=record, request=request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _list_schema(name: str, serializer: Any) -> Any:
+    return extend_schema_view(
+        get=extend_schema(operation_id=f"patients_{name}_list", responses=serializer(many=True)),
+        post=extend_schema(operation_id=f"patients_{name}_create", responses={201: serializer}),
+    )
+
+
+def _detail_schema(name: str) -> Any:
+    return extend_schema_view(
+        get=extend_schema(operation_id=f"patients_{name}_retrieve"),
+        patch=extend_schema(operation_id=f"patients_{name}_partial_update"),
+        delete=extend_schema(operation_id=f"patients_{name}_destroy"),
+    )
+
+
+@_list_schema("genetics", GeneticFindingSerializer)
+class GeneticFindingListApi(RecordListApi):
+    kind = GENETICS
+    serializer_class = GeneticFindingSerializer
+
+
+@_detail_schema("genetics")
+class GeneticFindingDetailApi(RecordDetailApi):
+    kind = GENETICS
+    serializer_class = GeneticFindingSerializer
+
+
+@_list_schema("lifestyle", LifestyleRecordSerializer)
+class LifestyleRecordListApi(RecordListApi):
+    kind = LIFESTYLE
+    serializer_class = LifestyleRecordSerializer
+
+
+@_detail_schema("lifestyle")
+class LifestyleRecordDetailApi(RecordDetailApi):
+    kind = LIFESTYLE
+    serializer_class = LifestyleRecordSerializer
+
+
+@_list_schema("findings", ClinicalFindingSerializer)
+class ClinicalFindingListApi(RecordListApi):
+    kind = FINDINGS
+    serializer_class = ClinicalFindingSerializer
+
+
+@_detail_schema("findings")
+class ClinicalFindingDetailApi(RecordDetailApi):
+    kind = FINDINGS
+    serializer_class = ClinicalFindingSerializer

@@ -1,0 +1,27 @@
+"""Patient records: demographics, laboratory observations, genetics, lifestyle, clinical findings."""
+
+from patients.models.findings import Ascites, ClinicalFinding, Encephalopathy, HbvStatus, HcvStatus
+from patients.models.genetics import GeneticFinding, Zygosity
+from patients.models.lifestyle import AlcoholUnit, DiabetesStatus, LifestyleRecord, SmokingStatus
+from patients.models.observations import LabObservation
+from patients.models.patient import Patient, PatientStatus, Sex
+from patients.models.source import RecordSource
+
+__all__ = [
+    "AlcoholUnit",
+    "Ascites",
+    "ClinicalFinding",
+    "DiabetesStatus",
+    "Encephalopathy",
+    "GeneticFinding",
+    "HbvStatus",
+    "HcvStatus",
+    "LabObservation",
+    "LifestyleRecord",
+    "Patient",
+    "PatientStatus",
+    "RecordSource",
+    "Sex",
+    "SmokingStatus",
+    "Zygosity",
+]

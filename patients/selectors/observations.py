@@ -1,0 +1,93 @@
+"""Reading laboratory observations: filtered lists, the latest per analyte, time series."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db.models import F, QuerySet, Window
+from django.db.models.functions import RowNumber
+
+from patients.models import LabObservation, Patient
+from patients.units import Analyte, UnknownUnit, analyte_by_code, analytes, unit_from_canonical
+
+SERIES_MAX_POINTS = 10_000
+
+
+def observation_list(
+    *, patient: Patient, code: str | None = None, since: dt.datetime | None = None, until: dt.datetime | None = None
+) -> QuerySet[LabObservation]:
+    observations = LabObservation.objects.filter(patient=patient)
+    if code:
+        observations = observations.filter(code=analyte_by_code(code).loinc)
+    if since is not None:
+        observations = observations.filter(observed_at__gte=since)
+    if until is not None:
+        observations = observations.filter(observed_at__lte=until)
+    return observations.order_by("-observed_at", "-id")
+
+
+def observation_latest(*, patient: Patient) -> list[LabObservation]:
+    """The newest observation of each analyte, in catalogue order, in one query."""
+    ranked = LabObservation.objects.filter(patient=patient).annotate(
+        rank=Window(RowNumber(), partition_by=[F("code")], order_by=[F("observed_at").desc(), F("id").desc()])
+    )
+    order = {analyte.loinc: index for index, analyte in enumerate(analytes())}
+    latest = list(ranked.filter(rank=1))
+    return sorted(latest, key=lambda o: (order.get(o.code, len(order)), o.code))
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesPoint:
+    id: int
+    observed_at: dt.datetime
+    value: float
+    value_as_entered: float
+    unit_as_entered: str
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    analyte: Analyte
+    unit: str
+    points: list[SeriesPoint]
+    truncated: bool
+
+
+def observation_series(
+    *,
+    patient: Patient,
+    code: str,
+    unit: str | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+) -> Series:
+    """One analyte over time, oldest first, converted from the canonical value to ``unit``."""
+    analyte = analyte_by_code(code)
+    spec = analyte.unit_spec(unit if unit is not None else analyte.canonical_unit)
+    if spec is None:
+        raise UnknownUnit(
+            f"Unit {unit!r} is not accepted for {analyte.display_name}.",
+            detail={"code": analyte.loinc, "unit": unit, "accepted": [s.unit for s in analyte.units], "field": "unit"},
+        )
+    rows = LabObservation.objects.filter(patient=patient, code=analyte.loinc)
+    if since is not None:
+        rows = rows.filter(observed_at__gte=since)
+    if until is not None:
+        rows = rows.filter(observed_at__lte=until)
+    values = list(
+        rows.order_by("observed_at", "id").values_list("id", "observed_at", "value_canonical", "value", "unit")[
+            : SERIES_MAX_POINTS + 1
+        ]
+    )
+    points = [
+        SeriesPoint(
+            id=pk,
+            observed_at=observed_at,
+            value=unit_from_canonical(code=analyte.loinc, value=canonical, unit=spec.unit),
+            value_as_entered=entered,
+            unit_as_entered=entered_unit,
+        )
+        for pk, observed_at, canonical, entered, entered_unit in values[:SERIES_MAX_POINTS]
+    ]
+    return Series(analyte=analyte, unit=spec.unit, points=points, truncated=len(values) > SERIES_MAX_POINTS)

@@ -1,0 +1,210 @@
+"""Recording laboratory observations: validate every row, convert through ``patients.units``, save.
+
+A row is rejected (nothing stored) for an unknown analyte or unit, a value that is not a finite
+number or breaks the analyte's plausibility limits, or a date in the future. A batch is all or
+nothing and reports every bad row, not only the first.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+
+from cdss.audit.models import AuditAction
+from cdss.audit.services import audit_record
+from cdss.core.errors import CdssError
+from patients.errors import (
+    BatchEmpty,
+    BatchInvalid,
+    BatchTooLarge,
+    InconsistentValues,
+    InvalidField,
+    MissingField,
+)
+from patients.models import LabObservation, Patient, RecordSource
+from patients.services.events import record_changed_publish
+from patients.units import UnknownUnit, analyte_by_code, unit_to_canonical, value_check_plausible
+from patients.validation import fields_parse, number, number_read, past_datetime, text
+
+OBSERVATION_BATCH_MAX = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class ObservationInput:
+    """One validated observation, ready to store."""
+
+    code: str
+    value: float
+    unit: str
+    value_canonical: float
+    unit_canonical: str
+    observed_at: dt.datetime
+    specimen: str = ""
+    reference_low: float | None = None
+    reference_high: float | None = None
+
+    def dedupe_key(self) -> tuple[str, dt.datetime, float]:
+        """Same analyte, same time, same value: the same result reported twice."""
+        return observation_dedupe_key(self.code, self.observed_at, self.value_canonical)
+
+
+def observation_dedupe_key(code: str, observed_at: dt.datetime, value_canonical: float) -> tuple[str, dt.datetime, float]:
+    return code, observed_at.astimezone(dt.UTC), round(value_canonical, 9)
+
+
+def _raw(value: Any, path: str) -> Any:
+    return value
+
+
+def _unit(value: Any, path: str) -> str:
+    if not isinstance(value, str):
+        raise InvalidField(f"{path}: must be a string.", detail={"field": path})
+    return value.strip()
+
+
+OBSERVATION_FIELDS = {
+    "code": text(32, hint="LOINC code"),
+    "value": _raw,
+    "unit": _unit,
+    "observed_at": past_datetime,
+    "specimen": text(64),
+    "reference_low": number(0, 1e12),
+    "reference_high": number(0, 1e12),
+}
+
+
+def _at_field(exc: CdssError, path: str) -> CdssError:
+    detail = exc.detail if isinstance(exc.detail, dict) else {}
+    exc.detail = {**detail, "field": path}
+    return exc
+
+
+def observation_input_parse(raw: Any, *, path: str = "") -> ObservationInput:
+    """Validate one observation as entered (JSON object, CSV row or mapped FHIR resource)."""
+    fields = fields_parse(raw, parsers=OBSERVATION_FIELDS, required=("code", "value", "observed_at"), path=path)
+    prefix = f"{path}." if path else ""
+    code: str = fields["code"]
+    try:
+        analyte = analyte_by_code(code)
+    except CdssError as exc:
+        raise _at_field(exc, f"{prefix}code") from None
+    value = number_read(fields["value"], f"{prefix}value")
+    unit: str = fields.get("unit") or ""
+    if analyte.unit_spec(unit) is None and not unit:
+        raise MissingField(f"{prefix}unit: required for {analyte.display_name}.", detail={"field": f"{prefix}unit"})
+    try:
+        canonical = unit_to_canonical(code=code, value=value, unit=unit)
+    except UnknownUnit as exc:
+        raise _at_field(exc, f"{prefix}unit") from None
+    try:
+        value_check_plausible(code=code, canonical_value=canonical.value)
+    except CdssError as exc:
+        raise _at_field(exc, f"{prefix}value") from None
+    low, high = fields.get("reference_low"), fields.get("reference_high")
+    if low is not None and high is not None and low > high:
+        raise InconsistentValues(
+            f"{prefix}reference_low: above reference_high.", detail={"field": f"{prefix}reference_low"}
+        )
+    spec = analyte.unit_spec(unit)
+    return ObservationInput(
+        code=analyte.loinc,
+        value=value,
+        # The catalogue's spelling of the unit that matched (case and micro sign normalised).
+        unit=spec.unit if spec is not None else unit,
+        value_canonical=canonical.value,
+        unit_canonical=canonical.unit,
+        observed_at=fields["observed_at"],
+        specimen=fields.get("specimen") or "",
+        reference_low=low,
+        reference_high=high,
+    )
+
+
+def error_row(exc: CdssError, **where: Any) -> dict[str, Any]:
+    detail = exc.detail if isinstance(exc.detail, dict) else {}
+    return {**where, "code": exc.code, "field": detail.get("field"), "message": exc.message, "detail": exc.detail}
+
+
+def observation_inputs_parse(rows: Any, *, path: str = "observations") -> list[ObservationInput]:
+    """Validate a whole batch; ``BatchInvalid`` lists every bad row (by index) if any is bad."""
+    if not isinstance(rows, list):
+        raise InvalidField(f"{path}: must be a list.", detail={"field": path})
+    if not rows:
+        raise BatchEmpty(f"{path}: is empty.", detail={"field": path})
+    if len(rows) > OBSERVATION_BATCH_MAX:
+        raise BatchTooLarge(
+            f"{path}: at most {OBSERVATION_BATCH_MAX} observations per request.",
+            detail={"field": path, "max": OBSERVATION_BATCH_MAX, "count": len(rows)},
+        )
+    inputs: list[ObservationInput] = []
+    errors: list[dict[str, Any]] = []
+    for index, raw in enumerate(rows):
+        try:
+            inputs.append(observation_input_parse(raw, path=f"{path}[{index}]"))
+        except CdssError as exc:
+            errors.append(error_row(exc, index=index))
+    if errors:
+        raise BatchInvalid(
+            f"{len(errors)} of {len(rows)} observations are invalid; none was saved.",
+            detail={"errors": errors, "count": len(rows)},
+        )
+    return inputs
+
+
+def observations_save(
+    *, actor: Any, patient: Patient, inputs: Sequence[ObservationInput], source: str
+) -> list[LabObservation]:
+    """Store already validated observations in one statement (the caller holds the transaction)."""
+    entered_by = actor if getattr(actor, "is_authenticated", False) else None
+    objects = [
+        LabObservation(
+            patient=patient,
+            code=item.code,
+            value=item.value,
+            unit=item.unit,
+            value_canonical=item.value_canonical,
+            unit_canonical=item.unit_canonical,
+            observed_at=item.observed_at,
+            specimen=item.specimen,
+            reference_low=item.reference_low,
+            reference_high=item.reference_high,
+            source=source,
+            entered_by=entered_by,
+        )
+        for item in inputs
+    ]
+    return LabObservation.objects.bulk_create(objects)
+
+
+@transaction.atomic
+def observation_record(
+    *, actor: Any, patient: Patient, data: Any, source: str = RecordSource.MANUAL, request: Any = None
+) -> LabObservation:
+    item = observation_input_parse(data)
+    (observation,) = observations_save(actor=actor, patient=patient, inputs=[item], source=source)
+    audit_record(
+        actor=actor, action=AuditAction.CREATE, object_type="observation", object_id=observation.pk,
+        patient_id=patient.pk, request=request, detail={"code": observation.code, "source": source},
+    )
+    record_changed_publish(patient_id=patient.pk, record="observation", action="created", ids=[observation.pk])
+    return observation
+
+
+@transaction.atomic
+def observation_record_batch(
+    *, actor: Any, patient: Patient, rows: Any, source: str = RecordSource.MANUAL, request: Any = None
+) -> list[LabObservation]:
+    """Up to ``OBSERVATION_BATCH_MAX`` observations, all or none."""
+    inputs = observation_inputs_parse(rows)
+    observations = observations_save(actor=actor, patient=patient, inputs=inputs, source=source)
+    ids = [o.pk for o in observations]
+    audit_record(
+        actor=actor, action=AuditAction.CREATE, object_type="observation_batch", patient_id=patient.pk,
+        request=request, detail={"count": len(ids), "ids": ids, "source": source},
+    )
+    record_changed_publish(patient_id=patient.pk, record="observation", action="created", ids=ids)
+    return observations

@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from inference.analysis.errors import StepFailed
+from inference.analysis.services import analysis_request_create, analysis_sweep
+from inference.analysis.steps import step_run
+from inference.models import AnalysisRequest, AnalysisStatus, AnalysisStep, Report, StepStatus
+from inference.reports.services import report_verify
+from tests.conftest import World
+from tests.inference.pipeline_helpers import InlineBroker
+
+
+def create(world: World, broker: InlineBroker, key: str = "k1", **kwargs: Any) -> AnalysisRequest:
+    analysis, _ = analysis_request_create(
+        actor=world.clinician, patient=world.patient, series_uids=kwargs.pop("series", []),
+        model_keys=kwargs.pop("models", ["noop"]), idempotency_key=key, dispatch=broker, **kwargs,
+    )
+    return analysis
+
+
+def test_noop_analysis_produces_exactly_one_report(world: World, django_capture_on_commit_callbacks: Any) -> None:
+    broker = InlineBroker()
+    with django_capture_on_commit_callbacks(execute=True):
+        analysis = create(world, broker)
+    broker.drain()
+    analysis.refresh_from_db()
+    assert analysis.status == AnalysisStatus.SUCCEEDED
+    assert analysis.progress == 100
+    report = Report.objects.get(request=analysis)
+    assert report.version == 1 and report_verify(report)
+    assert "supports, and does not replace" in report.content["intended_use"]
+    assert report.content["models"] == [{"key": "noop", "version": "1", "weights_sha256": None}]
+    assert report.content["inputs"]["scores_request"]["patient"]["sex"] == "male"
+
+
+def test_same_idempotency_key_makes_one_request(world: World) -> None:
+    broker = InlineBroker()
+    first = create(world, broker, key="same")
+    second = create(world, broker, key="same")
+    assert first.pk == second.pk
+    assert AnalysisRequest.objects.count() == 1
+
+
+def test_duplicate_deliveries_give_one_report(world: World, django_capture_on_commit_callbacks: Any) -> None:
+    broker = InlineBroker()
+    with django_capture_on_commit_callbacks(execute=True):
+        analysis = create(world, broker)
+    broker.drain()
+    # Deliver every message again, as Redis would after a visibility timeout.
+    for message in list(broker.delivered):
+        broker.deliver(message)
+    broker.drain()
+    assert Report.objects.filter(request=analysis).count() == 1
+    assert Report.objects.count() == 1
+
+
+def test_failed_step_fails_the_request_with_its_code(world: World, django_capture_on_commit_callbacks: Any) -> None:
+    def runner(step: AnalysisStep) -> dict[str, Any]:
+        if step.kind == "imaging":
+            raise StepFailed("The series has no instances.", code="series_empty")
+        return step_run(step)
+
+    broker = InlineBroker(runner=runner)
+    with django_capture_on_commit_callbacks(execute=True):
+        analysis = create(world, broker)
+    broker.drain()
+    analysis.refresh_from_db()
+    assert analysis.status == AnalysisStatus.FAILED
+    assert analysis.error_code == "series_empty"
+    assert not Report.objects.exists()
+
+
+def test_unexpected_error_fails_with_internal_code_not_traceback(world: World, django_capture_on_commit_callbacks: Any) -> None:
+    def runner(step: AnalysisStep) -> dict[str, Any]:
+        raise ZeroDivisionError("boom")
+
+    broker = InlineBroker(runner=runner)
+    with django_capture_on_commit_callbacks(execute=True):
+        analysis = create(world, broker)
+    broker.drain()
+    analysis.refresh_from_db()
+    assert analysis.status == AnalysisStatus.FAILED and analysis.error_code == "internal_error"
+    assert "boom" not in analysis.error_message
+
+
+def test_sweeper_redrives_a_lost_step_then_gives_up(world: World, settings: Any, django_capture_on_commit_callbacks: Any) -> None:
+    settings.ANALYSIS_MAX_ATTEMPTS = 2
+    broker = InlineBroker()
+    with django_capture_on_commit_callbacks(execute=True):
+        analysis = create(world, broker)
+    broker.deliver(broker.queue.popleft())  # advance: dispatches the first steps
+    lost = broker.queue.popleft()  # this delivery is lost with its worker
+    step = AnalysisStep.objects.get(pk=lost[1])
+    later = timezone.now() + dt.timedelta(seconds=settings.ANALYSIS_STEP_STALE_S + 1)
+    # Both first steps (imaging and risk) were dispatched and neither arrived.
+    assert analysis_sweep(dispatch=broker, now=later) == {"redriven": 2, "failed": 0}
+    step.refresh_from_db()
+    assert step.status == StepStatus.DISPATCHED  # dispatched again
+    # Now it is claimed twice and vanishes each time: after max attempts it fails with a code.
+    AnalysisStep.objects.filter(pk=step.pk).update(attempts=2, status=StepStatus.RUNNING, heartbeat_at=timezone.now())
+    broker.queue.clear()
+    result = analysis_sweep(dispatch=broker, now=later + dt.timedelta(seconds=settings.ANALYSIS_STEP_STALE_S + 1))
+    assert result["failed"] == 1
+    broker.drain()
+    analysis.refresh_from_db()
+    assert analysis.status == AnalysisStatus.FAILED and analysis.error_code == "step_stuck"
+
+
+def test_sweeper_fails_requests_past_the_deadline(world: World, settings: Any) -> None:
+    broker = InlineBroker()
+    analysis = create(world, broker)
+    later = timezone.now() + dt.timedelta(seconds=settings.ANALYSIS_DEADLINE_S + 5)
+    analysis_sweep(dispatch=broker, now=later)
+    analysis.refresh_from_db()
+    assert analysis.status == AnalysisStatus.FAILED and analysis.error_code == "deadline_exceeded"
+
+
+def test_unknown_model_is_rejected(world: World) -> None:
+    from inference.analysis.errors import UnknownModel
+
+    with pytest.raises(UnknownModel):
+        create(world, InlineBroker(), models=["no_such_model"])
+    assert not AnalysisRequest.objects.exists()

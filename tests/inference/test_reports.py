@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from inference.analysis.services import analysis_request_create
+from inference.models import Report, ReportImmutableError, ReportStatus
+from inference.reports.exports import report_fhir_bundle
+from inference.reports.services import report_verify
+from tests.conftest import World, client_for
+from tests.inference.pipeline_helpers import InlineBroker
+
+
+@pytest.fixture
+def report(world: World, django_capture_on_commit_callbacks: Any) -> Report:
+    broker = InlineBroker()
+    with django_capture_on_commit_callbacks(execute=True):
+        analysis_request_create(actor=world.clinician, patient=world.patient, series_uids=[], model_keys=["noop"],
+                                idempotency_key="r1", dispatch=broker)
+    broker.drain()
+    return Report.objects.get()
+
+
+def test_content_is_immutable_and_tamper_evident(report: Report) -> None:
+    report.content = {**report.content, "recommendations": [{"id": "forged"}]}
+    with pytest.raises(ReportImmutableError):
+        report.save()
+    # A write that bypasses the model (raw SQL, a restored backup) is caught by the hash.
+    Report.objects.filter(pk=report.pk).update(content={**report.content, "scores": {}})
+    report.refresh_from_db()
+    assert not report_verify(report)
+
+
+def test_sign_off_with_comment(world: World, report: Report) -> None:
+    response = client_for(world.clinician).post(f"/api/v1/reports/{report.pk}/sign/", {"comment": "Agree; refer to MDT."}, format="json")
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert body["status"] == "final" and body["sign_comment"] == "Agree; refer to MDT." and body["integrity_ok"]
+    again = client_for(world.clinician).post(f"/api/v1/reports/{report.pk}/sign/", {}, format="json")
+    assert again.status_code == 409 and again.json()["code"] == "report_already_signed"
+
+
+@pytest.mark.parametrize(("role", "status"), [("consultant", 403), ("patient_self", 403), ("other_clinician", 404), ("patient_other", 404)])
+def test_only_care_team_clinicians_sign(world: World, report: Report, role: str, status: int) -> None:
+    response = client_for(world.users()[role]).post(f"/api/v1/reports/{report.pk}/sign/", {}, format="json")
+    assert response.status_code == status
+    report.refresh_from_db()
+    assert report.status == ReportStatus.DRAFT
+
+
+def test_amendment_makes_a_new_version_and_keeps_the_old(world: World, report: Report) -> None:
+    client = client_for(world.clinician)
+    client.post(f"/api/v1/reports/{report.pk}/sign/", {}, format="json")
+    response = client.post(f"/api/v1/reports/{report.pk}/amend/", {"text": "AFP result received."}, format="json")
+    assert response.status_code == 201
+    new = response.json()
+    assert new["version"] == 2 and new["supersedes"] == report.pk and new["status"] == "draft"
+    report.refresh_from_db()
+    assert report.status == ReportStatus.AMENDED and report_verify(report)
+    versions = client.get(f"/api/v1/patients/{world.patient.pk}/reports/").json()
+    assert [v["version"] for v in versions] == [2, 1]
+
+
+def test_exports(world: World, report: Report) -> None:
+    client = client_for(world.clinician)
+    pdf = client.get(f"/api/v1/reports/{report.pk}/export/pdf/")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    html = client.get(f"/api/v1/reports/{report.pk}/export/html/")
+    assert b"does not replace" in html.content and world.patient.mrn.encode() in html.content
+    fhir = client.get(f"/api/v1/reports/{report.pk}/export/fhir/").json()
+    kinds = [entry["resource"]["resourceType"] for entry in fhir["entry"]]
+    assert kinds[:2] == ["DiagnosticReport", "RiskAssessment"]
+    assert client.get(f"/api/v1/reports/{report.pk}/export/docx/").status_code == 404
+
+
+def test_fhir_bundle_validates_and_carries_the_hash(report: Report) -> None:
+    from fhir.resources.R4B.bundle import Bundle
+
+    bundle = report_fhir_bundle(report)
+    Bundle.model_validate(bundle)
+    diagnostic = bundle["entry"][0]["resource"]
+    assert diagnostic["identifier"][0]["value"] == report.content_sha256
+    assert diagnostic["status"] == "preliminary"
+
+
+def test_report_of_invisible_patient_is_not_found(world: World, report: Report) -> None:
+    for role in ("other_clinician", "patient_other"):
+        assert client_for(world.users()[role]).get(f"/api/v1/reports/{report.pk}/").status_code == 404
+    assert client_for(world.patient_user).get(f"/api/v1/reports/{report.pk}/").status_code == 200
+
+
+def test_analysis_api_is_idempotent(world: World) -> None:
+    client = client_for(world.clinician)
+    body = {"patient": world.patient.pk, "models": ["noop"], "idempotency_key": "same-key"}
+    first = client.post("/api/v1/analyses/", body, format="json")
+    second = client.post("/api/v1/analyses/", body, format="json")
+    assert first.status_code == 201 and second.status_code == 200
+    assert first.json()["id"] == second.json()["id"]
+    assert [s["key"] for s in first.json()["steps"]] == ["imaging:noop:", "risk", "fusion", "report"]
+
+
+def test_analysis_api_rejects_unknown_model(world: World) -> None:
+    response = client_for(world.clinician).post(
+        "/api/v1/analyses/", {"patient": world.patient.pk, "models": ["nope"], "idempotency_key": "x"}, format="json"
+    )
+    assert response.status_code == 400 and response.json()["code"] == "unknown_model"
