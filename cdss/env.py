@@ -39,6 +39,8 @@ class Env:
     data_dir: Path
     log_level: str
     broker_visibility_timeout_s: int
+    analysis_step_stale_s: int
+    analysis_sweep_every_s: float
     problems: list[EnvProblem] = field(default_factory=list)
 
 
@@ -110,6 +112,8 @@ def env_read() -> Env:
         data_dir=data_dir,
         log_level=log_level,
         broker_visibility_timeout_s=int(os.environ.get("CELERY_VISIBILITY_TIMEOUT_S", "1800") or 1800),
+        analysis_step_stale_s=int(os.environ.get("ANALYSIS_STEP_STALE_S", "120") or 120),
+        analysis_sweep_every_s=float(os.environ.get("ANALYSIS_SWEEP_EVERY_S", "30") or 30),
         problems=problems,
     )
 

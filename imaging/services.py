@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import shutil
 import tempfile
 import zipfile
 import zlib
@@ -118,12 +117,12 @@ def _pacs(call: Callable[[], T]) -> T:
 def _qido_studies(client: DICOMwebClient, filters: dict[str, str]) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     offset = 0
+
+    def page_at(offset: int) -> list[dict[str, Any]]:
+        return client.search_for_studies(search_filters=filters, fields=STUDY_FIELDS, limit=_QIDO_PAGE, offset=offset)
+
     while True:
-        page = _pacs(
-            lambda offset=offset: client.search_for_studies(  # type: ignore[misc]
-                search_filters=filters, fields=STUDY_FIELDS, limit=_QIDO_PAGE, offset=offset
-            )
-        )
+        page = _pacs(lambda: page_at(offset))
         found.extend(page)
         if len(page) < _QIDO_PAGE:
             return found
@@ -219,8 +218,9 @@ def imaging_study_refresh(*, study: ImagingStudy, client: DICOMwebClient | None 
         item = records[0]
     with transaction.atomic():
         fields = _study_fields(item)
-        if study.mismatch_confirmed or fields["dicom_patient_id"] == study.patient.mrn:
-            fields.pop("dicom_patient_id") if study.mismatch_confirmed else None
+        if study.mismatch_confirmed:
+            # Keep the PatientID the user confirmed; a later change is reported by the sync.
+            fields.pop("dicom_patient_id")
         for name, value in fields.items():
             setattr(study, name, value)
         _series_refresh(study=study, client=client)
@@ -302,6 +302,13 @@ def imaging_study_sync(*, actor: Any = None, patient: Patient | None = None, req
     for uid, items in by_uid.items():
         pacs_ids = sorted({_text(i, "00100020", 64) for i in items})
         study = linked_by_uid.get(uid) or others.get(uid)
+        if study is not None and patient is not None and study.patient_id != patient.pk:
+            # Filed under this patient's MRN in the PACS but linked to another record: say so
+            # without naming the other record.
+            report.mismatches.append(StudyMismatch(
+                study_instance_uid=uid, reason="linked_to_other_patient", dicom_patient_id=patient.mrn, mrn=patient.mrn,
+            ))
+            continue
         if study is not None:
             confirmed = {study.patient.mrn} | ({study.dicom_patient_id} if study.mismatch_confirmed else set())
             differing = [pid for pid in pacs_ids if pid not in confirmed]
@@ -309,11 +316,6 @@ def imaging_study_sync(*, actor: Any = None, patient: Patient | None = None, req
                 report.mismatches.append(StudyMismatch(
                     study_instance_uid=uid, reason="patient_id_differs", dicom_patient_id=differing[0],
                     mrn=study.patient.mrn, imaging_study_id=study.pk, patient_id=study.patient_id,
-                ))
-                continue
-            if patient is not None and study.patient_id != patient.pk:
-                report.mismatches.append(StudyMismatch(
-                    study_instance_uid=uid, reason="linked_to_other_patient", dicom_patient_id=pacs_ids[0], mrn=patient.mrn,
                 ))
                 continue
             imaging_study_refresh(study=study, client=client, item=items[0])
@@ -674,8 +676,3 @@ def upload_sources_from_paths(paths: Iterable[Path]) -> list[UploadSource]:
         elif path.is_file():
             found.append(UploadSource(name=path.name, path=path))
     return found
-
-
-def upload_copy_to(*, source: BinaryIO, dest: Path) -> None:
-    with dest.open("wb") as out:
-        shutil.copyfileobj(source, out)

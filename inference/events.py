@@ -38,4 +38,6 @@ def event_publish(*, groups: list[str], event_type: str, payload: dict[str, Any]
 
 
 def event_publish_on_commit(*, groups: list[str], event_type: str, payload: dict[str, Any]) -> None:
-    transaction.on_commit(lambda: event_publish(groups=groups, event_type=event_type, payload=payload))
+    # Notifications are best effort: if Redis is away, the work still commits and clients
+    # catch up from the state snapshot they get when they (re)connect.
+    transaction.on_commit(lambda: event_publish(groups=groups, event_type=event_type, payload=payload), robust=True)

@@ -7,11 +7,12 @@ from typing import Any
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.db import InterfaceError, OperationalError
+from kombu.exceptions import OperationalError as BrokerError
 
 from inference.analysis.errors import StepFailed, TransientStepError
 
 # Passing faults: the database, Redis or the PACS is briefly away. Retried with backoff.
-TRANSIENT = (OperationalError, InterfaceError, TransientStepError, ConnectionError, TimeoutError)
+TRANSIENT = (OperationalError, InterfaceError, BrokerError, TransientStepError, ConnectionError, TimeoutError)
 
 
 @shared_task(

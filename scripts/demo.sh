@@ -30,7 +30,7 @@ trap cleanup INT TERM EXIT
 .venv/bin/python manage.py collectstatic --noinput -v 0
 .venv/bin/python manage.py demo_seed | tee var/demo-accounts.txt
 
-.venv/bin/celery -A cdss worker -Q default,gpu -c 2 -l INFO -n "demo@%h" >var/worker.log 2>&1 &
+.venv/bin/celery -A cdss worker -B -s var/celerybeat-schedule -Q default,gpu -c 2 -l INFO -n "demo@%h" >var/worker.log 2>&1 &
 pids+=($!)
 .venv/bin/daphne -b 127.0.0.1 -p "$PORT" cdss.asgi:application >var/web.log 2>&1 &
 pids+=($!)

@@ -30,6 +30,20 @@ def _audit_flush_allowed() -> None:
     DatabaseOperations.sql_flush = sql_flush  # type: ignore[method-assign]
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _close_stray_connections(django_db_setup: Any, django_db_blocker: Any) -> Any:
+    """Before the test database is dropped, end sessions other threads left open on it."""
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+
 @dataclass
 class World:
     """Two care teams, each with a clinician and a patient; a consultant on an open case."""

@@ -241,11 +241,11 @@ LOGGING = {
 ANALYSIS_NOOP_MODEL_ENABLED = False
 ANALYSIS_HEARTBEAT_S = 10.0
 # A dispatched or running step with no heartbeat for this long is presumed lost and re-driven.
-ANALYSIS_STEP_STALE_S = 120
+ANALYSIS_STEP_STALE_S = ENV.analysis_step_stale_s
 ANALYSIS_MAX_ATTEMPTS = 5
 # Nothing hangs for ever: a request still unfinished after this fails with deadline_exceeded.
 ANALYSIS_DEADLINE_S = 60 * 60
-ANALYSIS_SWEEP_EVERY_S = 30
+ANALYSIS_SWEEP_EVERY_S = ENV.analysis_sweep_every_s
 # Scores use the latest stored value of each input within this window.
 SCORES_LOOKBACK_DAYS = 90
 CELERY_BEAT_SCHEDULE = {
@@ -255,3 +255,24 @@ CELERY_BEAT_SCHEDULE = {
 # --- patients ---
 # Patient.status shares its field name with other "status" enums in the schema; name it explicitly.
 SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {})["PatientStatusEnum"] = "patients.models.PatientStatus"  # type: ignore[index]
+
+# --- imaging ---
+# Uploads (POST /api/v1/patients/{id}/imaging/upload/ and manage.py import_dicom) stream to
+# temporary files; nothing holds a whole upload in memory.
+IMAGING_UPLOAD_MAX_BYTES = 4 * 1024**3  # one request body
+IMAGING_UPLOAD_MAX_EXPANDED_BYTES = 8 * 1024**3  # everything extracted from archives in one upload
+IMAGING_UPLOAD_MAX_FILES = 5000
+IMAGING_FILE_MAX_BYTES = 1024**3  # one DICOM file
+IMAGING_STOW_BATCH_BYTES = 32 * 1024**2  # one STOW-RS request to the PACS
+# A folder of DICOM files is one upload of many parts (Django's default allows 100).
+DATA_UPLOAD_MAX_NUMBER_FILES = IMAGING_UPLOAD_MAX_FILES
+# The DICOMweb proxy (/dicomweb/): its own pool of keep-alive connections to the PACS.
+DICOMWEB_PROXY_MAX_CONNECTIONS = 64
+DICOMWEB_PROXY_CONNECT_TIMEOUT_S = 5.0
+DICOMWEB_PROXY_QIDO_MAX_BYTES = 32 * 1024**2  # QIDO answers are read whole to filter them
+# Absolute URL prefixes the PACS may write into answers (BulkDataURI, RetrieveURL) besides
+# DICOMWEB_URL itself; the proxy rewrites all of them to its own /dicomweb/ URLs.
+DICOMWEB_ADVERTISED_URLS: list[str] = []
+# dicomweb-client logs every query at INFO; keep the application log to warnings.
+LOGGING["loggers"]["dicomweb_client"] = {"level": "WARNING"}
+LOGGING["loggers"]["httpx"] = {"level": "WARNING"}  # the proxy's PACS requests (URLs carry UIDs)

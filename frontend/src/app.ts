@@ -138,7 +138,7 @@ export class App {
     }
     this.current?.destroy();
     this.current = null;
-    const factory = this.pages[route.name === 'home' ? 'notFound' : route.name];
+    const factory = this.pages[route.name];
     replace(this.main, h('p', { class: 'loading', role: 'status' }, 'Loading…'));
     let page: Page;
     try {

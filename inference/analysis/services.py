@@ -199,8 +199,14 @@ def analysis_step_execute(
     run = runner or step_run
     with transaction.atomic():
         step = AnalysisStep.objects.select_for_update().select_related("request").filter(pk=step_id).first()
-        if step is None or step.status in (StepStatus.DONE, StepStatus.FAILED) or step.request.is_finished:
-            return  # a duplicate delivery of finished work: nothing to do
+        if step is None or step.request.is_finished:
+            return
+        if step.status in (StepStatus.DONE, StepStatus.FAILED):
+            # A duplicate delivery of finished work: do nothing again, but make sure the
+            # workflow moves on, in case the advance that followed it was lost.
+            request_id = step.request_id
+            transaction.on_commit(lambda: (dispatch or messages_send)([("advance", request_id, "default")]))
+            return
         now = timezone.now()
         step.status = StepStatus.RUNNING
         step.attempts += 1
@@ -294,8 +300,11 @@ def analysis_sweep(*, dispatch: Dispatcher | None = None, now: Any = None) -> di
             if not locked.is_finished:
                 _request_fail(locked, code="deadline_exceeded", message="The analysis did not finish in time.")
                 failed += 1
-    # Queued requests whose first dispatch was lost (e.g. the broker was down at commit).
-    for request_id in AnalysisRequest.objects.filter(status=AnalysisStatus.QUEUED, updated_at__lt=stale_before).values_list("pk", flat=True):
+    # Requests that stopped moving with no step in flight: an advance message was lost (the
+    # broker was down at commit, or restarted without persistence). Advancing is idempotent.
+    for request_id in AnalysisRequest.objects.filter(
+        status__in=[AnalysisStatus.QUEUED, AnalysisStatus.RUNNING], updated_at__lt=stale_before
+    ).values_list("pk", flat=True):
         to_advance.append(request_id)
     for request_id in sorted(set(to_advance)):
         analysis_advance(request_id=request_id, dispatch=dispatch)

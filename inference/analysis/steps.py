@@ -67,7 +67,8 @@ def run_fusion(step: AnalysisStep) -> dict[str, Any]:
 
     afp_on_file = any(o.get("code") == "1834-1" for o in request_body.get("observations", []))
     fused = fusion_build(
-        scores=risk_result["response"]["scores"], findings=request_body.get("findings", {}), imaging=imaging,
+        scores=risk_result["response"]["scores"], findings={**request_body.get("findings", {}), **risk_result.get("context", {})},
+        imaging=imaging,
         afp_on_file=afp_on_file, staging_scores=staging_scores,
     )
     return fused.as_dict()

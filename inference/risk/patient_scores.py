@@ -15,9 +15,9 @@ from django.utils import timezone
 
 from patients.models import ClinicalFinding, GeneticFinding, LabObservation, LifestyleRecord, Patient
 
-_FINDING_FIELDS = (
-    "ascites", "encephalopathy", "ecog_ps", "dialysis_twice_past_week", "known_cirrhosis", "cholestatic_disease",
-)
+_FINDING_FIELDS = ("ascites", "encephalopathy", "ecog_ps", "dialysis_twice_past_week", "cholestatic_disease")
+# Findings that no score takes but fusion uses (e.g. surveillance for known cirrhosis).
+_CONTEXT_FIELDS = ("known_cirrhosis",)
 # Genotype strings as the modifiers module names them, by (gene, rsid).
 _GENOTYPES = {
     ("PNPLA3", "rs738409"): ("pnpla3_rs738409", {"C/C": "CC", "C/G": "CG", "G/C": "CG", "G/G": "GG"}),
@@ -67,6 +67,7 @@ def patient_score_request(*, patient: Patient, as_of: dt.datetime | None = None,
         for o in sorted(latest.values(), key=lambda o: o.code)
     ]
     findings: dict[str, Any] = {}
+    context: dict[str, Any] = {}
     finding_dates: dict[str, str] = {}
     for record in ClinicalFinding.objects.filter(patient=patient, assessed_on__gte=since.date(), assessed_on__lte=as_of.date()).order_by("assessed_on", "id"):
         for name in _FINDING_FIELDS:
@@ -74,9 +75,11 @@ def patient_score_request(*, patient: Patient, as_of: dt.datetime | None = None,
             if value is not None:
                 findings[name] = value
                 finding_dates[name] = record.assessed_on.isoformat()
-        if record.hbv_status is not None:
-            findings.setdefault("_hbv", record.hbv_status)
-    findings.pop("_hbv", None)
+        for name in _CONTEXT_FIELDS:
+            value = getattr(record, name)
+            if value is not None:
+                context[name] = value
+                finding_dates[name] = record.assessed_on.isoformat()
     modifiers = _genetic_modifiers(patient)
     lifestyle, _ = _lifestyle_modifiers(patient, since.date())
     modifiers.update(lifestyle)
@@ -96,6 +99,7 @@ def patient_score_request(*, patient: Patient, as_of: dt.datetime | None = None,
         "findings": findings,
         "modifiers": modifiers,
         "_finding_dates": finding_dates,
+        "_context": context,
     }
 
 
@@ -109,16 +113,19 @@ def patient_scores_evaluate(
     window = window_days if window_days is not None else settings.SCORES_LOOKBACK_DAYS
     body = patient_score_request(patient=patient, as_of=as_of, window_days=window)
     finding_dates = body.pop("_finding_dates")
+    context = body.pop("_context")
     if score_ids:
         body["scores"] = score_ids
     response = scores_evaluate(body)
     inputs_used = [{"kind": "observation", **o} for o in body["observations"]] + [
-        {"kind": "finding", "name": name, "value": body["findings"][name], "date": date} for name, date in sorted(finding_dates.items())
+        {"kind": "finding", "name": name, "value": {**body["findings"], **context}[name], "date": date}
+        for name, date in sorted(finding_dates.items())
     ]
     return {
         "as_of": as_of.isoformat(),
         "window_days": window,
         "request": body,
         "response": response,
+        "context": context,
         "inputs_used": inputs_used,
     }

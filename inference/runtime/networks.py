@@ -13,12 +13,6 @@ from monai.networks.nets import BasicUNetPlusPlus, ResNet
 
 from inference.registry import ModelCardInvalid
 
-NETWORKS: dict[str, type[torch.nn.Module]] = {
-    "monai.networks.nets.ResNet": ResNet,
-    "monai.networks.nets.BasicUNetPlusPlus": BasicUNetPlusPlus,
-}
-
-
 class UNetPlusPlusLogits(torch.nn.Module):
     """BasicUNetPlusPlus returns a list (one entry per supervision head); inference needs one tensor.
 

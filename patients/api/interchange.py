@@ -53,7 +53,8 @@ def import_document_read(request: Request) -> tuple[ImportFormat, Any]:
     """(format, document) from a JSON/FHIR JSON body, a text/csv body, or a multipart ``file``."""
     content_type = (request.content_type or "").split(";")[0].strip().lower()
     if content_type == "text/csv":
-        return "csv", request.data["csv"]
+        # An empty body never reaches the parser.
+        return "csv", request.data.get("csv", "") if hasattr(request.data, "get") else ""
     if content_type in ("application/json", FHIR_JSON):
         return "fhir", request.data
     upload = request.data.get("file") if hasattr(request.data, "get") else None

@@ -87,6 +87,7 @@ class ComponentSpec:
     unit_field: str | None = None  # or the field holding the unit as entered
     # For coded values: stored value -> (system, code, display); default a local coding.
     concepts: Mapping[str, tuple[str, str, str]] | None = None
+    whole: bool = False  # a quantity stored as a whole number
 
     def coding(self) -> dict[str, str]:
         return {"system": self.system, "code": self.code, "display": self.display}
@@ -111,7 +112,7 @@ LIFESTYLE_COMPONENTS = (
     ComponentSpec("weight_kg", LOINC, "29463-7", "Body weight", "quantity", unit="kg"),
     ComponentSpec("bmi", LOINC, "39156-5", "Body mass index (BMI) [Ratio]", "quantity", unit="kg/m2"),
     _local("diabetes", "diabetes", "Diabetes mellitus status", "concept"),
-    _local("activity_minutes_per_week", "activity-minutes-per-week", "Moderate-to-vigorous physical activity", "quantity", unit="min/wk"),
+    _local("activity_minutes_per_week", "activity-minutes-per-week", "Moderate-to-vigorous physical activity", "quantity", unit="min/wk", whole=True),
 )
 FINDING_COMPONENTS = (
     _local("ascites", "ascites", "Ascites", "concept"),
@@ -461,7 +462,8 @@ def _component_read(spec: ComponentSpec, component: Any, data: dict[str, Any]) -
         quantity = component.valueQuantity
         if quantity is None:
             raise InvalidField(f"{where}: expected a quantity.", detail={"field": where})
-        data[spec.field] = _float(quantity.value, where)
+        number = _float(quantity.value, where)
+        data[spec.field] = int(number) if spec.whole and number.is_integer() else number
         unit = _quantity_unit(quantity)
         if spec.unit_field:
             data[spec.unit_field] = unit

@@ -145,7 +145,9 @@ def patient_import(
             fresh.observations.append(value)
         else:
             fresh.records.setdefault(kind_name, []).append(value)
-    report.records = {OBSERVATION: len(fresh.observations)} | {name: len(v) for name, v in fresh.records.items()}
+    report.records = {OBSERVATION: len(fresh.observations)} | {
+        name: len(fresh.records.get(name, [])) for name in RECORD_KIND_BY_NAME
+    }
     audit_detail = {
         "format": fmt, "dry_run": dry_run, "rows": report.rows, "errors": len(report.errors),
         "duplicates": report.duplicates, "records": report.records,
@@ -154,7 +156,8 @@ def patient_import(
         audit_record(
             actor=actor, action=AuditAction.CREATE, object_type="patient_import", object_id=patient.pk,
             patient_id=patient.pk, request=request, detail=audit_detail,
-            outcome=AuditOutcome.SUCCESS if report.valid else AuditOutcome.FAILED,
+            # A dry run succeeds when it reports; a real run with bad rows failed and saved nothing.
+            outcome=AuditOutcome.SUCCESS if dry_run else AuditOutcome.FAILED,
         )
         if not report.valid and not dry_run:
             raise ImportInvalid(

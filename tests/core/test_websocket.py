@@ -63,7 +63,7 @@ async def test_care_team_clinician_receives_events(tworld: Any) -> None:
     communicator, (connected, _) = await connect(f"/ws/patients/{tworld.patient.pk}/", cookie=cookie)
     assert connected
     snapshot = await communicator.receive_json_from(timeout=5)
-    assert snapshot == {"type": "state.snapshot", "patient_id": tworld.patient.pk}
+    assert snapshot == {"type": "state.snapshot", "patient_id": tworld.patient.pk, "analyses": []}
     await sync_to_async(event_publish)(
         groups=[patient_group(tworld.patient.pk)], event_type="record.changed",
         payload={"patient_id": tworld.patient.pk, "kind": "observation"},

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -54,9 +56,10 @@ def wait_for_queues(timeout: float = 60.0) -> None:
 
 
 class WorkerProcess:
-    def __init__(self, log_path: Path, **env: str) -> None:
+    def __init__(self, log_path: Path, *, beat: bool = False, **env: str) -> None:
         self.log_path = log_path
         self.env = env
+        self.beat = beat
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -64,11 +67,13 @@ class WorkerProcess:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "celery", "-A", "cdss", "worker", "-Q", "default,gpu",
                  "-c", "1", "--pool", "prefork", "-n", f"test-{os.getpid()}-{time.monotonic_ns()}@%h",
-                 "--without-gossip", "--without-mingle", "-l", "INFO"],
+                 "--without-gossip", "--without-mingle", "-l", "INFO",
+                 *(["-B", "-s", str(self.log_path.with_suffix(".beat"))] if self.beat else [])],
                 cwd=ROOT, env=worker_env(**self.env), stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        wait_for_queues()
+        if "REDIS_URL" not in self.env:
+            wait_for_queues()
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
@@ -92,3 +97,52 @@ def celery_worker_process(transactional_db: Any, tmp_path: Path) -> Iterator[Wor
         yield worker
     finally:
         worker.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class RedisServer:
+    """A Redis of the test's own (no persistence, like the machines' own), to stop and restart."""
+
+    def __init__(self, directory: Path) -> None:
+        self.port = free_port()
+        self.directory = directory
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        import redis
+
+        binary = shutil.which("redis-server")
+        assert binary, "redis-server is required (scripts/bootstrap.sh installs it)"
+        self.process = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(self.directory)],
+            stdout=subprocess.DEVNULL,
+        )
+        for _ in range(100):
+            try:
+                redis.Redis.from_url(self.url).ping()
+                return
+            except redis.RedisError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()

@@ -20,12 +20,14 @@ function triState(text: string): boolean | null {
   return text === 'true' ? true : text === 'false' ? false : null;
 }
 
+export type Collected<T> = { body: T } | { errors: Record<string, string> };
+
 /** Generic "add record" dialog: collects the form, posts it, shows API errors inline. */
 export function recordFormOpen<T>(options: {
   title: string;
   fields: readonly HTMLElement[];
   fieldNames: readonly string[];
-  collect: (form: HTMLFormElement) => { body: T } | { errors: Record<string, string> };
+  collect: (form: HTMLFormElement) => Collected<T>;
   submit: (body: T) => Promise<unknown>;
 }): Promise<boolean> {
   return new Promise((resolve) => {
@@ -116,7 +118,7 @@ export function geneticsFormOpen(submit: (body: Partial<GeneticFinding>) => Prom
       inputField({ name: 'assay', label: 'Assay' }),
       inputField({ name: 'reported_on', label: 'Reported on', type: 'date', required: true, value: todayIso(), max: todayIso() }),
     ],
-    collect: (form) => {
+    collect: (form): Collected<Partial<GeneticFinding>> => {
       const errors: Record<string, string> = {};
       if (!formValue(form, 'gene')) errors.gene = 'Enter the gene symbol.';
       if (!formValue(form, 'reported_on')) errors.reported_on = 'Enter the report date.';
@@ -201,7 +203,7 @@ export function lifestyleFormOpen(submit: (body: Partial<LifestyleRecord>) => Pr
         inputField({ name: 'activity_minutes_per_week', label: 'Activity (min/week)', type: 'number', step: '1', min: '0' }),
       ),
     ],
-    collect: (form) => {
+    collect: (form): Collected<Partial<LifestyleRecord>> => {
       if (!formValue(form, 'recorded_on')) return { errors: { recorded_on: 'Enter the date.' } };
       const alcohol = numberOrNull(formValue(form, 'alcohol_value'));
       const body: Record<string, unknown> = {
@@ -285,7 +287,7 @@ export function findingsFormOpen(submit: (body: Partial<ClinicalFinding>) => Pro
         selectField({ name: 'cholestatic_disease', label: 'Cholestatic disease', blank: 'Not assessed', choices: TRI_STATE }),
       ),
     ],
-    collect: (form) => {
+    collect: (form): Collected<Partial<ClinicalFinding>> => {
       if (!formValue(form, 'assessed_on')) return { errors: { assessed_on: 'Enter the date.' } };
       const ecog = formValue(form, 'ecog_ps');
       const body: Record<string, unknown> = {

@@ -9,7 +9,7 @@ import { ApiError } from '../api/errors';
 import type { ClinicalFinding, ImagingStudy, LifestyleRecord, Patient, ScoresResponse } from '../api/types';
 import { AnalysesPanel } from '../components/analyses';
 import { Card } from '../components/card';
-import { LabStore, labFormOpen, labPanelRender, observationsByAnalyte } from '../components/labs';
+import { type LabData, LabStore, labFormOpen, labPanelRender, observationsByAnalyte } from '../components/labs';
 import { findingsFormOpen, findingsLatest, findingsRender, geneticsFormOpen, geneticsRender, lifestyleFormOpen, lifestyleLatest, lifestyleRender } from '../components/records';
 import { scoresRender } from '../components/scores';
 import { stateError } from '../components/states';
@@ -107,12 +107,10 @@ async function patientView(ctx: AppContext, patientId: number, self: boolean): P
     await Promise.all([labCard.reload(true), scoreCard.reload(true)]);
   };
 
-  const labCard: Card<unknown> = new Card({
+  const labCard: Card<LabData> = new Card<LabData>({
     id: 'card-labs', title: plain ? 'Your liver tests' : 'Liver panel', what: 'Laboratory results',
     load: () => labs.load(),
-    render: (_data, body) => {
-      const data = labs.current;
-      if (!data) return;
+    render: (data, body) => {
       labPanelRender(data, body, { plain });
       outOfRange = 0;
       for (const list of observationsByAnalyte(data).values()) {

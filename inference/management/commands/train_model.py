@@ -31,7 +31,8 @@ class Command(BaseCommand):
             help="cv: cross-validation only; final: train the registered model; all: both",
         )
         parser.add_argument("--colour", choices=["grayscale", "pseudocolour"], default=None, help="cxr_pneumonia input mode")
-        parser.add_argument("--epochs", type=int, default=None, help="override the default number of epochs")
+        parser.add_argument("--epochs", type=int, default=None, help="override the default number of epochs (liver_ct_seg: iterations)")
+        parser.add_argument("--fold", type=int, default=None, help="liver_ct_seg: run one leave-one-patient-out fold")
         parser.add_argument("--out", default=None, help="artefact root (default inference/artefacts/imaging)")
         parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default 1)")
 
@@ -62,7 +63,7 @@ class Command(BaseCommand):
 
                 result = liver.train(
                     data=data, seed=options["seed"], stage=options["stage"], out_root=out, command=command,
-                    epochs=options["epochs"],
+                    epochs=options["epochs"], fold=options["fold"],
                 )
         except CdssError as exc:
             raise CommandError(f"{exc.code}: {exc.message}") from exc

@@ -191,7 +191,7 @@ def model_fit(
             loss.backward()
             opt.step()
             sched.step()
-            total += float(loss) * batch.size
+            total += loss.item() * batch.size
         log(f"{desc} epoch {epoch + 1}/{epochs} loss {total / train_idx.size:.4f} ({time.time() - t0:.0f}s)")
     return net
 

@@ -68,7 +68,7 @@ def patient_load(folder: Path) -> dict[str, Any]:
 
 def _lowres_labels(labels: NDArray[np.uint8], spacing: tuple[float, float, float]) -> NDArray[np.uint8]:
     """Labels on the model grid: one-hot, antialiased bilinear, argmax (keeps small lesions fairer than nearest)."""
-    onehot = np.stack([(labels == c).astype(np.float32) * 1000.0 - 1000.0 * 0 for c in range(3)], axis=1)  # (z,3,y,x)
+    onehot = np.stack([(labels == c).astype(np.float32) * 1000.0 for c in range(3)], axis=1)  # (z, 3, y, x)
     out = []
     for z0 in range(0, labels.shape[0], 16):
         chunk = onehot[z0 : z0 + 16]
@@ -207,7 +207,9 @@ def lopo_run(*, data: Path, seed: int, fold: int | None, iterations: int | None)
         log(f"LOPO {json.dumps(result)}")
         rng = np.random.default_rng(seed)
         robustness = []
-        for kind, level in [("noise_sd_hu", 20.0), ("noise_sd_hu", 50.0), ("shift_hu", -30.0), ("shift_hu", 30.0)]:
+        # only informative where the model has seen lesions (otherwise lesion metrics are trivially 0)
+        perturbations = [("noise_sd_hu", 20.0), ("noise_sd_hu", 50.0), ("shift_hu", -30.0), ("shift_hu", 30.0)]
+        for kind, level in perturbations if any((p["y"] == 2).any() for p in train) else []:
             hu = test["hu"] + (rng.normal(0, level, test["hu"].shape).astype(np.float32) if kind == "noise_sd_hu" else np.float32(level))
             r = evaluate(net=net, patient=test, tta=["identity"], hu=hu)
             robustness.append({"perturbation": kind, "level": level, **{m: r[m] for m in ("liver_dice", "lesion_dice", "lesions_detected", "false_positive_lesions")}})
@@ -292,19 +294,23 @@ def _card(**kw: Any) -> dict[str, Any]:
     }
 
 
+def _fmt(value: float | None, missing: str) -> str:
+    return missing if value is None else f"{value:.4f}"
+
+
 def _markdown(card: dict[str, Any]) -> str:
     rows = []
     rob = []
     for r in card["metrics"]["leave_one_patient_out"]:
         rows.append(
             f"| {r['patient']} | {', '.join(r['trained_on'])} | {r['liver_dice']:.4f} | "
-            f"{'n/a (no lesion)' if r['lesion_dice'] is None else f'{r['lesion_dice']:.4f}'} | "
+            f"{_fmt(r['lesion_dice'], 'n/a (no lesion)')} | "
             f"{r['lesions_detected']}/{r['lesions_true']} | {r['false_positive_lesions']} | {r['seconds']} |"
         )
         for x in r.get("robustness", []):
             rob.append(
                 f"| {r['patient']} | {x['perturbation']} {x['level']} | {x['liver_dice']:.4f} | "
-                f"{'n/a' if x['lesion_dice'] is None else f'{x['lesion_dice']:.4f}'} | {x['lesions_detected']} | {x['false_positive_lesions']} |"
+                f"{_fmt(x['lesion_dice'], 'n/a')} | {x['lesions_detected']} | {x['false_positive_lesions']} |"
             )
     t = card["training"]
     return f"""# Model card: {card['name']} (`{card['key']}` {card['version']})

@@ -1,0 +1,303 @@
+"""Benchmark: WADO-RS through the Django DICOMweb proxy against Orthanc directly, side by side.
+
+Run: ``.venv/bin/python bench/bench_dicomweb.py [--slices 120] [--duration 10] [--connections 8]
+[--rounds 2] [--database-url postgres://postgres@127.0.0.1:5432/cdss_bench]``
+
+What it does, all in one run and torn down at the end:
+
+1. starts its own Orthanc (``scripts/orthanc.py``, name ``bench``, a free port, storage in a
+   temporary directory) and stores one synthetic CT series there: ``--slices`` instances of
+   512 x 512 x 16 bit (uncompressed, 512 KiB of pixels each), made with pydicom;
+2. prepares a Django database (a temporary SQLite file unless ``--database-url``), a clinician
+   with an API token, a patient whose MRN is the series' PatientID, and the study's link;
+3. starts the app under Daphne on a free port (as in production: ``cdss.asgi:application``);
+4. runs ``wrk`` (a Lua script adds the Authorization header and walks the frame URLs of every
+   slice) against Orthanc directly and through the proxy, alternating, ``--rounds`` times each;
+5. times the series metadata (WADO-RS ``.../metadata``) ``--metadata-runs`` times each way.
+
+Prints frames/s and MB/s for each path, and the ratios: proxy/direct frames/s (target >= 0.8)
+and proxy/direct metadata time (target <= 1.2). Both paths run on the same machine as wrk, so
+on a small machine all three share the CPU cores; the figures are for comparing the two paths.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import io
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import requests
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+MRN = "BENCH-0001"
+FRAME_ACCEPT = 'multipart/related; type="application/octet-stream"; transfer-syntax=*'
+
+WRK_LUA = r"""
+local paths = {}
+for line in io.lines(os.getenv("BENCH_PATHS")) do paths[#paths + 1] = line end
+local auth = os.getenv("BENCH_AUTH")
+local accept = os.getenv("BENCH_ACCEPT")
+local counter = 0
+
+function setup(thread)
+  counter = counter + 1
+  thread:set("offset", counter * 37)
+end
+
+function init(args)
+  index = offset or 0
+end
+
+function request()
+  index = index % #paths + 1
+  return wrk.format("GET", paths[index], {["Authorization"] = auth, ["Accept"] = accept})
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("BENCH %d %d %d %d %d %d\n", summary.requests, summary.bytes, summary.duration,
+    e.status, e.connect + e.read + e.write + e.timeout, latency:percentile(50)))
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def ct_series(slices: int) -> tuple[str, str, list[Dataset]]:
+    study, series = generate_uid(), generate_uid()
+    rng = np.random.default_rng(7)
+    datasets = []
+    for n in range(slices):
+        ds = Dataset()
+        ds.file_meta = FileMetaDataset()
+        ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        ds.file_meta.MediaStorageSOPClassUID = CTImageStorage
+        ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+        ds.SOPClassUID = CTImageStorage
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
+        ds.StudyInstanceUID, ds.SeriesInstanceUID = study, series
+        ds.PatientID, ds.PatientName, ds.Modality = MRN, "Bench^Synthetic", "CT"
+        ds.StudyDate, ds.SeriesNumber, ds.InstanceNumber = "20250101", 1, n + 1
+        ds.ImagePositionPatient = [-250.0, -250.0, -1.5 * n]
+        ds.ImageOrientationPatient = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]
+        ds.PixelSpacing, ds.SliceThickness = [0.977, 0.977], 1.5
+        ds.Rows = ds.Columns = 512
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
+        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+        ds.RescaleSlope, ds.RescaleIntercept = 1, -1024
+        ds.PixelData = rng.integers(0, 2500, size=(512, 512), dtype=np.uint16).tobytes()
+        datasets.append(ds)
+    return study, series, datasets
+
+
+def stow(base: str, auth: tuple[str, str], datasets: list[Dataset]) -> None:
+    boundary = "bench-boundary"
+    for start in range(0, len(datasets), 20):
+        parts = []
+        for ds in datasets[start : start + 20]:
+            buffer = io.BytesIO()
+            ds.save_as(buffer, enforce_file_format=True)
+            parts.append(f"--{boundary}\r\nContent-Type: application/dicom\r\n\r\n".encode() + buffer.getvalue() + b"\r\n")
+        body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+        response = requests.post(
+            f"{base}/dicom-web/studies", data=body, auth=auth, timeout=300,
+            headers={"Content-Type": f'multipart/related; type="application/dicom"; boundary={boundary}'},
+        )
+        response.raise_for_status()
+
+
+def wait_http(url: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url, timeout=2).status_code < 500:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer")
+
+
+def run_wrk(url: str, auth_header: str, paths_file: Path, lua: Path, args: argparse.Namespace) -> dict[str, float]:
+    env = dict(os.environ, BENCH_PATHS=str(paths_file), BENCH_AUTH=auth_header, BENCH_ACCEPT=FRAME_ACCEPT)
+    out = subprocess.run(
+        ["wrk", "-t", str(args.threads), "-c", str(args.connections), "-d", f"{args.duration}s", "--timeout", "10s",
+         "-s", str(lua), url],
+        env=env, capture_output=True, text=True, check=True,
+    ).stdout
+    match = re.search(r"^BENCH (\d+) (\d+) (\d+) (\d+) (\d+) (\d+)$", out, re.M)
+    if not match:
+        raise RuntimeError(f"wrk output not understood:\n{out}")
+    requests_done, body_bytes, duration_us, bad_status, socket_errors, p50_us = (int(g) for g in match.groups())
+    seconds = duration_us / 1e6
+    return {
+        "frames_per_s": requests_done / seconds,
+        "mb_per_s": body_bytes / seconds / 1e6,
+        "requests": requests_done,
+        "errors": bad_status + socket_errors,
+        "p50_ms": p50_us / 1000,
+    }
+
+
+def time_metadata(url: str, headers: dict[str, str], runs: int) -> tuple[float, int]:
+    session = requests.Session()
+    session.trust_env = False
+    size = 0
+    times = []
+    for _ in range(runs + 1):  # the first warms caches on both paths and is not counted
+        start = time.perf_counter()
+        response = session.get(url, headers=headers, timeout=120)
+        response.raise_for_status()
+        size = len(response.content)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times[1:]), size
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--slices", type=int, default=120)
+    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=2, help="alternating direct/proxy rounds")
+    parser.add_argument("--metadata-runs", type=int, default=7)
+    parser.add_argument("--database-url", default=None, help="default: a temporary SQLite file")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("wrk is not installed (apt-get install wrk)", file=sys.stderr)
+        return 2
+
+    tmp = Path(tempfile.mkdtemp(prefix="cdss-bench-dicomweb-"))
+    orthanc_port, web_port = free_port(), free_port()
+    base_env = dict(os.environ, CDSS_DATA_DIR=str(tmp))
+    daphne: subprocess.Popen[bytes] | None = None
+    try:
+        subprocess.run([sys.executable, str(ROOT / "scripts" / "orthanc.py"), "start", "--name", "bench", "--port", str(orthanc_port)],
+                       env=base_env, check=True)
+        creds = json.loads((tmp / "orthanc-bench" / "credentials.json").read_text())
+        pacs_auth = (creds["username"], creds["password"])
+        pacs = f"http://127.0.0.1:{orthanc_port}"
+        study, series, datasets = ct_series(args.slices)
+        stow(pacs, pacs_auth, datasets)
+        sops = [str(ds.SOPInstanceUID) for ds in datasets]
+        del datasets
+
+        env = dict(
+            base_env,
+            DJANGO_SETTINGS_MODULE="cdss.settings.dev",
+            SECRET_KEY="bench-only-" + base64.b16encode(os.urandom(16)).decode(),
+            DEBUG="false",
+            ALLOWED_HOSTS="127.0.0.1,localhost",
+            DATABASE_URL=args.database_url or f"sqlite:///{tmp / 'bench.sqlite3'}",
+            DICOMWEB_URL=f"{pacs}/dicom-web",
+            DICOMWEB_USERNAME=pacs_auth[0],
+            DICOMWEB_PASSWORD=pacs_auth[1],
+            LOG_LEVEL="WARNING",
+        )
+        if args.database_url and args.database_url.startswith("postgres"):
+            subprocess.run([PYTHON, str(ROOT / "scripts" / "pg_ensure_db.py")], env=env, cwd=ROOT, check=True)
+        subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], env=env, cwd=ROOT, check=True)
+        setup = f"""
+from rest_framework.authtoken.models import Token
+from cdss.accounts.models import CareTeam, Role, User
+from imaging.models import ImagingStudy, LinkSource
+from patients.models import Patient
+user, _ = User.objects.get_or_create(username="bench-clinician", defaults={{"role": Role.CLINICIAN}})
+team, _ = CareTeam.objects.get_or_create(name="Bench team")
+team.members.add(user)
+patient, _ = Patient.objects.get_or_create(mrn="{MRN}", defaults={{"given_name": "Bench", "family_name": "Synthetic",
+    "birth_date": "1960-01-01", "sex": "male", "care_team": team}})
+ImagingStudy.objects.get_or_create(study_instance_uid="{study}", defaults={{"patient": patient, "link_source": LinkSource.IMPORT,
+    "dicom_patient_id": "{MRN}"}})
+print("TOKEN", Token.objects.get_or_create(user=user)[0].key)
+"""
+        out = subprocess.run([PYTHON, "manage.py", "shell", "-c", setup], env=env, cwd=ROOT, check=True,
+                             capture_output=True, text=True).stdout
+        token = re.search(r"TOKEN (\w+)", out).group(1)  # type: ignore[union-attr]
+
+        daphne = subprocess.Popen(
+            [str(Path(PYTHON).parent / "daphne"), "-b", "127.0.0.1", "-p", str(web_port), "cdss.asgi:application"],
+            env=env, cwd=ROOT, stdout=(tmp / "daphne.log").open("wb"), stderr=subprocess.STDOUT,
+        )
+        web = f"http://127.0.0.1:{web_port}"
+        wait_http(f"{web}/healthz")
+
+        frame_paths = [f"/studies/{study}/series/{series}/instances/{sop}/frames/1" for sop in sops]
+        direct_paths, proxy_paths = tmp / "direct.txt", tmp / "proxy.txt"
+        direct_paths.write_text("\n".join(f"/dicom-web{p}" for p in frame_paths) + "\n")
+        proxy_paths.write_text("\n".join(f"/dicomweb{p}" for p in frame_paths) + "\n")
+        lua = tmp / "frames.lua"
+        lua.write_text(WRK_LUA)
+        basic = "Basic " + base64.b64encode(f"{pacs_auth[0]}:{pacs_auth[1]}".encode()).decode()
+        token_header = f"Token {token}"
+
+        # Both paths must answer correctly before anything is timed.
+        check_direct = requests.get(pacs + "/dicom-web" + frame_paths[0], headers={"Authorization": basic, "Accept": FRAME_ACCEPT}, timeout=30)
+        check_proxy = requests.get(web + "/dicomweb" + frame_paths[0], headers={"Authorization": token_header, "Accept": FRAME_ACCEPT}, timeout=30)
+        assert check_direct.status_code == check_proxy.status_code == 200, (check_direct.status_code, check_proxy.status_code, check_proxy.text[:200])
+        assert check_direct.content.split(b"\r\n\r\n", 1)[1][:4096] == check_proxy.content.split(b"\r\n\r\n", 1)[1][:4096]
+
+        print(f"series: {args.slices} slices x 512x512x16 bit; wrk -t{args.threads} -c{args.connections} -d{args.duration}s; "
+              f"database {env['DATABASE_URL'].split(':', 1)[0]}")
+        results: dict[str, list[dict[str, float]]] = {"direct": [], "proxy": []}
+        for round_no in range(args.rounds):
+            for name, url, header, paths in (("direct", pacs, basic, direct_paths), ("proxy", web, token_header, proxy_paths)):
+                result = run_wrk(url, header, paths, lua, args)
+                results[name].append(result)
+                print(f"  round {round_no + 1} {name:<6} {result['frames_per_s']:8.1f} frames/s {result['mb_per_s']:8.1f} MB/s "
+                      f"p50 {result['p50_ms']:6.1f} ms  errors {int(result['errors'])}")
+
+        meta_path = f"/studies/{study}/series/{series}/metadata"
+        direct_meta, direct_size = time_metadata(pacs + "/dicom-web" + meta_path, {"Authorization": basic, "Accept": "application/dicom+json"}, args.metadata_runs)
+        proxy_meta, proxy_size = time_metadata(web + "/dicomweb" + meta_path, {"Authorization": token_header, "Accept": "application/dicom+json"}, args.metadata_runs)
+
+        def best(name: str, key: str) -> float:
+            return statistics.median(r[key] for r in results[name])
+
+        frames_ratio = best("proxy", "frames_per_s") / best("direct", "frames_per_s")
+        mb_ratio = best("proxy", "mb_per_s") / best("direct", "mb_per_s")
+        meta_ratio = proxy_meta / direct_meta
+        print()
+        print(f"{'':<22}{'direct':>12}{'proxy':>12}{'ratio':>9}  target")
+        print(f"{'WADO-RS frames/s':<22}{best('direct', 'frames_per_s'):>12.1f}{best('proxy', 'frames_per_s'):>12.1f}{frames_ratio:>9.2f}  >= 0.80 {'OK' if frames_ratio >= 0.8 else 'MISSED'}")
+        print(f"{'WADO-RS MB/s':<22}{best('direct', 'mb_per_s'):>12.1f}{best('proxy', 'mb_per_s'):>12.1f}{mb_ratio:>9.2f}")
+        print(f"{'series metadata (s)':<22}{direct_meta:>12.3f}{proxy_meta:>12.3f}{meta_ratio:>9.2f}  <= 1.20 {'OK' if meta_ratio <= 1.2 else 'MISSED'}")
+        print(f"{'metadata bytes':<22}{direct_size:>12}{proxy_size:>12}")
+        errors = sum(int(r["errors"]) for rs in results.values() for r in rs)
+        return 1 if errors else 0
+    finally:
+        if daphne is not None:
+            daphne.terminate()
+            try:
+                daphne.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                daphne.kill()
+        subprocess.run([sys.executable, str(ROOT / "scripts" / "orthanc.py"), "stop", "--name", "bench"], env=base_env, check=False)
+        if args.keep:
+            print(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,23 @@
+/** Entry point: build the config, start the app on #app. */
+
+import { App } from './app';
+import { configBuild } from './config';
+import { dashboardPage, patientPage } from './pages/patient';
+import { patientsPage } from './pages/patients';
+import { notFoundPage } from './pages/notFound';
+import { reportPage } from './pages/report';
+import { studyPage } from './pages/study';
+import './styles.css';
+
+const root = document.getElementById('app');
+if (root) {
+  const app = new App(configBuild(window.location, navigator.hardwareConcurrency || 2), root, {
+    patients: patientsPage,
+    patient: patientPage,
+    study: studyPage,
+    report: reportPage,
+    dashboard: dashboardPage,
+    notFound: notFoundPage,
+  });
+  void app.init();
+}

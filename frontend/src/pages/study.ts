@@ -1,0 +1,59 @@
+/** The study page: patient context and the Cornerstone3D viewer (its own chunk, loaded here). */
+
+import type { AppContext, Page } from '../app';
+import { ApiError } from '../api/errors';
+import type { Patient } from '../api/types';
+import { stateError, stateLoading } from '../components/states';
+import { h, replace } from '../lib/dom';
+import { personName } from '../lib/format';
+import { type Route, routeHref } from '../lib/routes';
+import type { ViewerHandle } from '../viewer';
+import { notFoundElement } from './patient';
+
+export async function studyPage(ctx: AppContext, route: Route): Promise<Page> {
+  if (route.name !== 'study') throw new Error('wrong route');
+  let patient: Patient | null = null;
+  if (route.patientId !== null) {
+    try {
+      patient = await ctx.api.patientGet(route.patientId);
+    } catch (error) {
+      if (error instanceof ApiError && error.isNotFound) return { element: notFoundElement(), title: 'Not found', destroy: () => undefined };
+    }
+  }
+  const host = h('div', { class: 'viewer-host' }, stateLoading('Loading the viewer…'));
+  const back = patient
+    ? h('a', { href: ctx.me.role === 'patient' ? routeHref({ name: 'dashboard' }) : routeHref({ name: 'patient', patientId: patient.id }) }, `← ${personName(patient.given_name, patient.family_name)}`)
+    : h('a', { href: '/' }, '← Back');
+  const element = h('div', { class: 'study-page' },
+    h('div', { class: 'page-head compact' }, h('p', { class: 'crumb' }, back), h('h1', { class: 'visually-hidden' }, 'Imaging study'),
+      h('p', { class: 'muted mono small' }, `Study ${route.studyUid}`)),
+    host);
+  let handle: ViewerHandle | null = null;
+  let destroyed = false;
+  void import('../viewer').then(async ({ viewerMount }) => {
+    if (destroyed) return;
+    replace(host);
+    handle = await viewerMount(host, {
+      config: ctx.config.viewer,
+      studyUid: route.studyUid,
+      seriesUid: route.seriesUid,
+      announce: ctx.announce,
+      onSeriesChange: (seriesUid) => {
+        history.replaceState(null, '', routeHref({ ...route, seriesUid }));
+      },
+    });
+    if (destroyed) handle.destroy();
+  }).catch((error: unknown) => {
+    console.error(error);
+    replace(host, stateError(error));
+  });
+  return {
+    element,
+    title: 'Imaging study',
+    destroy() {
+      destroyed = true;
+      handle?.destroy();
+      handle = null;
+    },
+  };
+}

@@ -1,0 +1,519 @@
+/**
+ * The study viewer: series thumbnails, a viewport grid (one stack or volume view, or axial /
+ * sagittal / coronal MPR for CT and MR volumes), window/level with CT presets, zoom and pan,
+ * length and ROI measurements in HU, and segmentation overlays. init() builds everything;
+ * destroy() releases the rendering engine, tool group, cached images and listeners.
+ */
+
+import {
+  Enums, RenderingEngine, type Types, cache, eventTarget, setVolumesForViewports, utilities as csUtils, volumeLoader,
+} from '@cornerstonejs/core';
+import { wadors } from '@cornerstonejs/dicom-image-loader';
+import {
+  EllipticalROITool, Enums as ToolEnums, LengthTool, PanTool, ProbeTool, RectangleROITool, StackScrollTool,
+  ToolGroupManager, WindowLevelTool, ZoomTool,
+} from '@cornerstonejs/tools';
+import type { Types as ToolTypes } from '@cornerstonejs/tools';
+import { thumbnail } from '../components/studies';
+import type { ViewerConfig } from '../config';
+import { h, replace, uid } from '../lib/dom';
+import {
+  type DicomJson, SEG_SOP_CLASS, type SeriesInfo, TAG, frameImageIds, instancesSort, seriesInfoParse, seriesIsVolumetric, tagString,
+} from './dicomJson';
+import { MeasurementsModule } from './measurements';
+import type { ViewerModule } from './module';
+import { CT_PRESETS, type WindowPreset, presetMatch, presetToVoi, voiToWindow } from './presets';
+import { runtimeInit } from './runtime';
+import { SegmentationModule } from './segmentation';
+
+export interface ViewerOptions {
+  readonly config: ViewerConfig;
+  readonly studyUid: string;
+  readonly seriesUid: string | null;
+  readonly announce: (text: string, kind?: 'info' | 'error') => void;
+  /** The user picked another series (the page keeps it in the URL). */
+  readonly onSeriesChange?: (seriesUid: string) => void;
+}
+
+type Layout = 'single' | 'mpr';
+type Orientation = 'axial' | 'sagittal' | 'coronal' | 'acquisition';
+
+interface ToolChoice {
+  readonly name: string;
+  readonly label: string;
+  readonly key: string;
+  readonly annotation: boolean;
+}
+
+const TOOLS: readonly ToolChoice[] = [
+  { name: WindowLevelTool.toolName, label: 'Window', key: 'w', annotation: false },
+  { name: PanTool.toolName, label: 'Pan', key: 'p', annotation: false },
+  { name: ZoomTool.toolName, label: 'Zoom', key: 'z', annotation: false },
+  { name: LengthTool.toolName, label: 'Length', key: 'l', annotation: true },
+  { name: EllipticalROITool.toolName, label: 'Ellipse ROI', key: 'e', annotation: true },
+  { name: RectangleROITool.toolName, label: 'Rect ROI', key: 'r', annotation: true },
+  { name: ProbeTool.toolName, label: 'Probe', key: 'b', annotation: true },
+];
+
+const ORIENTATION_LABEL: Readonly<Record<Orientation, string>> = {
+  axial: 'Axial', sagittal: 'Sagittal', coronal: 'Coronal', acquisition: 'Image',
+};
+
+async function dicomJson(url: string): Promise<DicomJson[]> {
+  const response = await fetch(url, { credentials: 'same-origin', headers: { Accept: 'application/dicom+json, application/json' } });
+  if (response.status === 204) return [];
+  if (!response.ok) throw new Error(`HTTP ${response.status}`);
+  return (await response.json()) as DicomJson[];
+}
+
+export class StudyViewer implements ViewerModule {
+  readonly element: HTMLElement;
+  private readonly options: ViewerOptions;
+  private readonly root: string;
+  private readonly engineId = uid('cdss-engine');
+  private readonly toolGroupId = uid('cdss-tools');
+  private engine: RenderingEngine | null = null;
+  private toolGroup: ToolTypes.IToolGroup | null = null;
+  private readonly grid: HTMLElement;
+  private readonly seriesList: HTMLElement;
+  private readonly toolbar: HTMLElement;
+  private readonly status: HTMLElement;
+  private readonly presetButtons = new Map<string, HTMLButtonElement>();
+  private readonly toolButtons = new Map<string, HTMLButtonElement>();
+  private readonly mprButton: HTMLButtonElement;
+  private readonly segmentationModule: SegmentationModule;
+  private readonly measurementsModule: MeasurementsModule;
+  private series: SeriesInfo[] = [];
+  private currentSeries: string | null = null;
+  private modality = '';
+  private imageIds: string[] = [];
+  private volumeId: string | null = null;
+  private layout: Layout = 'single';
+  private viewportIds: string[] = [];
+  private activeViewportId: string | null = null;
+  private activeTool = WindowLevelTool.toolName;
+  private voi: { lower: number; upper: number } | null = null;
+  private readonly cleanups: (() => void)[] = [];
+  private destroyed = false;
+  private loadErrors = 0;
+
+  constructor(options: ViewerOptions) {
+    this.options = options;
+    this.root = options.config.dicomwebRoot;
+    this.grid = h('div', { class: 'vp-grid', 'data-layout': 'single' });
+    this.seriesList = h('ul', { class: 'viewer-series-list', 'aria-label': 'Series' });
+    this.status = h('p', { class: 'viewer-status', role: 'status', 'aria-live': 'polite' }, 'Loading study…');
+    this.mprButton = h('button', { type: 'button', class: 'btn btn-small', id: 'viewer-mpr', 'aria-pressed': 'false', disabled: true, title: 'Axial, sagittal and coronal views (M)' }, 'MPR');
+    this.mprButton.addEventListener('click', () => void this.setLayout(this.layout === 'mpr' ? 'single' : 'mpr'));
+    const resetButton = h('button', { type: 'button', class: 'btn btn-small', id: 'viewer-reset', title: 'Reset view (0)' }, 'Reset');
+    resetButton.addEventListener('click', () => this.reset());
+    this.toolbar = h('div', { class: 'viewer-toolbar', role: 'toolbar', 'aria-label': 'Viewer tools' },
+      h('div', { class: 'tool-group', role: 'group', 'aria-label': 'Mouse tool' }, ...TOOLS.map((tool) => {
+        const button = h('button', { type: 'button', class: 'btn btn-small tool', 'data-tool': tool.name, 'aria-pressed': String(tool.name === this.activeTool), title: `${tool.label} (${tool.key.toUpperCase()})` }, tool.label);
+        button.addEventListener('click', () => this.setTool(tool.name));
+        this.toolButtons.set(tool.name, button);
+        return button;
+      })),
+      h('div', { class: 'tool-group', role: 'group', 'aria-label': 'Window presets' }, ...CT_PRESETS.map((preset) => {
+        const button = h('button', { type: 'button', class: 'btn btn-small preset', 'data-preset': preset.id, 'aria-pressed': 'false', title: `W ${preset.width} / L ${preset.center} (${preset.key})` }, preset.label);
+        button.addEventListener('click', () => this.applyPreset(preset));
+        this.presetButtons.set(preset.id, button);
+        return button;
+      })),
+      h('div', { class: 'tool-group', role: 'group', 'aria-label': 'Layout' }, this.mprButton, resetButton),
+    );
+    this.segmentationModule = new SegmentationModule({ announce: (text) => options.announce(text), render: () => this.engine?.render() });
+    this.measurementsModule = new MeasurementsModule();
+    this.measurementsModule.rerender = () => this.engine?.render();
+    this.element = h('div', { class: 'viewer', 'data-state': 'loading', tabindex: '-1' },
+      this.toolbar,
+      h('div', { class: 'viewer-main' },
+        h('aside', { class: 'viewer-series', 'aria-label': 'Series of this study' }, h('h2', { class: 'panel-title' }, 'Series'), this.seriesList),
+        h('div', { class: 'viewer-stage' }, this.grid, this.status,
+          h('p', { class: 'viewer-help hint' }, 'Wheel or ↑/↓: slices · left drag: active tool · right drag: zoom · middle drag: pan · 1–5: presets · M: MPR · 0: reset')),
+        h('aside', { class: 'viewer-side' }, this.segmentationModule.element, this.measurementsModule.element),
+      ),
+    );
+  }
+
+  async init(): Promise<void> {
+    runtimeInit(this.options.config);
+    this.engine = new RenderingEngine(this.engineId);
+    const group = ToolGroupManager.createToolGroup(this.toolGroupId);
+    if (!group) throw new Error('tool group could not be created');
+    this.toolGroup = group;
+    for (const tool of [WindowLevelTool, PanTool, ZoomTool, StackScrollTool, LengthTool, EllipticalROITool, RectangleROITool, ProbeTool]) {
+      group.addTool(tool.toolName);
+    }
+    group.setToolActive(StackScrollTool.toolName, { bindings: [{ mouseButton: ToolEnums.MouseBindings.Wheel }] });
+    group.setToolActive(ZoomTool.toolName, { bindings: [{ mouseButton: ToolEnums.MouseBindings.Secondary }] });
+    group.setToolActive(PanTool.toolName, { bindings: [{ mouseButton: ToolEnums.MouseBindings.Auxiliary }] });
+    this.setTool(WindowLevelTool.toolName);
+    this.segmentationModule.init();
+    this.measurementsModule.init();
+
+    const onKey = (event: KeyboardEvent): void => this.onKey(event);
+    this.element.addEventListener('keydown', onKey);
+    this.cleanups.push(() => this.element.removeEventListener('keydown', onKey));
+    const onLoadError = (): void => {
+      this.loadErrors += 1;
+      if (this.loadErrors === 1) this.setStatus('Some images could not be loaded from the image server.', 'error');
+    };
+    eventTarget.addEventListener(Enums.Events.IMAGE_LOAD_ERROR, onLoadError);
+    this.cleanups.push(() => eventTarget.removeEventListener(Enums.Events.IMAGE_LOAD_ERROR, onLoadError));
+    const resize = new ResizeObserver(() => this.engine?.resize(true, true));
+    resize.observe(this.grid);
+    this.cleanups.push(() => resize.disconnect());
+
+    try {
+      this.series = seriesInfoParse(await dicomJson(`${this.root}/studies/${this.options.studyUid}/series`));
+    } catch {
+      this.fail('The study could not be read from the image server, or it is not shared with you.');
+      return;
+    }
+    this.drawSeriesList();
+    const images = this.series.filter((s) => s.modality !== 'SEG' && s.modality !== 'SR' && s.modality !== 'PR');
+    const wanted = this.series.find((s) => s.seriesUid === this.options.seriesUid) ?? images[0] ?? this.series[0];
+    if (!wanted) {
+      this.fail('This study has no series.');
+      return;
+    }
+    await this.loadSeries(wanted.seriesUid);
+  }
+
+  private fail(message: string): void {
+    this.element.dataset.state = 'error';
+    this.setStatus(message, 'error');
+  }
+
+  private setStatus(message: string, kind: 'info' | 'error' = 'info'): void {
+    this.status.textContent = message;
+    this.status.className = `viewer-status ${kind === 'error' ? 'viewer-status-error' : ''}`;
+    this.status.setAttribute('role', kind === 'error' ? 'alert' : 'status');
+  }
+
+  private drawSeriesList(): void {
+    replace(this.seriesList, ...this.series.map((series) => {
+      const button = h('button', {
+        type: 'button', class: 'series-button', 'data-series': series.seriesUid,
+        'aria-current': series.seriesUid === this.currentSeries ? 'true' : null,
+      },
+      thumbnail(this.root, this.options.studyUid, { series_uid: series.seriesUid, modality: series.modality }),
+      h('span', { class: 'series-label' }, `${series.modality}${series.number !== null ? ` #${series.number}` : ''}`, h('br'),
+        h('span', { class: 'muted' }, series.description || `${series.instanceCount ?? '?'} images`)));
+      button.addEventListener('click', () => {
+        if (series.modality === 'SEG') {
+          this.options.announce('DICOM SEG overlays open on their source series once the server lists them (see the segmentation panel).');
+          return;
+        }
+        void this.loadSeries(series.seriesUid);
+        this.options.onSeriesChange?.(series.seriesUid);
+      });
+      return h('li', null, button);
+    }));
+  }
+
+  /** Remove the current viewports, volume and segmentation bindings. */
+  private teardownViewports(): void {
+    this.segmentationModule.detach();
+    if (this.toolGroup && this.engine) {
+      for (const viewportId of this.viewportIds) this.toolGroup.removeViewports(this.engineId, viewportId);
+    }
+    if (this.engine) for (const viewportId of this.viewportIds) this.engine.disableElement(viewportId);
+    this.viewportIds = [];
+    replace(this.grid);
+  }
+
+  private releaseSeries(): void {
+    if (this.volumeId) {
+      const volume = cache.getVolume(this.volumeId) as unknown as { cancelLoading?: () => void } | undefined;
+      volume?.cancelLoading?.();
+      cache.removeVolumeLoadObject(this.volumeId);
+      this.volumeId = null;
+    }
+    for (const imageId of this.imageIds) wadors.metaDataManager.remove(imageId);
+    this.imageIds = [];
+  }
+
+  async loadSeries(seriesUid: string): Promise<void> {
+    if (this.destroyed) return;
+    this.element.dataset.state = 'loading';
+    this.setStatus('Loading series…');
+    this.teardownViewports();
+    this.releaseSeries();
+    this.currentSeries = seriesUid;
+    this.drawSeriesList();
+    this.element.dataset.series = seriesUid;
+    const info = this.series.find((s) => s.seriesUid === seriesUid);
+    let instances: DicomJson[];
+    try {
+      instances = await dicomJson(`${this.root}/studies/${this.options.studyUid}/series/${seriesUid}/metadata`);
+    } catch {
+      this.fail('The series could not be read from the image server.');
+      return;
+    }
+    if (this.destroyed || this.currentSeries !== seriesUid) return;
+    instances = instancesSort(instances.filter((i) => tagString(i, TAG.sopClassUid) !== SEG_SOP_CLASS));
+    if (instances.length === 0) {
+      this.fail('This series has no images.');
+      return;
+    }
+    this.modality = info?.modality || tagString(instances[0] as DicomJson, TAG.modality);
+    const imageIds: string[] = [];
+    for (const instance of instances) {
+      for (const imageId of frameImageIds(this.root, this.options.studyUid, seriesUid, instance)) {
+        wadors.metaDataManager.add(imageId, instance as never);
+        imageIds.push(imageId);
+      }
+    }
+    this.imageIds = imageIds;
+    const volumetric = seriesIsVolumetric(this.modality, instances);
+    this.element.dataset.mode = volumetric ? 'volume' : 'stack';
+    this.mprButton.disabled = !volumetric;
+    this.voi = null;
+    try {
+      if (volumetric) {
+        const volumeId = `cornerstoneStreamingImageVolume:${uid('vol')}`;
+        const volume = await volumeLoader.createAndCacheVolume(volumeId, { imageIds });
+        this.volumeId = volumeId;
+        (volume as unknown as { load: () => void }).load();
+        await this.buildViewports(this.layout);
+      } else {
+        this.layout = 'single';
+        await this.buildViewports('single');
+      }
+    } catch (error) {
+      console.error(error);
+      this.fail('The images could not be displayed.');
+      return;
+    }
+    if (this.destroyed) return;
+    this.element.dataset.state = 'ready';
+    this.setStatus(`${this.modality} · ${imageIds.length} image${imageIds.length === 1 ? '' : 's'}${volumetric ? ' · volume' : ''}`);
+  }
+
+  private cell(viewportId: string, orientation: Orientation): HTMLElement {
+    const element = h('div', { class: 'vp-element', 'data-viewport': viewportId, tabindex: '0', role: 'img', 'aria-label': `${ORIENTATION_LABEL[orientation]} view` });
+    element.addEventListener('contextmenu', (event) => event.preventDefault());
+    element.addEventListener('focus', () => this.setActiveViewport(viewportId));
+    element.addEventListener('mousedown', () => this.setActiveViewport(viewportId));
+    return h('div', { class: 'vp', 'data-orientation': orientation, id: `vp-${orientation}` },
+      element,
+      h('div', { class: 'vp-overlay', 'aria-hidden': 'true' },
+        h('span', { class: 'vp-orientation' }, ORIENTATION_LABEL[orientation]),
+        h('span', { class: 'vp-slice' }),
+        h('span', { class: 'vp-window' })),
+    );
+  }
+
+  private async buildViewports(layout: Layout): Promise<void> {
+    const engine = this.engine;
+    const group = this.toolGroup;
+    if (!engine || !group) return;
+    this.teardownViewports();
+    this.layout = layout;
+    this.grid.dataset.layout = layout;
+    this.element.dataset.layout = layout;
+    this.mprButton.setAttribute('aria-pressed', String(layout === 'mpr'));
+    const orientations: Orientation[] = this.volumeId === null ? ['acquisition'] : layout === 'mpr' ? ['axial', 'sagittal', 'coronal'] : ['axial'];
+    const cells = orientations.map((orientation) => ({ orientation, viewportId: `${this.engineId}-${orientation}` }));
+    for (const { orientation, viewportId } of cells) this.grid.appendChild(this.cell(viewportId, orientation));
+    const inputs: Types.PublicViewportInput[] = cells.map(({ orientation, viewportId }) => ({
+      viewportId,
+      element: this.grid.querySelector(`[data-viewport="${viewportId}"]`) as HTMLDivElement,
+      type: this.volumeId === null ? Enums.ViewportType.STACK : Enums.ViewportType.ORTHOGRAPHIC,
+      defaultOptions: {
+        background: [0, 0, 0] as Types.Point3,
+        ...(this.volumeId === null ? {} : { orientation: orientation as Enums.OrientationAxis }),
+      },
+    }));
+    engine.setViewports(inputs);
+    this.viewportIds = cells.map((c) => c.viewportId);
+    for (const viewportId of this.viewportIds) group.addViewport(viewportId, this.engineId);
+    if (this.volumeId !== null) {
+      await setVolumesForViewports(engine, [{ volumeId: this.volumeId }], this.viewportIds);
+    } else {
+      const viewport = engine.getViewport(this.viewportIds[0] as string) as Types.IStackViewport;
+      await viewport.setStack(this.imageIds, Math.floor(this.imageIds.length / 2));
+    }
+    for (const { viewportId } of cells) this.watchViewport(viewportId);
+    if (this.voi) this.setVoi(this.voi);
+    else if (this.modality === 'CT') this.applyPreset(CT_PRESETS[0] as WindowPreset);
+    this.segmentationModule.attach(this.volumeId, this.volumeId === null ? [] : this.viewportIds);
+    this.setActiveViewport(this.viewportIds[0] ?? null);
+    engine.render();
+    for (const { viewportId } of cells) this.updateOverlay(viewportId);
+  }
+
+  private watchViewport(viewportId: string): void {
+    const element = this.grid.querySelector<HTMLElement>(`[data-viewport="${viewportId}"]`);
+    if (!element) return;
+    const update = (): void => this.updateOverlay(viewportId);
+    const onVoi = (event: Event): void => {
+      const range = (event as CustomEvent<{ range?: { lower: number; upper: number } }>).detail?.range;
+      if (range) {
+        this.voi = { lower: range.lower, upper: range.upper };
+        this.syncVoi(viewportId);
+        this.markPreset();
+      }
+      update();
+    };
+    for (const name of [Enums.Events.VOLUME_NEW_IMAGE, Enums.Events.STACK_NEW_IMAGE, Enums.Events.CAMERA_MODIFIED, Enums.Events.IMAGE_RENDERED]) {
+      element.addEventListener(name, update);
+    }
+    element.addEventListener(Enums.Events.VOI_MODIFIED, onVoi);
+  }
+
+  /** Keep the window the same in every MPR view. */
+  private syncVoi(sourceViewportId: string): void {
+    if (!this.voi || !this.engine) return;
+    for (const viewportId of this.viewportIds) {
+      if (viewportId === sourceViewportId) continue;
+      const viewport = this.engine.getViewport(viewportId) as Types.IVolumeViewport | Types.IStackViewport | undefined;
+      const current = viewport?.getProperties()?.voiRange;
+      if (viewport && (!current || Math.abs(current.lower - this.voi.lower) > 0.01 || Math.abs(current.upper - this.voi.upper) > 0.01)) {
+        (viewport as Types.IStackViewport).setProperties({ voiRange: this.voi }, true as never);
+        viewport.render();
+      }
+    }
+  }
+
+  private updateOverlay(viewportId: string): void {
+    const viewport = this.engine?.getViewport(viewportId);
+    const cell = this.grid.querySelector<HTMLElement>(`[data-viewport="${viewportId}"]`)?.parentElement;
+    if (!viewport || !cell) return;
+    let index = 0;
+    let count = 0;
+    try {
+      index = viewport.getSliceIndex();
+      count = viewport.getNumberOfSlices();
+    } catch {
+      return;
+    }
+    const slice = cell.querySelector<HTMLElement>('.vp-slice');
+    if (slice) slice.textContent = count ? `${index + 1} / ${count}` : '';
+    cell.dataset.sliceIndex = String(index);
+    cell.dataset.sliceCount = String(count);
+    const range = (viewport as Types.IStackViewport).getProperties?.()?.voiRange;
+    const windowText = cell.querySelector<HTMLElement>('.vp-window');
+    if (range && windowText) {
+      const w = voiToWindow(range);
+      windowText.textContent = `W ${Math.round(w.width)} L ${Math.round(w.center)}`;
+    }
+  }
+
+  private setActiveViewport(viewportId: string | null): void {
+    this.activeViewportId = viewportId;
+    for (const cell of this.grid.querySelectorAll<HTMLElement>('.vp')) {
+      cell.classList.toggle('vp-active', cell.querySelector(`[data-viewport="${viewportId}"]`) !== null);
+    }
+  }
+
+  setTool(toolName: string): void {
+    const group = this.toolGroup;
+    if (!group) return;
+    const previous = TOOLS.find((t) => t.name === this.activeTool);
+    if (previous && previous.name !== toolName) {
+      if (previous.annotation) group.setToolPassive(previous.name);
+      else if (previous.name === PanTool.toolName) group.setToolActive(PanTool.toolName, { bindings: [{ mouseButton: ToolEnums.MouseBindings.Auxiliary }] });
+      else if (previous.name === ZoomTool.toolName) group.setToolActive(ZoomTool.toolName, { bindings: [{ mouseButton: ToolEnums.MouseBindings.Secondary }] });
+      else group.setToolPassive(previous.name);
+    }
+    const bindings = [{ mouseButton: ToolEnums.MouseBindings.Primary }];
+    if (toolName === PanTool.toolName) bindings.push({ mouseButton: ToolEnums.MouseBindings.Auxiliary });
+    if (toolName === ZoomTool.toolName) bindings.push({ mouseButton: ToolEnums.MouseBindings.Secondary });
+    group.setToolActive(toolName, { bindings });
+    this.activeTool = toolName;
+    this.element.dataset.tool = toolName;
+    for (const [name, button] of this.toolButtons) button.setAttribute('aria-pressed', String(name === toolName));
+  }
+
+  private setVoi(range: { lower: number; upper: number }): void {
+    this.voi = range;
+    for (const viewportId of this.viewportIds) {
+      const viewport = this.engine?.getViewport(viewportId) as Types.IStackViewport | undefined;
+      viewport?.setProperties({ voiRange: range });
+      viewport?.render();
+      this.updateOverlay(viewportId);
+    }
+    this.markPreset();
+  }
+
+  applyPreset(preset: WindowPreset): void {
+    this.setVoi(presetToVoi(preset));
+    this.element.dataset.preset = preset.id;
+  }
+
+  private markPreset(): void {
+    const match = this.voi ? presetMatch(this.voi) : null;
+    this.element.dataset.preset = match?.id ?? '';
+    for (const [id, button] of this.presetButtons) button.setAttribute('aria-pressed', String(id === match?.id));
+  }
+
+  async setLayout(layout: Layout): Promise<void> {
+    if (this.volumeId === null || layout === this.layout && this.viewportIds.length) return;
+    await this.buildViewports(layout);
+    this.options.announce(layout === 'mpr' ? 'Showing axial, sagittal and coronal views.' : 'Showing the axial view.');
+  }
+
+  reset(): void {
+    for (const viewportId of this.viewportIds) {
+      const viewport = this.engine?.getViewport(viewportId);
+      viewport?.resetCamera();
+    }
+    if (this.modality === 'CT') this.applyPreset(CT_PRESETS[0] as WindowPreset);
+    this.engine?.render();
+  }
+
+  scroll(delta: number): void {
+    const viewport = this.activeViewportId ? this.engine?.getViewport(this.activeViewportId) : undefined;
+    if (!viewport) return;
+    csUtils.scroll(viewport, { delta });
+  }
+
+  private onKey(event: KeyboardEvent): void {
+    const target = event.target as HTMLElement;
+    if (['INPUT', 'SELECT', 'TEXTAREA'].includes(target.tagName) || event.ctrlKey || event.metaKey || event.altKey) return;
+    const key = event.key;
+    if (key === 'ArrowUp' || key === 'ArrowDown' || key === 'PageUp' || key === 'PageDown') {
+      if (target.tagName === 'BUTTON' && (key === 'ArrowUp' || key === 'ArrowDown')) return;
+      event.preventDefault();
+      const step = key.startsWith('Page') ? 10 : 1;
+      this.scroll(key === 'ArrowUp' || key === 'PageUp' ? -step : step);
+      return;
+    }
+    const preset = CT_PRESETS.find((p) => p.key === key);
+    if (preset) {
+      event.preventDefault();
+      this.applyPreset(preset);
+      return;
+    }
+    const tool = TOOLS.find((t) => t.key === key.toLowerCase());
+    if (tool) {
+      event.preventDefault();
+      this.setTool(tool.name);
+      return;
+    }
+    if (key === 'm' || key === 'M') {
+      event.preventDefault();
+      void this.setLayout(this.layout === 'mpr' ? 'single' : 'mpr');
+    } else if (key === '0') {
+      event.preventDefault();
+      this.reset();
+    }
+  }
+
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    for (const cleanup of this.cleanups.splice(0)) cleanup();
+    this.segmentationModule.destroy();
+    this.measurementsModule.destroy();
+    this.teardownViewports();
+    this.releaseSeries();
+    ToolGroupManager.destroyToolGroup(this.toolGroupId);
+    this.engine?.destroy();
+    this.engine = null;
+    cache.purgeCache();
+  }
+}

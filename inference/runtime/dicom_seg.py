@@ -1,0 +1,107 @@
+"""DICOM SEG (labelmap-style binary segments) from a label map and its source CT series (highdicom).
+
+The model's key and version go into the SEG's own equipment attributes (Manufacturer Model Name,
+Software Versions, Device Serial Number = the first 16 hex digits of the weights' SHA-256), into
+the Contributing Equipment Sequence and into each segment's Algorithm Identification.
+Source attributes that a SEG needs and the source lacks fail with ``dicom_attribute_missing``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import highdicom as hd
+import numpy as np
+import pydicom
+from numpy.typing import NDArray
+from pydicom.sr.codedict import codes
+
+from inference.registry import ModelInputInvalid
+from inference.runtime.io import DicomAttributeMissing, Volume
+
+MANUFACTURER = "CDSS (open-source clinical decision support)"
+_REQUIRED_SOURCE = (
+    "StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "SOPClassUID", "FrameOfReferenceUID",
+    "ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing", "Rows", "Columns",
+)
+
+
+def _segments(model: dict[str, str]) -> list[hd.seg.SegmentDescription]:
+    algorithm = hd.AlgorithmIdentificationSequence(
+        name=model["key"], family=codes.cid7162.ArtificialIntelligence, version=model["version"],
+        source=MANUFACTURER,
+    )
+    return [
+        hd.seg.SegmentDescription(
+            segment_number=1, segment_label="Liver", segmented_property_category=codes.SCT.Organ,
+            segmented_property_type=codes.SCT.Liver, algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC,
+            algorithm_identification=algorithm, tracking_uid=hd.UID(), tracking_id="liver",
+        ),
+        hd.seg.SegmentDescription(
+            segment_number=2, segment_label="Liver lesion",
+            segmented_property_category=codes.SCT.MorphologicallyAbnormalStructure,
+            segmented_property_type=codes.SCT.Lesion, algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC,
+            algorithm_identification=algorithm, tracking_uid=hd.UID(), tracking_id="liver lesion",
+            anatomic_regions=[codes.SCT.Liver],
+        ),
+    ]
+
+
+def seg_dicom_create(
+    *,
+    labels_frames: NDArray[np.uint8],
+    source_datasets: list[pydicom.Dataset],
+    model: dict[str, str],
+    series_number: int = 901,
+) -> pydicom.Dataset:
+    """SEG for ``labels_frames`` (one frame per source image, same order, rows x columns; 0/1/2).
+
+    Liver (segment 1) is stored as the liver incl. lesions (labels >= 1) so that the organ outline
+    is complete; the lesion segment (2) is labels == 2.
+    """
+    if labels_frames.ndim != 3 or labels_frames.shape[0] != len(source_datasets):
+        raise ModelInputInvalid("one label frame per source image is required")
+    for ds in source_datasets:
+        for name in _REQUIRED_SOURCE:
+            if ds.get(name) in (None, ""):
+                raise DicomAttributeMissing(f"source DICOM attribute {name} missing", detail={"attribute": name})
+        if labels_frames.shape[1:] != (int(ds.Rows), int(ds.Columns)):
+            raise ModelInputInvalid("label frame size differs from the source image")
+    pixel = np.stack([labels_frames >= 1, labels_frames == 2], axis=-1).astype(np.uint8)  # (frames, r, c, segments)
+    equipment = hd.ContributingEquipment(
+        manufacturer=MANUFACTURER,
+        purpose_of_reference=codes.DCM.ProcessingEquipment,
+        manufacturer_model_name=model["key"],
+        software_versions=model["version"],
+        device_serial_number=model["weights_sha256"][:16],
+        contribution_description=f"segmentation by model {model['key']} {model['version']} (weights sha256 {model['weights_sha256']})",
+    )
+    try:
+        return hd.seg.Segmentation(
+            source_images=source_datasets,
+            pixel_array=pixel,
+            segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
+            segment_descriptions=_segments(model),
+            series_instance_uid=hd.UID(),
+            series_number=series_number,
+            sop_instance_uid=hd.UID(),
+            instance_number=1,
+            manufacturer=MANUFACTURER,
+            manufacturer_model_name=model["key"],
+            software_versions=model["version"],
+            device_serial_number=model["weights_sha256"][:16],
+            content_description=f"{model['key']} {model['version']}"[:64],
+            content_label="LIVERSEG",
+            contributing_equipment=[equipment],
+            omit_empty_frames=False,
+        )
+    except (AttributeError, KeyError) as exc:
+        raise DicomAttributeMissing("source series lacks an attribute a SEG needs", detail={"error": str(exc)[:200]}) from exc
+
+
+def seg_dicom_from_volume(*, labels_zyx: NDArray[np.uint8], volume: Volume, model: dict[str, Any]) -> pydicom.Dataset:
+    """SEG for labels in the internal (z, y, x) order of ``volume`` (read from DICOM)."""
+    if not volume.datasets:
+        raise ModelInputInvalid("a DICOM SEG needs a DICOM source series")
+    frames = volume.from_internal(labels_zyx).transpose(2, 1, 0)  # (slice k, row j, column i)
+    return seg_dicom_create(labels_frames=np.ascontiguousarray(frames, dtype=np.uint8), source_datasets=volume.datasets, model=model)

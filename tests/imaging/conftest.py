@@ -1,0 +1,209 @@
+"""Imaging test helpers: synthetic DICOM (pydicom, generated here), the real test Orthanc, the proxy.
+
+Every test stores studies with fresh UIDs and deletes them from Orthanc afterwards through
+Orthanc's own REST API, so runs never see each other's data.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pydicom
+import pytest
+import requests
+from asgiref.sync import async_to_sync
+from django.conf import settings
+from django.test import AsyncClient
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+
+from cdss.accounts.models import User
+from imaging.dicomweb.proxy import dicomweb_proxy_client_close
+from imaging.models import ImagingStudy, LinkSource
+from patients.models import Patient
+
+PACS_ROOT = settings.DICOMWEB_URL.rsplit("/dicom-web", 1)[0]
+
+
+def pacs_auth() -> tuple[str, str]:
+    assert settings.DICOMWEB_USERNAME, "the test Orthanc's credentials are missing (scripts/orthanc.py start --name test)"
+    return settings.DICOMWEB_USERNAME, settings.DICOMWEB_PASSWORD or ""
+
+
+def ct_dataset(
+    *, study: str, series: str, patient_id: str, rows: int = 16, columns: int = 16, frames: int = 1,
+    instance_number: int = 1, sop: str | None = None,
+) -> Dataset:
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.file_meta.MediaStorageSOPClassUID = CTImageStorage
+    ds.file_meta.MediaStorageSOPInstanceUID = sop or generate_uid()
+    ds.SOPClassUID = CTImageStorage
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
+    ds.StudyInstanceUID = study
+    ds.SeriesInstanceUID = series
+    ds.PatientID = patient_id
+    ds.PatientName = "Synthetic^Test"
+    ds.Modality = "CT"
+    ds.BodyPartExamined = "ABDOMEN"
+    ds.StudyDate = "20250102"
+    ds.StudyDescription = "Synthetic CT"
+    ds.SeriesDescription = "Synthetic series"
+    ds.SeriesNumber = 1
+    ds.InstanceNumber = instance_number
+    ds.ImagePositionPatient = [0.0, 0.0, float(instance_number)]
+    ds.ImageOrientationPatient = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]
+    ds.PixelSpacing = [1.0, 1.0]
+    ds.Rows, ds.Columns = rows, columns
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.RescaleSlope, ds.RescaleIntercept = 1, -1024
+    if frames > 1:
+        ds.NumberOfFrames = frames
+    rng = np.random.default_rng(instance_number)
+    ds.PixelData = rng.integers(0, 4000, size=(frames, rows, columns), dtype=np.uint16).tobytes()
+    return ds
+
+
+def dicom_bytes(ds: Dataset) -> bytes:
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
+
+
+class Orthanc:
+    """The test PACS, spoken to directly (DICOMweb and Orthanc REST) to set up and check."""
+
+    def __init__(self) -> None:
+        self.session = requests.Session()
+        self.session.auth = pacs_auth()
+        self.session.trust_env = False
+        self.created: set[str] = set()
+
+    def stow(self, datasets: list[Dataset]) -> None:
+        boundary = "cdss-test-boundary"
+        body = b"".join(
+            f"--{boundary}\r\nContent-Type: application/dicom\r\n\r\n".encode() + dicom_bytes(ds) + b"\r\n" for ds in datasets
+        ) + f"--{boundary}--\r\n".encode()
+        response = self.session.post(
+            f"{settings.DICOMWEB_URL}/studies", data=body, timeout=120,
+            headers={"Content-Type": f'multipart/related; type="application/dicom"; boundary={boundary}',
+                     "Accept": "application/dicom+json"},
+        )
+        response.raise_for_status()
+        self.created.update(str(ds.StudyInstanceUID) for ds in datasets)
+
+    def study_records(self, study_uid: str) -> list[dict[str, Any]]:
+        response = self.session.get(
+            f"{settings.DICOMWEB_URL}/studies", params={"StudyInstanceUID": study_uid},
+            headers={"Accept": "application/dicom+json"}, timeout=30,
+        )
+        response.raise_for_status()
+        return response.json() if response.content.strip() else []
+
+    def instance_count(self, study_uid: str) -> int:
+        ids = self.session.post(f"{PACS_ROOT}/tools/lookup", data=study_uid, timeout=30).json()
+        total = 0
+        for entry in ids:
+            if entry.get("Type") == "Study":
+                total += len(self.session.get(f"{PACS_ROOT}/studies/{entry['ID']}/instances", timeout=30).json())
+        return total
+
+    def delete_study(self, study_uid: str) -> None:
+        for entry in self.session.post(f"{PACS_ROOT}/tools/lookup", data=study_uid, timeout=30).json():
+            if entry.get("Type") == "Study":
+                self.session.delete(f"{PACS_ROOT}/studies/{entry['ID']}", timeout=60)
+
+    def cleanup(self) -> None:
+        for uid in sorted(self.created):
+            self.delete_study(uid)
+        self.created.clear()
+
+
+@pytest.fixture
+def orthanc() -> Iterator[Orthanc]:
+    pacs = Orthanc()
+    try:
+        yield pacs
+    finally:
+        pacs.cleanup()
+
+
+@dataclass
+class StoredStudy:
+    study_uid: str
+    series_uid: str
+    sop_uids: list[str]
+    imaging_study: ImagingStudy
+    datasets: list[Dataset] = field(repr=False, default_factory=list)
+
+
+def study_store(
+    orthanc: Orthanc, patient: Patient, *, instances: int = 2, rows: int = 16, columns: int = 16, frames: int = 1,
+    link: bool = True,
+) -> StoredStudy:
+    study_uid, series_uid = generate_uid(), generate_uid()
+    datasets = [
+        ct_dataset(study=study_uid, series=series_uid, patient_id=patient.mrn, rows=rows, columns=columns,
+                   frames=frames, instance_number=n + 1)
+        for n in range(instances)
+    ]
+    orthanc.stow(datasets)
+    imaging_study = ImagingStudy.objects.create(
+        patient=patient, study_instance_uid=study_uid, link_source=LinkSource.UPLOAD, dicom_patient_id=patient.mrn,
+    ) if link else ImagingStudy(study_instance_uid=study_uid)
+    return StoredStudy(study_uid, series_uid, [str(d.SOPInstanceUID) for d in datasets], imaging_study, datasets)
+
+
+@dataclass
+class ProxyAnswer:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        import json
+
+        return json.loads(self.body)
+
+
+def proxy_fetch(
+    user: User | None, path: str, *, method: str = "get", headers: dict[str, str] | None = None,
+    on_chunk: Callable[[bytes], None] | None = None, **extra: Any,
+) -> ProxyAnswer:
+    """Call the proxy in-process through Django's ASGI handler and read the streamed body.
+
+    async_to_sync from the test's thread lets the view's database work run on this thread, in
+    the test's transaction; the proxy's PACS connections are closed before the loop ends.
+    """
+
+    async def go() -> ProxyAnswer:
+        client = AsyncClient()
+        if user is not None:
+            await client.aforce_login(user)
+        try:
+            response = await getattr(client, method)(path, headers=headers or {}, **extra)
+            body = bytearray()
+            if getattr(response, "streaming", False):
+                async for chunk in response.streaming_content:
+                    if on_chunk is not None:
+                        on_chunk(chunk)
+                    else:
+                        body += chunk
+            else:
+                body += response.content
+            return ProxyAnswer(response.status_code, {k: v for k, v in response.headers.items()}, bytes(body))
+        finally:
+            await dicomweb_proxy_client_close()
+
+    return async_to_sync(go)()
+
+
+def pydicom_read(data: bytes) -> Dataset:
+    return pydicom.dcmread(io.BytesIO(data))

@@ -1,0 +1,54 @@
+"""Scores computed from the stored record say which dated values they used."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.utils import timezone
+
+from patients.models import ClinicalFinding, GeneticFinding, LabObservation
+from tests.conftest import World, client_for
+
+
+def lab(world: World, code: str, value: float, unit: str, days_ago: int) -> LabObservation:
+    return LabObservation.objects.create(
+        patient=world.patient, code=code, value=value, unit=unit, value_canonical=value, unit_canonical=unit,
+        observed_at=timezone.now() - dt.timedelta(days=days_ago),
+    )
+
+
+def test_latest_value_within_window_is_used(world: World) -> None:
+    lab(world, "1975-2", 50.0, "umol/L", days_ago=200)  # outside the 90-day window: ignored
+    lab(world, "1975-2", 34.2, "umol/L", days_ago=10)  # 2.0 mg/dL
+    lab(world, "1975-2", 17.1, "umol/L", days_ago=3)  # newest: 1.0 mg/dL
+    lab(world, "6301-6", 1.5, "{INR}", days_ago=3)
+    lab(world, "2160-0", 88.4, "umol/L", days_ago=3)  # 1.0 mg/dL
+    body = client_for(world.clinician).get(f"/api/v1/patients/{world.patient.pk}/scores/").json()
+    meld = body["response"]["scores"]["meld"]
+    assert meld["computable"] is True
+    # MELD(i) = 0.957 ln(1.0) + 0.378 ln(1.0) + 1.120 ln(1.5) + 0.643 = 1.0971 -> x10 = 10.97 -> 11
+    assert meld["value"] == 11
+    used = {u["code"]: u for u in body["inputs_used"] if u["kind"] == "observation"}
+    assert used["1975-2"]["value"] == 17.1
+    assert used["1975-2"]["date"][:10] == (timezone.now() - dt.timedelta(days=3)).date().isoformat()
+    assert body["window_days"] == 90
+
+
+def test_missing_inputs_are_named_not_defaulted(world: World) -> None:
+    body = client_for(world.clinician).get(f"/api/v1/patients/{world.patient.pk}/scores/").json()
+    child_pugh = body["response"]["scores"]["child_pugh"]
+    assert child_pugh["computable"] is False
+    assert child_pugh["missing"]
+
+
+def test_findings_and_genetics_reach_scores_and_modifiers(world: World) -> None:
+    ClinicalFinding.objects.create(patient=world.patient, assessed_on=timezone.now().date(), ascites="slight",
+                                   encephalopathy="none", known_cirrhosis=True)
+    GeneticFinding.objects.create(patient=world.patient, gene="PNPLA3", rsid="rs738409", genotype="G/G",
+                                  reported_on=timezone.now().date())
+    body: Any = client_for(world.clinician).get(f"/api/v1/patients/{world.patient.pk}/scores/").json()
+    assert body["request"]["findings"]["ascites"] == "slight"
+    assert body["context"] == {"known_cirrhosis": True}
+    assert body["request"]["modifiers"]["pnpla3_rs738409"] == "GG"
+    assert any(m["present"] for m in body["response"]["modifiers"] if "PNPLA3" in m["factor"])
