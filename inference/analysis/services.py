@@ -113,8 +113,16 @@ def _step_queue(step: AnalysisStep) -> str:
     return "default"
 
 
-def analysis_advance(*, request_id: int, dispatch: Dispatcher | None = None) -> None:
-    """Dispatch the steps that are ready, or finish the request. Safe to call any number of times."""
+# Steps quick enough to run in whichever worker finished the step before them.
+_CHEAP_KINDS = (StepKind.FUSION, StepKind.REPORT)
+
+
+def analysis_advance(*, request_id: int, dispatch: Dispatcher | None = None, inline_cheap_steps: bool = False) -> None:
+    """Dispatch the steps that are ready, or finish the request. Safe to call any number of times.
+
+    With ``inline_cheap_steps`` (inside a worker), fusion and report run here at once instead
+    of making another round trip through the broker; they are idempotent either way.
+    """
     with transaction.atomic():
         analysis = AnalysisRequest.objects.select_for_update().filter(pk=request_id).first()
         if analysis is None or analysis.is_finished:
@@ -143,6 +151,10 @@ def analysis_advance(*, request_id: int, dispatch: Dispatcher | None = None) -> 
         if analysis.status == AnalysisStatus.QUEUED:
             analysis.status = AnalysisStatus.RUNNING
             analysis.save(update_fields=["status", "updated_at"])
+        if inline_cheap_steps and dispatch is None and ready and all(s.kind in _CHEAP_KINDS for s in ready):
+            step_ids = [s.pk for s in ready]
+            transaction.on_commit(lambda: [analysis_step_execute(step_id=step_id) for step_id in step_ids])
+            return
         messages: list[Message] = [("step", s.pk, _step_queue(s)) for s in ready]
         if messages:
             transaction.on_commit(lambda: (dispatch or messages_send)(messages))
@@ -253,7 +265,19 @@ def _step_finish(
             analysis.save(update_fields=["progress", "updated_at"])
             analysis_publish(analysis, step_key=step.key)
         request_id = analysis.pk
-        transaction.on_commit(lambda: (dispatch or messages_send)([("advance", request_id, "default")]))
+        transaction.on_commit(lambda: _advance_now(request_id, dispatch))
+
+
+def _advance_now(request_id: int, dispatch: Dispatcher | None) -> None:
+    """Advance in this worker straight away (one hop fewer); fall back to a message."""
+    if dispatch is not None:
+        dispatch([("advance", request_id, "default")])
+        return
+    try:
+        analysis_advance(request_id=request_id, inline_cheap_steps=True)
+    except Exception:
+        logger.warning("inline advance of analysis %s failed; queueing it", request_id)
+        messages_send([("advance", request_id, "default")])
 
 
 def step_fail_permanently(*, step_id: int, code: str, message: str) -> None:

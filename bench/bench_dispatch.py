@@ -1,0 +1,204 @@
+"""Dispatch overhead of the analysis pipeline, against the raw primitives, in one run.
+
+    .venv/bin/python bench/bench_dispatch.py [--requests 100] [--clients 50]
+
+Starts its own Daphne and Celery worker (noop model enabled) on a fresh database (SQLite file
+under var/bench, or DATABASE_URL's server with a `_bench` suffix), opens N WebSocket clients on
+one patient, then for each request measures, at the client:
+  - POST /api/v1/analyses/ -> first "running model" event
+  - model step finished event -> report.ready event
+and, as baselines in the same run: a raw Redis round trip (LPUSH + BRPOP) and a raw channel
+layer send -> receive. Prints p50/p95/p99 and the ratios. Targets: p99 <= 5x the primitives,
+p99 <= 30 ms with 50 clients.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import redis
+import requests
+import websockets
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+def summary(name: str, values_s: list[float]) -> dict[str, float]:
+    ms = [v * 1000 for v in values_s]
+    row = {"p50": pct(ms, 50), "p95": pct(ms, 95), "p99": pct(ms, 99), "mean": statistics.fmean(ms)}
+    print(f"{name:<42} p50 {row['p50']:8.2f} ms  p95 {row['p95']:8.2f} ms  p99 {row['p99']:8.2f} ms")
+    return row
+
+
+def database_url() -> str:
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        return url.rsplit("/", 1)[0] + "/" + url.rsplit("/", 1)[1] + "_bench"
+    path = ROOT / "var" / "bench" / "dispatch.sqlite3"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    return f"sqlite:///{path}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=100)
+    parser.add_argument("--clients", type=int, default=50)
+    args = parser.parse_args()
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="cdss.settings.test", DATABASE_URL=database_url(), PYTHONUNBUFFERED="1")
+    python = sys.executable
+    if env["DATABASE_URL"].startswith("postgres"):
+        subprocess.run([python, "scripts/pg_ensure_db.py"], cwd=ROOT, env=env, check=True)
+    subprocess.run([python, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
+    setup = subprocess.run(
+        [python, "manage.py", "shell", "-c", SETUP], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+    )
+    info = json.loads(setup.stdout.strip().splitlines()[-1])
+    port = free_port()
+    log_dir = ROOT / "var" / "bench"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    web = subprocess.Popen([python, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "cdss.asgi:application"],
+                           cwd=ROOT, env=env, stdout=open(log_dir / "web.log", "w"), stderr=subprocess.STDOUT)
+    worker = subprocess.Popen([python, "-m", "celery", "-A", "cdss", "worker", "-Q", "default,gpu", "-c", "2",
+                               "-n", f"bench-{uuid.uuid4().hex[:6]}@%h", "--without-gossip", "--without-mingle", "-l", "WARNING"],
+                              cwd=ROOT, env=env, stdout=open(log_dir / "worker.log", "w"), stderr=subprocess.STDOUT)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(200):
+            try:
+                requests.get(f"{base}/healthz", timeout=5)
+                break
+            except requests.RequestException:
+                time.sleep(0.2)
+        time.sleep(3)  # let the worker connect
+        return asyncio.run(run(base, port, info, args.requests, args.clients))
+    finally:
+        for process in (web, worker):
+            process.terminate()
+        for process in (web, worker):
+            process.wait(timeout=30)
+
+
+SETUP = """
+import json
+from cdss.accounts.services import user_create
+from cdss.accounts.models import User, CareTeam
+from patients.models import Patient
+from rest_framework.authtoken.models import Token
+import datetime as dt
+user = User.objects.filter(username='bench').first() or user_create(username='bench', password='bench-password-123', role='clinician')
+team, _ = CareTeam.objects.get_or_create(name='bench')
+team.members.add(user)
+patient, _ = Patient.objects.get_or_create(mrn='BENCH-1', defaults=dict(given_name='B', family_name='Bench', birth_date=dt.date(1960,1,1), sex='male', care_team=team))
+token, _ = Token.objects.get_or_create(user=user)
+print(json.dumps({'patient': patient.pk, 'token': token.key}))
+"""
+
+
+async def run(base: str, port: int, info: dict[str, Any], n_requests: int, n_clients: int) -> int:
+    login = requests.post(f"{base}/api/v1/auth/login/", json={"username": "bench", "password": "bench-password-123"}, timeout=10)
+    cookie = "; ".join(f"{k}={v}" for k, v in login.cookies.items())
+    headers = {"Cookie": cookie, "Origin": f"http://127.0.0.1:{port}"}
+    url = f"ws://127.0.0.1:{port}/ws/patients/{info['patient']}/"
+    clients = [await websockets.connect(url, additional_headers=headers) for _ in range(n_clients)]
+    for client in clients:
+        await client.recv()  # state snapshot
+    watcher = clients[0]
+
+    async def drain(client: Any) -> None:
+        try:
+            while True:
+                await client.recv()
+        except websockets.ConnectionClosed:
+            return
+
+    drainers = [asyncio.create_task(drain(c)) for c in clients[1:]]
+    session = requests.Session()
+    session.headers["Authorization"] = f"Token {info['token']}"
+    to_running: list[float] = []
+    to_report: list[float] = []
+    for i in range(n_requests + 5):
+        started = time.perf_counter()
+        response = await asyncio.to_thread(
+            session.post, f"{base}/api/v1/analyses/",
+            json={"patient": info["patient"], "models": ["noop"], "idempotency_key": uuid.uuid4().hex}, timeout=30,
+        )
+        request_id = response.json()["id"]
+        running_at = model_end_at = None
+        while True:
+            event = json.loads(await asyncio.wait_for(watcher.recv(), timeout=60))
+            if event.get("request_id") != request_id:
+                continue
+            now = time.perf_counter()
+            if running_at is None and event.get("step") == "running model":
+                running_at = now
+            if event.get("step_key", "").startswith("imaging:") and event.get("progress", 0) >= 60:
+                model_end_at = now
+            if event["type"] == "report.ready":
+                break
+        if i >= 5 and running_at is not None and model_end_at is not None:  # 5 warm-up requests
+            to_running.append(running_at - started)
+            to_report.append(now - model_end_at)
+    for task in drainers:
+        task.cancel()
+    for client in clients:
+        await client.close()
+
+    # Baselines in the same run.
+    r = redis.Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    redis_rt = []
+    for _ in range(n_requests):
+        key = f"bench:{uuid.uuid4().hex}"
+        t = time.perf_counter()
+        r.lpush(key, b"x")
+        r.brpop([key], timeout=1)
+        redis_rt.append(time.perf_counter() - t)
+    from channels_redis.core import RedisChannelLayer
+
+    layer = RedisChannelLayer(hosts=[os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")])
+    channel = await layer.new_channel()
+    layer_rt = []
+    for _ in range(n_requests):
+        t = time.perf_counter()
+        await layer.send(channel, {"type": "bench"})
+        await layer.receive(channel)
+        layer_rt.append(time.perf_counter() - t)
+
+    print(f"\n{n_requests} requests, {n_clients} WebSocket clients on one patient, noop model\n")
+    a = summary("POST -> first 'running model' event", to_running)
+    b = summary("model end -> report.ready event", to_report)
+    redis_row = summary("raw Redis round trip (LPUSH+BRPOP)", redis_rt)
+    layer_row = summary("raw channel-layer send -> receive", layer_rt)
+    primitive_p99 = max(redis_row["p99"], layer_row["p99"])
+    print(f"\nratio p99 POST->running / primitive p99: {a['p99'] / primitive_p99:8.1f}x  (target <= 5x)")
+    print(f"ratio p99 model end->report / primitive p99: {b['p99'] / primitive_p99:8.1f}x  (target <= 5x)")
+    print(f"p99 with {n_clients} clients: {a['p99']:.1f} ms and {b['p99']:.1f} ms (target <= 30 ms)")
+    return 0
+
+
+if __name__ == "__main__":
+    shutil.which("daphne")
+    sys.exit(main())
