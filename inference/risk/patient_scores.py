@@ -121,6 +121,8 @@ def patient_scores_evaluate(
         {"kind": "finding", "name": name, "value": {**body["findings"], **context}[name], "date": date}
         for name, date in sorted(finding_dates.items())
     ]
+    from inference.risk.patient_learned import patient_learned_evaluate
+
     return {
         "as_of": as_of.isoformat(),
         "window_days": window,
@@ -128,4 +130,5 @@ def patient_scores_evaluate(
         "response": response,
         "context": context,
         "inputs_used": inputs_used,
+        "learned": patient_learned_evaluate(body),
     }

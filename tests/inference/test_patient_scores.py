@@ -52,3 +52,22 @@ def test_findings_and_genetics_reach_scores_and_modifiers(world: World) -> None:
     assert body["context"] == {"known_cirrhosis": True}
     assert body["request"]["modifiers"]["pnpla3_rs738409"] == "GG"
     assert any(m["present"] for m in body["response"]["modifiers"] if "PNPLA3" in m["factor"])
+
+
+def test_learned_models_with_contributions_when_inputs_suffice(world: World) -> None:
+    for code, value, unit in [("1751-7", 30.0, "g/L"), ("6768-6", 180.0, "U/L"), ("1742-6", 95.0, "U/L"), ("1920-8", 120.0, "U/L"),
+                              ("1975-2", 40.0, "umol/L"), ("2160-0", 80.0, "umol/L"), ("2324-2", 210.0, "U/L")]:
+        lab(world, code, value, unit, days_ago=2)
+    body = client_for(world.clinician).get(f"/api/v1/patients/{world.patient.pk}/scores/").json()
+    learned = {m["key"]: m for m in body["learned"]}
+    hcv = learned["hcv_stage"]
+    assert hcv["applicable"] is True
+    assert abs(sum(hcv["probabilities"].values()) - 1) < 1e-3
+    assert set(hcv["imputed"]) == {"CHE", "CHOL", "PROT"}  # not in our catalogue: imputed and said so
+    assert hcv["contributions"] and len(hcv["weights_sha256"]) == 64
+    assert learned["ilpd"]["applicable"] is True
+
+
+def test_learned_models_not_applicable_without_labs(world: World) -> None:
+    body = client_for(world.clinician).get(f"/api/v1/patients/{world.patient.pk}/scores/").json()
+    assert all(m["applicable"] is False and m["missing"] for m in body["learned"])
