@@ -43,7 +43,7 @@ def free_port() -> int:
 
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 def summary(name: str, values_s: list[float]) -> dict[str, float]:
@@ -80,11 +80,12 @@ def main() -> int:
     port = free_port()
     log_dir = ROOT / "var" / "bench"
     log_dir.mkdir(parents=True, exist_ok=True)
-    web = subprocess.Popen([python, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "cdss.asgi:application"],
-                           cwd=ROOT, env=env, stdout=open(log_dir / "web.log", "w"), stderr=subprocess.STDOUT)
-    worker = subprocess.Popen([python, "-m", "celery", "-A", "cdss", "worker", "-Q", "default,gpu", "-c", "2",
-                               "-n", f"bench-{uuid.uuid4().hex[:6]}@%h", "--without-gossip", "--without-mingle", "-l", "WARNING"],
-                              cwd=ROOT, env=env, stdout=open(log_dir / "worker.log", "w"), stderr=subprocess.STDOUT)
+    with open(log_dir / "web.log", "w") as web_log, open(log_dir / "worker.log", "w") as worker_log:
+        web = subprocess.Popen([python, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "cdss.asgi:application"],
+                               cwd=ROOT, env=env, stdout=web_log, stderr=subprocess.STDOUT)
+        worker = subprocess.Popen([python, "-m", "celery", "-A", "cdss", "worker", "-Q", "default,gpu", "-c", "2",
+                                   "-n", f"bench-{uuid.uuid4().hex[:6]}@%h", "--without-gossip", "--without-mingle", "-l", "WARNING"],
+                                  cwd=ROOT, env=env, stdout=worker_log, stderr=subprocess.STDOUT)
     try:
         base = f"http://127.0.0.1:{port}"
         for _ in range(200):

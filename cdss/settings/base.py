@@ -223,7 +223,7 @@ DICOMWEB_PROXY_MAX_BODY = 1024 * 1024
 READINESS_TIMEOUT_S = 2.0
 REQUEST_STUCK_AFTER = timedelta(minutes=30)
 
-LOGGING = {
+LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"request_id": {"()": "cdss.core.logging.RequestIdFilter"}},
@@ -253,8 +253,11 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # --- patients ---
-# Patient.status shares its field name with other "status" enums in the schema; name it explicitly.
-SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {})["PatientStatusEnum"] = "patients.models.PatientStatus"  # type: ignore[index]
+# Patient.status shares its field name with other "status" enums in the schema (the report's);
+# naming both explicitly keeps `spectacular --fail-on-warn` and `check --deploy` clean.
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(  # type: ignore[attr-defined]
+    {"PatientStatusEnum": "patients.models.PatientStatus", "ReportStatusEnum": "inference.models.ReportStatus"}
+)
 
 # --- imaging ---
 # Uploads (POST /api/v1/patients/{id}/imaging/upload/ and manage.py import_dicom) stream to
@@ -276,3 +279,6 @@ DICOMWEB_ADVERTISED_URLS: list[str] = []
 # dicomweb-client logs every query at INFO; keep the application log to warnings.
 LOGGING["loggers"]["dicomweb_client"] = {"level": "WARNING"}
 LOGGING["loggers"]["httpx"] = {"level": "WARNING"}  # the proxy's PACS requests (URLs carry UIDs)
+# The proxy remembers a positive access decision (credential + study) this long, so a viewer's
+# hundreds of frame requests cost one database check; a revoked right ends within this time.
+DICOMWEB_PROXY_ACCESS_CACHE_S = 5.0

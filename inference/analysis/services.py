@@ -153,7 +153,12 @@ def analysis_advance(*, request_id: int, dispatch: Dispatcher | None = None, inl
             analysis.save(update_fields=["status", "updated_at"])
         if inline_cheap_steps and dispatch is None and ready and all(s.kind in _CHEAP_KINDS for s in ready):
             step_ids = [s.pk for s in ready]
-            transaction.on_commit(lambda: [analysis_step_execute(step_id=step_id) for step_id in step_ids])
+
+            def run_inline() -> None:
+                for step_id in step_ids:
+                    analysis_step_execute(step_id=step_id)
+
+            transaction.on_commit(run_inline)
             return
         messages: list[Message] = [("step", s.pk, _step_queue(s)) for s in ready]
         if messages:

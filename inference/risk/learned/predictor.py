@@ -77,7 +77,7 @@ def _flag_lists(mask: NDArray[np.bool_], columns: Sequence[str]) -> list[tuple[s
     for row in mask:
         seen: dict[str, None] = {}
         for j in np.flatnonzero(row):
-            seen[columns[j]] = None  # two features may share one input column
+            seen[columns[int(j)]] = None  # two features may share one input column
         out.append(tuple(seen))
     return out
 
