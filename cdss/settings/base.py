@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -83,8 +84,8 @@ def _database(url: str | None) -> dict[str, Any]:
         return {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": str(sqlite_path),
-            # A file test database so that a real Celery worker process can share it.
-            "TEST": {"NAME": str(DATA_DIR / "test_cdss.sqlite3")},
+            # A file test database (one per test run) so that a real Celery worker process can share it.
+            "TEST": {"NAME": str(DATA_DIR / f"test_cdss_{os.getpid()}.sqlite3")},
             "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
         }
     config: dict[str, Any] = dict(dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True))
