@@ -168,7 +168,7 @@ def chest_xray(results: list[dict[str, Any]]) -> list[Recommendation]:
             Recommendation(
                 f"chest_xray_{result.get('sop_instance_uid', '')}", "chest", "Chest X-ray", statement,
                 [{"kind": "imaging", "id": "pneumonia_probability", "value": probability, "series_uid": result.get("series_uid"),
-                  "sop_instance_uid": result.get("sop_instance_uid"), "heatmap": result.get("heatmap_ref")}],
+                  "sop_instance_uid": result.get("sop_instance_uid"), "heatmap": bool(result.get("heatmap_ref"))}],
                 NICE_CG191, "NICE CG191 2019",
             )
         )
