@@ -73,3 +73,21 @@ async def test_care_team_clinician_receives_events(tworld: Any) -> None:
     subscribed = await sync_to_async(AuditEvent.objects.filter(action="subscribe", actor_id=tworld.clinician.pk).exists)()
     assert subscribed
     await communicator.disconnect()
+
+
+async def test_analysis_socket_gives_state_first_and_refuses_outsiders(tworld: Any) -> None:
+    from inference.analysis.services import analysis_request_create
+
+    analysis, _ = await sync_to_async(analysis_request_create)(
+        actor=tworld.clinician, patient=tworld.patient, series_uids=[], model_keys=["noop"],
+        idempotency_key="ws", dispatch=lambda messages: None,
+    )
+    cookie = await sync_to_async(session_cookie)(tworld.consultant)
+    communicator, (connected, _) = await connect(f"/ws/analyses/{analysis.pk}/", cookie=cookie)
+    assert connected
+    state = await communicator.receive_json_from(timeout=5)
+    assert state["type"] == "state.snapshot" and state["request_id"] == analysis.pk and state["status"] == "queued"
+    await communicator.disconnect()
+    outsider = await sync_to_async(session_cookie)(tworld.other_patient_user)
+    _, (connected, code) = await connect(f"/ws/analyses/{analysis.pk}/", cookie=outsider)
+    assert not connected and code == 4404
