@@ -270,16 +270,24 @@ IMAGING_FILE_MAX_BYTES = 1024**3  # one DICOM file
 IMAGING_STOW_BATCH_BYTES = 32 * 1024**2  # one STOW-RS request to the PACS
 # A folder of DICOM files is one upload of many parts (Django's default allows 100).
 DATA_UPLOAD_MAX_NUMBER_FILES = IMAGING_UPLOAD_MAX_FILES
+# Requests from Django to the PACS (sync, upload, import): dicomweb-client would retry a failure
+# 5 times with back-off (about 30 s); a person is usually waiting.
+DICOMWEB_MAX_ATTEMPTS = 2
+DICOMWEB_RETRY_WAIT_MS = 250
 # The DICOMweb proxy (/dicomweb/): its own pool of keep-alive connections to the PACS.
 DICOMWEB_PROXY_MAX_CONNECTIONS = 64
 DICOMWEB_PROXY_CONNECT_TIMEOUT_S = 5.0
 DICOMWEB_PROXY_QIDO_MAX_BYTES = 32 * 1024**2  # QIDO answers are read whole to filter them
+# The proxy remembers a positive access decision (credential + study) this long, so a viewer's
+# hundreds of frame requests cost one database check; a revoked right ends within this time.
+# 0 checks the database on every request.
+DICOMWEB_PROXY_ACCESS_CACHE_S = 5.0
 # Absolute URL prefixes the PACS may write into answers (BulkDataURI, RetrieveURL) besides
 # DICOMWEB_URL itself; the proxy rewrites all of them to its own /dicomweb/ URLs.
 DICOMWEB_ADVERTISED_URLS: list[str] = []
-# dicomweb-client logs every query at INFO; keep the application log to warnings.
+# Keep UIDs and DICOM values out of the application log: dicomweb-client and httpx log every
+# PACS URL at INFO, pydicom logs odd values it reads (names, IDs), highdicom its every step.
 LOGGING["loggers"]["dicomweb_client"] = {"level": "WARNING"}
-LOGGING["loggers"]["httpx"] = {"level": "WARNING"}  # the proxy's PACS requests (URLs carry UIDs)
-# The proxy remembers a positive access decision (credential + study) this long, so a viewer's
-# hundreds of frame requests cost one database check; a revoked right ends within this time.
-DICOMWEB_PROXY_ACCESS_CACHE_S = 5.0
+LOGGING["loggers"]["httpx"] = {"level": "WARNING"}
+LOGGING["loggers"]["pydicom"] = {"level": "ERROR"}
+LOGGING["loggers"]["highdicom"] = {"level": "WARNING"}

@@ -15,7 +15,10 @@ from django.utils import timezone
 
 from patients.models import ClinicalFinding, GeneticFinding, LabObservation, LifestyleRecord, Patient
 
-_FINDING_FIELDS = ("ascites", "encephalopathy", "ecog_ps", "dialysis_twice_past_week", "cholestatic_disease")
+_FINDING_FIELDS = (
+    "ascites", "encephalopathy", "ecog_ps", "dialysis_twice_past_week", "cholestatic_disease",
+    "macrovascular_invasion", "extrahepatic_spread", "clinically_significant_portal_hypertension", "transplant_candidate",
+)
 # Findings that no score takes but fusion uses (e.g. surveillance for known cirrhosis).
 _CONTEXT_FIELDS = ("known_cirrhosis",)
 # Genotype strings as the modifiers module names them, by (gene, rsid).

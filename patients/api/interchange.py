@@ -51,6 +51,13 @@ def _csv_text(raw: bytes) -> str:
 
 def import_document_read(request: Request) -> tuple[ImportFormat, Any]:
     """(format, document) from a JSON/FHIR JSON body, a text/csv body, or a multipart ``file``."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    # DRF's parsers read the stream, so Django's body-size limit does not apply: check here.
+    if length > IMPORT_MAX_BYTES:
+        raise ImportTooLarge("The document is too large.", detail={"max_bytes": IMPORT_MAX_BYTES})
     content_type = (request.content_type or "").split(";")[0].strip().lower()
     if content_type == "text/csv":
         # An empty body never reaches the parser.

@@ -9,12 +9,21 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from cdss.accounts.models import CareTeam
 from patients.models import ClinicalFinding, GeneticFinding, LabObservation, LifestyleRecord, Patient
 from patients.units import UnknownAnalyte, analyte_by_code
+
+
+def iso_datetime(value: dt.datetime | None) -> str | None:
+    """What DRF's DateTimeField renders (current time zone, "Z" for UTC), without its overhead."""
+    if value is None:
+        return None
+    text = timezone.localtime(value).isoformat() if timezone.is_aware(value) else value.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 class PatientSerializer(serializers.ModelSerializer[Patient]):
@@ -39,6 +48,18 @@ class PatientSerializer(serializers.ModelSerializer[Patient]):
         if value is not None and user.role != "admin" and not value.members.filter(pk=user.pk).exists():
             raise serializers.ValidationError("You are not a member of that care team.", code="not_member")
         return value
+
+    def to_representation(self, instance: Patient) -> dict[str, Any]:
+        # The patient list is the portal's busiest read: build the row directly (a test checks
+        # that it equals DRF's generic rendering field for field).
+        return {
+            "id": instance.pk, "mrn": instance.mrn, "given_name": instance.given_name,
+            "family_name": instance.family_name, "birth_date": instance.birth_date.isoformat(),
+            "sex": instance.sex, "phone": instance.phone, "email": instance.email,
+            "address_line": instance.address_line, "city": instance.city, "postal_code": instance.postal_code,
+            "country": instance.country, "care_team": instance.care_team_id, "status": instance.status,
+            "created_at": iso_datetime(instance.created_at), "updated_at": iso_datetime(instance.updated_at),
+        }
 
 
 class RangeSerializer(serializers.Serializer[Any]):
@@ -100,6 +121,17 @@ class ObservationSerializer(serializers.ModelSerializer[LabObservation]):
     def get_display_name(self, observation: LabObservation) -> str:
         return _display_name(observation.code)
 
+    def to_representation(self, instance: LabObservation) -> dict[str, Any]:
+        # Lists of up to 500: built directly (a test checks it equals DRF's generic rendering).
+        return {
+            "id": instance.pk, "code": instance.code, "display_name": _display_name(instance.code),
+            "value": instance.value, "unit": instance.unit, "value_canonical": instance.value_canonical,
+            "unit_canonical": instance.unit_canonical, "observed_at": iso_datetime(instance.observed_at),
+            "specimen": instance.specimen, "reference_low": instance.reference_low,
+            "reference_high": instance.reference_high, "source": instance.source,
+            "entered_by": instance.entered_by_id, "entered_at": iso_datetime(instance.entered_at),
+        }
+
 
 class ObservationWriteSerializer(serializers.Serializer[Any]):
     """One result as the laboratory reported it; converted to the canonical unit on the way in."""
@@ -137,6 +169,22 @@ class SeriesSerializer(serializers.Serializer[Any]):
     truncated = serializers.BooleanField(help_text="More points exist than were returned (10,000 at most).")
     points = SeriesPointSerializer(many=True)
 
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        # Up to 10,000 points: built directly (a test checks it equals DRF's generic rendering).
+        return {
+            "code": instance.analyte.loinc,
+            "display_name": instance.analyte.display_name,
+            "unit": instance.unit,
+            "truncated": instance.truncated,
+            "points": [
+                {
+                    "id": p.id, "observed_at": iso_datetime(p.observed_at), "value": p.value,
+                    "value_as_entered": p.value_as_entered, "unit_as_entered": p.unit_as_entered,
+                }
+                for p in instance.points
+            ],
+        }
+
 
 RECORD_READ_ONLY = ["id", "source", "recorded_by", "created_at", "updated_at"]
 
@@ -167,7 +215,9 @@ class ClinicalFindingSerializer(serializers.ModelSerializer[ClinicalFinding]):
         model = ClinicalFinding
         fields = [
             "id", "assessed_on", "ascites", "encephalopathy", "ecog_ps", "dialysis_twice_past_week",
-            "hbv_status", "hcv_status", "known_cirrhosis", "cholestatic_disease", *RECORD_READ_ONLY[1:],
+            "hbv_status", "hcv_status", "known_cirrhosis", "cholestatic_disease",
+            "macrovascular_invasion", "extrahepatic_spread", "clinically_significant_portal_hypertension",
+            "transplant_candidate", *RECORD_READ_ONLY[1:],
         ]
         read_only_fields = RECORD_READ_ONLY
 

@@ -123,6 +123,10 @@ FINDING_COMPONENTS = (
     _local("hcv_status", "hcv-status", "Hepatitis C status", "concept"),
     _local("known_cirrhosis", "known-cirrhosis", "Known cirrhosis", "boolean"),
     _local("cholestatic_disease", "cholestatic-disease", "Cholestatic liver disease", "boolean"),
+    _local("macrovascular_invasion", "macrovascular-invasion", "Macrovascular (portal) invasion by liver tumour", "boolean"),
+    _local("extrahepatic_spread", "extrahepatic-spread", "Extrahepatic spread of liver cancer", "boolean"),
+    _local("clinically_significant_portal_hypertension", "csph", "Clinically significant portal hypertension", "boolean"),
+    _local("transplant_candidate", "transplant-candidate", "Liver transplant candidate", "boolean"),
 )
 
 

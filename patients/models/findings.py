@@ -50,6 +50,11 @@ class ClinicalFinding(AttributedRecord):
     hcv_status = models.CharField(max_length=12, choices=HcvStatus.choices, null=True, blank=True)  # noqa: DJ001  (null: not assessed)
     known_cirrhosis = models.BooleanField(null=True, blank=True)
     cholestatic_disease = models.BooleanField(null=True, blank=True)
+    # Staging findings BCLC 2022 needs beside the tumour burden.
+    macrovascular_invasion = models.BooleanField(null=True, blank=True)
+    extrahepatic_spread = models.BooleanField(null=True, blank=True)
+    clinically_significant_portal_hypertension = models.BooleanField(null=True, blank=True)
+    transplant_candidate = models.BooleanField(null=True, blank=True)
 
     class Meta:
         ordering = ["-assessed_on", "-id"]

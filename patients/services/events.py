@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from inference.events import event_publish_on_commit, patient_group
+from cdss.core.events import event_publish_on_commit, patient_group
 
 
 def record_changed_publish(*, patient_id: int, record: str, action: str, ids: Iterable[int]) -> None:

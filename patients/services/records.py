@@ -157,6 +157,10 @@ FINDING_FIELDS: dict[str, Parser] = {
     "hcv_status": choice(HcvStatus),
     "known_cirrhosis": boolean,
     "cholestatic_disease": boolean,
+    "macrovascular_invasion": boolean,
+    "extrahepatic_spread": boolean,
+    "clinically_significant_portal_hypertension": boolean,
+    "transplant_candidate": boolean,
 }
 
 

@@ -71,3 +71,17 @@ def test_learned_models_with_contributions_when_inputs_suffice(world: World) -> 
 def test_learned_models_not_applicable_without_labs(world: World) -> None:
     body = client_for(world.clinician).get(f"/api/v1/patients/{world.patient.pk}/scores/").json()
     assert all(m["applicable"] is False and m["missing"] for m in body["learned"])
+
+
+def test_stored_staging_findings_make_bclc_computable(world: World) -> None:
+    ClinicalFinding.objects.create(
+        patient=world.patient, assessed_on=timezone.now().date(), ecog_ps=0, macrovascular_invasion=False,
+        extrahepatic_spread=False, ascites="none", encephalopathy="none",
+    )
+    for code, value, unit in [("1975-2", 15.0, "umol/L"), ("1751-7", 40.0, "g/L"), ("6301-6", 1.0, "{INR}")]:
+        lab(world, code, value, unit, days_ago=1)
+    body = client_for(world.clinician).get(f"/api/v1/patients/{world.patient.pk}/scores/").json()
+    assert body["request"]["findings"]["macrovascular_invasion"] is False
+    bclc = body["response"]["scores"]["bclc"]
+    # No tumour entered: BCLC still needs the tumour burden, and says so rather than guessing.
+    assert "liver_tumours" in " ".join(bclc["missing"]) or bclc["computable"]

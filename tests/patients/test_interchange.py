@@ -287,3 +287,14 @@ def test_imports_need_the_right_to_write(world: World) -> None:
     response = _import(world, CSV, dry_run=True, user=world.consultant, content_type="text/csv", format=None)
     assert response.status_code == 403
     assert audit_entries(outcome=AuditOutcome.DENIED)[0].actor_id == world.consultant.pk
+
+
+def test_a_document_over_the_size_limit_is_refused(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    from patients.api import interchange
+
+    monkeypatch.setattr(interchange, "IMPORT_MAX_BYTES", 100)
+    response = _import(world, CSV, content_type="text/csv", format=None)
+    assert response.status_code == 400 and response.json()["code"] == "import_too_large"
+    response = _import(world, _bundle(_lab("1742-6", 40, "U/L")))
+    assert response.status_code == 400 and response.json()["code"] == "import_too_large"
+    assert not LabObservation.objects.exists()

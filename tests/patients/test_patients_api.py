@@ -106,3 +106,26 @@ def test_writes_publish_record_changed_with_ids_only(world: World, django_captur
         "type": "record.changed", "patient_id": world.patient.pk, "record": "observation",
         "action": "created", "ids": [response.json()["id"]],
     }
+
+
+def test_hand_built_rows_equal_drfs_generic_rendering(world: World) -> None:
+    """The fast ``to_representation`` of the busiest serializers must match DRF field for field."""
+    from rest_framework import serializers as drf
+
+    from patients.api.serializers import ObservationSerializer, PatientSerializer, SeriesSerializer
+    from patients.models import LabObservation, Patient
+    from patients.selectors import observation_series
+
+    client = client_for(world.clinician)
+    client.patch(patient_url(world.patient.pk), {"phone": "+44 113 496 0000", "city": "Leeds"}, format="json")
+    client.post(patient_url(world.patient.pk, "observations/"), observation(specimen="serum", reference_low=7, reference_high=56), format="json")
+    patient = Patient.objects.get(pk=world.patient.pk)
+    request = type("R", (), {"user": world.clinician})()
+    fast = PatientSerializer(patient, context={"request": request})
+    assert fast.to_representation(patient) == drf.ModelSerializer.to_representation(fast, patient)
+    stored = LabObservation.objects.get()
+    fast_obs = ObservationSerializer(stored)
+    assert fast_obs.to_representation(stored) == drf.ModelSerializer.to_representation(fast_obs, stored)
+    series = observation_series(patient=patient, code="1742-6", unit="ukat/L")
+    fast_series = SeriesSerializer(series)
+    assert fast_series.to_representation(series) == drf.Serializer.to_representation(fast_series, series)

@@ -14,15 +14,15 @@ from tests.patients.helpers import audit_entries, days_ago, patient_url
 
 pytestmark = pytest.mark.django_db
 
-PNPLA3 = {
+PNPLA3: dict[str, Any] = {
     "gene": "PNPLA3", "rsid": "rs738409", "hgvs": "NM_025225.3:c.444C>G", "genotype": "C/G",
     "zygosity": "heterozygous", "assay": "TaqMan SNP genotyping", "reported_on": "2023-05-02",
 }
-LIFESTYLE = {
+LIFESTYLE: dict[str, Any] = {
     "recorded_on": "2024-01-10", "alcohol_value": 14, "alcohol_unit": "units/week", "smoking_status": "former",
     "pack_years": 12.5, "height_cm": 175, "weight_kg": 92, "diabetes": "type_2", "activity_minutes_per_week": 90,
 }
-FINDING = {
+FINDING: dict[str, Any] = {
     "assessed_on": "2024-01-10", "ascites": "slight", "encephalopathy": "none", "ecog_ps": 1,
     "dialysis_twice_past_week": False, "hbv_status": "negative", "hcv_status": "cleared",
     "known_cirrhosis": True, "cholestatic_disease": False,
@@ -137,7 +137,7 @@ ITEM_METHODS = [("GET", None, PATIENT_READ), ("PATCH", {"ecog_ps": 2}, PATIENT_W
 @pytest.mark.parametrize(("method", "body", "expect"), ITEM_METHODS)
 @pytest.mark.parametrize("role", ROLES)
 def test_item_endpoint_access(world: World, path: str, method: str, body: Any, expect: dict[str, int], role: str) -> None:
-    payload = {"genetics": PNPLA3, "lifestyle": LIFESTYLE, "findings": FINDING}[path]
+    payload: dict[str, Any] = {"genetics": PNPLA3, "lifestyle": LIFESTYLE, "findings": FINDING}[path]
     record_id = _create(world, path, payload).json()["id"]
     if method == "PATCH" and path != "findings":
         body = {"genetics": {"assay": "array"}, "lifestyle": {"diabetes": "none"}}[path]
