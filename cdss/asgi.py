@@ -12,10 +12,13 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from cdss.routing import websocket_urlpatterns  # noqa: E402
+from imaging.dicomweb.asgi import DicomwebFastLane  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        # Repeated WADO-RS reads of a study Django has just authorised skip Django's request
+        # cycle (still audited); everything else goes to Django unchanged.
+        "http": DicomwebFastLane(django_asgi_app),
         # The Origin header must name an allowed host: a page on another site cannot open a
         # socket that rides on the clinician's session cookie.
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),

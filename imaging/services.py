@@ -21,8 +21,9 @@ import zlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any, BinaryIO, TypeVar
+from typing import IO, Any, TypeVar
 
 import pydicom
 import requests
@@ -118,11 +119,8 @@ def _qido_studies(client: DICOMwebClient, filters: dict[str, str]) -> list[dict[
     found: list[dict[str, Any]] = []
     offset = 0
 
-    def page_at(offset: int) -> list[dict[str, Any]]:
-        return client.search_for_studies(search_filters=filters, fields=STUDY_FIELDS, limit=_QIDO_PAGE, offset=offset)
-
     while True:
-        page = _pacs(lambda: page_at(offset))
+        page = _pacs(partial(client.search_for_studies, search_filters=filters, fields=STUDY_FIELDS, limit=_QIDO_PAGE, offset=offset))
         found.extend(page)
         if len(page) < _QIDO_PAGE:
             return found
@@ -197,8 +195,9 @@ def _series_refresh(*, study: ImagingStudy, client: DICOMwebClient) -> None:
             "series_date": _date(_text(item, "00080021")),
             "number_of_instances": _int(item, "00201209") or 0,
         }
-        if fields["body_part"] and fields["body_part"] not in body_parts:
-            body_parts.append(fields["body_part"])
+        body_part = str(fields["body_part"])
+        if body_part and body_part not in body_parts:
+            body_parts.append(body_part)
         elsewhere = ImagingSeries.objects.filter(series_instance_uid=uid).exclude(study=study).values_list("pk", flat=True).first()
         if elsewhere is not None:
             logger.warning("series %s is filed under another study; not moved", elsewhere)
@@ -412,7 +411,7 @@ class _CapExceeded(Exception):
     pass
 
 
-def _copy_capped(source: BinaryIO, dest: Path, cap: int) -> int:
+def _copy_capped(source: IO[bytes], dest: Path, cap: int) -> int:
     """Copy at most ``cap`` bytes, counting what is really read (zip headers can lie)."""
     written = 0
     with dest.open("wb") as out:
@@ -495,6 +494,9 @@ def _validate(item: _Item) -> None:
         info = dicom_file_validate(path=item.path, max_bytes=settings.IMAGING_FILE_MAX_BYTES)
     except DicomRejected as exc:
         item.result.reject(exc.code, exc.message, exc.detail)
+        item.result.study_instance_uid = exc.study_instance_uid
+        item.result.series_instance_uid = exc.series_instance_uid
+        item.result.sop_instance_uid = exc.sop_instance_uid
         return
     item.info = info
     item.result.study_instance_uid = info.study_instance_uid
@@ -617,9 +619,9 @@ def imaging_upload(
                     item.result.reject("invalid_uid", "A series appears in two studies in this upload.")
         by_study: dict[str, list[_Item]] = defaultdict(list)
         for item in items:
-            if item.info is not None and item.result.status != "skipped":
-                by_study[item.info.study_instance_uid].append(item)
-        unattributed = any(i.info is None and i.result.status == "rejected" for i in items)
+            if item.result.study_instance_uid and item.result.status != "skipped":
+                by_study[item.result.study_instance_uid].append(item)
+        unattributed = any(not i.result.study_instance_uid and i.result.status == "rejected" for i in items)
         client = dicomweb_client_build()
         studies: list[StudyResult] = []
         for uid, study_items in by_study.items():

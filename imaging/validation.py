@@ -45,11 +45,16 @@ _MAX_ELEMENTS = 2_000_000
 
 
 class DicomRejected(Exception):
+    """A refused file; ``study_instance_uid`` is set once the file's study is known."""
+
     def __init__(self, code: str, message: str, detail: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.detail = detail
+        self.study_instance_uid: str | None = None
+        self.series_instance_uid: str | None = None
+        self.sop_instance_uid: str | None = None
 
 
 @dataclass(frozen=True)
@@ -291,7 +296,22 @@ def dicom_file_validate(*, path: Path, max_bytes: int) -> DicomFileInfo:
 
 
 def _attributes(ds: pydicom.Dataset, pixels: _PixelElement | None, transfer_syntax: UID, size: int) -> DicomFileInfo:
-    uids = {}
+    uids: dict[str, str] = {}
+    try:
+        return _attributes_checked(ds, pixels, transfer_syntax, size, uids)
+    except DicomRejected as exc:
+        # Attribute the refusal to its study when the UIDs were readable, so that only that
+        # study is held back.
+        if all(uid_is_valid(uids.get(k)) for k in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")):
+            exc.study_instance_uid = uids["StudyInstanceUID"]
+            exc.series_instance_uid = uids["SeriesInstanceUID"]
+            exc.sop_instance_uid = uids["SOPInstanceUID"]
+        raise
+
+
+def _attributes_checked(
+    ds: pydicom.Dataset, pixels: _PixelElement | None, transfer_syntax: UID, size: int, uids: dict[str, str]
+) -> DicomFileInfo:
     for keyword in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "SOPClassUID"):
         value = _text(ds, keyword)
         if not value:

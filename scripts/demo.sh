@@ -29,6 +29,7 @@ trap cleanup INT TERM EXIT
 .venv/bin/python manage.py migrate --noinput
 .venv/bin/python manage.py collectstatic --noinput -v 0
 .venv/bin/python manage.py demo_seed | tee var/demo-accounts.txt
+.venv/bin/python manage.py demo_load_imaging
 
 .venv/bin/celery -A cdss worker -B -s var/celerybeat-schedule -Q default,gpu -c 2 -l INFO -n "demo@%h" >var/worker.log 2>&1 &
 pids+=($!)

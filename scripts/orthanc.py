@@ -2,19 +2,29 @@
 """Configure, start and stop the project's own Orthanc (the PACS) on loopback.
 
 Hardening (Debian's Orthanc 1.10.1 has known vulnerabilities, so it must only ever be reached
-through the Django DICOMweb proxy): HTTP on 127.0.0.1 only, authentication on with a generated
-credential stored with mode 0600, DICOMweb on, WebDAV, Orthanc Explorer, Lua, writing to the
-file system and the DICOM (C-STORE) port off, find results limited, storage under var/.
+through the Django DICOMweb proxy): HTTP answers loopback clients only, authentication on with a
+generated credential stored with mode 0600, DICOMweb on (WADO-URI off), WebDAV, Orthanc
+Explorer, Lua (scripts and the REST endpoint), writing to the file system, HTTP compression,
+metrics and the DICOM (C-STORE/C-FIND) port off, no peers or modalities (so the REST API cannot
+be turned into a relay), find results limited, request timeout set, storage under var/.
 
-    scripts/orthanc.py start [--name demo] [--port 8042]
-    scripts/orthanc.py stop  [--name demo]
-    scripts/orthanc.py config [--name demo] [--port 8042]   # write the config only
+Orthanc 1.10 has no option to bind its HTTP port to one address: it listens on every interface
+and refuses any client that is not on loopback (``RemoteAccessAllowed: false``, checked before
+authentication). On a machine reachable from a network, also block the port in the host
+firewall.
+
+    scripts/orthanc.py start   [--name demo] [--port 8042]
+    scripts/orthanc.py stop    [--name demo]
+    scripts/orthanc.py restart [--name demo] [--port 8042]  # apply a changed configuration
+    scripts/orthanc.py status  [--name demo] [--port 8042]  # exit 0 if running and answering
+    scripts/orthanc.py config  [--name demo] [--port 8042]  # write the config only
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import hashlib
 import json
 import os
 import secrets
@@ -57,7 +67,7 @@ def orthanc_config(directory: Path, port: int, creds: dict[str, str]) -> dict[st
         "Plugins": [PLUGIN],
         "HttpServerEnabled": True,
         "HttpPort": port,
-        "RemoteAccessAllowed": False,  # binds the REST API to loopback only
+        "RemoteAccessAllowed": False,  # answers loopback clients only (see the module docstring)
         "AuthenticationEnabled": True,
         "RegisteredUsers": {creds["username"]: creds["password"]},
         "SslEnabled": False,
@@ -69,6 +79,14 @@ def orthanc_config(directory: Path, port: int, creds: dict[str, str]) -> dict[st
         "WebDavUploadAllowed": False,
         "DicomServerEnabled": False,  # no C-STORE/C-FIND port at all
         "DicomPort": 0,
+        "DicomModalities": {},
+        "DicomModalitiesInDatabase": False,  # the REST API cannot add one either
+        "OrthancPeers": {},
+        "OrthancPeersInDatabase": False,
+        "HttpProxy": "",
+        "HttpsVerifyPeers": True,
+        "HttpVerbose": False,
+        "HttpRequestTimeout": 60,
         "LuaScripts": [],
         "ExecuteLuaEnabled": False,
         "RestApiWriteToFileSystemEnabled": False,
@@ -85,7 +103,8 @@ def orthanc_config(directory: Path, port: int, creds: dict[str, str]) -> dict[st
         "DicomWeb": {
             "Enable": True,
             "Root": "/dicom-web/",
-            "EnableWado": False,
+            "EnableWado": False,  # no WADO-URI: the proxy serves WADO-RS only
+            "Servers": {},  # no outgoing DICOMweb peers
             "Host": f"127.0.0.1:{port}",
             "Ssl": False,
             "StudiesMetadata": "Full",
@@ -105,6 +124,10 @@ def write_config(name: str, port: int) -> Path:
         json.dump(orthanc_config(directory, port, creds), handle, indent=2)
     os.chmod(path, 0o600)
     return path
+
+
+def config_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def answering(port: int, creds: dict[str, str]) -> bool:
@@ -137,7 +160,11 @@ def start(name: str, port: int) -> int:
     directory = config.parent
     creds = credentials(directory)
     pid_file = directory / "orthanc.pid"
+    started_with = directory / "orthanc.started"
     if pid_alive(pid_file) and answering(port, creds):
+        if not started_with.exists() or started_with.read_text() != config_digest(config):
+            print(f"orthanc[{name}]: running with an older configuration; "
+                  f"`scripts/orthanc.py restart --name {name} --port {port}` applies the new one", file=sys.stderr)
         print(f"orthanc[{name}]: already running on 127.0.0.1:{port}")
         return 0
     log = open(directory / "orthanc.log", "ab")  # noqa: SIM115  (handed to the child)
@@ -148,6 +175,7 @@ def start(name: str, port: int) -> int:
         start_new_session=True,  # survives the shell that started it; `stop` ends it
     )
     pid_file.write_text(str(process.pid))
+    started_with.write_text(config_digest(config))
     for _ in range(150):
         if answering(port, creds):
             print(f"orthanc[{name}]: running on 127.0.0.1:{port} (pid {process.pid})")
@@ -173,9 +201,23 @@ def stop(name: str) -> int:
     return 0
 
 
+def status(name: str, port: int) -> int:
+    directory = instance_dir(name)
+    pid = pid_alive(directory / "orthanc.pid")
+    if pid is None:
+        print(f"orthanc[{name}]: not running")
+        return 3
+    creds_path = directory / "credentials.json"
+    if not creds_path.exists() or not answering(port, json.loads(creds_path.read_text())):
+        print(f"orthanc[{name}]: process {pid} is not answering on 127.0.0.1:{port}")
+        return 1
+    print(f"orthanc[{name}]: running on 127.0.0.1:{port} (pid {pid})")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("action", choices=["start", "stop", "config"])
+    parser.add_argument("action", choices=["start", "stop", "restart", "status", "config"])
     parser.add_argument("--name", default="demo")
     parser.add_argument("--port", type=int, default=8042)
     args = parser.parse_args()
@@ -183,6 +225,11 @@ def main() -> int:
         return start(args.name, args.port)
     if args.action == "stop":
         return stop(args.name)
+    if args.action == "restart":
+        stop(args.name)
+        return start(args.name, args.port)
+    if args.action == "status":
+        return status(args.name, args.port)
     print(write_config(args.name, args.port))
     return 0
 

@@ -76,7 +76,8 @@ class PatientImagingUploadApi(APIView):
         uploaded = [f for name in request.FILES for f in request.FILES.getlist(name)]
         if not uploaded:
             raise ValidationFailed("Attach DICOM files or zip archives of them (multipart field 'files').", code="no_files")
-        confirm = str(request.data.get("confirm_relink", "")).strip().lower() in _TRUE
+        data = request.data if hasattr(request.data, "get") else {}
+        confirm = str(data.get("confirm_relink", "")).strip().lower() in _TRUE
         sources = [UploadSource(name=f.name or "upload", path=Path(f.temporary_file_path())) for f in uploaded]
         report = imaging_upload(actor=request.user, patient=patient, sources=sources, confirm_relink=confirm, request=request)
         body = report.as_dict()

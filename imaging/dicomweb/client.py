@@ -28,8 +28,16 @@ def dicomweb_client_build(*, timeout_s: float | None = None) -> DICOMwebClient:
     session.auth = dicomweb_auth()
     # Never let a proxy from the environment see the PACS credentials or patient data.
     session.trust_env = False
-    return DICOMwebClient(
+    client = DICOMwebClient(
         url=dicomweb_base_url(),
         session=session,
         timeout=timeout_s if timeout_s is not None else settings.DICOMWEB_TIMEOUT_S,
     )
+    # dicomweb-client retries every failure 5 times with back-off (about 30 s when the PACS is
+    # down); a person is usually waiting, so retry briefly and let the caller report a 503.
+    client.set_http_retry_params(
+        retry=settings.DICOMWEB_MAX_ATTEMPTS > 1,
+        max_attempts=settings.DICOMWEB_MAX_ATTEMPTS,
+        wait_exponential_multiplier=settings.DICOMWEB_RETRY_WAIT_MS,
+    )
+    return client

@@ -9,16 +9,24 @@ The browser never talks to the PACS. Every request here is:
    (400). Paths are matched by ``urls.py`` against the QIDO-RS/WADO-RS routes only, with UIDs of
    strict syntax; the PACS URL is rebuilt from those parts, never from the client's path;
 2. authenticated (session or ``Authorization: Token``), then checked: the StudyInstanceUID must
-   belong to an ImagingStudy of a patient the user may see (``patients.access``), else 404;
-   every access, allowed or denied, is audited;
-3. forwarded with only safe headers (Accept); the client's Authorization and Cookie never leave;
+   belong to an ImagingStudy of a patient the user may see (``patients.access``), else 404.
+   A positive decision is remembered for DICOMWEB_PROXY_ACCESS_CACHE_S seconds per credential
+   and study (``ACCESS_CACHE``), so a viewer's hundreds of frame requests cost one check;
+3. audited, every access: a denial at once, on the request path; each allowed read gets its own
+   ``audit_record`` entry, written in batches (one transaction) by ``_AuditWriter`` a few
+   milliseconds later rather than one commit per frame;
+4. forwarded with only safe headers (Accept); the client's Authorization and Cookie never leave;
    the proxy adds the PACS credentials;
-4. streamed back chunk by chunk (httpx async streaming into an async StreamingHttpResponse), with
-   absolute PACS URLs in JSON answers (BulkDataURI, RetrieveURL) rewritten to this proxy.
+5. streamed back chunk by chunk (an async HTTP/1.1 client on asyncio streams, ``upstream.py``,
+   into an async StreamingHttpResponse), with absolute PACS URLs (BulkDataURI and RetrieveURL in
+   JSON, Content-Location in multipart part headers) rewritten to this proxy.
 
 Why async: Daphne serves ASGI, and Django 5.2 serves a *sync* StreamingHttpResponse iterator
 under ASGI by consuming it whole into a list in a worker thread (django/http/response.py,
-``__aiter__``): a 100 MB series would sit in memory. An async iterator is sent chunk by chunk.
+``__aiter__``): a 100 MB series would sit in memory. An async iterator is sent chunk by chunk
+(measured: 1.3-1.7 MiB peak traced memory for a 100 MiB series, tests/imaging/
+test_proxy_streaming.py). Why not httpx: see ``upstream.py`` (3x the relay throughput).
+Repeat binary reads can skip Django's request cycle altogether: see ``asgi.py``.
 
 QIDO-RS at the study level (``/dicomweb/studies``) never passes the client's query through
 unscoped: the proxy adds the user's StudyInstanceUIDs as a UID-list match, filters the answer
@@ -29,21 +37,26 @@ another patient's study.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
+import hashlib
 import json
 import logging
 import re
+import time
 import weakref
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-import httpx
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import close_old_connections, connection, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
-from django.urls import reverse
+from pydicom.datadict import tag_for_keyword
 from rest_framework.authentication import TokenAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
 
@@ -52,6 +65,13 @@ from cdss.audit.services import audit_record
 from cdss.core.errors import NotFound
 from imaging.dicomweb.client import dicomweb_auth, dicomweb_base_url
 from imaging.dicomweb.uids import uid_is_valid
+from imaging.dicomweb.upstream import (
+    UpstreamError,
+    UpstreamPool,
+    UpstreamResponse,
+    upstream_pool,
+    upstream_pools_close,
+)
 from imaging.selectors import imaging_study_get_for_user, imaging_study_uids_for_user
 
 logger = logging.getLogger(__name__)
@@ -60,7 +80,7 @@ QIDO_ROUTES = frozenset({"qido-studies", "qido-study-series", "qido-study-instan
 JSON_ROUTES = QIDO_ROUTES | {"study-metadata", "series-metadata", "instance-metadata"}
 _QIDO_KEYS = frozenset({"includefield", "limit", "offset", "fuzzymatching"})
 _WADO_KEYS = frozenset({"charset", "quality", "viewport", "window", "annotation", "iccprofile"})
-_ATTRIBUTE_KEY = re.compile(r"^(?:[A-Za-z][A-Za-z0-9]{0,63}|[0-9A-Fa-f]{8}(?:\.[0-9A-Fa-f]{8}){0,7})$")
+_TAG = re.compile(r"^[0-9A-Fa-f]{8}$")
 _MAX_PARAMS = 64
 _MAX_VALUE = 1024
 _MAX_ACCEPT = 512
@@ -70,8 +90,10 @@ _REFUSED_CONTENT_TYPES = ("multipart/", "application/zip", "application/x-zip", 
 _ARCHIVE_ACCEPT = ("application/zip", "application/x-zip", "application/gzip", "application/x-tar")
 # Answer statuses of the PACS that are passed on as they are; everything else becomes 502.
 _PASSED_STATUSES = frozenset({200, 204, 206, 400, 404, 406})
-_RESPONSE_HEADERS = ("Content-Type", "Content-Length", "Warning")
+_RESPONSE_HEADERS = (("content-type", "Content-Type"), ("content-length", "Content-Length"), ("warning", "Warning"))
 _RELAY_CHUNK = 256 * 1024
+# Where cdss/urls.py mounts this proxy (imaging.dicomweb.urls).
+PROXY_ROOT = "/dicomweb"
 
 
 def _error(status: int, code: str, message: str, **headers: str) -> JsonResponse:
@@ -105,11 +127,19 @@ def proxy_request_refusal(request: HttpRequest) -> HttpResponse | None:
     return None
 
 
+def _is_attribute(key: str) -> bool:
+    """A QIDO-RS match key: a DICOM keyword or tag, or a dotted path of them (at most 8 deep)."""
+    parts = key.split(".")
+    return len(parts) <= 8 and all(
+        bool(_TAG.match(part)) or (part.isalnum() and tag_for_keyword(part) is not None) for part in parts
+    )
+
+
 def _query_params(request: HttpRequest, route: str) -> list[tuple[str, str]] | HttpResponse:
     params: list[tuple[str, str]] = []
     qido = route in QIDO_ROUTES
     for key, values in request.GET.lists():
-        allowed = (key in _QIDO_KEYS or bool(_ATTRIBUTE_KEY.match(key))) if qido else key in _WADO_KEYS
+        allowed = (key in _QIDO_KEYS or _is_attribute(key)) if qido else key in _WADO_KEYS
         if not allowed:
             return _error(400, "unsupported_parameter", f"Unsupported query parameter {key[:40]!r}.")
         for value in values:
@@ -138,7 +168,7 @@ class _Unauthenticated(Exception):
 
 
 def _authenticate(request: HttpRequest) -> Any:
-    header = get_authorization_header(request).split()
+    header = get_authorization_header(request).split()  # type: ignore[arg-type]  # reads META only
     if header:
         if header[0].lower() != b"token" or len(header) != 2:
             raise _Unauthenticated
@@ -158,54 +188,155 @@ def _authorize(request: HttpRequest, route: str, study_uid: str | None) -> Proxy
     if study_uid is None:
         return ProxyAccess(user=user, allowed=imaging_study_uids_for_user(user))
     study = imaging_study_get_for_user(user, study_uid, request=request, route=route)
-    audit_record(
-        actor=user, action=AuditAction.READ, object_type="imaging_study", object_id=study.pk,
-        patient_id=study.patient_id, request=request, detail={"route": route},
-    )
     return ProxyAccess(user=user, study_id=study.pk, patient_id=study.patient_id)
 
 
-def _audit_listed(request: HttpRequest, user: Any, rows: list[tuple[int, int]]) -> None:
-    for study_id, patient_id in rows:
-        audit_record(
-            actor=user, action=AuditAction.READ, object_type="imaging_study", object_id=study_id,
-            patient_id=patient_id, request=request, detail={"route": "qido-studies"},
-        )
+class _AccessCache:
+    """Recent positive decisions, so that a viewer loading hundreds of frames of one study costs
+    one database check, not hundreds. Keyed by a hash of the credential (token or session key)
+    and the StudyInstanceUID; entries live DICOMWEB_PROXY_ACCESS_CACHE_S seconds (0 turns the
+    cache off), so a revoked right ends at most that long after the change. Denials are never
+    cached. Only the event loop's thread touches it.
+    """
+
+    def __init__(self, max_entries: int = 20_000) -> None:
+        self.entries: OrderedDict[tuple[str, str], tuple[float, ProxyAccess]] = OrderedDict()
+        self.max_entries = max_entries
+
+    def get(self, key: tuple[str, str]) -> ProxyAccess | None:
+        entry = self.entries.get(key)
+        if entry is None:
+            return None
+        if entry[0] < time.monotonic():
+            del self.entries[key]
+            return None
+        return entry[1]
+
+    def put(self, key: tuple[str, str], access: ProxyAccess, ttl: float) -> None:
+        self.entries[key] = (time.monotonic() + ttl, access)
+        self.entries.move_to_end(key)
+        while len(self.entries) > self.max_entries:
+            self.entries.popitem(last=False)
+
+    def clear(self) -> None:
+        self.entries.clear()
+
+
+ACCESS_CACHE = _AccessCache()
+
+
+def credential_key(*, authorization: str | None, session: str | None) -> str | None:
+    """What identifies a caller in ACCESS_CACHE: a hash of its token header or session key."""
+    if authorization:
+        return "t:" + hashlib.sha256(authorization.encode()).hexdigest()
+    return "s:" + hashlib.sha256(session.encode()).hexdigest() if session else None
+
+
+def _credential_key(request: HttpRequest) -> str | None:
+    return credential_key(
+        authorization=request.headers.get("Authorization"), session=request.COOKIES.get(settings.SESSION_COOKIE_NAME)
+    )
+
+
+# (request or anything with META and request_id, user, study id, patient id, route)
+_AuditEntry = tuple[Any, Any, int | None, int | None, str]
+
+
+class _AuditWriter:
+    """Writes the proxy's read entries with ``audit_record``, one transaction per batch.
+
+    Every access gets its own entry; they are committed together a few milliseconds after the
+    answer has started, instead of one commit (and disk flush) per frame on the request path.
+    Denials are written at once, on the request path (see ``imaging_study_get_for_user``).
+    """
+
+    delay_s = 0.05
+
+    def __init__(self) -> None:
+        self.pending: list[_AuditEntry] = []
+        self.task: asyncio.Task[None] | None = None
+
+    def add(self, request: Any, access: ProxyAccess, route: str,
+            study_id: int | None = None, patient_id: int | None = None) -> None:
+        self.pending.append((request, access.user, study_id or access.study_id, patient_id or access.patient_id, route))
+        if self.task is None or self.task.done():
+            # A fresh context: the request's own (its worker thread) ends with the request.
+            self.task = asyncio.get_running_loop().create_task(self._later(), context=contextvars.Context())
+
+    async def _later(self) -> None:
+        await asyncio.sleep(self.delay_s)
+        await self.flush(raise_errors=False)
+
+    async def flush(self, *, raise_errors: bool = True) -> None:
+        while self.pending:
+            batch, self.pending = self.pending, []
+            try:
+                await sync_to_async(_audit_write)(batch)
+            except Exception:
+                # Keep them for the next write (bounded), and say so loudly.
+                logger.exception("could not write %d DICOMweb audit entries; kept for the next attempt", len(batch))
+                self.pending[:0] = batch[: max(0, _AUDIT_PENDING_MAX - len(self.pending))]
+                if raise_errors:
+                    raise
+                return
+
+
+_AUDIT_PENDING_MAX = 100_000
+
+
+def _audit_write(batch: list[_AuditEntry]) -> None:
+    if not connection.in_atomic_block:
+        # This runs outside any request, so nothing else recycles a broken or expired connection.
+        close_old_connections()
+    with transaction.atomic():
+        for request, user, study_id, patient_id, route in batch:
+            audit_record(
+                actor=user, action=AuditAction.READ, object_type="imaging_study", object_id=study_id,
+                patient_id=patient_id, request=request, detail={"route": route},
+            )
+
+
+_audit_writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _AuditWriter] = weakref.WeakKeyDictionary()
+
+
+def audit_writer() -> _AuditWriter:
+    loop = asyncio.get_running_loop()
+    writer = _audit_writers.get(loop)
+    if writer is None:
+        writer = _audit_writers[loop] = _AuditWriter()
+    return writer
 
 
 # --- 3. the PACS connection --------------------------------------------------------------------
 
-_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = weakref.WeakKeyDictionary()
+def _pool() -> UpstreamPool:
+    """This event loop's keep-alive connections to the PACS (Daphne runs one loop)."""
+    return upstream_pool(
+        dicomweb_base_url(),
+        max_idle=settings.DICOMWEB_PROXY_MAX_CONNECTIONS,
+        idle_s=0.9,  # Orthanc closes idle connections after 1 s
+        connect_timeout=settings.DICOMWEB_PROXY_CONNECT_TIMEOUT_S,
+        read_timeout=settings.DICOMWEB_TIMEOUT_S,
+    )
 
 
-def _client() -> httpx.AsyncClient:
-    """One pooled async client per event loop (Daphne runs one; each test run makes its own)."""
+async def dicomweb_proxy_close() -> None:
+    """Write pending audit entries and close this event loop's PACS connections.
+
+    Tests call it before their event loop ends; under Daphne the loop lives as long as the
+    process.
+    """
     loop = asyncio.get_running_loop()
-    client = _clients.get(loop)
-    if client is None or client.is_closed:
-        client = httpx.AsyncClient(
-            timeout=httpx.Timeout(settings.DICOMWEB_TIMEOUT_S, connect=settings.DICOMWEB_PROXY_CONNECT_TIMEOUT_S),
-            limits=httpx.Limits(
-                max_connections=settings.DICOMWEB_PROXY_MAX_CONNECTIONS,
-                max_keepalive_connections=settings.DICOMWEB_PROXY_MAX_CONNECTIONS,
-                keepalive_expiry=0.9,  # Orthanc closes idle connections after 1 s
-            ),
-            follow_redirects=False,
-            trust_env=False,  # no proxy from the environment ever sees PACS traffic
-        )
-        _clients[loop] = client
-    return client
+    writer = _audit_writers.pop(loop, None)
+    if writer is not None:
+        if writer.task is not None and not writer.task.done():
+            writer.task.cancel()
+        await writer.flush()
+    await upstream_pools_close()
 
 
-async def dicomweb_proxy_client_close() -> None:
-    """Close this event loop's PACS connections (tests call it before their loop ends)."""
-    client = _clients.pop(asyncio.get_running_loop(), None)
-    if client is not None:
-        await client.aclose()
-
-
-def _upstream_headers(request: HttpRequest, route: str) -> dict[str, str]:
-    accept = request.headers.get("Accept", "").strip()
+def _upstream_headers(accept: str, route: str) -> dict[str, str]:
+    accept = accept.strip()
     if route in JSON_ROUTES and (not accept or accept == "*/*" or "json" not in accept):
         accept = "application/dicom+json"
     headers = {"Accept-Encoding": "identity"}
@@ -214,14 +345,14 @@ def _upstream_headers(request: HttpRequest, route: str) -> dict[str, str]:
     return headers
 
 
-async def _upstream_send(request: HttpRequest, path: str, params: list[tuple[str, str]], route: str) -> httpx.Response:
-    url = f"{dicomweb_base_url()}/{path}"
-    if params:
-        url += "?" + urlencode(params)
-    auth = dicomweb_auth()
-    client = _client()
-    upstream_request = client.build_request("GET", url, headers=_upstream_headers(request, route))
-    return await client.send(upstream_request, auth=httpx.BasicAuth(*auth) if auth else None, stream=True)
+async def upstream_request(*, accept: str, route: str, path: str, params: list[tuple[str, str]]) -> UpstreamResponse:
+    """GET ``path`` from the PACS with only the safe headers; the body is left to stream."""
+    target = path + ("?" + urlencode(params) if params else "")
+    return await _pool().get(target, headers=_upstream_headers(accept, route), auth=dicomweb_auth())
+
+
+async def _upstream_send(request: HttpRequest, path: str, params: list[tuple[str, str]], route: str) -> UpstreamResponse:
+    return await upstream_request(accept=request.headers.get("Accept", ""), route=route, path=path, params=params)
 
 
 def _pacs_failure(status: int) -> JsonResponse:
@@ -264,17 +395,20 @@ class UrlRewriter:
         return data
 
 
+def pacs_prefixes() -> list[bytes]:
+    """The absolute URL prefixes the PACS may write into its answers."""
+    return [t.rstrip("/").encode() for t in (dicomweb_base_url(), *settings.DICOMWEB_ADVERTISED_URLS)]
+
+
 def _rewriter(request: HttpRequest) -> UrlRewriter:
-    proxy_root = reverse("dicomweb-qido-studies").removesuffix("/studies")
-    targets = [dicomweb_base_url(), *settings.DICOMWEB_ADVERTISED_URLS]
-    return UrlRewriter([t.rstrip("/").encode() for t in targets], request.build_absolute_uri(proxy_root).encode())
+    return UrlRewriter(pacs_prefixes(), request.build_absolute_uri(PROXY_ROOT).encode())
 
 
 # --- 5. streaming back -------------------------------------------------------------------------
 
-async def _relay(upstream: httpx.Response, rewriter: UrlRewriter | None) -> AsyncIterator[bytes]:
+async def relay(upstream: UpstreamResponse, rewriter: UrlRewriter | None) -> AsyncIterator[bytes]:
     try:
-        async for chunk in upstream.aiter_raw(_RELAY_CHUNK):
+        async for chunk in upstream.iter_raw(_RELAY_CHUNK):
             if rewriter is not None:
                 chunk = rewriter.feed(chunk)
             if chunk:
@@ -288,44 +422,46 @@ async def _relay(upstream: httpx.Response, rewriter: UrlRewriter | None) -> Asyn
 class UpstreamStreamingResponse(StreamingHttpResponse):
     """Closes the PACS response even when the body is never iterated (client gone early)."""
 
-    def __init__(self, upstream: httpx.Response, rewriter: UrlRewriter | None, **kwargs: Any) -> None:
-        super().__init__(_relay(upstream, rewriter), **kwargs)
+    def __init__(self, upstream: UpstreamResponse, rewriter: UrlRewriter | None, **kwargs: Any) -> None:
+        super().__init__(relay(upstream, rewriter), **kwargs)
         self._upstream = upstream
         self._loop = asyncio.get_running_loop()
 
     def close(self) -> None:
         super().close()
-        if not self._upstream.is_closed:
-            try:
+        if not self._upstream.closed:
+            with contextlib.suppress(RuntimeError):  # the loop is already gone
                 asyncio.run_coroutine_threadsafe(self._upstream.aclose(), self._loop)
-            except RuntimeError:  # the loop is already gone
-                pass
 
 
 async def _forward(request: HttpRequest, route: str, path: str, params: list[tuple[str, str]]) -> HttpResponseBase:
     try:
         upstream = await _upstream_send(request, path, params, route)
-    except httpx.HTTPError as exc:
-        logger.warning("PACS unreachable through the proxy: %s", type(exc).__name__)
+    except UpstreamError as exc:
+        logger.warning("PACS unreachable through the proxy: %s", exc)
         return _error(503, "pacs_unavailable", "The PACS is unreachable; try again shortly.", **{"Retry-After": "5"})
-    if upstream.status_code not in _PASSED_STATUSES or upstream.status_code == 404:
+    status = upstream.status
+    if status not in _PASSED_STATUSES or status == 404:
         await upstream.aclose()
-        return _pacs_failure(upstream.status_code)
-    rewriter = _rewriter(request) if route in JSON_ROUTES and upstream.status_code == 200 else None
-    headers = {name: upstream.headers[name] for name in _RESPONSE_HEADERS if name in upstream.headers}
+        return _pacs_failure(status)
+    # JSON carries BulkDataURI/RetrieveURL; multipart answers carry Content-Location part headers.
+    content_kind = upstream.headers.get("content-type", "").lower()
+    rewrites = route in JSON_ROUTES or content_kind.startswith("multipart/")
+    rewriter = _rewriter(request) if rewrites and status in (200, 206) else None
+    headers = {name: upstream.headers[key] for key, name in _RESPONSE_HEADERS if key in upstream.headers}
     if rewriter is not None:
         headers.pop("Content-Length", None)  # the rewritten body has another length
-    if request.method == "HEAD" or upstream.status_code == 204:
+    if request.method == "HEAD" or status == 204:
         await upstream.aclose()
-        response = HttpResponse(status=upstream.status_code)
+        response = HttpResponse(status=status)
         for name, value in headers.items():
             response[name] = value
         return response
     content_type = headers.pop("Content-Type", "application/octet-stream")
-    response = UpstreamStreamingResponse(upstream, rewriter, status=upstream.status_code, content_type=content_type)
+    streaming = UpstreamStreamingResponse(upstream, rewriter, status=status, content_type=content_type)
     for name, value in headers.items():
-        response[name] = value
-    return response
+        streaming[name] = value
+    return streaming
 
 
 # --- QIDO-RS over all studies: scoped to the user's studies ----------------------------------------
@@ -356,19 +492,24 @@ async def _qido_studies(request: HttpRequest, access: ProxyAccess, params: list[
         batch = uids[start : start + chunk]
         try:
             upstream = await _upstream_send(request, "studies", [*passed, ("StudyInstanceUID", ",".join(batch))], "qido-studies")
-        except httpx.HTTPError as exc:
-            logger.warning("PACS unreachable through the proxy: %s", type(exc).__name__)
+        except UpstreamError as exc:
+            logger.warning("PACS unreachable through the proxy: %s", exc)
             return _error(503, "pacs_unavailable", "The PACS is unreachable; try again shortly.", **{"Retry-After": "5"})
         try:
-            if upstream.status_code == 204:
+            if upstream.status == 204:
                 continue
-            if upstream.status_code != 200:
-                return _pacs_failure(upstream.status_code) if upstream.status_code != 400 else _error(400, "pacs_bad_request", "The PACS rejected this query.")
+            if upstream.status != 200:
+                if upstream.status == 400:
+                    return _error(400, "pacs_bad_request", "The PACS rejected this query.")
+                return _pacs_failure(upstream.status)
             body = bytearray()
-            async for part in upstream.aiter_raw():
+            async for part in upstream.iter_raw():
                 body += part
                 if len(body) > settings.DICOMWEB_PROXY_QIDO_MAX_BYTES:
                     return _error(502, "pacs_answer_too_large", "The PACS answer is too large; narrow the query.")
+        except UpstreamError as exc:
+            logger.warning("PACS answer broken through the proxy: %s", exc)
+            return _error(502, "pacs_error", "The PACS could not answer this request.")
         finally:
             await upstream.aclose()
         try:
@@ -385,16 +526,17 @@ async def _qido_studies(request: HttpRequest, access: ProxyAccess, params: list[
     found = found[offset or 0 :]
     if limit:
         found = found[:limit]
-    listed = [allowed[item["0020000D"]["Value"][0]] for item in found]
-    if listed:
-        await sync_to_async(_audit_listed)(request, access.user, listed)
+    writer = audit_writer()
+    for item in found:
+        study_id, patient_id = allowed[item["0020000D"]["Value"][0]]
+        writer.add(request, access, "qido-studies", study_id, patient_id)
     payload = _rewriter(request).replace(json.dumps(found, separators=(",", ":")).encode())
     return HttpResponse(payload, content_type="application/dicom+json", status=200)
 
 
 # --- the view ---------------------------------------------------------------------------------
 
-def _upstream_path(route: str, parts: dict[str, str]) -> str:
+def upstream_path(route: str, parts: dict[str, str]) -> str:
     study, series, instance = parts.get("study"), parts.get("series"), parts.get("instance")
     base = f"studies/{study}"
     if series:
@@ -431,16 +573,25 @@ async def dicomweb_proxy(request: HttpRequest, route: str, **parts: str) -> Http
     params = _query_params(request, route)
     if isinstance(params, HttpResponse):
         return params
-    try:
-        access = await sync_to_async(_authorize)(request, route, parts.get("study"))
-    except _Unauthenticated:
-        return _error(401, "not_authenticated", "Authentication credentials were not provided or are invalid.",
-                      **{"WWW-Authenticate": "Token"})
-    except NotFound:
-        return _error(404, "not_found", "Not found.")
+    study_uid = parts.get("study")
+    credential = _credential_key(request)
+    ttl = float(settings.DICOMWEB_PROXY_ACCESS_CACHE_S)
+    cache_key = (credential, study_uid) if credential and study_uid and ttl > 0 else None
+    access = ACCESS_CACHE.get(cache_key) if cache_key else None
+    if access is None:
+        try:
+            access = await sync_to_async(_authorize)(request, route, study_uid)
+        except _Unauthenticated:
+            return _error(401, "not_authenticated", "Authentication credentials were not provided or are invalid.",
+                          **{"WWW-Authenticate": "Token"})
+        except NotFound:
+            return _error(404, "not_found", "Not found.")
+        if cache_key:
+            ACCESS_CACHE.put(cache_key, access, ttl)
     if route == "qido-studies":
         return await _qido_studies(request, access, params)
-    return await _forward(request, route, _upstream_path(route, parts), params)
+    audit_writer().add(request, access, route)
+    return await _forward(request, route, upstream_path(route, parts), params)
 
 
 async def dicomweb_not_found(request: HttpRequest, rest: str = "") -> HttpResponseBase:

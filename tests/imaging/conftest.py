@@ -7,6 +7,7 @@ Orthanc's own REST API, so runs never see each other's data.
 from __future__ import annotations
 
 import io
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,10 +20,10 @@ from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.test import AsyncClient
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import UID, CTImageStorage, ExplicitVRLittleEndian, generate_uid
 
 from cdss.accounts.models import User
-from imaging.dicomweb.proxy import dicomweb_proxy_client_close
+from imaging.dicomweb.proxy import ACCESS_CACHE, _AuditWriter, dicomweb_proxy_close
 from imaging.models import ImagingStudy, LinkSource
 from patients.models import Patient
 
@@ -42,7 +43,7 @@ def ct_dataset(
     ds.file_meta = FileMetaDataset()
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
     ds.file_meta.MediaStorageSOPClassUID = CTImageStorage
-    ds.file_meta.MediaStorageSOPInstanceUID = sop or generate_uid()
+    ds.file_meta.MediaStorageSOPInstanceUID = UID(sop) if sop else generate_uid()
     ds.SOPClassUID = CTImageStorage
     ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
     ds.StudyInstanceUID = study
@@ -126,6 +127,16 @@ class Orthanc:
         self.created.clear()
 
 
+@pytest.fixture(autouse=True)
+def _proxy_state(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Each test starts with no remembered access decisions; audit entries are written when the
+    test's request finishes (``dicomweb_proxy_close``), inside the test's transaction."""
+    monkeypatch.setattr(_AuditWriter, "delay_s", 3600.0)
+    ACCESS_CACHE.clear()
+    yield
+    ACCESS_CACHE.clear()
+
+
 @pytest.fixture
 def orthanc() -> Iterator[Orthanc]:
     pacs = Orthanc()
@@ -200,10 +211,63 @@ def proxy_fetch(
                 body += response.content
             return ProxyAnswer(response.status_code, {k: v for k, v in response.headers.items()}, bytes(body))
         finally:
-            await dicomweb_proxy_client_close()
+            await dicomweb_proxy_close()
 
     return async_to_sync(go)()
 
 
 def pydicom_read(data: bytes) -> Dataset:
     return pydicom.dcmread(io.BytesIO(data))
+
+
+# --- a corpus of bad files (each made here, from a good one) -----------------------------------
+
+def _patch_length(data: bytes, tag: bytes, vr: bytes, new_length: int, *, long_form: bool) -> bytes:
+    index = data.index(tag + vr)
+    out = bytearray(data)
+    if long_form:
+        out[index + 8 : index + 12] = new_length.to_bytes(4, "little")
+    else:
+        out[index + 6 : index + 8] = new_length.to_bytes(2, "little")
+    return bytes(out)
+
+
+def bad_file(kind: str, *, study: str, series: str, patient_id: str) -> bytes:
+    """A file of the given study that the upload must refuse, with the code it must give."""
+    ds = ct_dataset(study=study, series=series, patient_id=patient_id, instance_number=99)
+    good = dicom_bytes(ds)
+    if kind == "not_dicom":
+        return b"%PDF-1.4 this is not a DICOM file\n" * 20
+    if kind == "truncated":
+        return good[: len(good) - 100]
+    if kind == "invalid_length":  # PixelData claims 2 GiB
+        return _patch_length(good, b"\xe0\x7f\x10\x00", b"OW", 0x7FFFFFF0, long_form=True)
+    if kind == "invalid_length_short":  # PatientName claims 65,520 bytes in a small file
+        return _patch_length(good, b"\x10\x00\x10\x00", b"PN", 0xFFF0, long_form=False)
+    if kind == "missing_uid":
+        del ds.SeriesInstanceUID
+        return dicom_bytes(ds)
+    if kind == "invalid_uid":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pydicom warns about the bad UID we make on purpose
+            ds.SOPInstanceUID = "1.2.abc"
+            return dicom_bytes(ds)
+    if kind == "missing_pixel_data":
+        del ds.PixelData
+        return dicom_bytes(ds)
+    if kind == "patient_mismatch":
+        ds.PatientID = "SOMEONE-ELSE"
+        return dicom_bytes(ds)
+    raise ValueError(kind)
+
+
+BAD_KINDS = {
+    "not_dicom": "not_dicom",
+    "truncated": "truncated",
+    "invalid_length": "invalid_length",
+    "invalid_length_short": "invalid_length",
+    "missing_uid": "missing_uid",
+    "invalid_uid": "invalid_uid",
+    "missing_pixel_data": "missing_pixel_data",
+    "patient_mismatch": "patient_mismatch",
+}
