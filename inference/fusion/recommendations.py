@@ -56,6 +56,17 @@ class FusionResult:
         }
 
 
+def _quantity(lesion: dict[str, Any], name: str, unit: str) -> float | None:
+    """A lesion measurement as ``{"value", "unit"}`` (segmentation findings) or ``<name>_<unit>``."""
+    measured = lesion.get(name)
+    if isinstance(measured, dict):
+        if measured.get("unit") != unit:
+            raise ValueError(f"{name} in {measured.get('unit')!r}, expected {unit}")
+        return None if measured.get("value") is None else float(measured["value"])
+    flat = lesion.get(f"{name}_{unit.lower()}")
+    return None if flat is None else float(flat)
+
+
 def _score_evidence(scores: dict[str, Any], *ids: str) -> list[dict[str, Any]]:
     evidence = []
     for score_id in ids:
@@ -130,8 +141,9 @@ def hcc_staging(
     elif galad is not None and not galad.get("computable"):
         gaps.append(Gap("galad_not_computable", "Lesions seen: GALAD not computable (" + "; ".join(galad.get("missing", [])) + ").", list(galad.get("missing", []))))
     evidence: list[dict[str, Any]] = [
-        {"kind": "imaging", "id": "lesion", "index": i + 1, "longest_axial_diameter_mm": lesion.get("longest_axial_diameter_mm"),
-         "volume_ml": lesion.get("volume_ml"), "source": tumour_source}
+        {"kind": "imaging", "id": "lesion", "index": i + 1,
+         "longest_axial_diameter_mm": _quantity(lesion, "longest_axial_diameter", "mm"),
+         "volume_ml": _quantity(lesion, "volume", "mL"), "source": tumour_source}
         for i, lesion in enumerate(lesions)
     ]
     staging: dict[str, Any] = {"tumour_source": tumour_source, "tumour_count": len(lesions)}
@@ -197,7 +209,7 @@ def fusion_build(
         lesions, source = seg_lesions, "the CT segmentation"
     staging: dict[str, Any] = {}
     if lesions:
-        tumours = [{"diameter_cm": round(float(les.get("longest_axial_diameter_mm") or 0) / 10, 2)} for les in lesions]
+        tumours = [{"diameter_cm": round((_quantity(les, "longest_axial_diameter", "mm") or 0.0) / 10, 2)} for les in lesions]
         staged = staging_scores(tumours)
         recs, staging_gaps, staging = hcc_staging(
             bclc=staged.get("bclc"), galad=staged.get("galad"), lesions=lesions, tumour_source=source, afp_on_file=afp_on_file

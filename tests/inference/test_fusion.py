@@ -29,7 +29,10 @@ def staging(body: dict[str, Any]) -> Any:
 
 
 def segmentation(*diameters_mm: float) -> dict[str, Any]:
-    return {"kind": "segmentation", "findings": {"lesions": [{"longest_axial_diameter_mm": d, "volume_ml": 1.0} for d in diameters_mm]}}
+    # The shape the segmentation runtime writes: measurements as {"value", "unit"}.
+    return {"kind": "segmentation", "findings": {"lesions": [
+        {"longest_axial_diameter": {"value": d, "unit": "mm"}, "volume": {"value": 1.0, "unit": "mL"}} for d in diameters_mm
+    ]}}
 
 
 def test_bclc_needs_vascular_and_spread_findings_and_says_so() -> None:
