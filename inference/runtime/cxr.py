@@ -33,9 +33,9 @@ def run_cxr(
 
     Each result holds ``probabilities`` (uncalibrated softmax per class), ``calibrated_probability``
     (temperature-scaled probability of the positive class), ``threshold`` (chosen on validation
-    data), ``positive`` (calibrated probability >= threshold), ``label``, ``heatmap`` (uint8 Grad-CAM
-    of the positive class at the image's own size, or ``None``) and ``model`` (key, version,
-    weights SHA-256).
+    data), ``positive`` (calibrated probability >= threshold), ``label``, ``heatmap`` (uint8 Grad-CAM,
+    0-255, at the image's own size, of ``heatmap_class`` = the predicted label; ``None`` when
+    ``heatmaps=False``) and ``model`` (key, version, weights SHA-256).
     """
     if not images:
         raise ModelInputInvalid("no images given")
@@ -51,11 +51,18 @@ def run_cxr(
     classes = card.classes
     positive_index = classes.index(str(card.data.get("positive_class", classes[-1])))
     threshold = float(post["threshold"])
-    cams = gradcam_maps(model=model, inputs=inputs, class_index=positive_index) if heatmaps else None
+    negative_index = 1 - positive_index
+    cams = (
+        {c: gradcam_maps(model=model, inputs=inputs, class_index=c) for c in (positive_index, negative_index)}
+        if heatmaps
+        else None
+    )
     results = []
     for i, image in enumerate(images):
         p = float(calibrated[i, positive_index])
         shape = tuple(np.asarray(image).shape[:2])
+        # explain the decision that was made: the map of the class the thresholded label names
+        explained = positive_index if p >= threshold else negative_index
         results.append(
             {
                 "model": model.provenance(),
@@ -64,14 +71,15 @@ def run_cxr(
                 "positive_class": classes[positive_index],
                 "threshold": threshold,
                 "positive": p >= threshold,
-                "label": classes[positive_index] if p >= threshold else classes[1 - positive_index],
-                "heatmap": _heatmap_u8(cams[i], shape=(int(shape[0]), int(shape[1]))) if cams is not None else None,
+                "label": classes[explained],
+                "heatmap_class": classes[explained] if cams is not None else None,
+                "heatmap": _heatmap_u8(cams[explained][i], shape=(int(shape[0]), int(shape[1]))) if cams is not None else None,
             }
         )
     return results
 
 
-def heatmap_overlay(image: NDArray[Any], heatmap: NDArray[np.uint8], *, alpha: float = 0.4) -> NDArray[np.uint8]:
+def heatmap_overlay(image: NDArray[Any], heatmap: NDArray[np.uint8], *, alpha: float = 0.6) -> NDArray[np.uint8]:
     """RGB overlay of a uint8 heatmap (jet colours) on the grey image, for PNG output."""
     from inference.runtime.preprocessing import cxr_to_gray_u8
 
@@ -82,5 +90,6 @@ def heatmap_overlay(image: NDArray[Any], heatmap: NDArray[np.uint8], *, alpha: f
     g = np.clip(1.5 - np.abs(4 * h - 2), 0, 1)
     b = np.clip(1.5 - np.abs(4 * h - 1), 0, 1)
     colour = np.stack([r, g, b], axis=-1) * 255.0
-    out = (1 - alpha) * grey[..., None] + alpha * colour
+    weight = (alpha * h)[..., None]  # low attention stays transparent
+    out = (1 - weight) * grey[..., None] + weight * colour
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)

@@ -8,6 +8,7 @@ Source attributes that a SEG needs and the source lacks fail with ``dicom_attrib
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import highdicom as hd
@@ -50,7 +51,7 @@ def _segments(model: dict[str, str]) -> list[hd.seg.SegmentDescription]:
 def seg_dicom_create(
     *,
     labels_frames: NDArray[np.uint8],
-    source_datasets: list[pydicom.Dataset],
+    source_datasets: Sequence[pydicom.Dataset],
     model: dict[str, str],
     series_number: int = 901,
 ) -> pydicom.Dataset:

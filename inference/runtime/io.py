@@ -11,6 +11,7 @@ Missing DICOM attributes fail with ``dicom_attribute_missing``; nothing is defau
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -85,7 +86,7 @@ def dicom_files(folder: Path) -> list[Path]:
     return out
 
 
-def dicom_series_from_datasets(datasets: list[pydicom.Dataset]) -> Volume:
+def dicom_series_from_datasets(datasets: Sequence[pydicom.Dataset]) -> Volume:
     """Sort one CT series by slice position; HU via RescaleSlope/Intercept; RAS affine from the geometry."""
     if not datasets:
         raise ModelInputInvalid("no DICOM images")
@@ -97,18 +98,18 @@ def dicom_series_from_datasets(datasets: list[pydicom.Dataset]) -> Volume:
     normal = np.cross(row_cos, col_cos)
     positions = [np.array([float(v) for v in _require(ds, "ImagePositionPatient")]) for ds in datasets]
     order = np.argsort([float(p @ normal) for p in positions])
-    datasets = [datasets[i] for i in order]
+    ordered = [datasets[i] for i in order]
     positions = [positions[i] for i in order]
-    dy, dx = (float(v) for v in _require(datasets[0], "PixelSpacing"))
-    if len(datasets) > 1:
+    dy, dx = (float(v) for v in _require(ordered[0], "PixelSpacing"))
+    if len(ordered) > 1:
         gaps = np.diff([float(p @ normal) for p in positions])
         dz = float(np.median(gaps))
         if dz <= 0 or np.max(np.abs(gaps - dz)) > 0.05 * dz + 1e-3:
             raise ModelInputInvalid("slices are not evenly spaced (or duplicated)", detail={"min_gap": float(gaps.min()), "max_gap": float(gaps.max())})
     else:
-        dz = float(_require(datasets[0], "SliceThickness"))
+        dz = float(_require(ordered[0], "SliceThickness"))
     slices = []
-    for ds in datasets:
+    for ds in ordered:
         slope = float(_require(ds, "RescaleSlope"))
         intercept = float(_require(ds, "RescaleIntercept"))
         try:
@@ -123,7 +124,7 @@ def dicom_series_from_datasets(datasets: list[pydicom.Dataset]) -> Volume:
     m[:3, 2] = normal * dz
     m[:3, 3] = positions[0]
     data_ijk = np.stack(slices).transpose(2, 1, 0)
-    return Volume(data_ijk=data_ijk, affine_ras=_LPS_TO_RAS @ m, kind="dicom", datasets=datasets)
+    return Volume(data_ijk=data_ijk, affine_ras=_LPS_TO_RAS @ m, kind="dicom", datasets=ordered)
 
 
 def dicom_series_read(folder: Path) -> Volume:

@@ -13,6 +13,7 @@ from monai.networks.nets import BasicUNetPlusPlus, ResNet
 
 from inference.registry import ModelCardInvalid
 
+
 class UNetPlusPlusLogits(torch.nn.Module):
     """BasicUNetPlusPlus returns a list (one entry per supervision head); inference needs one tensor.
 

@@ -69,7 +69,7 @@ def findings_compute(
     range and test-time-augmentation confidence."""
     voxel_ml = float(np.prod(spacing)) / 1000.0
     liver = labels > 0
-    comp, n = ndimage.label(labels == 2, structure=np.ones((3, 3, 3), bool))
+    comp, _ = ndimage.label(labels == 2, structure=np.ones((3, 3, 3), bool))
     lesions = []
     objects = ndimage.find_objects(comp)
     for idx, sl in enumerate(objects, start=1):

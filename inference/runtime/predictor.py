@@ -20,7 +20,13 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
-from inference.registry import ModelCard, ModelInputInvalid, ModelWeightsCorrupt, model_card_get, model_weights_verify
+from inference.registry import (
+    ModelCard,
+    ModelInputInvalid,
+    ModelWeightsCorrupt,
+    model_card_get,
+    model_weights_verify,
+)
 from inference.runtime.networks import network_build
 
 _CACHE: dict[tuple[str, str, str, int], LoadedModel] = {}

@@ -27,8 +27,9 @@ class Command(BaseCommand):
         parser.add_argument("--data", required=True, help="dataset folder (see the model card for its layout)")
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument(
-            "--stage", choices=["all", "cv", "final"], default="all",
-            help="cv: cross-validation only; final: train the registered model; all: both",
+            "--stage", choices=["all", "cv", "final", "card"], default="all",
+            help="cv: cross-validation only; final: train the registered model; all: both; "
+            "card (liver_ct_seg): rewrite the card from var/train results",
         )
         parser.add_argument("--colour", choices=["grayscale", "pseudocolour"], default=None, help="cxr_pneumonia input mode")
         parser.add_argument("--epochs", type=int, default=None, help="override the default number of epochs (liver_ct_seg: iterations)")

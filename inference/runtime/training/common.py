@@ -18,7 +18,7 @@ from inference.registry import sha256_file
 
 def seed_everything(seed: int) -> None:
     random.seed(seed)
-    np.random.seed(seed)  # noqa: NPY002 - legacy global RNG used by some MONAI transforms
+    np.random.seed(seed)
     torch.manual_seed(seed)
 
 

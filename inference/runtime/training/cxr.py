@@ -106,7 +106,7 @@ def dataset_load(*, data: Path, size: int) -> dict[str, NDArray[Any]]:
         labels[i] = int(label_id)
         names.append(name)
     merged = [find(patient_id(n)) for n in names]
-    out = {
+    out: dict[str, NDArray[Any]] = {
         "images": images,
         "labels": labels,
         "names": np.array(names),
@@ -290,7 +290,7 @@ def final_run(*, data: Path, seed: int, colour: str | None, out_root: Path, comm
     hold_logits = logits_predict(net, chans, hold)
     hold_probs = common.softmax_np(hold_logits, temperature)[:, 1]
     hold_raw = common.softmax_np(hold_logits)[:, 1]
-    report = common.binary_report(labels[hold], hold_probs, threshold)
+    report: dict[str, Any] = dict(common.binary_report(labels[hold], hold_probs, threshold))
     report["auroc_ci95_patient_bootstrap"] = list(common.bootstrap_ci(labels[hold], hold_probs, groups=groups[hold], seed=seed))
     report["ece_10bin_uncalibrated"] = common.binary_report(labels[hold], hold_raw, 0.5)["ece_10bin"]
     report["n_patients"] = len(set(groups[hold].tolist()))

@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from numpy.typing import NDArray
 from tqdm import tqdm
 
@@ -45,7 +44,7 @@ POSTPROCESSING: dict[str, Any] = {
     "min_lesion_ml": 0.1,
     "batch": 8,
 }
-TRAIN: dict[str, Any] = {"features": [16, 16, 32, 64, 128, 16], "crop": 128, "batch": 8, "iterations": 500, "lr": 2e-3, "noise_sd": 0.03}
+TRAIN: dict[str, Any] = {"features": [16, 16, 32, 64, 128, 16], "crop": 128, "batch": 8, "iterations": 400, "lr": 2e-3, "noise_sd": 0.03}
 WORK_DIR = Path("var/train")
 
 
@@ -227,12 +226,26 @@ def final_run(*, data: Path, seed: int, out_root: Path, command: str, iterations
     t0 = time.time()
     net = model_fit(prepared=patients, iterations=n_it, seed=seed, desc="final", log=log)
     train_s = time.time() - t0
-    lopo = [json.loads(p.read_text()) for p in sorted(WORK_DIR.glob("liver_lopo_*.json"))]
     directory = out_root / KEY / VERSION
     weights = common.state_dict_save(model=net, path=directory / "weights.pt")
-    card = _card(weights=weights, lopo=lopo, patients=patients, seed=seed, command=command, n_it=n_it, train_s=train_s)
-    model_card_write(directory=directory, data=card, markdown=_markdown(card))
+    meta = {"weights": weights, "patients": [p["name"] for p in patients], "seed": seed, "command": command,
+            "n_it": n_it, "train_s": train_s}
+    (WORK_DIR / "liver_final_meta.json").write_text(json.dumps(meta, indent=2))
+    card = card_refresh(out_root=out_root)
     log(f"wrote {directory}")
+    return card
+
+
+def card_refresh(*, out_root: Path) -> dict[str, Any]:
+    """(Re)write card.json and MODEL_CARD.md from the final run's record and the LOPO results in var/train
+    (the folds and the final model can then be trained in parallel)."""
+    meta = json.loads((WORK_DIR / "liver_final_meta.json").read_text())
+    lopo = [json.loads(p.read_text()) for p in sorted(WORK_DIR.glob("liver_lopo_*.json"))]
+    card = _card(
+        weights=meta["weights"], lopo=lopo, patients=[{"name": n} for n in meta["patients"]], seed=meta["seed"],
+        command=meta["command"], n_it=meta["n_it"], train_s=meta["train_s"],
+    )
+    model_card_write(directory=out_root / KEY / VERSION, data=card, markdown=_markdown(card))
     return card
 
 
@@ -360,4 +373,6 @@ def train(*, data: Path, seed: int, stage: str, out_root: Path | None, command: 
         result["lopo"] = lopo_run(data=data, seed=seed, fold=fold, iterations=epochs)
     if stage in ("final", "all"):
         result["final"] = final_run(data=data, seed=seed, out_root=out_root or ARTEFACT_ROOT, command=command, iterations=epochs)
+    if stage == "card":
+        result["final"] = card_refresh(out_root=out_root or ARTEFACT_ROOT)
     return result

@@ -14,7 +14,7 @@ from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 def phantom_hu(*, nz: int = 4, ny: int = 64, nx: int = 64, seed: int = 0) -> NDArray[np.int16]:
     """A water-filled body ellipse (air outside) with a brighter 'liver' blob and a darker spot: (z, y, x) HU."""
     rng = np.random.default_rng(seed)
-    z, y, x = np.meshgrid(np.arange(nz), np.arange(ny), np.arange(nx), indexing="ij")
+    _, y, x = np.meshgrid(np.arange(nz), np.arange(ny), np.arange(nx), indexing="ij")
     body = ((y - ny / 2) / (ny * 0.42)) ** 2 + ((x - nx / 2) / (nx * 0.45)) ** 2 <= 1
     organ = ((y - ny * 0.45) / (ny * 0.18)) ** 2 + ((x - nx * 0.35) / (nx * 0.16)) ** 2 <= 1
     spot = ((y - ny * 0.45) / (ny * 0.05)) ** 2 + ((x - nx * 0.35) / (nx * 0.05)) ** 2 <= 1
@@ -35,7 +35,7 @@ def ct_series_datasets(hu: NDArray[np.int16], *, spacing: tuple[float, float, fl
         meta.MediaStorageSOPClassUID = CTImageStorage
         meta.MediaStorageSOPInstanceUID = generate_uid()
         meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        ds = FileDataset(None, {}, file_meta=meta, preamble=b"\0" * 128)
+        ds = FileDataset("synthetic.dcm", {}, file_meta=meta, preamble=b"\0" * 128)
         ds.SOPClassUID = CTImageStorage
         ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
         ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = study, series, frame
