@@ -1,8 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
 // Django serves the build: index.html is the portal shell, assets live under /static/.
-const backend = process.env.CDSS_DEV_BACKEND ?? 'http://127.0.0.1:8000';
-
+// The "events" package is a dependency because vtk.js (inside Cornerstone3D) extends Node's
+// EventEmitter in code the viewer chunk evaluates; without the browser shim that chunk fails
+// to load ("Class extends value undefined").
 export default defineConfig({
   base: '/static/',
   build: {
@@ -25,15 +26,6 @@ export default defineConfig({
   optimizeDeps: {
     exclude: ['@cornerstonejs/dicom-image-loader'],
     include: ['dicom-parser'],
-  },
-  server: {
-    proxy: {
-      '/api': backend,
-      '/dicomweb': backend,
-      '/login': backend,
-      '/logout': backend,
-      '/ws': { target: backend.replace(/^http/, 'ws'), ws: true },
-    },
   },
   test: {
     include: ['src/**/*.test.ts'],

@@ -3,7 +3,8 @@
 import type { Http } from './http';
 import type {
   Analysis, AnalysisModel, Analyte, ClinicalFinding, GeneticFinding, ImagingStudy, LifestyleRecord, Me,
-  Observation, ObservationCreate, Page, Patient, Report, ReportSummary, ScoresResponse,
+  Observation, ObservationCreate, ObservationSeries, Page, Patient, PatientScoresBody, Report, ReportSummary, ScoresResponse,
+  SyncReport, UploadReport,
 } from './types';
 
 /** Lists arrive paginated ({count, results}) or as plain arrays; callers get an array. */
@@ -33,15 +34,22 @@ export class Api {
   }
 
   async analytes(): Promise<Analyte[]> {
-    const data = await this.http.get<Page<Analyte> | Analyte[] | { analytes: Analyte[] }>('/analytes/');
-    if (!Array.isArray(data) && 'analytes' in data) return data.analytes;
-    return listOf(data as Page<Analyte> | Analyte[]);
+    return listOf(await this.http.get<Analyte[]>('/analytes/'));
   }
 
-  async observations(patientId: number, code?: string): Promise<Observation[]> {
-    return listOf(await this.http.get<Page<Observation> | Observation[]>(
-      `/patients/${patientId}/observations/`, { code, page_size: 1000 },
-    ));
+  /** Every observation (pages of 500 followed, newest first), up to `limit`. */
+  async observations(patientId: number, limit = 5000): Promise<Observation[]> {
+    const rows: Observation[] = [];
+    for (let page = 1; rows.length < limit; page += 1) {
+      const data = await this.http.get<Page<Observation>>(`/patients/${patientId}/observations/`, { page_size: 500, page });
+      rows.push(...listOf(data));
+      if (!data.next) break;
+    }
+    return rows;
+  }
+
+  observationSeries(patientId: number, code: string, unit: string): Promise<ObservationSeries> {
+    return this.http.get<ObservationSeries>(`/patients/${patientId}/observations/series/`, { code, unit });
   }
 
   observationCreate(patientId: number, body: ObservationCreate): Promise<Observation> {
@@ -72,12 +80,26 @@ export class Api {
     return this.http.post<ClinicalFinding>(`/patients/${patientId}/findings/`, body);
   }
 
-  scores(patientId: number): Promise<ScoresResponse> {
-    return this.http.get<ScoresResponse>(`/patients/${patientId}/scores/`);
+  async scores(patientId: number): Promise<ScoresResponse> {
+    const body = await this.http.get<PatientScoresBody>(`/patients/${patientId}/scores/`);
+    return {
+      scores: body.response.scores, modifiers: body.response.modifiers ?? [], inputs_used: body.inputs_used,
+      window_days: body.window_days, as_of: body.as_of,
+    };
   }
 
   async studies(patientId: number): Promise<ImagingStudy[]> {
-    return listOf(await this.http.get<Page<ImagingStudy> | ImagingStudy[]>(`/patients/${patientId}/studies/`));
+    return listOf(await this.http.get<ImagingStudy[]>(`/patients/${patientId}/imaging/studies/`));
+  }
+
+  imagingUpload(patientId: number, files: readonly File[]): Promise<UploadReport> {
+    const form = new FormData();
+    for (const file of files) form.append('files', file, file.name);
+    return this.http.postForm<UploadReport>(`/patients/${patientId}/imaging/upload/`, form);
+  }
+
+  imagingSync(patientId: number): Promise<SyncReport> {
+    return this.http.post<SyncReport>(`/patients/${patientId}/imaging/sync/`);
   }
 
   async analysisModels(): Promise<AnalysisModel[]> {
@@ -106,6 +128,10 @@ export class Api {
 
   reportSign(reportId: number, comment: string): Promise<Report> {
     return this.http.post<Report>(`/reports/${reportId}/sign/`, { comment });
+  }
+
+  reportAmend(reportId: number, text: string): Promise<Report> {
+    return this.http.post<Report>(`/reports/${reportId}/amend/`, { text });
   }
 
   reportExportUrl(reportId: number, format: 'pdf' | 'fhir' | 'html'): string {

@@ -51,6 +51,11 @@ export class Http {
     return this.request<T>('POST', this.api(path), body);
   }
 
+  /** multipart/form-data (file uploads); the browser sets the boundary. */
+  async postForm<T>(path: string, form: FormData): Promise<T> {
+    return this.request<T>('POST', this.api(path), form);
+  }
+
   async patch<T>(path: string, body: unknown): Promise<T> {
     return this.request<T>('PATCH', this.api(path), body);
   }
@@ -78,7 +83,9 @@ export class Http {
     const headers: Record<string, string> = { Accept: 'application/json' };
     const init: RequestInit = { headers };
     if (signal) init.signal = signal;
-    if (body !== undefined) {
+    if (body instanceof FormData) {
+      init.body = body;
+    } else if (body !== undefined) {
       headers['Content-Type'] = 'application/json';
       init.body = JSON.stringify(body);
     }

@@ -43,14 +43,13 @@ export interface Patient {
 }
 
 export type Analyte = AnalyteSpec & {
-  readonly plausible?: { readonly min: number; readonly max: number } | null;
+  readonly plausible?: { readonly min: number; readonly min_inclusive: boolean; readonly max: number; readonly max_inclusive: boolean } | null;
 };
 
 export interface Observation {
   readonly id: number;
   /** LOINC code */
   readonly code: string;
-  readonly analyte?: string;
   readonly display_name?: string;
   readonly value: number;
   readonly unit: string;
@@ -59,8 +58,24 @@ export interface Observation {
   readonly observed_at: string;
   readonly reference_low?: number | null;
   readonly reference_high?: number | null;
+  readonly specimen?: string;
   readonly source?: string;
   readonly entered_at?: string;
+}
+
+/** GET /patients/{id}/observations/series/?code=&unit= : values converted by the server. */
+export interface ObservationSeries {
+  readonly code: string;
+  readonly display_name: string;
+  readonly unit: string;
+  readonly truncated: boolean;
+  readonly points: readonly {
+    readonly id: number;
+    readonly observed_at: string;
+    readonly value: number;
+    readonly value_as_entered: number;
+    readonly unit_as_entered: string;
+  }[];
 }
 
 export interface ObservationCreate {
@@ -133,41 +148,62 @@ export interface ScoreResult {
   readonly guideline_version?: string;
 }
 
+/** What the portal shows: the scores, modifiers, and the dated inputs they used. */
 export interface ScoresResponse {
   readonly scores: Readonly<Record<string, ScoreResult>>;
   readonly modifiers?: readonly Modifier[];
-  readonly inputs?: readonly ScoreInputUsed[];
+  readonly inputs_used?: readonly ScoreInputUsed[];
   readonly window_days?: number;
+  readonly as_of?: string;
 }
 
+/** GET /patients/{id}/scores/ as the server sends it. */
+export interface PatientScoresBody {
+  readonly as_of: string;
+  readonly window_days: number;
+  readonly response: { readonly scores: Readonly<Record<string, ScoreResult>>; readonly modifiers?: readonly Modifier[] };
+  readonly inputs_used: readonly ScoreInputUsed[];
+  readonly context?: Record<string, unknown>;
+}
+
+/** A documented genetic or lifestyle effect, shown beside the scores (never folded in). */
 export interface Modifier {
-  readonly id?: string;
-  readonly factor?: string;
-  readonly label?: string;
-  readonly statement?: string;
-  readonly relative_risk?: number | string | null;
+  readonly factor: string;
+  /** true: applies to this patient; false: does not; null: not known (not recorded). */
+  readonly present: boolean | null;
+  readonly measure?: string;
+  readonly estimate?: number | null;
+  readonly ci_95?: readonly number[] | null;
+  readonly approximate?: boolean;
+  readonly comparison?: string;
+  readonly outcome?: string;
   readonly citation?: string;
-  readonly [key: string]: unknown;
 }
 
 export interface ImagingSeries {
-  readonly id?: number;
-  readonly series_uid: string;
+  readonly id: number;
+  readonly series_instance_uid: string;
   readonly modality: string;
-  readonly description?: string;
-  readonly number?: number | null;
-  readonly instance_count?: number | null;
   readonly body_part?: string;
+  readonly description?: string;
+  readonly series_number?: number | null;
+  readonly series_date?: string | null;
+  readonly number_of_instances?: number | null;
 }
 
 export interface ImagingStudy {
-  readonly id?: number;
-  readonly study_uid: string;
-  readonly patient?: number;
-  readonly study_date?: string | null;
-  readonly description?: string;
-  readonly modalities?: readonly string[];
-  readonly series?: readonly ImagingSeries[];
+  readonly id: number;
+  readonly patient: number;
+  readonly study_instance_uid: string;
+  readonly study_date: string | null;
+  readonly description: string;
+  readonly accession_number?: string;
+  /** ModalitiesInStudy, comma-separated, e.g. "CT,SEG". */
+  readonly modalities: string;
+  readonly body_parts?: string;
+  readonly number_of_series?: number;
+  readonly number_of_instances?: number;
+  readonly series: readonly ImagingSeries[];
 }
 
 export type AnalysisStatusValue = 'queued' | 'running' | 'succeeded' | 'failed';
@@ -227,4 +263,20 @@ export interface Report extends ReportSummary {
 /** Report content is versioned JSON; the page reads what it knows and shows the rest raw. */
 export interface ReportContent {
   readonly [key: string]: unknown;
+}
+
+/** POST /patients/{id}/imaging/upload/ (201 all stored, 202 some, 400 upload_rejected none). */
+export interface UploadReport {
+  readonly stored: number;
+  readonly rejected: number;
+  readonly files: readonly { readonly name: string; readonly status: string; readonly code: string | null; readonly message: string }[];
+  readonly studies: readonly { readonly study_instance_uid: string; readonly status: string; readonly files: number }[];
+}
+
+/** POST /patients/{id}/imaging/sync/ */
+export interface SyncReport {
+  readonly linked: readonly number[];
+  readonly refreshed: readonly number[];
+  readonly missing: readonly number[];
+  readonly mismatches: readonly { readonly study_instance_uid: string; readonly reason: string }[];
 }

@@ -171,8 +171,18 @@ export class AnalysesPanel {
         void this.reload();
         this.onReportReady(event.reportId);
         break;
+      case 'state.snapshot': {
+        let changed = false;
+        for (const state of event.analyses) {
+          const known = this.analyses.find((a) => a.id === state.requestId);
+          this.live.set(state.requestId, { status: state.status, step: state.step ?? state.status, progress: state.progress, errorCode: state.errorCode, reportId: state.reportId });
+          if (!known || known.status !== state.status) changed = true;
+        }
+        if (changed) void this.loadAnalyses();
+        else if (event.analyses.length) this.drawAnalyses();
+        break;
+      }
       case 'record.changed':
-      case 'state.snapshot':
         break;
     }
   }
@@ -204,8 +214,8 @@ export class AnalysesPanel {
     }
     const series = this.studies().flatMap((study) => (study.series ?? []).map((s) => ({ study, series: s })));
     const seriesBoxes = series.map(({ study, series: s }) => h('label', { class: 'check' },
-      h('input', { type: 'checkbox', name: 'series', value: s.series_uid, 'data-modality': s.modality }),
-      ` ${s.modality} · ${s.description || 'series'} `, h('span', { class: 'muted' }, study.description || study.study_uid)));
+      h('input', { type: 'checkbox', name: 'series', value: s.series_instance_uid, 'data-modality': s.modality }),
+      ` ${s.modality} · ${s.description || 'series'} `, h('span', { class: 'muted' }, study.description || study.study_instance_uid)));
     const modelBoxes = models.map((m) => h('label', { class: 'check' },
       h('input', { type: 'checkbox', name: 'models', value: m.key, 'data-modalities': m.modalities.join(',') }),
       ` ${m.description} `, h('span', { class: 'muted' }, `(${m.modalities.join(', ') || 'no images'})`)));
@@ -223,7 +233,8 @@ export class AnalysesPanel {
       event.preventDefault();
       const chosenSeries = [...form.querySelectorAll<HTMLInputElement>('input[name=series]:checked')].map((i) => i.value);
       const chosenModels = [...form.querySelectorAll<HTMLInputElement>('input[name=models]:checked')].map((i) => i.value);
-      if (chosenModels.length && !chosenSeries.length) {
+      const needImages = [...form.querySelectorAll<HTMLInputElement>('input[name=models]:checked')].some((i) => (i.dataset.modalities ?? '') !== '');
+      if (needImages && !chosenSeries.length) {
         formShowErrors(form, { fields: {}, general: 'Pick at least one series for the imaging models.' });
         return;
       }

@@ -102,3 +102,15 @@ export function numberOrNull(text: string): number | null {
   const value = Number(text);
   return Number.isFinite(value) ? value : null;
 }
+
+/** Once the user edits a field, its old error no longer applies. */
+export function formLiveClear(form: HTMLFormElement): void {
+  const clearField = (event: Event): void => {
+    const field = (event.target as Element | null)?.closest('.field');
+    const slot = field?.querySelector<HTMLElement>('.field-error');
+    if (slot) slot.textContent = '';
+    field?.querySelector('[aria-invalid]')?.removeAttribute('aria-invalid');
+  };
+  form.addEventListener('input', clearField);
+  form.addEventListener('change', clearField);
+}

@@ -7,11 +7,20 @@ import { h } from '../lib/dom';
 import { dateFormat } from '../lib/format';
 import { rangeFlag, rangeText, unitDisplay, valueFormat } from '../lib/units';
 import { dialogCreate } from './dialog';
-import { formClearErrors, formError, formShowErrors, formValue, inputField, numberOrNull, selectField } from './form';
+import { formClearErrors, formError, formLiveClear, formShowErrors, formValue, inputField, numberOrNull, selectField } from './form';
 import { stateEmpty } from './states';
 
 /** The order of the liver panel; other catalogue analytes follow. */
 export const PANEL_ORDER = ['alt', 'ast', 'bilirubin_total', 'albumin', 'platelets', 'inr', 'creatinine', 'sodium', 'afp', 'alp', 'ggt'];
+
+const SHORT_NAMES: Readonly<Record<string, string>> = {
+  bilirubin_total: 'Bilirubin', platelets: 'Platelets', inr: 'INR', albumin: 'Albumin', creatinine: 'Creatinine', sodium: 'Sodium',
+};
+
+/** "Alanine aminotransferase (ALT)" -> "ALT": what fits a panel row; the full name is its title. */
+export function analyteShortName(analyte: { key: string; display_name: string }): string {
+  return SHORT_NAMES[analyte.key] ?? /\(([^)]{2,12})\)\s*$/.exec(analyte.display_name)?.[1] ?? analyte.display_name;
+}
 
 export function analytesOrdered(analytes: readonly Analyte[]): Analyte[] {
   return [...analytes].sort((a, b) => {
@@ -59,7 +68,7 @@ export class LabStore {
 }
 
 export function analyteOf(analytes: readonly Analyte[], observation: Observation): Analyte | undefined {
-  return analytes.find((a) => a.loinc === observation.code || a.key === observation.analyte);
+  return analytes.find((a) => a.code === observation.code);
 }
 
 /** Newest first per analyte. */
@@ -106,11 +115,11 @@ export function labPanelRender(data: LabData, body: HTMLElement, options: { plai
     if (previous) {
       const delta = latest.value_canonical - previous.value_canonical;
       const arrow = Math.abs(delta) < 1e-9 ? '→' : delta > 0 ? '↑' : '↓';
-      change = h('span', { class: 'muted change', title: `Previous ${valueFormat(previous.value)} ${unitDisplay(previous.unit)} on ${dateFormat(previous.observed_at)}` },
-        `${arrow} from ${valueFormat(previous.value)}`);
+      change = h('span', { class: 'muted', title: `Previous ${valueFormat(previous.value)} ${unitDisplay(previous.unit)} on ${dateFormat(previous.observed_at)}` },
+        `${arrow} ${valueFormat(previous.value)}`);
     }
     rows.push(h('tr', { class: `flag-${flag}`, 'data-analyte': analyte.key },
-      h('th', { scope: 'row' }, analyte.display_name),
+      h('th', { scope: 'row', title: analyte.display_name }, analyteShortName(analyte)),
       h('td', { class: 'num' },
         h('span', { class: 'value' }, valueFormat(latest.value)), ' ',
         h('span', { class: 'unit' }, unitDisplay(latest.unit)),
@@ -120,18 +129,18 @@ export function labPanelRender(data: LabData, body: HTMLElement, options: { plai
       ),
       h('td', { class: 'range' }, range ? rangeText(range, range.unit) : '—'),
       h('td', null, h('time', { datetime: latest.observed_at }, dateFormat(latest.observed_at))),
-      h('td', null, change),
+      h('td', { class: 'change' }, change),
     ));
   }
-  const other = data.observations.filter((o) => !data.analytes.some((a) => a.loinc === o.code || a.key === o.analyte));
-  body.appendChild(h('table', { class: 'table lab-table' },
+  const other = data.observations.filter((o) => !data.analytes.some((a) => a.code === o.code));
+  body.appendChild(h('div', { class: 'table-scroll' }, h('table', { class: 'table lab-table' },
     h('caption', { class: 'visually-hidden' }, 'Latest laboratory results with reference ranges'),
     h('thead', null, h('tr', null,
       h('th', { scope: 'col' }, 'Test'), h('th', { scope: 'col', class: 'num' }, 'Latest'),
       h('th', { scope: 'col' }, options.plain ? 'Usual range' : 'Reference'), h('th', { scope: 'col' }, 'Date'),
-      h('th', { scope: 'col' }, 'Change'))),
+      h('th', { scope: 'col', class: 'change' }, 'Previous'))),
     h('tbody', null, ...rows),
-  ));
+  )));
   if (other.length) body.appendChild(h('p', { class: 'muted' }, `${other.length} result(s) for tests outside the catalogue are not shown.`));
 }
 
@@ -150,8 +159,8 @@ export async function labFormOpen(api: Api, store: LabStore, patientId: number, 
     let saved = false;
     const dialog = dialogCreate('Add laboratory result', () => resolve(saved));
     const analyteField = selectField({
-      name: 'code', label: 'Test', required: true, value: analytes.find((a) => a.key === preset)?.loinc ?? analytes[0]?.loinc ?? '',
-      choices: analytes.map((a) => ({ value: a.loinc, label: `${a.display_name} (LOINC ${a.loinc})` })),
+      name: 'code', label: 'Test', required: true, value: analytes.find((a) => a.key === preset)?.code ?? analytes[0]?.code ?? '',
+      choices: analytes.map((a) => ({ value: a.code, label: `${a.display_name} (LOINC ${a.code})` })),
     });
     const unitField = selectField({ name: 'unit', label: 'Unit', required: true, choices: [] });
     const form = h('form', { class: 'form', novalidate: true },
@@ -175,13 +184,14 @@ export async function labFormOpen(api: Api, store: LabStore, patientId: number, 
     const codeSelect = analyteField.querySelector('select') as HTMLSelectElement;
     const unitSelect = unitField.querySelector('select') as HTMLSelectElement;
     const fillUnits = (): void => {
-      const analyte = analytes.find((a) => a.loinc === codeSelect.value);
-      unitSelect.replaceChildren(...(analyte?.units ?? []).map((spec) =>
-        h('option', { value: spec.unit, selected: spec.unit === analyte?.canonical_unit }, unitDisplay(spec.unit) || 'no unit (ratio)')));
-      if (analyte && analyte.units.length === 0) unitSelect.appendChild(h('option', { value: analyte.canonical_unit }, unitDisplay(analyte.canonical_unit) || 'no unit'));
+      const analyte = analytes.find((a) => a.code === codeSelect.value);
+      const units = analyte ? (analyte.units.length ? analyte.units : [analyte.canonical_unit]) : [];
+      unitSelect.replaceChildren(...units.map((unit) =>
+        h('option', { value: unit, selected: unit === analyte?.canonical_unit }, unitDisplay(unit) ? `${unitDisplay(unit)}${unitDisplay(unit) !== unit ? ` (${unit})` : ''}` : 'no unit (ratio)')));
     };
     codeSelect.addEventListener('change', fillUnits);
     fillUnits();
+    formLiveClear(form);
     form.addEventListener('submit', (event) => {
       event.preventDefault();
       formClearErrors(form);

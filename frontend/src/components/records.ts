@@ -7,7 +7,7 @@ import { dateFormat, todayIso } from '../lib/format';
 import { valueFormat } from '../lib/units';
 import { dialogCreate } from './dialog';
 import {
-  type Choice, formClearErrors, formError, formShowErrors, formValue, inputField, numberOrNull, selectField,
+  type Choice, formClearErrors, formError, formLiveClear, formShowErrors, formValue, inputField, numberOrNull, selectField,
 } from './form';
 import { stateEmpty } from './states';
 
@@ -41,6 +41,7 @@ export function recordFormOpen<T>(options: {
         h('button', { type: 'button', class: 'btn', onclick: (() => dialog.close()) as EventListener }, 'Cancel'),
       ),
     );
+    formLiveClear(form);
     form.addEventListener('submit', (event) => {
       event.preventDefault();
       formClearErrors(form);

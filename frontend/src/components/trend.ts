@@ -5,12 +5,13 @@
  */
 
 import type uPlotType from 'uplot';
-import type { Analyte, Observation } from '../api/types';
+import type { Api } from '../api/client';
+import type { Analyte, Observation, ObservationSeries } from '../api/types';
 import { h, replace, uid } from '../lib/dom';
 import { dateFormat } from '../lib/format';
-import { rangeConvert, rangeFlag, unitChoices, unitConvert, unitDisplay, valueFormat } from '../lib/units';
+import { type ReferenceRange, factorFromPairs, rangeFlag, rangeScale, unitChoices, unitDisplay, unitNormalise, valueFormat } from '../lib/units';
 import { type LabData, observationsByAnalyte } from './labs';
-import { stateEmpty } from './states';
+import { stateEmpty, stateFor, stateLoading } from './states';
 
 type UPlot = typeof uPlotType;
 let uplotModule: Promise<UPlot> | null = null;
@@ -23,20 +24,31 @@ function uplotLoad(): Promise<UPlot> {
 export interface TrendPoint {
   readonly t: number;
   readonly value: number;
+  readonly observedAt: string;
   readonly flag: 'low' | 'high' | 'normal' | 'unknown';
-  readonly observation: Observation;
 }
 
-/** Points in the chosen unit, oldest first; values that cannot be converted are dropped. */
-export function trendPoints(analyte: Analyte, observations: readonly Observation[], unit: string): TrendPoint[] {
-  const range = analyte.reference_range ? rangeConvert(analyte, analyte.reference_range, unit) : null;
-  const points: TrendPoint[] = [];
-  for (const observation of observations) {
-    const value = unitConvert(analyte, observation.value_canonical, analyte.canonical_unit, unit);
-    if (value === null) continue;
-    points.push({ t: Date.parse(observation.observed_at) / 1000, value, flag: rangeFlag(value, range), observation });
-  }
-  return points.sort((a, b) => a.t - b.t);
+/**
+ * The catalogue's reference range (canonical unit) in the series' unit. The factor is read
+ * back from the server's own conversion of the same observations, never assumed.
+ */
+export function seriesRange(analyte: Analyte, series: ObservationSeries, observations: readonly Observation[]): ReferenceRange | null {
+  const range = analyte.reference_range;
+  if (!range) return null;
+  if (unitNormalise(series.unit) === unitNormalise(analyte.canonical_unit)) return range;
+  const byId = new Map(observations.map((o) => [o.id, o]));
+  const pairs = series.points.flatMap((p) => {
+    const observation = byId.get(p.id);
+    return observation ? [{ canonical: observation.value_canonical, converted: p.value }] : [];
+  });
+  const factor = factorFromPairs(pairs);
+  return factor === null ? null : rangeScale(range, factor);
+}
+
+export function trendPoints(series: ObservationSeries, range: ReferenceRange | null): TrendPoint[] {
+  return series.points
+    .map((p) => ({ t: Date.parse(p.observed_at) / 1000, value: p.value, observedAt: p.observed_at, flag: rangeFlag(p.value, range) }))
+    .sort((a, b) => a.t - b.t);
 }
 
 export class TrendChart {
@@ -51,7 +63,13 @@ export class TrendChart {
   private readonly unitByAnalyte = new Map<string, string>();
   private destroyed = false;
 
-  constructor(options: { plain?: boolean } = {}) {
+  private readonly api: Api;
+  private readonly patientId: number;
+  private sequence = 0;
+
+  constructor(api: Api, patientId: number, options: { plain?: boolean } = {}) {
+    this.api = api;
+    this.patientId = patientId;
     const analyteId = uid('trend-analyte');
     const unitId = uid('trend-unit');
     this.analyteSelect = h('select', { id: analyteId, name: 'trend-analyte' });
@@ -101,7 +119,7 @@ export class TrendChart {
   }
 
   private analyte(): Analyte | undefined {
-    return this.data?.analytes.find((a) => a.key === this.analyteSelect.value);
+    return this.data?.analytes.find((a) => a.key === this.analyteSelect.value) as Analyte | undefined;
   }
 
   private fillUnits(): void {
@@ -119,22 +137,37 @@ export class TrendChart {
   private async draw(): Promise<void> {
     const analyte = this.analyte();
     const data = this.data;
-    this.chart?.destroy();
-    this.chart = null;
+    const ticket = ++this.sequence;
+    this.element.dataset.empty = String(!analyte || !data);
     if (!analyte || !data) {
+      this.chart?.destroy();
+      this.chart = null;
       replace(this.plotArea, stateEmpty('No results to chart yet.'));
       replace(this.tableArea);
       return;
     }
     const unit = this.unitSelect.value || analyte.canonical_unit;
-    const points = trendPoints(analyte, observationsByAnalyte(data).get(analyte.key) ?? [], unit);
-    const range = analyte.reference_range ? rangeConvert(analyte, analyte.reference_range, unit) : null;
-    this.drawTable(analyte, points, unit);
-    this.plotArea.setAttribute('aria-label', `${analyte.display_name} over time in ${unitDisplay(unit) || 'ratio'}: ${points.length} result(s)`);
-    this.plotArea.dataset.unit = unit;
+    if (!this.chart) replace(this.plotArea, stateLoading());
+    let series: ObservationSeries;
+    let uPlot: UPlot;
+    try {
+      [series, uPlot] = await Promise.all([this.api.observationSeries(this.patientId, analyte.code, unit), uplotLoad()]);
+    } catch (error) {
+      if (ticket !== this.sequence || this.destroyed) return;
+      this.chart?.destroy();
+      this.chart = null;
+      replace(this.plotArea, stateFor(error, 'The trend of this test', () => void this.draw()));
+      return;
+    }
+    if (ticket !== this.sequence || this.destroyed) return;
+    const range = seriesRange(analyte, series, observationsByAnalyte(data).get(analyte.key) ?? []);
+    const points = trendPoints(series, range);
+    this.drawTable(analyte, points, series.unit);
+    this.plotArea.setAttribute('aria-label', `${analyte.display_name} over time in ${unitDisplay(series.unit) || 'ratio'}: ${points.length} result(s)`);
+    this.plotArea.dataset.unit = series.unit;
     this.plotArea.dataset.points = String(points.length);
-    const uPlot = await uplotLoad();
-    if (this.destroyed || this.analyte() !== analyte) return;
+    this.chart?.destroy();
+    this.chart = null;
     replace(this.plotArea);
     const xs = points.map((p) => p.t);
     const ys = points.map((p) => p.value);
@@ -155,16 +188,20 @@ export class TrendChart {
       const pad = (hi - lo || Math.abs(hi) || 1) * 0.12;
       return [Math.max(0, lo - pad), hi + pad];
     };
+    const xRange = (_u: uPlotType, min: number, max: number): [number, number] => {
+      const pad = max - min < 86400 ? 3 * 86400 : (max - min) * 0.05;
+      return [min - pad, max + pad];
+    };
     const width = Math.max(280, this.plotArea.clientWidth || 600);
     const opts: uPlotType.Options = {
       width,
       height: 240,
       legend: { show: false },
       cursor: { drag: { x: false, y: false } },
-      scales: { x: { time: true }, y: { range: yRange } },
+      scales: { x: { time: true, range: xRange }, y: { range: yRange } },
       axes: [
         { stroke: '#44505c', grid: { stroke: '#e3e7ec' } },
-        { stroke: '#44505c', grid: { stroke: '#e3e7ec' }, label: unitDisplay(unit) || 'ratio', size: 56 },
+        { stroke: '#44505c', grid: { stroke: '#e3e7ec' }, label: unitDisplay(series.unit) || 'ratio', size: 56 },
       ],
       series: [
         {},
@@ -183,11 +220,12 @@ export class TrendChart {
   }
 
   private drawTable(analyte: Analyte, points: readonly TrendPoint[], unit: string): void {
+    this.tableArea.dataset.unit = unit;
     replace(this.tableArea, h('table', { class: 'table compact', 'data-unit': unit },
       h('caption', null, `${analyte.display_name} (${unitDisplay(unit) || 'ratio'})`),
       h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Date'), h('th', { scope: 'col', class: 'num' }, 'Value'), h('th', { scope: 'col' }, 'Flag'))),
       h('tbody', null, ...[...points].reverse().map((p) => h('tr', { class: `flag-${p.flag}` },
-        h('td', null, dateFormat(p.observation.observed_at)),
+        h('td', null, dateFormat(p.observedAt)),
         h('td', { class: 'num trend-value' }, valueFormat(p.value)),
         h('td', null, p.flag === 'high' ? 'high' : p.flag === 'low' ? 'low' : '')))),
     ));

@@ -6,7 +6,7 @@ describe('report content', () => {
     expect(contributionsParse({ age: 0.2, albumin: -0.9 })).toEqual([
       { feature: 'albumin', value: -0.9 }, { feature: 'age', value: 0.2 },
     ]);
-    expect(contributionsParse([{ feature: 'ast', contribution: 0.5 }, ['alt', 0.1], { junk: true }])).toEqual([
+    expect(contributionsParse([{ feature: 'ast', log_odds: 0.5 }, ['alt', 0.1], { junk: true }])).toEqual([
       { feature: 'ast', value: 0.5 }, { feature: 'alt', value: 0.1 },
     ]);
     expect(contributionsParse('nope')).toEqual([]);
@@ -17,5 +17,42 @@ describe('report content', () => {
       { key: 'liver_ct_seg', version: '1.0', sha256: 'ab12', extra: {} },
       { key: 'noop', version: '', sha256: null, extra: {} },
     ]);
+  });
+});
+
+describe('names', () => {
+  it('shortens analyte names for the panel and qualifies bare categories', async () => {
+    const { analyteShortName } = await import('../components/labs');
+    const { categoryText } = await import('./scores');
+    expect(analyteShortName({ key: 'alt', display_name: 'Alanine aminotransferase (ALT)' })).toBe('ALT');
+    expect(analyteShortName({ key: 'bilirubin_total', display_name: 'Total bilirubin' })).toBe('Bilirubin');
+    expect(analyteShortName({ key: 'x', display_name: 'Something' })).toBe('Something');
+    expect(categoryText('albi', '2')).toBe('grade 2');
+    expect(categoryText('child_pugh', 'B')).toBe('class B');
+    expect(categoryText('fib4', 'indeterminate_low')).toBe('indeterminate low');
+  });
+});
+
+describe('AI findings for the viewer', () => {
+  it('picks the findings of the shown series and formats measurements', async () => {
+    const { aiFindingsFromReport, measureText } = await import('./report');
+    expect(measureText({ value: 12.5, unit: 'mL' })).toBe('12.5 mL');
+    expect(measureText([3, 7])).toBe('3–7');
+    const content = {
+      imaging_findings: [
+        { series_uid: '1.2', model: { key: 'liver_ct_seg', version: '1.0' }, findings: {
+          liver: { present: true, volume: { value: 1510.2, unit: 'mL' }, mean_density: { value: 58.1, unit: 'HU' } },
+          lesion_count: 1,
+          lesions: [{ id: 1, longest_axial_diameter: { value: 21.4, unit: 'mm' }, volume: { value: 3.1, unit: 'mL' }, slice_range: [10, 14] }],
+        } },
+        { series_uid: '9.9', findings: {} },
+      ],
+    };
+    const blocks = aiFindingsFromReport(content, '1.2', 'Report v2');
+    expect(blocks).toHaveLength(1);
+    expect(blocks[0]?.title).toBe('Report v2 · liver_ct_seg v1.0');
+    expect(blocks[0]?.summary).toContainEqual(['Liver volume', '1510.2 mL']);
+    expect(blocks[0]?.lesions[0]?.cells).toEqual([['Diameter', '21.4 mm'], ['Volume', '3.1 mL'], ['Slices', '10–14']]);
+    expect(aiFindingsFromReport(content, 'nope', 'x')).toEqual([]);
   });
 });

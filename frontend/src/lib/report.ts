@@ -21,7 +21,7 @@ export function contributionsParse(raw: unknown): Contribution[] {
         out.push({ feature: item[0], value: item[1] });
       } else if (isRecord(item)) {
         const feature = item.feature ?? item.name ?? item.key;
-        const value = item.value ?? item.contribution ?? item.weight;
+        const value = item.value ?? item.contribution ?? item.log_odds ?? item.weight;
         if (typeof feature === 'string' && typeof value === 'number' && Number.isFinite(value)) out.push({ feature, value });
       }
     }
@@ -70,4 +70,56 @@ export function asText(value: unknown): string {
   if (typeof value === 'string') return value;
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
   return JSON.stringify(value);
+}
+
+/** {"value": 12.5, "unit": "mL"} -> "12.5 mL"; other values as text. */
+export function measureText(value: unknown): string {
+  if (isRecord(value) && 'value' in value) {
+    const unit = typeof value.unit === 'string' ? ` ${value.unit}` : '';
+    return value.value === null || value.value === undefined ? '—' : `${asText(value.value)}${unit}`;
+  }
+  if (Array.isArray(value)) return value.map(asText).join('–');
+  return asText(value);
+}
+
+export interface AiFindingsBlock {
+  readonly title: string;
+  readonly summary: readonly (readonly [string, string])[];
+  readonly lesions: readonly { readonly id: string; readonly cells: readonly (readonly [string, string])[] }[];
+}
+
+const LESION_FIELDS: readonly (readonly [string, string])[] = [
+  ['longest_axial_diameter', 'Diameter'], ['volume', 'Volume'], ['mean_density', 'Density'], ['slice_range', 'Slices'],
+  ['confidence', 'Confidence'],
+];
+
+/** The imaging findings a report holds for one series, ready for the viewer's AI panel. */
+export function aiFindingsFromReport(content: unknown, seriesUid: string, reportLabel: string): AiFindingsBlock[] {
+  const blocks: AiFindingsBlock[] = [];
+  for (const raw of asArray(asRecord(content).imaging_findings)) {
+    const finding = asRecord(raw);
+    if (finding.series_uid !== seriesUid) continue;
+    const model = asRecord(finding.model);
+    const body = asRecord(finding.findings);
+    const summary: [string, string][] = [];
+    const liver = asRecord(body.liver);
+    if (Object.keys(liver).length) {
+      summary.push(['Liver volume', measureText(liver.volume)], ['Liver density', measureText(liver.mean_density)]);
+    }
+    if (typeof body.lesion_count === 'number') summary.push(['Lesions', String(body.lesion_count)]);
+    for (const prediction of asArray(body.predictions)) {
+      const p = asRecord(prediction);
+      summary.push([asText(p.label ?? p.class ?? 'prediction'), asText(p.probability ?? p.score ?? p.value)]);
+    }
+    const lesions = asArray(body.lesions).map((lesionRaw, index) => {
+      const lesion = asRecord(lesionRaw);
+      return {
+        id: asText(lesion.id ?? index + 1),
+        cells: LESION_FIELDS.filter(([key]) => key in lesion).map(([key, label]) => [label, measureText(lesion[key])] as const),
+      };
+    });
+    const modelName = [asText(model.key), model.version ? `v${asText(model.version)}` : ''].filter(Boolean).join(' ');
+    blocks.push({ title: `${reportLabel}${modelName ? ` · ${modelName}` : ''}`, summary, lesions });
+  }
+  return blocks;
 }

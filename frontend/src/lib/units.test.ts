@@ -1,12 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import {
-  type AnalyteSpec, rangeConvert, rangeFlag, rangeText, unitChoices, unitConvert, unitDisplay, valueFormat, valueWithUnit,
+  type AnalyteSpec, factorFromPairs, rangeFlag, rangeScale, rangeText, unitChoices, unitDisplay, valueFormat, valueWithUnit,
 } from './units';
 
 const bilirubin: AnalyteSpec = {
-  key: 'bilirubin_total', loinc: '1975-2', display_name: 'Total bilirubin', canonical_unit: 'umol/L',
-  units: [{ unit: 'umol/L', factor: 1 }, { unit: 'µmol/L', factor: 1 }, { unit: 'mg/dL', factor: 17.1 }],
-  reference_range: { low: 3, high: 21 },
+  key: 'bilirubin_total', code: '1975-2', display_name: 'Total bilirubin', canonical_unit: 'umol/L',
+  units: ['umol/L', 'µmol/L', 'mg/dL'], reference_range: { low: 3, high: 21 },
 };
 
 describe('units', () => {
@@ -17,14 +16,7 @@ describe('units', () => {
     expect(unitDisplay('U/L')).toBe('U/L');
   });
 
-  it('converts through the canonical unit using only catalogue factors', () => {
-    expect(unitConvert(bilirubin, 1, 'mg/dL', 'umol/L')).toBeCloseTo(17.1);
-    expect(unitConvert(bilirubin, 34.2, 'umol/L', 'mg/dL')).toBeCloseTo(2);
-    expect(unitConvert(bilirubin, 34.2, 'µmol/L', 'mg/dL')).toBeCloseTo(2);
-    expect(unitConvert(bilirubin, 1, 'g/L', 'umol/L')).toBeNull();
-  });
-
-  it('offers one spelling per factor, canonical first', () => {
+  it('offers one spelling per unit, canonical first', () => {
     expect(unitChoices(bilirubin)).toEqual(['umol/L', 'mg/dL']);
   });
 
@@ -46,9 +38,13 @@ describe('units', () => {
     expect(rangeText({ low: null, high: 40 }, 'U/L')).toBe('≤ 40.0 U/L');
   });
 
-  it('converts the reference range with the unit switch', () => {
-    const range = rangeConvert(bilirubin, { low: 3, high: 21 }, 'mg/dL');
+  it('reads the conversion factor back from the server and scales the range with it', () => {
+    const factor = factorFromPairs([{ canonical: 34.2, converted: 2 }, { canonical: 0, converted: 0 }, { canonical: 17.1, converted: 1 }]);
+    expect(factor).toBeCloseTo(1 / 17.1, 9);
+    const range = rangeScale({ low: 3, high: 21 }, factor as number);
     expect(range.low).toBeCloseTo(0.175, 3);
     expect(range.high).toBeCloseTo(1.228, 3);
+    expect(factorFromPairs([{ canonical: 0, converted: 0 }])).toBeNull();
+    expect(factorFromPairs([{ canonical: 1, converted: 2 }, { canonical: 1, converted: 3 }])).toBeNull();
   });
 });

@@ -1,27 +1,23 @@
 /**
- * Units on the client: display spelling, conversion for the trend chart's unit switch, number
- * formatting and reference-range flags. The catalogue (factors, ranges) comes from the server;
- * this module never guesses a factor it was not given.
+ * Units on the client: display spelling, unit choices for pickers, number formatting and
+ * reference-range flags. Conversion is the server's job (patients/units.py): the trend chart
+ * asks the series endpoint for values in the chosen unit. This module never invents a factor.
  */
-
-export interface UnitSpec {
-  readonly unit: string;
-  /** canonical = value * factor + offset */
-  readonly factor: number;
-  readonly offset?: number;
-}
 
 export interface ReferenceRange {
   readonly low: number | null;
   readonly high: number | null;
 }
 
+/** One catalogued analyte as GET /api/v1/analytes/ returns it. */
 export interface AnalyteSpec {
   readonly key: string;
-  readonly loinc: string;
+  /** LOINC code */
+  readonly code: string;
   readonly display_name: string;
   readonly canonical_unit: string;
-  readonly units: readonly UnitSpec[];
+  /** Accepted spellings, canonical included. */
+  readonly units: readonly string[];
   readonly reference_range: ReferenceRange | null;
 }
 
@@ -32,7 +28,7 @@ const UNIT_DISPLAY: Readonly<Record<string, string>> = {
   '10*3/uL': '×10³/µL',
   '/mm3': '/mm³',
   '{INR}': '',
-  '%': '%',
+  a: 'years',
 };
 
 /** UCUM code to what a clinician reads (UCUM stays the stored and sent form). */
@@ -41,39 +37,17 @@ export function unitDisplay(unit: string): string {
   return unit.replace(/^u(?=[a-zA-Z])/, 'µ');
 }
 
-function unitNormalise(unit: string): string {
+export function unitNormalise(unit: string): string {
   return unit.trim().toLowerCase().replace(/[\u00b5\u03bc]/g, 'u');
 }
 
-export function unitSpecFind(analyte: AnalyteSpec, unit: string): UnitSpec | null {
-  const wanted = unitNormalise(unit);
-  if (wanted === unitNormalise(analyte.canonical_unit)) {
-    return analyte.units.find((spec) => unitNormalise(spec.unit) === wanted) ?? { unit: analyte.canonical_unit, factor: 1 };
-  }
-  return analyte.units.find((spec) => unitNormalise(spec.unit) === wanted) ?? null;
-}
-
-/** Convert between two units the catalogue lists for this analyte; null when either is unknown. */
-export function unitConvert(analyte: AnalyteSpec, value: number, from: string, to: string): number | null {
-  const source = unitSpecFind(analyte, from);
-  const target = unitSpecFind(analyte, to);
-  if (!source || !target || target.factor === 0) return null;
-  const canonical = value * source.factor + (source.offset ?? 0);
-  return (canonical - (target.offset ?? 0)) / target.factor;
-}
-
-/** Distinct units worth offering in a switch: one spelling per factor, canonical first. */
+/** Units worth offering: canonical first, one entry per spelling after µ/u folding. */
 export function unitChoices(analyte: AnalyteSpec): string[] {
   const seen = new Map<string, string>();
-  const ordered = [
-    ...analyte.units.filter((spec) => unitNormalise(spec.unit) === unitNormalise(analyte.canonical_unit)),
-    ...analyte.units,
-  ];
-  for (const spec of ordered) {
-    const key = `${spec.factor}:${spec.offset ?? 0}`;
-    if (!seen.has(key)) seen.set(key, spec.unit);
+  for (const unit of [analyte.canonical_unit, ...analyte.units]) {
+    const key = unitNormalise(unit);
+    if (!seen.has(key)) seen.set(key, unit);
   }
-  if (seen.size === 0) return [analyte.canonical_unit];
   return [...seen.values()];
 }
 
@@ -114,9 +88,21 @@ export function rangeText(range: ReferenceRange | null | undefined, unit: string
   return 'no reference range';
 }
 
-/** Reference range expressed in another unit of the same analyte. */
-export function rangeConvert(analyte: AnalyteSpec, range: ReferenceRange, to: string): ReferenceRange {
-  const convert = (v: number | null): number | null =>
-    v === null ? null : unitConvert(analyte, v, analyte.canonical_unit, to);
-  return { low: convert(range.low), high: convert(range.high) };
+/**
+ * The factor the server used to convert canonical values into another unit, read back from
+ * pairs of the same observations (canonical value, converted value). The catalogue's units
+ * are linear without offset; null when no pair can tell (all zero) or the pairs disagree.
+ */
+export function factorFromPairs(pairs: readonly { canonical: number; converted: number }[]): number | null {
+  const ratios = pairs.filter((p) => p.canonical !== 0 && Number.isFinite(p.converted)).map((p) => p.converted / p.canonical);
+  if (ratios.length === 0) return null;
+  const first = ratios[0] as number;
+  return ratios.every((r) => Math.abs(r - first) <= Math.abs(first) * 1e-6) ? first : null;
+}
+
+export function rangeScale(range: ReferenceRange, factor: number): ReferenceRange {
+  return {
+    low: range.low === null ? null : range.low * factor,
+    high: range.high === null ? null : range.high * factor,
+  };
 }

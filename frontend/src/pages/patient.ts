@@ -13,7 +13,7 @@ import { type LabData, LabStore, labFormOpen, labPanelRender, observationsByAnal
 import { findingsFormOpen, findingsLatest, findingsRender, geneticsFormOpen, geneticsRender, lifestyleFormOpen, lifestyleLatest, lifestyleRender } from '../components/records';
 import { scoresRender } from '../components/scores';
 import { stateError } from '../components/states';
-import { studiesRender } from '../components/studies';
+import { imagingActions, studiesRender } from '../components/studies';
 import { TrendChart } from '../components/trend';
 import { h, replace } from '../lib/dom';
 import { ageYears, dateFormat, personName } from '../lib/format';
@@ -79,7 +79,7 @@ async function patientView(ctx: AppContext, patientId: number, self: boolean): P
   const editable = !self && canEdit(ctx.me);
   const plain = self;
   const labs = new LabStore(ctx.api, patientId);
-  const trend = new TrendChart({ plain });
+  const trend = new TrendChart(ctx.api, patientId, { plain });
   let findingsCache: ClinicalFinding[] | null = null;
   let lifestyleCache: LifestyleRecord[] | null = null;
   let studiesCache: ImagingStudy[] = [];
@@ -116,7 +116,7 @@ async function patientView(ctx: AppContext, patientId: number, self: boolean): P
       for (const list of observationsByAnalyte(data).values()) {
         const latest = list[0];
         if (!latest) continue;
-        const analyte = data.analytes.find((a) => a.loinc === latest.code || a.key === latest.analyte);
+        const analyte = data.analytes.find((a) => a.code === latest.code);
         const flag = latest.reference_low != null || latest.reference_high != null
           ? rangeFlag(latest.value, { low: latest.reference_low ?? null, high: latest.reference_high ?? null })
           : rangeFlag(latest.value_canonical, analyte?.reference_range ?? null);
@@ -166,10 +166,11 @@ async function patientView(ctx: AppContext, patientId: number, self: boolean): P
       await Promise.all([findingsCard.reload(true), scoreCard.reload(true)]);
     })].filter((b): b is HTMLElement => b !== null),
   });
-  const studiesCard = new Card({
+  const studiesCard: Card<ImagingStudy[]> = new Card<ImagingStudy[]>({
     id: 'card-imaging', title: plain ? 'Your scans' : 'Imaging', what: 'Imaging studies', className: 'card-wide',
     load: () => ctx.api.studies(patientId),
     render: (studies, body) => { studiesCache = studies; studiesRender(studies, body, { dicomwebRoot: ctx.config.viewer.dicomwebRoot, patientId }); },
+    actions: editable ? imagingActions({ api: ctx.api, patientId, announce: ctx.announce, after: (): Promise<void> => studiesCard.reload(true) }) : [],
   });
   const analyses = new AnalysesPanel({
     api: ctx.api, patientId, canAnalyse: editable, announce: ctx.announce, studies: () => studiesCache,
@@ -184,9 +185,11 @@ async function patientView(ctx: AppContext, patientId: number, self: boolean): P
   const cardsByRecord: Record<string, () => Promise<void>> = {
     observation: refreshLabsAndScores,
     genetics: () => Promise.all([geneticsCard.reload(true), scoreCard.reload(true)]).then(() => undefined),
-    genetic_finding: () => geneticsCard.reload(true),
+    genetic_finding: () => Promise.all([geneticsCard.reload(true), scoreCard.reload(true)]).then(() => undefined),
     lifestyle: () => Promise.all([lifestyleCard.reload(true), scoreCard.reload(true)]).then(() => undefined),
     finding: () => Promise.all([findingsCard.reload(true), scoreCard.reload(true)]).then(() => undefined),
+    lifestyle_record: () => Promise.all([lifestyleCard.reload(true), scoreCard.reload(true)]).then(() => undefined),
+    report: () => analyses.reload(),
     clinical_finding: () => Promise.all([findingsCard.reload(true), scoreCard.reload(true)]).then(() => undefined),
     study: () => studiesCard.reload(true),
     imaging_study: () => studiesCard.reload(true),
@@ -209,9 +212,8 @@ async function patientView(ctx: AppContext, patientId: number, self: boolean): P
       case 'analysis.progress':
       case 'analysis.status':
       case 'report.ready':
-        analyses.handle(event);
-        break;
       case 'state.snapshot':
+        analyses.handle(event);
         break;
     }
   };

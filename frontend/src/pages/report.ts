@@ -8,7 +8,7 @@ import { scoresRender } from '../components/scores';
 import { stateEmpty, stateError, stateFor, stateLoading } from '../components/states';
 import { h, replace } from '../lib/dom';
 import { dateTimeFormat } from '../lib/format';
-import { type Contribution, asArray, asRecord, asText, contributionsParse, modelsParse } from '../lib/report';
+import { type Contribution, asArray, asRecord, asText, contributionsParse, measureText, modelsParse } from '../lib/report';
 import { type Route, routeHref } from '../lib/routes';
 import { scoreName } from '../lib/scores';
 import { notFoundElement } from './patient';
@@ -57,14 +57,19 @@ function findingsSection(content: Record<string, unknown>): HTMLElement {
     const body = asRecord(finding.findings);
     const lesions = asArray(body.lesions);
     const predictions = asArray(body.predictions);
-    const measures = Object.entries(body).filter(([k, v]) => k !== 'lesions' && k !== 'predictions' && (typeof v === 'number' || typeof v === 'string'));
+    const liver = asRecord(body.liver);
+    const measures: [string, unknown][] = [
+      ...Object.entries(body).filter(([, v]) => typeof v === 'number' || typeof v === 'string'),
+      ...(Object.keys(liver).length ? [['liver volume', liver.volume], ['liver density', liver.mean_density]] as [string, unknown][] : []),
+    ];
     blocks.push(h('article', { class: 'finding' },
-      h('h3', null, `${asText(finding.kind) || 'imaging'} · ${asText(model.key) || 'model'}`, h('span', { class: 'muted mono' }, ` series ${asText(finding.series_uid)}`)),
-      measures.length ? h('dl', { class: 'facts' }, ...measures.flatMap(([k, v]) => [h('dt', null, k.replace(/_/g, ' ')), h('dd', null, asText(v))])) : null,
+      h('h3', null, `${asText(finding.kind) || 'imaging'} · ${asText(model.key) || 'model'}`,
+        finding.series_uid ? h('span', { class: 'muted mono' }, ` series ${asText(finding.series_uid)}`) : null),
+      measures.length ? h('dl', { class: 'facts' }, ...measures.flatMap(([k, v]) => [h('dt', null, k.replace(/_/g, ' ')), h('dd', null, measureText(v))])) : null,
       lesions.length ? h('table', { class: 'table compact' },
         h('caption', null, `${lesions.length} lesion(s)`),
         h('tbody', null, ...lesions.map((l, i) => h('tr', null, h('th', { scope: 'row' }, `#${i + 1}`),
-          h('td', null, Object.entries(asRecord(l)).map(([k, v]) => `${k.replace(/_/g, ' ')} ${asText(v)}`).join(' · '))))))
+          h('td', null, Object.entries(asRecord(l)).filter(([k]) => k !== 'id').map(([k, v]) => `${k.replace(/_/g, ' ')} ${measureText(v)}`).join(' · '))))))
         : null,
       predictions.length ? h('ul', null, ...predictions.map((p) => {
         const pr = asRecord(p);
@@ -85,21 +90,27 @@ function scoresSection(content: Record<string, unknown>): HTMLElement {
   scoresRender({ scores, modifiers: asArray(content.modifiers) as never }, body);
   const explanations: HTMLElement[] = [];
   const learned = asArray(content.learned_risk);
+  if (learned.length) explanations.push(h('h3', null, 'Learned cohort models'));
   learned.forEach((raw, index) => {
     const model = asRecord(raw);
-    const contributions = contributionsParse(model.contributions ?? asArray(asRecord(content.explanations).learned_risk)[index]);
-    const name = asText(model.name ?? model.key ?? model.model ?? `Learned model ${index + 1}`);
-    const estimate = model.probability ?? model.risk ?? model.value;
-    explanations.push(h('div', { class: 'learned' },
-      h('h3', null, name, estimate !== undefined ? h('span', { class: 'score-value' }, ` ${asText(estimate)}`) : null),
-      contributions.length ? contributionChart(`What drove the ${name} estimate`, contributions) : h('p', { class: 'muted' }, 'No feature contributions recorded.')));
-  });
-  if (!learned.length) {
-    for (const raw of asArray(asRecord(content.explanations).learned_risk)) {
-      const contributions = contributionsParse(raw);
-      if (contributions.length) explanations.push(contributionChart('Feature contributions', contributions));
+    const name = asText(model.key ?? model.name ?? `model ${index + 1}`).replace(/_/g, ' ');
+    const block = h('div', { class: 'learned', 'data-model': asText(model.key) });
+    if (model.applicable === false) {
+      const missing = asArray(model.missing).map(asText);
+      block.append(h('p', null, h('strong', null, name), ': not applicable', missing.length ? ` (missing ${missing.join(', ')})` : ''));
+    } else {
+      const probabilities = Object.entries(asRecord(model.probabilities));
+      block.append(h('p', null, h('strong', null, name), probabilities.length
+        ? `: ${probabilities.map(([label, p]) => `${label.replace(/_/g, ' ')} ${(Number(p) * 100).toFixed(1)}%`).join(' · ')}`
+        : ''));
+      const contributions = contributionsParse(model.contributions);
+      if (contributions.length) block.append(contributionChart(`What drove the ${name} estimate`, contributions));
+      const imputed = asArray(model.imputed).map(asText);
+      if (imputed.length) block.append(h('p', { class: 'hint' }, `Imputed by the model: ${imputed.join(', ')}.`));
+      if (model.note) block.append(h('p', { class: 'hint' }, asText(model.note)));
     }
-  }
+    explanations.push(block);
+  });
   return section('report-scores', 'Scores and explanations', body, ...explanations);
 }
 
@@ -122,7 +133,7 @@ function recommendationsSection(content: Record<string, unknown>): HTMLElement {
 }
 
 function modelsSection(content: Record<string, unknown>, report: Report): HTMLElement {
-  const models = modelsParse(content.models);
+  const models = [...modelsParse(content.models), ...modelsParse(asArray(content.learned_risk))];
   return section('report-models', 'Models and provenance',
     models.length ? h('table', { class: 'table compact' },
       h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Model'), h('th', { scope: 'col' }, 'Version'), h('th', { scope: 'col' }, 'Weights SHA-256'))),
@@ -150,7 +161,7 @@ export async function reportPage(ctx: AppContext, route: Route): Promise<Page> {
   const content = asRecord(report.content);
   const signArea = h('div', { class: 'sign-area' });
   const versions = h('div', { class: 'versions' }, stateLoading());
-  const statusBadge = h('span', { class: `badge badge-${report.status}`, id: 'report-status' }, report.signed_at ? 'signed' : report.status);
+  const statusBadge = h('span', { class: `badge badge-${report.signed_at ? 'final' : report.status}`, id: 'report-status' }, report.signed_at ? 'signed' : report.status);
 
   const drawSign = (): void => {
     if (report.signed_at) {
@@ -174,8 +185,33 @@ export async function reportPage(ctx: AppContext, route: Route): Promise<Page> {
       ctx.api.reportSign(report.id, comment).then((signed) => {
         report = signed;
         statusBadge.textContent = 'signed';
+        statusBadge.className = 'badge badge-final';
         ctx.announce('Report signed.');
         drawSign();
+
+  // An amendment never edits this version: the server makes a new one that supersedes it.
+  const amendArea = h('div', { class: 'amend-area' });
+  if (canEdit(ctx.me) && report.status !== 'amended') {
+    const form = h('form', { class: 'form', novalidate: true },
+      formError(),
+      textareaField({ name: 'text', label: 'Amendment', rows: 3, hint: 'Creates version ' + String(report.version + 1) + '; this version stays as it is.' }),
+      h('button', { type: 'submit', class: 'btn', id: 'amend-submit' }, 'Create amended version'));
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      const text = (form.elements.namedItem('text') as HTMLTextAreaElement).value.trim();
+      if (!text) {
+        formShowErrors(form, { fields: { text: 'Write what changes.' }, general: null });
+        return;
+      }
+      ctx.api.reportAmend(report.id, text).then((amended) => {
+        ctx.announce(`Version ${amended.version} created.`);
+        ctx.navigate(routeHref({ name: 'report', reportId: amended.id }));
+      }).catch((error: unknown) => {
+        formShowErrors(form, { fields: {}, general: error instanceof ApiError ? errorText(error) : 'Could not amend.' });
+      });
+    });
+    amendArea.appendChild(h('details', null, h('summary', null, 'Amend this report'), form));
+  }
       }).catch((error: unknown) => {
         if (button) button.disabled = false;
         formShowErrors(form, { fields: {}, general: error instanceof ApiError ? errorText(error) : 'Could not sign.' });
@@ -185,10 +221,34 @@ export async function reportPage(ctx: AppContext, route: Route): Promise<Page> {
   };
   drawSign();
 
+  // An amendment never edits this version: the server makes a new one that supersedes it.
+  const amendArea = h('div', { class: 'amend-area' });
+  if (canEdit(ctx.me) && report.status !== 'amended') {
+    const form = h('form', { class: 'form', novalidate: true },
+      formError(),
+      textareaField({ name: 'text', label: 'Amendment', rows: 3, hint: 'Creates version ' + String(report.version + 1) + '; this version stays as it is.' }),
+      h('button', { type: 'submit', class: 'btn', id: 'amend-submit' }, 'Create amended version'));
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      const text = (form.elements.namedItem('text') as HTMLTextAreaElement).value.trim();
+      if (!text) {
+        formShowErrors(form, { fields: { text: 'Write what changes.' }, general: null });
+        return;
+      }
+      ctx.api.reportAmend(report.id, text).then((amended) => {
+        ctx.announce(`Version ${amended.version} created.`);
+        ctx.navigate(routeHref({ name: 'report', reportId: amended.id }));
+      }).catch((error: unknown) => {
+        formShowErrors(form, { fields: {}, general: error instanceof ApiError ? errorText(error) : 'Could not amend.' });
+      });
+    });
+    amendArea.appendChild(h('details', null, h('summary', null, 'Amend this report'), form));
+  }
+
   void ctx.api.reports(report.patient).then((all: ReportSummary[]) => {
     replace(versions, h('ul', { class: 'report-list' }, ...all.map((r) => h('li', null,
       r.id === report.id ? h('strong', { 'aria-current': 'page' }, `v${r.version} (this version)`) : h('a', { href: routeHref({ name: 'report', reportId: r.id }) }, `v${r.version}`),
-      h('span', { class: 'muted' }, ` · ${r.status} · ${dateTimeFormat(r.created_at)}`)))));
+      h('span', { class: 'muted' }, ` · ${r.signed_at ? 'signed' : r.status} · ${dateTimeFormat(r.created_at)}`)))));
   }).catch((error: unknown) => replace(versions, stateError(error)));
 
   const amendment = asRecord(content.amendment);
@@ -210,7 +270,7 @@ export async function reportPage(ctx: AppContext, route: Route): Promise<Page> {
       scoresSection(content),
       recommendationsSection(content),
       modelsSection(content, report),
-      section('report-signoff', 'Sign-off', signArea),
+      section('report-signoff', 'Sign-off', signArea, amendArea),
       section('report-versions', 'Versions', versions),
     ),
   );

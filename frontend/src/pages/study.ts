@@ -6,8 +6,9 @@ import type { Patient } from '../api/types';
 import { stateError, stateLoading } from '../components/states';
 import { h, replace } from '../lib/dom';
 import { personName } from '../lib/format';
+import { type AiFindingsBlock, aiFindingsFromReport } from '../lib/report';
 import { type Route, routeHref } from '../lib/routes';
-import type { ViewerHandle } from '../viewer';
+import type { ViewerHandle } from '../viewer/viewer';
 import { notFoundElement } from './patient';
 
 export async function studyPage(ctx: AppContext, route: Route): Promise<Page> {
@@ -28,9 +29,19 @@ export async function studyPage(ctx: AppContext, route: Route): Promise<Page> {
     h('div', { class: 'page-head compact' }, h('p', { class: 'crumb' }, back), h('h1', { class: 'visually-hidden' }, 'Imaging study'),
       h('p', { class: 'muted mono small' }, `Study ${route.studyUid}`)),
     host);
+  const patientId = patient?.id ?? null;
+  /** The latest finished analysis of this series that has a report, read as AI findings. */
+  const aiFindings = async (seriesUid: string): Promise<AiFindingsBlock[]> => {
+    if (patientId === null) return [];
+    const analyses = await ctx.api.analyses(patientId);
+    const latest = analyses.find((a) => a.status === 'succeeded' && a.report_id !== null && a.series_uids.includes(seriesUid));
+    if (!latest || latest.report_id === null) return [];
+    const report = await ctx.api.reportGet(latest.report_id);
+    return aiFindingsFromReport(report.content, seriesUid, `Report v${report.version}`);
+  };
   let handle: ViewerHandle | null = null;
   let destroyed = false;
-  void import('../viewer').then(async ({ viewerMount }) => {
+  void import('../viewer/viewer').then(async ({ viewerMount }) => {
     if (destroyed) return;
     replace(host);
     handle = await viewerMount(host, {
@@ -38,6 +49,7 @@ export async function studyPage(ctx: AppContext, route: Route): Promise<Page> {
       studyUid: route.studyUid,
       seriesUid: route.seriesUid,
       announce: ctx.announce,
+      aiFindings: patientId === null ? undefined : aiFindings,
       onSeriesChange: (seriesUid) => {
         history.replaceState(null, '', routeHref({ ...route, seriesUid }));
       },

@@ -4,7 +4,15 @@ import { eventParse } from './events';
 
 describe('eventParse', () => {
   it('parses the snapshot the consumer sends on connect', () => {
-    expect(eventParse('{"type":"state.snapshot","patient_id":7}')).toEqual({ type: 'state.snapshot', patientId: 7 });
+    expect(eventParse('{"type":"state.snapshot","patient_id":7}')).toEqual({ type: 'state.snapshot', patientId: 7, analyses: [] });
+    const withAnalyses = eventParse({
+      type: 'state.snapshot', patient_id: 7,
+      analyses: [{ request_id: 4, status: 'running', step: 'model', progress: 30, error_code: null, report_id: null }, { junk: 1 }],
+    });
+    expect(withAnalyses).toEqual({
+      type: 'state.snapshot', patientId: 7,
+      analyses: [{ requestId: 4, status: 'running', step: 'model', progress: 30, errorCode: null, reportId: null }],
+    });
   });
 
   it('parses analysis progress with the server field names', () => {

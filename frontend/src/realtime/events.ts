@@ -6,9 +6,21 @@
 
 export type AnalysisStatus = 'queued' | 'running' | 'succeeded' | 'failed';
 
+/** The state of one analysis as events carry it. */
+export interface AnalysisState {
+  readonly requestId: number;
+  readonly status: AnalysisStatus;
+  readonly step: string | null;
+  readonly progress: number;
+  readonly errorCode: string | null;
+  readonly reportId: number | null;
+}
+
 export interface StateSnapshotEvent {
   readonly type: 'state.snapshot';
   readonly patientId: number;
+  /** Recent analyses, so a page that (re)connects shows progress at once. */
+  readonly analyses: readonly AnalysisState[];
 }
 
 export interface AnalysisStatusEvent {
@@ -88,6 +100,17 @@ function requestIdOf(raw: Record<string, unknown>): number | null {
   return intOrNull(raw.request_id) ?? intOrNull(raw.analysis_id);
 }
 
+function analysisStateParse(raw: unknown): AnalysisState | null {
+  if (!isRecord(raw)) return null;
+  const requestId = requestIdOf(raw);
+  const status = statusOrNull(raw.status);
+  if (requestId === null || status === null) return null;
+  return {
+    requestId, status, step: stringOrNull(raw.step), progress: progressOf(raw.progress),
+    errorCode: stringOrNull(raw.error_code), reportId: intOrNull(raw.report_id),
+  };
+}
+
 export function eventParse(raw: unknown): RealtimeEvent | null {
   let value = raw;
   if (typeof value === 'string') {
@@ -100,8 +123,13 @@ export function eventParse(raw: unknown): RealtimeEvent | null {
   if (!isRecord(value)) return null;
   const patientId = intOrNull(value.patient_id);
   switch (value.type) {
-    case 'state.snapshot':
-      return patientId === null ? null : { type: 'state.snapshot', patientId };
+    case 'state.snapshot': {
+      if (patientId === null) return null;
+      const analyses = Array.isArray(value.analyses)
+        ? value.analyses.map(analysisStateParse).filter((a): a is AnalysisState => a !== null)
+        : [];
+      return { type: 'state.snapshot', patientId, analyses };
+    }
     case 'analysis.status': {
       const requestId = requestIdOf(value);
       const status = statusOrNull(value.status);

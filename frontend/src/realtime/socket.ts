@@ -30,6 +30,8 @@ export class PatientChannel {
   private timer: ReturnType<typeof setTimeout> | null = null;
   private stopped = true;
   private readonly onOnline = (): void => this.reconnectNow();
+  /** The browser knows the network is gone: do not trust the socket until it is back. */
+  private readonly onOffline = (): void => this.dropSocket();
 
   constructor(
     wsRoot: string,
@@ -48,12 +50,14 @@ export class PatientChannel {
     if (!this.stopped) return;
     this.stopped = false;
     window.addEventListener('online', this.onOnline);
+    window.addEventListener('offline', this.onOffline);
     this.connect();
   }
 
   stop(): void {
     this.stopped = true;
     window.removeEventListener('online', this.onOnline);
+    window.removeEventListener('offline', this.onOffline);
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     const socket = this.socket;
@@ -108,6 +112,17 @@ export class PatientChannel {
       this.timer = null;
       this.connect();
     }, delay);
+  }
+
+  private dropSocket(): void {
+    const socket = this.socket;
+    if (this.stopped || !socket) return;
+    this.socket = null;
+    socket.onclose = null;
+    socket.onmessage = null;
+    socket.close(4000);
+    this.handlers.onState?.('offline');
+    this.schedule();
   }
 
   private reconnectNow(): void {

@@ -8,6 +8,7 @@ import { cache, volumeLoader } from '@cornerstonejs/core';
 import { Enums as ToolEnums, segmentation } from '@cornerstonejs/tools';
 import { h, replace, uid } from '../lib/dom';
 import type { ViewerModule } from './module';
+import { SegDecodeError, segDecode } from './segDecode';
 
 export interface SegmentSpec {
   readonly index: number;
@@ -168,6 +169,69 @@ export class SegmentationModule implements ViewerModule {
     return segmentationId;
   }
 
+  /**
+   * Show a DICOM SEG (e.g. an AI result written back to the PACS) as a labelmap on the volume.
+   * Each frame lands on the slice of the source image it references, or else on the slice at
+   * its plane position.
+   */
+  async addFromDicomSeg(name: string, buffer: ArrayBuffer): Promise<string | null> {
+    const volumeId = this.volumeId;
+    if (!volumeId) return null;
+    await this.waitForVolume(volumeId);
+    const volume = cache.getVolume(volumeId);
+    if (!volume) return null;
+    const decoded = segDecode(buffer);
+    const [columns, rows, depth] = volume.dimensions;
+    if (decoded.columns !== columns || decoded.rows !== rows) {
+      throw new SegDecodeError(`SEG is ${decoded.columns} x ${decoded.rows}, the series ${columns} x ${rows}`);
+    }
+    const sliceBySop = new Map<string, number>();
+    volume.imageIds.forEach((imageId, index) => {
+      const sop = /\/instances\/([0-9.]+)\/frames\//.exec(imageId)?.[1];
+      if (sop) sliceBySop.set(sop, index);
+    });
+    const slicePosition = (position: readonly number[]): number => {
+      const k = volume.direction.slice(6, 9);
+      const offset = [0, 1, 2].map((i) => (position[i] ?? 0) - (volume.origin[i] ?? 0));
+      return Math.round((offset[0]! * k[0]! + offset[1]! * k[1]! + offset[2]! * k[2]!) / volume.spacing[2]);
+    };
+    const segmentationId = uid('seg-dicom');
+    const labelmap = volumeLoader.createAndCacheDerivedLabelmapVolume(volumeId, { volumeId: segmentationId });
+    const target = labelmap.voxelManager;
+    const sliceSize = columns * rows;
+    const labels = new Uint8Array(sliceSize * depth);
+    let labelled = 0;
+    for (const frame of decoded.frames) {
+      const slice = (frame.referencedSopUid !== null ? sliceBySop.get(frame.referencedSopUid) : undefined)
+        ?? (frame.position ? slicePosition(frame.position) : -1);
+      if (slice < 0 || slice >= depth) continue;
+      for (const pixel of frame.pixels) {
+        labels[slice * sliceSize + pixel] = frame.segmentNumber;
+        labelled += 1;
+      }
+    }
+    if (target?.setCompleteScalarDataArray) target.setCompleteScalarDataArray(labels);
+    else for (let i = 0; i < labels.length; i += 1) if (labels[i]) target?.setAtIndex(i, labels[i]);
+    const segments = decoded.segments.map((s) => ({ index: s.number, label: s.label }));
+    segmentation.addSegmentations([{
+      segmentationId,
+      representation: { type: LABELMAP, data: { volumeId: segmentationId } },
+      config: {
+        label: name,
+        segments: Object.fromEntries(segments.map((s) => [s.index, { label: s.label, segmentIndex: s.index, active: false, locked: true, cachedStats: {} }])),
+      },
+    }]);
+    const entry: SegmentationEntry = { id: segmentationId, name: decoded.description || name, visible: true, hidden: new Set(), segments };
+    this.entries.push(entry);
+    this.represent(entry);
+    segmentation.triggerSegmentationEvents.triggerSegmentationDataModified(segmentationId);
+    this.applyOpacity();
+    this.draw();
+    this.render();
+    this.element.dataset.dicomSeg = String(labelled);
+    return segmentationId;
+  }
+
   private applyOpacity(): void {
     const alpha = Number(this.opacity.value) / 100;
     segmentation.config.style.setStyle({ type: LABELMAP }, { fillAlpha: alpha, fillAlphaInactive: alpha, renderOutline: true, outlineOpacity: Math.min(1, alpha + 0.3) });
@@ -214,7 +278,7 @@ export class SegmentationModule implements ViewerModule {
       const toggleId = uid('seg-vis');
       const toggle = h('input', { type: 'checkbox', id: toggleId, checked: entry.visible, 'data-segmentation': entry.id });
       toggle.addEventListener('change', () => this.setVisible(entry, toggle.checked));
-      return h('div', { class: 'seg-entry', 'data-segmentation': entry.id },
+      return h('div', { class: 'seg-entry', 'data-segmentation': entry.id, 'data-source': entry.id.startsWith('seg-dicom') ? 'dicom-seg' : 'threshold' },
         h('div', { class: 'check' }, toggle, h('label', { for: toggleId }, ` ${entry.name}`)),
         h('ul', { class: 'segments' }, ...entry.segments.map((segment) => {
           const segmentId = uid('seg-idx');

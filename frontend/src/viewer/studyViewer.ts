@@ -20,6 +20,8 @@ import { h, replace, uid } from '../lib/dom';
 import {
   type DicomJson, SEG_SOP_CLASS, type SeriesInfo, TAG, frameImageIds, instancesSort, seriesInfoParse, seriesIsVolumetric, tagString,
 } from './dicomJson';
+import { type AiFindingsLoader, AiFindingsModule } from './aiFindings';
+import { segInstanceFetch, segInstancesFor } from './dicomSeg';
 import { MeasurementsModule } from './measurements';
 import type { ViewerModule } from './module';
 import { CT_PRESETS, type WindowPreset, presetMatch, presetToVoi, voiToWindow } from './presets';
@@ -33,6 +35,8 @@ export interface ViewerOptions {
   readonly announce: (text: string, kind?: 'info' | 'error') => void;
   /** The user picked another series (the page keeps it in the URL). */
   readonly onSeriesChange?: (seriesUid: string) => void;
+  /** AI findings of a series from the reports (the page knows the API; the viewer does not). */
+  readonly aiFindings?: AiFindingsLoader;
 }
 
 type Layout = 'single' | 'mpr';
@@ -83,6 +87,7 @@ export class StudyViewer implements ViewerModule {
   private readonly mprButton: HTMLButtonElement;
   private readonly segmentationModule: SegmentationModule;
   private readonly measurementsModule: MeasurementsModule;
+  private readonly aiModule: AiFindingsModule;
   private series: SeriesInfo[] = [];
   private currentSeries: string | null = null;
   private modality = '';
@@ -125,13 +130,14 @@ export class StudyViewer implements ViewerModule {
     this.segmentationModule = new SegmentationModule({ announce: (text) => options.announce(text), render: () => this.engine?.render() });
     this.measurementsModule = new MeasurementsModule();
     this.measurementsModule.rerender = () => this.engine?.render();
+    this.aiModule = new AiFindingsModule(options.aiFindings ?? null);
     this.element = h('div', { class: 'viewer', 'data-state': 'loading', tabindex: '-1' },
       this.toolbar,
       h('div', { class: 'viewer-main' },
         h('aside', { class: 'viewer-series', 'aria-label': 'Series of this study' }, h('h2', { class: 'panel-title' }, 'Series'), this.seriesList),
         h('div', { class: 'viewer-stage' }, this.grid, this.status,
           h('p', { class: 'viewer-help hint' }, 'Wheel or ↑/↓: slices · left drag: active tool · right drag: zoom · middle drag: pan · 1–5: presets · M: MPR · 0: reset')),
-        h('aside', { class: 'viewer-side' }, this.segmentationModule.element, this.measurementsModule.element),
+        h('aside', { class: 'viewer-side' }, this.segmentationModule.element, this.aiModule.element, this.measurementsModule.element),
       ),
     );
   }
@@ -151,6 +157,7 @@ export class StudyViewer implements ViewerModule {
     this.setTool(WindowLevelTool.toolName);
     this.segmentationModule.init();
     this.measurementsModule.init();
+    this.aiModule.init();
 
     const onKey = (event: KeyboardEvent): void => this.onKey(event);
     this.element.addEventListener('keydown', onKey);
@@ -198,7 +205,7 @@ export class StudyViewer implements ViewerModule {
         type: 'button', class: 'series-button', 'data-series': series.seriesUid,
         'aria-current': series.seriesUid === this.currentSeries ? 'true' : null,
       },
-      thumbnail(this.root, this.options.studyUid, { series_uid: series.seriesUid, modality: series.modality }),
+      thumbnail(this.root, this.options.studyUid, series.seriesUid, series.modality),
       h('span', { class: 'series-label' }, `${series.modality}${series.number !== null ? ` #${series.number}` : ''}`, h('br'),
         h('span', { class: 'muted' }, series.description || `${series.instanceCount ?? '?'} images`)));
       button.addEventListener('click', () => {
@@ -270,6 +277,8 @@ export class StudyViewer implements ViewerModule {
     const volumetric = seriesIsVolumetric(this.modality, instances);
     this.element.dataset.mode = volumetric ? 'volume' : 'stack';
     this.mprButton.disabled = !volumetric;
+    // The presets are Hounsfield-unit windows: CT only.
+    for (const button of this.presetButtons.values()) button.disabled = this.modality !== 'CT';
     this.voi = null;
     try {
       if (volumetric) {
@@ -290,6 +299,28 @@ export class StudyViewer implements ViewerModule {
     if (this.destroyed) return;
     this.element.dataset.state = 'ready';
     this.setStatus(`${this.modality} · ${imageIds.length} image${imageIds.length === 1 ? '' : 's'}${volumetric ? ' · volume' : ''}`);
+    if (volumetric) void this.loadSegOverlays(seriesUid);
+    void this.aiModule.show(seriesUid);
+  }
+
+  /** DICOM SEG series of this study that segment the shown series (AI results) as overlays. */
+  private async loadSegOverlays(seriesUid: string): Promise<void> {
+    const segSeries = this.series.filter((s) => s.modality === 'SEG');
+    for (const seg of segSeries) {
+      try {
+        const instances = await dicomJson(`${this.root}/studies/${this.options.studyUid}/series/${seg.seriesUid}/metadata`);
+        for (const ref of segInstancesFor(seriesUid, seg.seriesUid, instances)) {
+          if (this.destroyed || this.currentSeries !== seriesUid) return;
+          const buffer = await segInstanceFetch(this.root, this.options.studyUid, ref);
+          if (this.destroyed || this.currentSeries !== seriesUid) return;
+          await this.segmentationModule.addFromDicomSeg(ref.description || seg.description || 'Segmentation (DICOM SEG)', buffer);
+          this.options.announce(`Segmentation overlay loaded: ${ref.description || seg.description || 'DICOM SEG'}.`);
+        }
+      } catch (error) {
+        console.warn('SEG overlay not shown', error);
+        this.setStatus('A segmentation in this study could not be shown.', 'error');
+      }
+    }
   }
 
   private cell(viewportId: string, orientation: Orientation): HTMLElement {
@@ -482,7 +513,7 @@ export class StudyViewer implements ViewerModule {
       this.scroll(key === 'ArrowUp' || key === 'PageUp' ? -step : step);
       return;
     }
-    const preset = CT_PRESETS.find((p) => p.key === key);
+    const preset = this.modality === 'CT' ? CT_PRESETS.find((p) => p.key === key) : undefined;
     if (preset) {
       event.preventDefault();
       this.applyPreset(preset);
@@ -509,6 +540,7 @@ export class StudyViewer implements ViewerModule {
     for (const cleanup of this.cleanups.splice(0)) cleanup();
     this.segmentationModule.destroy();
     this.measurementsModule.destroy();
+    this.aiModule.destroy();
     this.teardownViewports();
     this.releaseSeries();
     ToolGroupManager.destroyToolGroup(this.toolGroupId);

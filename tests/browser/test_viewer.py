@@ -1,0 +1,371 @@
+"""The Cornerstone3D viewer in real Chromium against the real DICOMweb proxy and test Orthanc:
+pixels on the canvas, slice scrolling, presets, MPR, HU statistics and segmentation overlays."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
+from playwright.sync_api import expect
+from pydicom.uid import DigitalXRayImageStorageForPresentation
+
+from imaging.models import ImagingStudy
+from inference.models import AnalysisRequest, AnalysisStatus
+from inference.reports.services import report_create_for_request
+from tests.browser.data import off_loop
+from tests.browser.phantom import (
+    PhantomStudy,
+    ct_phantom,
+    dicom_file_bytes,
+    orthanc_delete_study,
+    seg_for_phantom,
+)
+from tests.conftest import World, client_for, world_build
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+# Reads the visible canvas of one viewport: size, spread of grey levels, coloured (overlay)
+# pixels, a fingerprint, and the bounding box of the body (anything brighter than air).
+CANVAS_STATS = """(selector) => {
+  const canvas = document.querySelector(selector + ' canvas');
+  if (!canvas) return null;
+  const ctx = canvas.getContext('2d', { willReadFrequently: true });
+  const { width, height } = canvas;
+  const data = ctx.getImageData(0, 0, width, height).data;
+  let sum = 0, sum2 = 0, coloured = 0, hash = 0, n = 0;
+  let x0 = width, y0 = height, x1 = -1, y1 = -1;
+  for (let y = 0; y < height; y += 1) {
+    for (let x = 0; x < width; x += 1) {
+      const i = (y * width + x) * 4;
+      const r = data[i], g = data[i + 1], b = data[i + 2];
+      const lum = (r + g + b) / 3;
+      sum += lum; sum2 += lum * lum; n += 1;
+      if (Math.abs(r - g) > 40 || Math.abs(g - b) > 40 || Math.abs(r - b) > 40) coloured += 1;
+      if (lum > 20) { if (x < x0) x0 = x; if (x > x1) x1 = x; if (y < y0) y0 = y; if (y > y1) y1 = y; }
+      if ((x * 7 + y * 13) % 97 === 0) hash = (hash * 31 + r + 3 * g + 7 * b) >>> 0;
+    }
+  }
+  const mean = sum / n;
+  const rect = canvas.getBoundingClientRect();
+  return { width, height, mean, sd: Math.sqrt(Math.max(0, sum2 / n - mean * mean)), coloured, hash,
+           box: [x0, y0, x1, y1], rect: [rect.left, rect.top, rect.width, rect.height] };
+}"""
+
+
+def _upload(world: World, phantom: PhantomStudy, extra: tuple[Any, ...] = ()) -> ImagingStudy:
+    files = [
+        SimpleUploadedFile(f"slice{n:03d}.dcm", dicom_file_bytes(ds), content_type="application/dicom")
+        for n, ds in enumerate([*phantom.datasets, *extra])
+    ]
+    response = client_for(world.clinician).post(
+        f"/api/v1/patients/{world.patient.id}/imaging/upload/", {"files": files}, format="multipart",
+    )
+    assert response.status_code == 201, response.content
+    return ImagingStudy.objects.get(study_instance_uid=phantom.study_uid)
+
+
+@pytest.fixture
+def ct_world(live: Any) -> Iterator[tuple[World, PhantomStudy]]:
+    world = off_loop(world_build)
+    phantom = ct_phantom(patient_id=world.patient.mrn)
+    try:
+        off_loop(_upload, world, phantom)
+        yield world, phantom
+    finally:
+        orthanc_delete_study(phantom.study_uid)
+
+
+def _stats(page: Any, orientation: str = "axial") -> dict[str, Any]:
+    stats = page.evaluate(CANVAS_STATS, f"#vp-{orientation}")
+    assert stats is not None, f"no canvas in the {orientation} viewport"
+    return stats
+
+
+def _wait_rendered(page: Any, orientation: str = "axial") -> dict[str, Any]:
+    """Until the viewport shows an image: grey levels spread out, not a blank canvas."""
+    for _ in range(60):
+        stats = _stats(page, orientation)
+        if stats["sd"] > 5 and stats["box"][2] > stats["box"][0]:
+            return stats
+        page.wait_for_timeout(250)
+    raise AssertionError(f"the {orientation} viewport stayed blank: {stats}")
+
+
+def _to_page(stats: dict[str, Any], fx: float, fy: float) -> tuple[float, float]:
+    """A point of the phantom (fractions of its 64 x 64 grid) in page coordinates.
+
+    The body ellipse spans 90% of the width and 72% of the height, centred: its bounding
+    box on the canvas gives the image's scale and position.
+    """
+    x0, y0, x1, y1 = stats["box"]
+    size_x = (x1 - x0 + 1) / 0.9
+    size_y = (y1 - y0 + 1) / 0.72
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    canvas_x = cx + (fx - 0.5) * size_x
+    canvas_y = cy + (fy - 0.5) * size_y
+    left, top, css_w, css_h = stats["rect"]
+    return left + canvas_x * css_w / stats["width"], top + canvas_y * css_h / stats["height"]
+
+
+def _settled(page: Any, locator: Any, pattern: str, low: float, high: float) -> float:
+    """The number in a measurement row once it lies in [low, high]; the row is first drawn
+    while the mouse is still moving, and statistics are recomputed on the next render."""
+    value = float("nan")
+    for _ in range(40):
+        match = re.search(pattern, locator.inner_text()) if locator.count() else None
+        if match:
+            value = float(match.group(1))
+            if low <= value <= high:
+                return value
+        page.wait_for_timeout(250)
+    raise AssertionError(f"measurement {value} never reached [{low}, {high}]")
+
+
+def _drag(page: Any, start: tuple[float, float], end: tuple[float, float]) -> None:
+    page.mouse.move(*start)
+    page.mouse.down()
+    page.mouse.move((start[0] + end[0]) / 2, (start[1] + end[1]) / 2, steps=4)
+    page.mouse.move(*end, steps=4)
+    page.mouse.up()
+
+
+def test_ct_study_renders_scrolls_measures_and_reformats(open_session: Any, ct_world: tuple[World, PhantomStudy]) -> None:
+    world, phantom = ct_world
+    session = open_session(world.clinician)
+    page = session.page
+    session.goto(f"/patients/{world.patient.id}")
+    tile = page.locator(f".series-tile[data-series='{phantom.series_uid}']")
+    expect(tile).to_be_visible()
+    expect(page.locator("#card-imaging")).to_contain_text("CT abdomen (synthetic phantom)")
+    expect(tile.locator(".thumb")).to_have_attribute("data-thumb", "loaded")
+    session.snap("patient-imaging")
+
+    tile.click()
+    page.wait_for_url(re.compile(rf"/studies/{re.escape(phantom.study_uid)}"))
+    expect(page.locator(".viewer")).to_have_attribute("data-state", "ready", timeout=60_000)
+    expect(page.locator(".viewer")).to_have_attribute("data-mode", "volume")
+    first = _wait_rendered(page)
+    assert first["sd"] > 10, first
+    session.snap("viewer")
+
+    # Slices: the keyboard scrolls, the overlay and the pixels follow.
+    axial = page.locator("#vp-axial")
+    before_index = int(axial.get_attribute("data-slice-index") or "-1")
+    assert axial.get_attribute("data-slice-count") == str(len(phantom.datasets))
+    page.locator("#vp-axial .vp-element").focus()
+    for _ in range(6):
+        page.keyboard.press("ArrowUp")
+    expect(axial).not_to_have_attribute("data-slice-index", str(before_index))
+    after_index = int(axial.get_attribute("data-slice-index") or "-1")
+    assert abs(after_index - before_index) == 6
+    page.wait_for_timeout(300)
+    assert _wait_rendered(page)["hash"] != first["hash"], "scrolling did not change the picture"
+
+    # Presets change the window; the overlay says which.
+    page.click("button[data-preset=lung]")
+    expect(page.locator(".viewer")).to_have_attribute("data-preset", "lung")
+    expect(page.locator("#vp-axial .vp-window")).to_have_text("W 1500 L -600")
+    page.keyboard.press("1")
+    expect(page.locator(".viewer")).to_have_attribute("data-preset", "abdomen")
+
+    # Back to the middle slice (below the lungs): an ellipse inside the liver reads its HU.
+    page.locator("#vp-axial .vp-element").focus()
+    for _ in range(6):
+        page.keyboard.press("ArrowDown")
+    expect(axial).to_have_attribute("data-slice-index", str(before_index))
+    page.wait_for_timeout(300)
+    stats = _wait_rendered(page)
+    page.click("button[data-tool=EllipticalROI]")
+    centre = _to_page(stats, 0.36, 0.52)
+    radius = 0.04 * (stats["box"][2] - stats["box"][0]) / 0.9 * stats["rect"][2] / stats["width"]
+    _drag(page, (centre[0] - radius, centre[1] - radius), (centre[0] + radius, centre[1] + radius))
+    row = page.locator(".measure-table tr[data-tool=EllipticalROI] .measure-value")
+    expect(row).to_contain_text("HU")
+    _settled(page, row, r"mean (-?[\d.]+) HU", 50, 70)  # liver 60 HU, a little lesion (15 HU) at most
+
+    page.click("button[data-tool=Length]")
+    _drag(page, _to_page(stats, 0.2, 0.5), _to_page(stats, 0.8, 0.5))
+    length_row = page.locator(".measure-table tr[data-tool=Length] .measure-value")
+    expect(length_row).to_contain_text("mm")
+    _settled(page, length_row, r"([\d.]+) mm", 25, 32)  # 0.6 x 64 px x 0.75 mm = 28.8 mm
+    session.snap("measurements")
+
+    # MPR: three reformatted views of the same volume, each showing pixels.
+    page.click("#viewer-mpr")
+    expect(page.locator(".vp")).to_have_count(3)
+    expect(page.locator(".viewer")).to_have_attribute("data-layout", "mpr")
+    for orientation in ("axial", "sagittal", "coronal"):
+        assert _wait_rendered(page, orientation)["sd"] > 5
+    sagittal = page.locator("#vp-sagittal")
+    assert sagittal.get_attribute("data-slice-count") == "64"
+    session.snap("mpr")
+    page.keyboard.press("m")
+    expect(page.locator(".vp")).to_have_count(1)
+
+
+def test_segmentation_overlay_toggles_and_fades(open_session: Any, ct_world: tuple[World, PhantomStudy]) -> None:
+    world, phantom = ct_world
+    session = open_session(world.clinician)
+    page = session.page
+    session.goto(f"/studies/{phantom.study_uid}?patient={world.patient.id}")
+    expect(page.locator(".viewer")).to_have_attribute("data-state", "ready", timeout=60_000)
+    plain = _wait_rendered(page)
+    assert plain["coloured"] == 0
+
+    page.click("#seg-threshold")
+    entry = page.locator(".seg-entry")
+    expect(entry).to_have_count(1)
+    assert int(page.locator("#segmentations").get_attribute("data-voxels") or "0") > 0
+
+    def coloured() -> int:
+        page.wait_for_timeout(400)
+        return int(_stats(page)["coloured"])
+
+    shown = coloured()
+    assert shown > 50, "the labelmap is not drawn over the image"
+    session.snap("segmentation")
+
+    # Hiding the bone segment leaves the soft-tissue one.
+    entry.locator("input[data-segment='1']").uncheck()
+    without_bone = coloured()
+    assert 0 < without_bone < shown
+
+    # Opacity: a fainter fill changes the overlay's pixels, zero hides it.
+    slider = page.locator("#segmentations input[type=range]")
+    slider.fill("0")
+    expect(page.locator("#segmentations")).to_have_attribute("data-opacity", "0")
+    assert coloured() < without_bone
+
+    slider.fill("60")
+    entry.locator("input[data-segment='1']").check()
+    entry.locator("input[data-segmentation]").first.uncheck()
+    assert coloured() == 0, "the hidden segmentation is still drawn"
+    entry.locator("input[data-segmentation]").first.check()
+    assert coloured() > 50
+    session.snap("segmentation-restored")
+
+
+def _report_with_findings(world: World, phantom: PhantomStudy) -> int:
+    """A finished liver analysis of the phantom series, as the pipeline would leave it."""
+    analysis = AnalysisRequest.objects.create(
+        patient=world.patient, requested_by=world.clinician, idempotency_key="phantom-liver",
+        series_uids=[phantom.series_uid], model_keys=["liver_ct_seg"], status=AnalysisStatus.SUCCEEDED,
+        current_step="done", progress=100, finished_at=timezone.now(),
+    )
+    findings = {
+        "liver": {"present": True, "volume": {"value": 41.2, "unit": "mL"}, "mean_density": {"value": 59.8, "unit": "HU"}},
+        "lesion_count": 1,
+        "lesions": [{"id": 1, "volume": {"value": 0.4, "unit": "mL"}, "longest_axial_diameter": {"value": 7.9, "unit": "mm"},
+                     "mean_density": {"value": 15.0, "unit": "HU"}, "slice_range": [12, 16]}],
+    }
+    content = {
+        "schema": "cdss.report/1", "patient_id": world.patient.id,
+        "imaging_findings": [{"kind": "segmentation", "series_uid": phantom.series_uid,
+                              "model": {"key": "liver_ct_seg", "version": "1.0", "weights_sha256": "ab" * 32},
+                              "findings": findings}],
+        "models": [{"key": "liver_ct_seg", "version": "1.0", "weights_sha256": "ab" * 32}],
+        "scores": {}, "recommendations": [], "gaps": [], "staging": {},
+        "intended_use": "This report supports, and does not replace, the clinical judgement of a qualified clinician.",
+        "generated_at": timezone.now().isoformat(),
+    }
+    return report_create_for_request(analysis=analysis, content=content).pk
+
+
+def test_dicom_seg_in_the_pacs_is_overlaid(open_session: Any, live: Any) -> None:
+    """An AI result written back as DICOM SEG appears on its source series, per segment, with
+    the report's measurements beside it."""
+    world = off_loop(world_build)
+    phantom = ct_phantom(patient_id=world.patient.mrn)
+    try:
+        off_loop(_upload, world, phantom, (seg_for_phantom(phantom),))
+        report_id = off_loop(_report_with_findings, world, phantom)
+        session = open_session(world.clinician)
+        page = session.page
+        session.goto(f"/studies/{phantom.study_uid}?patient={world.patient.id}")
+        expect(page.locator(".viewer")).to_have_attribute("data-state", "ready", timeout=60_000)
+        expect(page.locator(".viewer-series-list [data-series]")).to_have_count(2)
+        entry = page.locator(".seg-entry[data-source=dicom-seg]")
+        try:
+            expect(entry).to_have_count(1, timeout=30_000)
+        except AssertionError as error:
+            raise AssertionError("\n".join(session.console[-20:])) from error
+        expect(entry).to_contain_text("Liver segmentation (AI)")
+        expect(entry.locator("li")).to_have_count(2)
+        expect(entry).to_contain_text("Lesion")
+        assert int(page.locator("#segmentations").get_attribute("data-dicom-seg") or "0") > 0
+        _wait_rendered(page)
+        page.wait_for_timeout(500)
+        overlay = int(_stats(page)["coloured"])
+        assert overlay > 50, "the SEG is not drawn"
+        entry.locator("input[data-segment='1']").uncheck()
+        page.wait_for_timeout(500)
+        assert int(_stats(page)["coloured"]) < overlay
+        ai = page.locator("#ai-findings")
+        expect(ai).to_contain_text("liver_ct_seg v1.0")
+        expect(ai).to_contain_text("41.2 mL")
+        expect(ai.locator("tbody tr")).to_have_count(1)
+        expect(ai.locator("tbody tr")).to_contain_text("7.9 mm")
+        session.snap("dicom-seg")
+        session.goto(f"/reports/{report_id}")
+        expect(page.locator("#report-findings")).to_contain_text("7.9 mm")
+        expect(page.locator("#report-models")).to_contain_text("ab" * 32)
+        session.snap("report-findings")
+    finally:
+        orthanc_delete_study(phantom.study_uid)
+
+
+def _radiograph(world: World) -> PhantomStudy:
+    """One synthetic chest radiograph (DX): a 2-D image, shown as a stack without MPR."""
+    phantom = ct_phantom(patient_id=world.patient.mrn, slices=1, size=96)
+    ds = phantom.datasets[0]
+    ds.Modality = "DX"
+    ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = DigitalXRayImageStorageForPresentation
+    ds.StudyDescription, ds.SeriesDescription = "Chest radiograph (synthetic)", "PA"
+    del ds.ImagePositionPatient, ds.ImageOrientationPatient, ds.SliceLocation, ds.SliceThickness, ds.RescaleType
+    pixels = (ds.pixel_array.astype("int32") + 1024).clip(0, 4095)
+    ds.PixelData = pixels.astype("<u2").tobytes()
+    ds.PixelRepresentation, ds.BitsStored, ds.HighBit = 0, 12, 11
+    ds.RescaleIntercept, ds.WindowCenter, ds.WindowWidth = 0, int(pixels.mean()), 2000
+    off_loop(_upload, world, phantom)
+    return phantom
+
+
+def test_radiograph_is_a_stack_without_mpr(open_session: Any, live: Any) -> None:
+    world = off_loop(world_build)
+    phantom = _radiograph(world)
+    try:
+        session = open_session(world.clinician)
+        page = session.page
+        session.goto(f"/studies/{phantom.study_uid}?patient={world.patient.id}")
+        expect(page.locator(".viewer")).to_have_attribute("data-state", "ready", timeout=60_000)
+        expect(page.locator(".viewer")).to_have_attribute("data-mode", "stack")
+        assert _wait_rendered(page, "acquisition")["sd"] > 5
+        expect(page.locator("#viewer-mpr")).to_be_disabled()
+        expect(page.locator("#seg-threshold")).to_be_disabled()
+        expect(page.locator("button[data-preset=lung]")).to_be_disabled()
+        session.snap("radiograph")
+    finally:
+        orthanc_delete_study(phantom.study_uid)
+
+
+def test_upload_dicom_from_the_patient_page(open_session: Any, live: Any) -> None:
+    world = off_loop(world_build)
+    phantom = ct_phantom(patient_id=world.patient.mrn, slices=4, size=32)
+    try:
+        session = open_session(world.clinician)
+        page = session.page
+        session.goto(f"/patients/{world.patient.id}")
+        expect(page.locator("#card-imaging")).to_contain_text("No imaging studies")
+        page.set_input_files("#imaging-file", [
+            {"name": f"slice{n}.dcm", "mimeType": "application/dicom", "buffer": dicom_file_bytes(ds)}
+            for n, ds in enumerate(phantom.datasets)
+        ])
+        expect(page.locator("#announcer")).to_contain_text("4 files stored")
+        expect(page.locator(f".series-tile[data-series='{phantom.series_uid}']")).to_be_visible()
+        session.snap("uploaded")
+    finally:
+        orthanc_delete_study(phantom.study_uid)
