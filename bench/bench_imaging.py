@@ -26,6 +26,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -46,7 +47,7 @@ def synthetic_ct(nz: int, seed: int = 0) -> np.ndarray:
     return vol
 
 
-def timed(fn, repeat: int = 1) -> float:  # type: ignore[no-untyped-def]
+def timed(fn: Any, repeat: int = 1) -> float:
     best = float("inf")
     for _ in range(repeat):
         t0 = time.perf_counter()
@@ -96,7 +97,7 @@ def bench_ct(slices: int) -> None:
         h, w = vol.shape[1:]
         rh, rw = round(h * spacing[1] / pre["spacing_mm"]), round(w * spacing[2] / pre["spacing_mm"])
         img = torch.from_numpy(np.clip((vol - lo) / (hi - lo), 0, 1))[:, None]
-        low = Resize((rh, rw), mode="bilinear", anti_aliasing=True)(img.permute(1, 0, 2, 3)[0]).as_tensor()  # type: ignore[union-attr]
+        low = Resize((rh, rw), mode="bilinear", anti_aliasing=True)(img.permute(1, 0, 2, 3)[0]).as_tensor()  # type: ignore[attr-defined]
         idx = (torch.arange(slices)[:, None] + torch.arange(-1, 2)[None]).clamp(0, slices - 1)
         stack = low[idx]  # (z, 3, rh, rw)
         with torch.inference_mode():

@@ -10,7 +10,7 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from inference.registry import ModelInputInvalid
-from inference.runtime.predictor import gradcam_maps, logits_batched, model_load, softmax_calibrated
+from inference.runtime.predictor import logits_and_gradcam, logits_batched, model_load, softmax_calibrated
 from inference.runtime.preprocessing import cxr_preprocess
 
 
@@ -46,17 +46,18 @@ def run_cxr(
     settings = card.data["preprocessing"]
     post = card.data["postprocessing"]
     inputs = np.stack([cxr_preprocess(im, settings=settings) for im in images])
-    logits = logits_batched(model=model, inputs=inputs, progress=progress)
-    raw, calibrated = softmax_calibrated(logits, temperature=float(post["temperature"]))
     classes = card.classes
     positive_index = classes.index(str(card.data.get("positive_class", classes[-1])))
-    threshold = float(post["threshold"])
     negative_index = 1 - positive_index
-    cams = (
-        {c: gradcam_maps(model=model, inputs=inputs, class_index=c) for c in (positive_index, negative_index)}
-        if heatmaps
-        else None
-    )
+    threshold = float(post["threshold"])
+    cams: dict[int, NDArray[np.float32]] | None = None
+    if heatmaps:
+        logits, cams = logits_and_gradcam(
+            model=model, inputs=inputs, class_indices=[positive_index, negative_index], progress=progress
+        )
+    else:
+        logits = logits_batched(model=model, inputs=inputs, progress=progress)
+    raw, calibrated = softmax_calibrated(logits, temperature=float(post["temperature"]))
     results = []
     for i, image in enumerate(images):
         p = float(calibrated[i, positive_index])

@@ -74,6 +74,7 @@ def model_load_from_card(*, card: ModelCard) -> LoadedModel:
             ) from exc
         device = runtime_device()
         net.to(device).eval()
+        net.requires_grad_(False)  # inference only; Grad-CAM takes gradients w.r.t. activations
         loaded = LoadedModel(card=card, net=net, device=device)
         _CACHE[cache_key] = loaded
         return loaded
@@ -104,20 +105,55 @@ def logits_batched(
     return np.concatenate(out)
 
 
-def gradcam_maps(*, model: LoadedModel, inputs: NDArray[np.float32], class_index: int, batch: int = 16) -> NDArray[np.float32]:
-    """Grad-CAM (Selvaraju et al. 2017) of ``class_index`` at the card's ``gradcam_layer``: (N, H, W) in [0, 1]."""
-    from monai.visualize import GradCAM
+def logits_and_gradcam(
+    *, model: LoadedModel, inputs: NDArray[np.float32], class_indices: list[int], batch: int = 32,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[NDArray[np.float32], dict[int, NDArray[np.float32]]]:
+    """Logits and Grad-CAM maps (Selvaraju et al. 2017) from ONE forward pass per batch.
 
-    layer = str(model.card.data["architecture"].get("gradcam_layer", "layer4"))
-    cam = GradCAM(nn_module=model.net, target_layers=layer)
-    maps = []
-    for i in range(0, inputs.shape[0], batch):
-        x = torch.from_numpy(np.ascontiguousarray(inputs[i : i + batch])).to(model.device)
-        with torch.enable_grad():
-            m = cam(x, class_idx=class_index)
-        maps.append(m[:, 0].detach().float().cpu().numpy())
-    model.net.zero_grad(set_to_none=True)
-    return np.concatenate(maps)
+    The activations of the card's ``gradcam_layer`` are detached and made to require grad in a
+    forward hook, so autograd records only the head after that layer (the weights are frozen):
+    the gradients of each class logit w.r.t. the activations cost a tiny backward through the
+    head. Maps: ReLU(sum_c mean(dy/dA_c) * A_c), bilinearly upsampled to the input size, scaled
+    to [0, 1] per image (as MONAI's ``GradCAM`` does); (N, H, W) per requested class.
+    """
+    layer_name = str(model.card.data["architecture"].get("gradcam_layer", "layer4"))
+    modules = dict(model.net.named_modules())
+    if layer_name not in modules:
+        raise ModelInputInvalid("gradcam_layer not in the network", code="model_card_invalid", detail={"layer": layer_name})
+    store: dict[str, torch.Tensor] = {}
+
+    def hook(_module: torch.nn.Module, _inputs: Any, output: torch.Tensor) -> torch.Tensor:
+        out = output.detach().requires_grad_(True)
+        store["a"] = out
+        return out
+
+    handle = modules[layer_name].register_forward_hook(hook)
+    logits_out: list[NDArray[np.float32]] = []
+    maps: dict[int, list[NDArray[np.float32]]] = {c: [] for c in class_indices}
+    try:
+        for i in range(0, inputs.shape[0], batch):
+            x = torch.from_numpy(np.ascontiguousarray(inputs[i : i + batch])).to(model.device)
+            with torch.enable_grad():
+                logits = model.net(x)
+                acts = store.pop("a")
+                for n, c in enumerate(class_indices):
+                    (grad,) = torch.autograd.grad(logits[:, c].sum(), acts, retain_graph=n < len(class_indices) - 1)
+                    with torch.no_grad():
+                        cam = torch.relu((grad.mean(dim=(2, 3), keepdim=True) * acts).sum(dim=1, keepdim=True))
+                        cam = torch.nn.functional.interpolate(cam, size=x.shape[2:], mode="bilinear", align_corners=False)[:, 0]
+                        lo = cam.amin(dim=(1, 2), keepdim=True)
+                        span = cam.amax(dim=(1, 2), keepdim=True) - lo
+                        cam = torch.where(span > 0, (cam - lo) / span.clamp_min(1e-12), torch.zeros_like(cam))
+                    maps[c].append(cam.float().cpu().numpy())
+            logits_out.append(logits.detach().float().cpu().numpy())
+            if progress is not None:
+                progress(x.shape[0])
+    finally:
+        handle.remove()
+    if not logits_out:
+        raise ModelInputInvalid("no images given")
+    return np.concatenate(logits_out), {c: np.concatenate(v) for c, v in maps.items()}
 
 
 def _probs(logits: NDArray[Any], temperature: float = 1.0) -> NDArray[np.float64]:

@@ -24,7 +24,7 @@ class UserFactory(factory.django.DjangoModelFactory[User]):
     password = factory.PostGenerationMethodCall("set_password", TEST_PASSWORD)
 
     @factory.post_generation
-    def _save(obj: User, create: bool, extracted: object, **kwargs: object) -> None:  # noqa: N805
+    def _save(obj: User, create: bool, extracted: object, **kwargs: object) -> None:
         if create:
             obj.save()
 
@@ -37,7 +37,7 @@ class CareTeamFactory(factory.django.DjangoModelFactory[CareTeam]):
     name = factory.Sequence(lambda n: f"Hepatology team {n}")
 
     @factory.post_generation
-    def members(obj: CareTeam, create: bool, extracted: list[User] | None, **kwargs: object) -> None:  # noqa: N805
+    def members(obj: CareTeam, create: bool, extracted: list[User] | None, **kwargs: object) -> None:
         if create and extracted:
             obj.members.set(extracted)
 

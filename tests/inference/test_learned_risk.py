@@ -141,7 +141,7 @@ def test_artefact_bytes_are_canonical(tmp_path: Path) -> None:
 
 def test_predictor_shape_order_and_imputation_flags(saved_binary: Path) -> None:
     artefact = artefact_load(saved_binary, "toy_model")
-    values = {"AST": [20.0, None, 200.0, 1000.0], "Sex": ["m", "f", None, "f"]}
+    values: dict[str, list[object]] = {"AST": [20.0, None, 200.0, 1000.0], "Sex": ["m", "f", None, "f"]}
     preds = risk_predict(artefact, values)
     assert preds.values.shape == (4, 2)
     assert preds.outputs == ("p_neg", "p_pos")
