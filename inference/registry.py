@@ -173,14 +173,17 @@ def model_weights_verify(*, card: ModelCard) -> Path:
     """Return the weights path after checking its SHA-256 against the card; refuse otherwise."""
     path = card.weights_path
     if not path.is_file():
-        raise ModelWeightsMissing(
-            "weights file missing", detail={"key": card.key, "version": card.version}
-        )
+        raise ModelWeightsMissing("weights file missing", detail={"key": card.key, "version": card.version})
     actual = sha256_file(path)
     if actual != card.weights_sha256:
         raise ModelWeightsHashMismatch(
             "weights file does not match the model card",
-            detail={"key": card.key, "version": card.version, "expected": card.weights_sha256, "actual": actual},
+            detail={
+                "key": card.key,
+                "version": card.version,
+                "expected": card.weights_sha256,
+                "actual": actual,
+            },
         )
     return path
 

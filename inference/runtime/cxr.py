@@ -74,13 +74,17 @@ def run_cxr(
                 "positive": p >= threshold,
                 "label": classes[explained],
                 "heatmap_class": classes[explained] if cams is not None else None,
-                "heatmap": _heatmap_u8(cams[explained][i], shape=(int(shape[0]), int(shape[1]))) if cams is not None else None,
+                "heatmap": _heatmap_u8(cams[explained][i], shape=(int(shape[0]), int(shape[1])))
+                if cams is not None
+                else None,
             }
         )
     return results
 
 
-def heatmap_overlay(image: NDArray[Any], heatmap: NDArray[np.uint8], *, alpha: float = 0.6) -> NDArray[np.uint8]:
+def heatmap_overlay(
+    image: NDArray[Any], heatmap: NDArray[np.uint8], *, alpha: float = 0.6
+) -> NDArray[np.uint8]:
     """RGB overlay of a uint8 heatmap (jet colours) on the grey image, for PNG output."""
     from inference.runtime.preprocessing import cxr_to_gray_u8
 

@@ -22,27 +22,46 @@ from inference.runtime.io import DicomAttributeMissing, Volume
 
 MANUFACTURER = "CDSS (open-source clinical decision support)"
 _REQUIRED_SOURCE = (
-    "StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "SOPClassUID", "FrameOfReferenceUID",
-    "ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing", "Rows", "Columns",
+    "StudyInstanceUID",
+    "SeriesInstanceUID",
+    "SOPInstanceUID",
+    "SOPClassUID",
+    "FrameOfReferenceUID",
+    "ImagePositionPatient",
+    "ImageOrientationPatient",
+    "PixelSpacing",
+    "Rows",
+    "Columns",
 )
 
 
 def _segments(model: dict[str, str]) -> list[hd.seg.SegmentDescription]:
     algorithm = hd.AlgorithmIdentificationSequence(
-        name=model["key"], family=codes.cid7162.ArtificialIntelligence, version=model["version"],
+        name=model["key"],
+        family=codes.cid7162.ArtificialIntelligence,
+        version=model["version"],
         source=MANUFACTURER,
     )
     return [
         hd.seg.SegmentDescription(
-            segment_number=1, segment_label="Liver", segmented_property_category=codes.SCT.Organ,
-            segmented_property_type=codes.SCT.Liver, algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC,
-            algorithm_identification=algorithm, tracking_uid=hd.UID(), tracking_id="liver",
+            segment_number=1,
+            segment_label="Liver",
+            segmented_property_category=codes.SCT.Organ,
+            segmented_property_type=codes.SCT.Liver,
+            algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC,
+            algorithm_identification=algorithm,
+            tracking_uid=hd.UID(),
+            tracking_id="liver",
         ),
         hd.seg.SegmentDescription(
-            segment_number=2, segment_label="Liver lesion",
+            segment_number=2,
+            segment_label="Liver lesion",
             segmented_property_category=codes.SCT.MorphologicallyAbnormalStructure,
-            segmented_property_type=codes.SCT.Lesion, algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC,
-            algorithm_identification=algorithm, tracking_uid=hd.UID(), tracking_id="liver lesion",
+            segmented_property_type=codes.SCT.Lesion,
+            algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC,
+            algorithm_identification=algorithm,
+            tracking_uid=hd.UID(),
+            tracking_id="liver lesion",
             anatomic_regions=[codes.SCT.Liver],
         ),
     ]
@@ -65,10 +84,14 @@ def seg_dicom_create(
     for ds in source_datasets:
         for name in _REQUIRED_SOURCE:
             if ds.get(name) in (None, ""):
-                raise DicomAttributeMissing(f"source DICOM attribute {name} missing", detail={"attribute": name})
+                raise DicomAttributeMissing(
+                    f"source DICOM attribute {name} missing", detail={"attribute": name}
+                )
         if labels_frames.shape[1:] != (int(ds.Rows), int(ds.Columns)):
             raise ModelInputInvalid("label frame size differs from the source image")
-    pixel = np.stack([labels_frames >= 1, labels_frames == 2], axis=-1).astype(np.uint8)  # (frames, r, c, segments)
+    pixel = np.stack([labels_frames >= 1, labels_frames == 2], axis=-1).astype(
+        np.uint8
+    )  # (frames, r, c, segments)
     equipment = hd.ContributingEquipment(
         manufacturer=MANUFACTURER,
         purpose_of_reference=codes.DCM.ProcessingEquipment,
@@ -97,12 +120,20 @@ def seg_dicom_create(
             omit_empty_frames=False,
         )
     except (AttributeError, KeyError) as exc:
-        raise DicomAttributeMissing("source series lacks an attribute a SEG needs", detail={"error": str(exc)[:200]}) from exc
+        raise DicomAttributeMissing(
+            "source series lacks an attribute a SEG needs", detail={"error": str(exc)[:200]}
+        ) from exc
 
 
-def seg_dicom_from_volume(*, labels_zyx: NDArray[np.uint8], volume: Volume, model: dict[str, Any]) -> pydicom.Dataset:
+def seg_dicom_from_volume(
+    *, labels_zyx: NDArray[np.uint8], volume: Volume, model: dict[str, Any]
+) -> pydicom.Dataset:
     """SEG for labels in the internal (z, y, x) order of ``volume`` (read from DICOM)."""
     if not volume.datasets:
         raise ModelInputInvalid("a DICOM SEG needs a DICOM source series")
     frames = volume.from_internal(labels_zyx).transpose(2, 1, 0)  # (slice k, row j, column i)
-    return seg_dicom_create(labels_frames=np.ascontiguousarray(frames, dtype=np.uint8), source_datasets=volume.datasets, model=model)
+    return seg_dicom_create(
+        labels_frames=np.ascontiguousarray(frames, dtype=np.uint8),
+        source_datasets=volume.datasets,
+        model=model,
+    )

@@ -105,7 +105,10 @@ def dicom_series_from_datasets(datasets: Sequence[pydicom.Dataset]) -> Volume:
         gaps = np.diff([float(p @ normal) for p in positions])
         dz = float(np.median(gaps))
         if dz <= 0 or np.max(np.abs(gaps - dz)) > 0.05 * dz + 1e-3:
-            raise ModelInputInvalid("slices are not evenly spaced (or duplicated)", detail={"min_gap": float(gaps.min()), "max_gap": float(gaps.max())})
+            raise ModelInputInvalid(
+                "slices are not evenly spaced (or duplicated)",
+                detail={"min_gap": float(gaps.min()), "max_gap": float(gaps.max())},
+            )
     else:
         dz = float(_require(ordered[0], "SliceThickness"))
     slices = []
@@ -115,7 +118,9 @@ def dicom_series_from_datasets(datasets: Sequence[pydicom.Dataset]) -> Volume:
         try:
             pixels = ds.pixel_array
         except Exception as exc:  # decoder missing or broken pixel data: a stable code, not a crash
-            raise ModelInputInvalid("cannot decode DICOM pixel data", code="dicom_pixels_undecodable") from exc
+            raise ModelInputInvalid(
+                "cannot decode DICOM pixel data", code="dicom_pixels_undecodable"
+            ) from exc
         slices.append((pixels.astype(np.float32) * slope + intercept).astype(np.float32))
     # voxel (i=column, j=row, k=slice) -> LPS
     m = np.eye(4)
@@ -152,8 +157,15 @@ def nrrd_read(path: Path) -> Volume:
         raise ModelInputInvalid("expected a 3D NRRD volume", detail={"shape": list(data.shape)})
     space = str(header.get("space", "")).lower()
     directions = header.get("space directions")
-    if directions is None or space not in ("left-posterior-superior", "right-anterior-superior", "lps", "ras"):
-        raise ModelInputInvalid("NRRD needs 'space' (LPS or RAS) and 'space directions'", code="nrrd_geometry_missing")
+    if directions is None or space not in (
+        "left-posterior-superior",
+        "right-anterior-superior",
+        "lps",
+        "ras",
+    ):
+        raise ModelInputInvalid(
+            "NRRD needs 'space' (LPS or RAS) and 'space directions'", code="nrrd_geometry_missing"
+        )
     m = np.eye(4)
     m[:3, :3] = np.asarray(directions, dtype=np.float64).T
     m[:3, 3] = np.asarray(header.get("space origin", [0, 0, 0]), dtype=np.float64)
@@ -173,7 +185,9 @@ def volume_read(path: Path) -> Volume:
     if name.endswith(".npz"):
         with np.load(path) as z:
             if "images" not in z.files or "spacing" not in z.files:
-                raise ModelInputInvalid("volume .npz needs 'images' (z, y, x) in HU and 'spacing' (dz, dy, dx) mm")
+                raise ModelInputInvalid(
+                    "volume .npz needs 'images' (z, y, x) in HU and 'spacing' (dz, dy, dx) mm"
+                )
             zyx = np.asarray(z["images"], dtype=np.float32)
             dz, dy, dx = (float(v) for v in z["spacing"])
         if zyx.ndim != 3:
@@ -207,7 +221,9 @@ def images_read(path: Path) -> list[tuple[str, NDArray[Any]]]:
         if arr.ndim == 2:
             arr = arr[None]
         if arr.ndim not in (3, 4):
-            raise ModelInputInvalid("'images' must be (N, H, W) or (N, H, W, C)", detail={"shape": list(arr.shape)})
+            raise ModelInputInvalid(
+                "'images' must be (N, H, W) or (N, H, W, C)", detail={"shape": list(arr.shape)}
+            )
         return [(f"{path.stem}[{i}]", arr[i]) for i in range(arr.shape[0])]
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.is_file() and p.name.lower().endswith(IMAGE_SUFFIXES))

@@ -28,7 +28,9 @@ def _safe_stem(name: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in stem)[:80]
 
 
-def classification_run(*, model_key: str, version: str | None, input_path: Path, out_dir: Path, show_progress: bool) -> dict[str, Any]:
+def classification_run(
+    *, model_key: str, version: str | None, input_path: Path, out_dir: Path, show_progress: bool
+) -> dict[str, Any]:
     from inference.runtime.cxr import heatmap_overlay, run_cxr
     from inference.runtime.io import images_read
 
@@ -43,20 +45,43 @@ def classification_run(*, model_key: str, version: str | None, input_path: Path,
     positive = results[0]["positive_class"]
     with (out_dir / "predictions.csv").open("w", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["index", "file", *[f"probability_{c}" for c in classes], f"calibrated_probability_{positive}", "threshold", "label", "heatmap"])
+        writer.writerow(
+            [
+                "index",
+                "file",
+                *[f"probability_{c}" for c in classes],
+                f"calibrated_probability_{positive}",
+                "threshold",
+                "label",
+                "heatmap",
+            ]
+        )
         for i, ((name, image), r) in enumerate(zip(named, results, strict=True)):
             heat_name = f"heatmaps/{i:04d}_{_safe_stem(name)}.png"
             Image.fromarray(heatmap_overlay(image, r["heatmap"])).save(out_dir / heat_name)
             writer.writerow(
-                [i, name, *[f"{r['probabilities'][c]:.6f}" for c in classes], f"{r['calibrated_probability']:.6f}",
-                 f"{r['threshold']:.6f}", r["label"], heat_name]
+                [
+                    i,
+                    name,
+                    *[f"{r['probabilities'][c]:.6f}" for c in classes],
+                    f"{r['calibrated_probability']:.6f}",
+                    f"{r['threshold']:.6f}",
+                    r["label"],
+                    heat_name,
+                ]
             )
-    summary = {"model": results[0]["model"], "images": len(results), "positive": sum(bool(r["positive"]) for r in results)}
+    summary = {
+        "model": results[0]["model"],
+        "images": len(results),
+        "positive": sum(bool(r["positive"]) for r in results),
+    }
     (out_dir / "run.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
 
 
-def segmentation_run(*, model_key: str, version: str | None, input_path: Path, out_dir: Path, show_progress: bool, tta: bool) -> dict[str, Any]:
+def segmentation_run(
+    *, model_key: str, version: str | None, input_path: Path, out_dir: Path, show_progress: bool, tta: bool
+) -> dict[str, Any]:
     from inference.runtime.dicom_seg import seg_dicom_from_volume
     from inference.runtime.io import labels_nifti_write, volume_read
     from inference.runtime.liver import run_liver_seg
@@ -64,7 +89,9 @@ def segmentation_run(*, model_key: str, version: str | None, input_path: Path, o
     volume = volume_read(input_path)
     hu, spacing = volume.internal()
     bar = tqdm(total=hu.shape[0], desc=f"{model_key}", unit="slice", disable=not show_progress)
-    labels, findings = run_liver_seg(hu, spacing, model_key=model_key, version=version, tta=tta, progress=bar.update)
+    labels, findings = run_liver_seg(
+        hu, spacing, model_key=model_key, version=version, tta=tta, progress=bar.update
+    )
     bar.close()
     out_dir.mkdir(parents=True, exist_ok=True)
     labels_nifti_write(volume=volume, labels_zyx=labels, path=out_dir / "labels.nii.gz")
@@ -76,20 +103,48 @@ def segmentation_run(*, model_key: str, version: str | None, input_path: Path, o
             findings["dicom_seg"] = {"written": True, "series_instance_uid": str(seg.SeriesInstanceUID)}
             outputs.append("seg.dcm")
         except CdssError as exc:  # the labels stand; the SEG is not written, and the findings say why
-            findings["dicom_seg"] = {"written": False, "code": exc.code, "message": exc.message, "detail": exc.detail}
+            findings["dicom_seg"] = {
+                "written": False,
+                "code": exc.code,
+                "message": exc.message,
+                "detail": exc.detail,
+            }
     findings["input"]["kind"] = volume.kind
     (out_dir / "findings.json").write_text(json.dumps(findings, indent=2) + "\n")
-    return {"model": findings["model"], "outputs": outputs, "lesion_count": findings["lesion_count"],
-            "liver_volume_ml": findings["liver"]["volume"]["value"]}
+    return {
+        "model": findings["model"],
+        "outputs": outputs,
+        "lesion_count": findings["lesion_count"],
+        "liver_volume_ml": findings["liver"]["volume"]["value"],
+    }
 
 
 def model_run_on_path(
-    *, model_key: str, input_path: Path, out_dir: Path, version: str | None = None, show_progress: bool = True, tta: bool = True
+    *,
+    model_key: str,
+    input_path: Path,
+    out_dir: Path,
+    version: str | None = None,
+    show_progress: bool = True,
+    tta: bool = True,
 ) -> dict[str, Any]:
     """Run ``model_key`` on a file or folder and write its outputs to ``out_dir``."""
     card = model_card_get(key=model_key, version=version)
     if not input_path.exists():
         raise ModelInputInvalid("input does not exist", detail={"input": str(input_path)})
     if card.task == "classification":
-        return classification_run(model_key=model_key, version=card.version, input_path=input_path, out_dir=out_dir, show_progress=show_progress)
-    return segmentation_run(model_key=model_key, version=card.version, input_path=input_path, out_dir=out_dir, show_progress=show_progress, tta=tta)
+        return classification_run(
+            model_key=model_key,
+            version=card.version,
+            input_path=input_path,
+            out_dir=out_dir,
+            show_progress=show_progress,
+        )
+    return segmentation_run(
+        model_key=model_key,
+        version=card.version,
+        input_path=input_path,
+        out_dir=out_dir,
+        show_progress=show_progress,
+        tta=tta,
+    )

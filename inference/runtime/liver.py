@@ -27,7 +27,9 @@ def _validate(volume_hu: NDArray[Any], spacing_mm: tuple[float, float, float]) -
     if volume_hu.ndim != 3 or min(volume_hu.shape) < 1 or min(volume_hu.shape[1:]) < 16:
         raise ModelInputInvalid("expected a CT volume (z, y, x)", detail={"shape": list(volume_hu.shape)})
     if len(spacing_mm) != 3 or not all(np.isfinite(s) and 0 < s < 50 for s in spacing_mm):
-        raise ModelInputInvalid("spacing must be three positive millimetre values", detail={"spacing": list(spacing_mm)})
+        raise ModelInputInvalid(
+            "spacing must be three positive millimetre values", detail={"spacing": list(spacing_mm)}
+        )
     lo, hi = float(np.min(volume_hu)), float(np.max(volume_hu))
     if not (np.isfinite(lo) and np.isfinite(hi)) or lo < -4000 or hi > 40000:
         raise ModelInputInvalid("values do not look like Hounsfield units", code="input_not_hounsfield")
@@ -43,7 +45,9 @@ def _lowres_slices(
     h, w = volume_hu.shape[1:]
     rh, rw = ct_inplane_shape(shape_yx=(h, w), spacing_yx=(spacing[1], spacing[2]), target=target)
     x = torch.from_numpy(ct_window(np.asarray(volume_hu[z0:z1]), lo=lo, hi=hi))[:, None]
-    x = F.interpolate(x, size=(rh, rw), mode="bilinear", align_corners=False, antialias=(rh < h or rw < w))[:, 0]
+    x = F.interpolate(x, size=(rh, rw), mode="bilinear", align_corners=False, antialias=(rh < h or rw < w))[
+        :, 0
+    ]
     oy, ox = (rh - size) // 2, (rw - size) // 2
     out = torch.zeros((x.shape[0], size, size), dtype=torch.float32)
     sy0, sx0, dy0, dx0 = max(oy, 0), max(ox, 0), max(-oy, 0), max(-ox, 0)
@@ -78,7 +82,9 @@ def segment_volume(
     nz, h, w = volume_hu.shape
     size = int(preprocessing["size"])
     context = int(preprocessing.get("context_slices", 1))
-    rh, rw = ct_inplane_shape(shape_yx=(h, w), spacing_yx=(spacing_mm[1], spacing_mm[2]), target=float(preprocessing["spacing_mm"]))
+    rh, rw = ct_inplane_shape(
+        shape_yx=(h, w), spacing_yx=(spacing_mm[1], spacing_mm[2]), target=float(preprocessing["spacing_mm"])
+    )
     oy, ox = (rh - size) // 2, (rw - size) // 2
     labels = np.zeros((nz, h, w), dtype=np.uint8)
     lesion_prob = np.zeros((nz, h, w), dtype=np.uint8)
@@ -127,12 +133,22 @@ def liver_segment_with_model(
     post = card.data["postprocessing"]
     transforms = list(post.get("tta", ["identity"])) if tta else ["identity"]
     raw, lesion_prob, votes = segment_volume(
-        net=model.net, device=model.device, volume_hu=volume_hu, spacing_mm=spacing_mm,
-        preprocessing=card.data["preprocessing"], tta=transforms, batch=int(post.get("batch", 8)), progress=progress,
+        net=model.net,
+        device=model.device,
+        volume_hu=volume_hu,
+        spacing_mm=spacing_mm,
+        preprocessing=card.data["preprocessing"],
+        tta=transforms,
+        batch=int(post.get("batch", 8)),
+        progress=progress,
     )
     labels = labels_clean(raw, spacing=spacing_mm, settings=post)
     findings = findings_compute(
-        labels=labels, volume_hu=volume_hu, spacing=spacing_mm, lesion_prob_u8=lesion_prob, lesion_votes=votes,
+        labels=labels,
+        volume_hu=volume_hu,
+        spacing=spacing_mm,
+        lesion_prob_u8=lesion_prob,
+        lesion_votes=votes,
         n_tta=len(transforms),
     )
     findings["model"] = model.provenance()
@@ -164,4 +180,6 @@ def run_liver_seg(
     model = model_load(key=model_key, version=version)
     if model.card.task != "segmentation":
         raise ModelInputInvalid("model is not a segmentation model", detail={"key": model_key})
-    return liver_segment_with_model(model=model, volume_hu=volume_hu, spacing_mm=spacing_mm, tta=tta, progress=progress)
+    return liver_segment_with_model(
+        model=model, volume_hu=volume_hu, spacing_mm=spacing_mm, tta=tta, progress=progress
+    )

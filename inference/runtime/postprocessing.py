@@ -18,7 +18,9 @@ UNIT_MM = "mm"
 UNIT_HU = "[hnsf'U]"
 
 
-def labels_clean(labels: NDArray[np.uint8], *, spacing: tuple[float, float, float], settings: dict[str, Any]) -> NDArray[np.uint8]:
+def labels_clean(
+    labels: NDArray[np.uint8], *, spacing: tuple[float, float, float], settings: dict[str, Any]
+) -> NDArray[np.uint8]:
     """Keep the largest liver component; drop lesions outside it and lesions below ``min_lesion_ml``."""
     out = labels.copy()
     organ = out > 0
@@ -44,7 +46,11 @@ def longest_axial_diameter_mm(mask_yx: NDArray[np.bool_], *, spacing_yx: tuple[f
     if ys.size == 0:
         return 0.0
     corners = np.concatenate(
-        [np.stack([(ys + dy) * spacing_yx[0], (xs + dx) * spacing_yx[1]], axis=1) for dy in (0, 1) for dx in (0, 1)]
+        [
+            np.stack([(ys + dy) * spacing_yx[0], (xs + dx) * spacing_yx[1]], axis=1)
+            for dy in (0, 1)
+            for dx in (0, 1)
+        ]
     )
     try:
         pts = corners[ConvexHull(corners).vertices]
@@ -78,7 +84,9 @@ def findings_compute(
         m = comp[sl] == idx
         z0 = sl[0].start
         per_slice = [
-            longest_axial_diameter_mm(m[k], spacing_yx=(spacing[1], spacing[2])) for k in range(m.shape[0]) if m[k].any()
+            longest_axial_diameter_mm(m[k], spacing_yx=(spacing[1], spacing[2]))
+            for k in range(m.shape[0])
+            if m[k].any()
         ]
         hu = volume_hu[sl][m]
         entry: dict[str, Any] = {
@@ -86,7 +94,10 @@ def findings_compute(
             "volume": {"value": round(float(m.sum()) * voxel_ml, 3), "unit": UNIT_ML},
             "longest_axial_diameter": {"value": round(max(per_slice), 1), "unit": UNIT_MM},
             "mean_density": {"value": round(float(hu.mean()), 1), "unit": UNIT_HU},
-            "slice_range": [int(z0 + np.flatnonzero(m.any(axis=(1, 2)))[0]), int(z0 + np.flatnonzero(m.any(axis=(1, 2)))[-1])],
+            "slice_range": [
+                int(z0 + np.flatnonzero(m.any(axis=(1, 2)))[0]),
+                int(z0 + np.flatnonzero(m.any(axis=(1, 2)))[-1]),
+            ],
             "centroid_zyx": [round(float(c), 1) for c in ndimage.center_of_mass(comp == idx)],
         }
         if lesion_prob_u8 is not None:
@@ -101,7 +112,10 @@ def findings_compute(
         "liver": {
             "present": bool(liver.any()),
             "volume": {"value": round(float(liver.sum()) * voxel_ml, 1), "unit": UNIT_ML},
-            "mean_density": {"value": round(float(volume_hu[liver].mean()), 1) if liver.any() else None, "unit": UNIT_HU},
+            "mean_density": {
+                "value": round(float(volume_hu[liver].mean()), 1) if liver.any() else None,
+                "unit": UNIT_HU,
+            },
         },
         "lesion_count": len(lesions),
         "lesions": lesions,

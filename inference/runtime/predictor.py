@@ -29,7 +29,7 @@ from inference.registry import (
 )
 from inference.runtime.networks import network_build
 
-_CACHE: dict[tuple[str, str, str, int], LoadedModel] = {}
+_CACHE: dict[tuple[str, str, str, str, int], LoadedModel] = {}
 _LOCK = threading.Lock()
 
 
@@ -41,7 +41,11 @@ class LoadedModel:
 
     def provenance(self) -> dict[str, str]:
         """What every result records about the model that produced it."""
-        return {"key": self.card.key, "version": self.card.version, "weights_sha256": self.card.weights_sha256}
+        return {
+            "key": self.card.key,
+            "version": self.card.version,
+            "weights_sha256": self.card.weights_sha256,
+        }
 
 
 def runtime_device() -> torch.device:
@@ -54,7 +58,9 @@ def runtime_device() -> torch.device:
 
 def model_load_from_card(*, card: ModelCard) -> LoadedModel:
     """Verify, load and cache the model of ``card`` (one copy per process and weights hash)."""
-    cache_key = (card.key, card.version, card.weights_sha256, os.getpid())
+    # The file's path is part of the key: another copy of the same card (elsewhere on disk) is
+    # verified on its own rather than served from the cache.
+    cache_key = (card.key, card.version, card.weights_sha256, str(card.weights_path.resolve()), os.getpid())
     with _LOCK:
         hit = _CACHE.get(cache_key)
         if hit is not None:
@@ -66,8 +72,16 @@ def model_load_from_card(*, card: ModelCard) -> LoadedModel:
             if not isinstance(state, dict):
                 raise TypeError("weights file does not hold a state dict")
             net.load_state_dict(state, strict=True)
-        except (RuntimeError, pickle.UnpicklingError, EOFError, ValueError, KeyError, TypeError, AttributeError,
-                zipfile.BadZipFile) as exc:
+        except (
+            RuntimeError,
+            pickle.UnpicklingError,
+            EOFError,
+            ValueError,
+            KeyError,
+            TypeError,
+            AttributeError,
+            zipfile.BadZipFile,
+        ) as exc:
             raise ModelWeightsCorrupt(
                 "weights file cannot be loaded into the card's architecture",
                 detail={"key": card.key, "version": card.version, "error": type(exc).__name__},
@@ -80,18 +94,32 @@ def model_load_from_card(*, card: ModelCard) -> LoadedModel:
         return loaded
 
 
+_BY_NAME: dict[tuple[str, str | None, int], LoadedModel] = {}
+
+
 def model_load(*, key: str, version: str | None = None) -> LoadedModel:
-    return model_load_from_card(card=model_card_get(key=key, version=version))
+    """The model ``key`` (newest version when ``version`` is None), resolved and loaded once per process."""
+    name = (key, version, os.getpid())
+    hit = _BY_NAME.get(name)
+    if hit is None:
+        hit = model_load_from_card(card=model_card_get(key=key, version=version))
+        _BY_NAME[name] = hit
+    return hit
 
 
 def cache_clear() -> None:
     with _LOCK:
         _CACHE.clear()
+        _BY_NAME.clear()
 
 
 @torch.inference_mode()
 def logits_batched(
-    *, model: LoadedModel, inputs: NDArray[np.float32], batch: int = 32, progress: Callable[[int], None] | None = None
+    *,
+    model: LoadedModel,
+    inputs: NDArray[np.float32],
+    batch: int = 32,
+    progress: Callable[[int], None] | None = None,
 ) -> NDArray[np.float32]:
     """Forward ``inputs`` (N, C, H, W) in batches; returns float32 logits on the CPU."""
     out = []
@@ -106,7 +134,11 @@ def logits_batched(
 
 
 def logits_and_gradcam(
-    *, model: LoadedModel, inputs: NDArray[np.float32], class_indices: list[int], batch: int = 32,
+    *,
+    model: LoadedModel,
+    inputs: NDArray[np.float32],
+    class_indices: list[int],
+    batch: int = 32,
     progress: Callable[[int], None] | None = None,
 ) -> tuple[NDArray[np.float32], dict[int, NDArray[np.float32]]]:
     """Logits and Grad-CAM maps (Selvaraju et al. 2017) from ONE forward pass per batch.
@@ -120,7 +152,9 @@ def logits_and_gradcam(
     layer_name = str(model.card.data["architecture"].get("gradcam_layer", "layer4"))
     modules = dict(model.net.named_modules())
     if layer_name not in modules:
-        raise ModelInputInvalid("gradcam_layer not in the network", code="model_card_invalid", detail={"layer": layer_name})
+        raise ModelInputInvalid(
+            "gradcam_layer not in the network", code="model_card_invalid", detail={"layer": layer_name}
+        )
     store: dict[str, torch.Tensor] = {}
 
     def hook(_module: torch.nn.Module, _inputs: Any, output: torch.Tensor) -> torch.Tensor:
@@ -138,10 +172,16 @@ def logits_and_gradcam(
                 logits = model.net(x)
                 acts = store.pop("a")
                 for n, c in enumerate(class_indices):
-                    (grad,) = torch.autograd.grad(logits[:, c].sum(), acts, retain_graph=n < len(class_indices) - 1)
+                    (grad,) = torch.autograd.grad(
+                        logits[:, c].sum(), acts, retain_graph=n < len(class_indices) - 1
+                    )
                     with torch.no_grad():
-                        cam = torch.relu((grad.mean(dim=(2, 3), keepdim=True) * acts).sum(dim=1, keepdim=True))
-                        cam = torch.nn.functional.interpolate(cam, size=x.shape[2:], mode="bilinear", align_corners=False)[:, 0]
+                        cam = torch.relu(
+                            (grad.mean(dim=(2, 3), keepdim=True) * acts).sum(dim=1, keepdim=True)
+                        )
+                        cam = torch.nn.functional.interpolate(
+                            cam, size=x.shape[2:], mode="bilinear", align_corners=False
+                        )[:, 0]
                         lo = cam.amin(dim=(1, 2), keepdim=True)
                         span = cam.amax(dim=(1, 2), keepdim=True) - lo
                         cam = torch.where(span > 0, (cam - lo) / span.clamp_min(1e-12), torch.zeros_like(cam))
@@ -163,6 +203,8 @@ def _probs(logits: NDArray[Any], temperature: float = 1.0) -> NDArray[np.float64
     return np.asarray(e / e.sum(axis=1, keepdims=True))
 
 
-def softmax_calibrated(logits: NDArray[Any], *, temperature: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+def softmax_calibrated(
+    logits: NDArray[Any], *, temperature: float
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Raw and temperature-scaled class probabilities."""
     return _probs(logits), _probs(logits, temperature)

@@ -32,7 +32,9 @@ def cxr_to_gray_u8(image: NDArray[Any]) -> U8:
     if arr.ndim == 3 and arr.shape[-1] in (1, 3, 4):
         arr = arr[..., 0] if arr.shape[-1] == 1 else arr[..., :3].astype(np.float32).mean(axis=-1)
     if arr.ndim != 2 or min(arr.shape) < 16:
-        raise ModelInputInvalid("expected a 2D image of at least 16x16 pixels", detail={"shape": list(arr.shape)})
+        raise ModelInputInvalid(
+            "expected a 2D image of at least 16x16 pixels", detail={"shape": list(arr.shape)}
+        )
     if arr.dtype == np.uint8:
         return arr
     arr = arr.astype(np.float32)
@@ -126,7 +128,9 @@ def ct_window(volume_hu: NDArray[Any], *, lo: float, hi: float) -> F32:
     return ((np.clip(volume_hu.astype(np.float32), lo, hi) - lo) / (hi - lo)).astype(np.float32)
 
 
-def ct_inplane_shape(*, shape_yx: tuple[int, int], spacing_yx: tuple[float, float], target: float) -> tuple[int, int]:
+def ct_inplane_shape(
+    *, shape_yx: tuple[int, int], spacing_yx: tuple[float, float], target: float
+) -> tuple[int, int]:
     """Slice shape after resampling rows/columns from ``spacing_yx`` mm to ``target`` mm."""
     return (
         max(1, round(shape_yx[0] * spacing_yx[0] / target)),
@@ -134,7 +138,9 @@ def ct_inplane_shape(*, shape_yx: tuple[int, int], spacing_yx: tuple[float, floa
     )
 
 
-def centre_crop_or_pad(array: NDArray[Any], *, size: int, value: float = 0.0) -> tuple[NDArray[Any], tuple[int, int]]:
+def centre_crop_or_pad(
+    array: NDArray[Any], *, size: int, value: float = 0.0
+) -> tuple[NDArray[Any], tuple[int, int]]:
     """Centre-crop or pad the last two axes to ``size`` x ``size``.
 
     Returns the result and the offsets (oy, ox) such that ``out[..., y, x] == array[..., y + oy, x + ox]``
@@ -150,7 +156,9 @@ def centre_crop_or_pad(array: NDArray[Any], *, size: int, value: float = 0.0) ->
     return out, (oy, ox)
 
 
-def uncrop(array: NDArray[Any], *, shape_yx: tuple[int, int], offsets: tuple[int, int], value: float = 0.0) -> NDArray[Any]:
+def uncrop(
+    array: NDArray[Any], *, shape_yx: tuple[int, int], offsets: tuple[int, int], value: float = 0.0
+) -> NDArray[Any]:
     """Inverse of :func:`centre_crop_or_pad` onto a canvas of ``shape_yx`` (cropped-away parts get ``value``)."""
     size = array.shape[-1]
     oy, ox = offsets

@@ -38,7 +38,9 @@ def test_cxr_png_folder(tmp_path: Path) -> None:
     assert [r["file"] for r in rows] == sorted(p.name for p in CXR.glob("*.png"))
     assert summary["images"] == 10 and summary["model"]["key"] == "cxr_pneumonia"
     for r in rows:
-        assert float(r["probability_NORMAL"]) + float(r["probability_PNEUMONIA"]) == pytest.approx(1.0, abs=1e-5)
+        assert float(r["probability_NORMAL"]) + float(r["probability_PNEUMONIA"]) == pytest.approx(
+            1.0, abs=1e-5
+        )
         with Image.open(tmp_path / "out" / r["heatmap"]) as im:
             assert im.size == (224, 224) and im.mode == "RGB"
 
@@ -101,10 +103,18 @@ def test_liver_nifti_keeps_the_input_grid(tmp_path: Path) -> None:
 
 def test_liver_nrrd_and_npz(tmp_path: Path) -> None:
     hu = phantom_hu(nz=3, ny=40, nx=48).astype(np.float32)
-    header = {"space": "left-posterior-superior", "space directions": np.diag([4.0, 4.0, 5.0]), "space origin": np.array([1.0, 2.0, 3.0])}
+    header = {
+        "space": "left-posterior-superior",
+        "space directions": np.diag([4.0, 4.0, 5.0]),
+        "space origin": np.array([1.0, 2.0, 3.0]),
+    }
     nrrd.write(str(tmp_path / "ct.nrrd"), hu.transpose(2, 1, 0).copy(), header)
     _run("liver_ct_seg", tmp_path / "ct.nrrd", tmp_path / "a", "--no-tta")
-    _check_seg_outputs(tmp_path / "a", shape=(48, 40, 3), affine=np.array([[-4, 0, 0, -1], [0, -4, 0, -2], [0, 0, 5, 3], [0, 0, 0, 1]], float))
+    _check_seg_outputs(
+        tmp_path / "a",
+        shape=(48, 40, 3),
+        affine=np.array([[-4, 0, 0, -1], [0, -4, 0, -2], [0, 0, 5, 3], [0, 0, 0, 1]], float),
+    )
     np.savez(tmp_path / "ct.npz", images=hu, spacing=np.array([5.0, 4.0, 4.0]))
     _run("liver_ct_seg", tmp_path / "ct.npz", tmp_path / "b", "--no-tta")
     _check_seg_outputs(tmp_path / "b", shape=(48, 40, 3), affine=np.diag([-4.0, -4.0, 5.0, 1.0]))
@@ -119,7 +129,9 @@ def test_dicom_without_frame_of_reference_still_writes_labels(tmp_path: Path) ->
     findings = json.loads((tmp_path / "out" / "findings.json").read_text())
     assert summary["outputs"] == ["labels.nii.gz", "findings.json"]
     assert findings["dicom_seg"] == {
-        "written": False, "code": "dicom_attribute_missing", "message": "source DICOM attribute FrameOfReferenceUID missing",
+        "written": False,
+        "code": "dicom_attribute_missing",
+        "message": "source DICOM attribute FrameOfReferenceUID missing",
         "detail": {"attribute": "FrameOfReferenceUID"},
     }
 
@@ -127,7 +139,11 @@ def test_dicom_without_frame_of_reference_still_writes_labels(tmp_path: Path) ->
 @pytest.mark.parametrize(
     ("model", "make", "code"),
     [
-        ("liver_ct_seg", lambda p: shutil.copy(sorted(CXR.glob("*.png"))[0], p / "x.png"), "model_input_invalid"),
+        (
+            "liver_ct_seg",
+            lambda p: shutil.copy(sorted(CXR.glob("*.png"))[0], p / "x.png"),
+            "model_input_invalid",
+        ),
         ("cxr_pneumonia", lambda p: (p / "empty").mkdir(), "model_input_invalid"),
         ("nope", lambda p: None, "model_not_found"),
     ],

@@ -51,13 +51,19 @@ def test_golden_probabilities_are_stable(results: list[tuple[str, dict]]) -> Non
     card = model_card_get(key="cxr_pneumonia")
     assert expected["weights_sha256"] == card.weights_sha256, "model retrained: regenerate expected.json"
     for name, r in results:
-        assert r["calibrated_probability"] == pytest.approx(expected["calibrated_probability"][name], abs=1e-4)
+        assert r["calibrated_probability"] == pytest.approx(
+            expected["calibrated_probability"][name], abs=1e-4
+        )
 
 
 def test_result_contract_and_heatmaps(results: list[tuple[str, dict]]) -> None:
     card = model_card_get(key="cxr_pneumonia")
     for _, r in results:
-        assert r["model"] == {"key": "cxr_pneumonia", "version": card.version, "weights_sha256": card.weights_sha256}
+        assert r["model"] == {
+            "key": "cxr_pneumonia",
+            "version": card.version,
+            "weights_sha256": card.weights_sha256,
+        }
         assert set(r["probabilities"]) == {"NORMAL", "PNEUMONIA"}
         assert sum(r["probabilities"].values()) == pytest.approx(1.0)
         assert r["threshold"] == card.data["postprocessing"]["threshold"]
@@ -70,8 +76,11 @@ def test_result_contract_and_heatmaps(results: list[tuple[str, dict]]) -> None:
 
 def test_any_size_and_channels_are_accepted() -> None:
     rng = np.random.default_rng(0)
-    images: list[np.ndarray] = [rng.integers(0, 256, (300, 260), dtype=np.uint8), rng.integers(0, 4096, (90, 120), dtype=np.uint16),
-              rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)]
+    images: list[np.ndarray] = [
+        rng.integers(0, 256, (300, 260), dtype=np.uint8),
+        rng.integers(0, 4096, (90, 120), dtype=np.uint16),
+        rng.integers(0, 256, (64, 64, 3), dtype=np.uint8),
+    ]
     out = run_cxr("cxr_pneumonia", images, heatmaps=True)
     assert [r["heatmap"].shape for r in out] == [(300, 260), (90, 120), (64, 64)]
     assert run_cxr("cxr_pneumonia", images[:1], heatmaps=False)[0]["heatmap"] is None
@@ -101,6 +110,7 @@ def test_gradcam_matches_monai_reference() -> None:
     x = np.stack([cxr_preprocess(im, settings=model.card.data["preprocessing"]) for _, im in named])
     logits, ours = logits_and_gradcam(model=model, inputs=x, class_indices=[0, 1])
     reference_net = copy.deepcopy(model.net).requires_grad_(True).eval()
+
     def minmax(t: torch.Tensor) -> torch.Tensor:
         # MONAI's default normaliser maps the maximum to 0 (ScaleIntensity(minv=1, maxv=0)); we keep the
         # usual convention (1 = most important), so the reference is normalised that way here.
@@ -108,7 +118,9 @@ def test_gradcam_matches_monai_reference() -> None:
         return torch.nan_to_num((t - lo) / (t.amax(dim=(1, 2, 3), keepdim=True) - lo))  # flat map -> 0
 
     cam = GradCAM(
-        nn_module=reference_net, target_layers=model.card.data["architecture"]["gradcam_layer"], postprocessing=minmax
+        nn_module=reference_net,
+        target_layers=model.card.data["architecture"]["gradcam_layer"],
+        postprocessing=minmax,
     )
     for c in (0, 1):
         ref = cam(torch.from_numpy(x), class_idx=c)[:, 0].detach().numpy()

@@ -58,7 +58,9 @@ def test_dicom_seg_references_source_and_matches_mask(tmp_path: Path) -> None:
     reread = hd.seg.segread(tmp_path / "seg.dcm")
     assert reread.ManufacturerModelName == "liver_ct_seg"
     assert reread.SoftwareVersions == "1.0.0"
-    ours = [e for e in reread.ContributingEquipmentSequence if e.get("ManufacturerModelName") == "liver_ct_seg"]
+    ours = [
+        e for e in reread.ContributingEquipmentSequence if e.get("ManufacturerModelName") == "liver_ct_seg"
+    ]
     assert len(ours) == 1 and ours[0].SoftwareVersions == "1.0.0"
     assert ours[0].DeviceSerialNumber == MODEL["weights_sha256"][:16]
     ref_series = reread.ReferencedSeriesSequence[0]
@@ -70,7 +72,10 @@ def test_dicom_seg_references_source_and_matches_mask(tmp_path: Path) -> None:
         assert desc.algorithm_identification is not None
         assert desc.algorithm_identification[0].AlgorithmName == "liver_ct_seg"
         mask = reread.get_pixels_by_source_instance(
-            source_sop_instance_uids=sop_uids, segment_numbers=[number], combine_segments=False, skip_overlap_checks=True,
+            source_sop_instance_uids=sop_uids,
+            segment_numbers=[number],
+            combine_segments=False,
+            skip_overlap_checks=True,
         )[..., 0]
         np.testing.assert_array_equal(mask.astype(bool), expected)
 
@@ -119,9 +124,13 @@ def test_seg_frames_follow_the_source_order(tmp_path: Path) -> None:
     labels = np.zeros(hu.shape, np.uint8)
     labels[0, 2:5, 2:5] = 1  # only the most inferior slice
     seg = seg_dicom_from_volume(labels_zyx=labels, volume=volume, model=MODEL)
-    mask = hd.seg.Segmentation.from_dataset(pydicom.dcmread(_save(seg, tmp_path))).get_pixels_by_source_instance(
-        source_sop_instance_uids=[datasets[0].SOPInstanceUID, datasets[2].SOPInstanceUID], segment_numbers=[1],
-        combine_segments=False, skip_overlap_checks=True,
+    mask = hd.seg.Segmentation.from_dataset(
+        pydicom.dcmread(_save(seg, tmp_path))
+    ).get_pixels_by_source_instance(
+        source_sop_instance_uids=[datasets[0].SOPInstanceUID, datasets[2].SOPInstanceUID],
+        segment_numbers=[1],
+        combine_segments=False,
+        skip_overlap_checks=True,
     )
     assert mask[0].any() and not mask[1].any()
 

@@ -24,7 +24,9 @@ from inference.runtime.preprocessing import (
 
 @pytest.mark.parametrize("channels", [1, 3])
 def test_cxr_resnet_shape(channels: int) -> None:
-    net = network_build(architecture=cxr_architecture(in_channels=channels, widths=[4, 8, 8, 8], layers=[1, 1, 1, 1])).eval()
+    net = network_build(
+        architecture=cxr_architecture(in_channels=channels, widths=[4, 8, 8, 8], layers=[1, 1, 1, 1])
+    ).eval()
     with torch.inference_mode():
         out = net(torch.zeros(2, channels, 64, 64))
     assert out.shape == (2, 2)
@@ -92,7 +94,9 @@ def test_volume_orientation_round_trip(axcodes: tuple[str, str, str]) -> None:
     target = nib.orientations.axcodes2ornt(axcodes)
     t = nib.orientations.ornt_transform(nib.orientations.axcodes2ornt(("L", "P", "S")), target)
     data = nib.orientations.apply_orientation(lps, t)
-    affine_lps = np.diag([-spacing_xyz[0], -spacing_xyz[1], spacing_xyz[2], 1.0])  # RAS affine of an LPS array
+    affine_lps = np.diag(
+        [-spacing_xyz[0], -spacing_xyz[1], spacing_xyz[2], 1.0]
+    )  # RAS affine of an LPS array
     affine = affine_lps @ nib.orientations.inv_ornt_aff(t, lps.shape)
     vol = Volume(data_ijk=data, affine_ras=affine, kind="nifti")
     zyx, spacing = vol.internal()

@@ -39,7 +39,14 @@ def test_committed_models_are_listed_with_complete_cards() -> None:
     assert {"cxr_pneumonia", "liver_ct_seg"} <= cards.keys()
     for card in cards.values():
         data = card.data
-        for field in ("intended_use", "limitations", "training", "metrics", "preprocessing", "postprocessing"):
+        for field in (
+            "intended_use",
+            "limitations",
+            "training",
+            "metrics",
+            "preprocessing",
+            "postprocessing",
+        ):
             assert data[field], (card.key, field)
         assert data["training"]["data"][0]["licence"]
         assert data["metrics"]["command"].startswith("python manage.py train_model ")
@@ -129,8 +136,13 @@ def test_invalid_cards_are_rejected(tmp_path: Path) -> None:
         model_list(root=tmp_path)
     assert exc.value.code == "model_card_invalid"
     good = {
-        "key": "x", "version": "1.0", "task": "classification", "architecture": {}, "preprocessing": {},
-        "postprocessing": {}, "weights": {"file": "../w.pt", "sha256": "0" * 64},
+        "key": "x",
+        "version": "1.0",
+        "task": "classification",
+        "architecture": {},
+        "preprocessing": {},
+        "postprocessing": {},
+        "weights": {"file": "../w.pt", "sha256": "0" * 64},
     }
     (directory / "card.json").write_text(json.dumps(good))
     with pytest.raises(ModelCardInvalid):
@@ -147,10 +159,19 @@ def test_versions_sort_numerically(tmp_path: Path) -> None:
     for version in ("1.2.0", "1.10.0", "1.9.3"):
         d = tmp_path / "m" / version
         d.mkdir(parents=True)
-        (d / "card.json").write_text(json.dumps({
-            "key": "m", "version": version, "task": "segmentation", "architecture": {}, "preprocessing": {},
-            "postprocessing": {}, "weights": {"file": "w.pt", "sha256": "a" * 64},
-        }))
+        (d / "card.json").write_text(
+            json.dumps(
+                {
+                    "key": "m",
+                    "version": version,
+                    "task": "segmentation",
+                    "architecture": {},
+                    "preprocessing": {},
+                    "postprocessing": {},
+                    "weights": {"file": "w.pt", "sha256": "a" * 64},
+                }
+            )
+        )
     assert model_card_get(key="m", root=tmp_path).version == "1.10.0"
     assert [c.version for c in model_list(root=tmp_path)] == ["1.2.0", "1.9.3", "1.10.0"]
 

@@ -78,8 +78,8 @@ def test_request_completes_after_redis_restart(tworld: World, tmp_path: Any, own
         tmp_path / "worker.log", beat=True, REDIS_URL=own_redis.url,
         ANALYSIS_SWEEP_EVERY_S="2", ANALYSIS_STEP_STALE_S="4",
     )
-    worker.start()
-    sender = Celery(broker=own_redis.url)
+    # Not the current app: other tests must keep sending to the suite's own broker.
+    sender = Celery(broker=own_redis.url, set_as_current=False)
 
     def dispatch(messages: list[Message]) -> None:
         for what, object_id, queue in messages:
@@ -87,6 +87,7 @@ def test_request_completes_after_redis_restart(tworld: World, tmp_path: Any, own
             sender.send_task(name, args=[object_id], queue=queue)
 
     try:
+        worker.start()
         analysis, _ = analysis_request_create(
             actor=tworld.clinician, patient=tworld.patient, series_uids=[], model_keys=["noop"],
             idempotency_key="redis-restart", options={"noop_sleep_s": 6}, dispatch=dispatch,

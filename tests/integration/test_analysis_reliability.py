@@ -87,9 +87,9 @@ def test_kill_pool_child_mid_inference_repeatedly(celery_worker_process: WorkerP
 
 def test_kill_main_process_then_sweeper_redrives(tworld: World, tmp_path: Any) -> None:
     worker = WorkerProcess(tmp_path / "w1.log")
-    worker.start()
-    analysis = submit(tworld, "kill-main", noop_sleep_s=6)
     try:
+        worker.start()
+        analysis = submit(tworld, "kill-main", noop_sleep_s=6)
         wait_for(lambda: step_running(analysis.pk), 60, "the model step to start")
         assert worker.process is not None
         for child in pool_children(worker):
@@ -99,8 +99,8 @@ def test_kill_main_process_then_sweeper_redrives(tworld: World, tmp_path: Any) -
     finally:
         worker.stop()
     replacement = WorkerProcess(tmp_path / "w2.log")
-    replacement.start()
     try:
+        replacement.start()
         # The unacknowledged message would come back only after the visibility timeout; the
         # periodic sweeper re-drives the step much sooner.
         with override_settings(ANALYSIS_STEP_STALE_S=1):
@@ -119,9 +119,9 @@ def test_duplicate_delivery_after_short_visibility_timeout(tworld: World, tmp_pa
     # workers then run the same step at once. Still exactly one report.
     first = WorkerProcess(tmp_path / "a.log", CELERY_VISIBILITY_TIMEOUT_S="2")
     second = WorkerProcess(tmp_path / "b.log", CELERY_VISIBILITY_TIMEOUT_S="2")
-    first.start()
-    second.start()
     try:
+        first.start()
+        second.start()
         analysis = submit(tworld, "dup", noop_sleep_s=8)
         wait_for(lambda: finished(analysis.pk), 120, "the analysis to finish")
     finally:

@@ -25,13 +25,17 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("model", help="model key, e.g. " + ", ".join(c.key for c in model_list(latest_only=True)))
+        parser.add_argument(
+            "model", help="model key, e.g. " + ", ".join(c.key for c in model_list(latest_only=True))
+        )
         parser.add_argument("-i", "--input", required=True)
         parser.add_argument("-o", "--output", required=True)
         parser.add_argument("--model-version", default=None, dest="model_version")
         parser.add_argument("--no-tta", action="store_true", help="segmentation: skip test-time augmentation")
         parser.add_argument("--quiet", action="store_true", help="no progress bar")
-        parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's own)")
+        parser.add_argument(
+            "--threads", type=int, default=None, help="torch CPU threads (default: torch's own)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         from inference.runtime.jobs import model_run_on_path
@@ -42,9 +46,15 @@ class Command(BaseCommand):
             torch.set_num_threads(options["threads"])
         try:
             summary = model_run_on_path(
-                model_key=options["model"], input_path=Path(options["input"]), out_dir=Path(options["output"]),
-                version=options["model_version"], show_progress=not options["quiet"], tta=not options["no_tta"],
+                model_key=options["model"],
+                input_path=Path(options["input"]),
+                out_dir=Path(options["output"]),
+                version=options["model_version"],
+                show_progress=not options["quiet"],
+                tta=not options["no_tta"],
             )
         except CdssError as exc:
-            raise CommandError(f"{exc.code}: {exc.message} {json.dumps(exc.detail, default=str) if exc.detail else ''}".strip()) from exc
+            raise CommandError(
+                f"{exc.code}: {exc.message} {json.dumps(exc.detail, default=str) if exc.detail else ''}".strip()
+            ) from exc
         self.stdout.write(json.dumps(summary, indent=2))

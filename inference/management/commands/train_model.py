@@ -24,16 +24,29 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("model", choices=MODELS)
-        parser.add_argument("--data", required=True, help="dataset folder (see the model card for its layout)")
+        parser.add_argument(
+            "--data", required=True, help="dataset folder (see the model card for its layout)"
+        )
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument(
-            "--stage", choices=["all", "cv", "final", "card"], default="all",
+            "--stage",
+            choices=["all", "cv", "final", "card"],
+            default="all",
             help="cv: cross-validation only; final: train the registered model; all: both; "
             "card (liver_ct_seg): rewrite the card from var/train results",
         )
-        parser.add_argument("--colour", choices=["grayscale", "pseudocolour"], default=None, help="cxr_pneumonia input mode")
-        parser.add_argument("--epochs", type=int, default=None, help="override the default number of epochs (liver_ct_seg: iterations)")
-        parser.add_argument("--fold", type=int, default=None, help="liver_ct_seg: run one leave-one-patient-out fold")
+        parser.add_argument(
+            "--colour", choices=["grayscale", "pseudocolour"], default=None, help="cxr_pneumonia input mode"
+        )
+        parser.add_argument(
+            "--epochs",
+            type=int,
+            default=None,
+            help="override the default number of epochs (liver_ct_seg: iterations)",
+        )
+        parser.add_argument(
+            "--fold", type=int, default=None, help="liver_ct_seg: run one leave-one-patient-out fold"
+        )
         parser.add_argument("--out", default=None, help="artefact root (default inference/artefacts/imaging)")
         parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default 1)")
 
@@ -56,15 +69,25 @@ class Command(BaseCommand):
                 from inference.runtime.training import cxr
 
                 result = cxr.train(
-                    data=data, seed=options["seed"], stage=options["stage"], colour=options["colour"],
-                    out_root=out, command=command, epochs=options["epochs"],
+                    data=data,
+                    seed=options["seed"],
+                    stage=options["stage"],
+                    colour=options["colour"],
+                    out_root=out,
+                    command=command,
+                    epochs=options["epochs"],
                 )
             else:
                 from inference.runtime.training import liver
 
                 result = liver.train(
-                    data=data, seed=options["seed"], stage=options["stage"], out_root=out, command=command,
-                    epochs=options["epochs"], fold=options["fold"],
+                    data=data,
+                    seed=options["seed"],
+                    stage=options["stage"],
+                    out_root=out,
+                    command=command,
+                    epochs=options["epochs"],
+                    fold=options["fold"],
                 )
         except CdssError as exc:
             raise CommandError(f"{exc.code}: {exc.message}") from exc

@@ -55,7 +55,12 @@ def auroc(labels: NDArray[Any], scores: NDArray[Any]) -> float:
 
 
 def bootstrap_ci(
-    labels: NDArray[Any], scores: NDArray[Any], *, groups: NDArray[Any] | None = None, n: int = 1000, seed: int = 0
+    labels: NDArray[Any],
+    scores: NDArray[Any],
+    *,
+    groups: NDArray[Any] | None = None,
+    n: int = 1000,
+    seed: int = 0,
 ) -> tuple[float, float]:
     """95 % percentile bootstrap CI of the AUROC, resampling patients (groups) when given."""
     rng = np.random.default_rng(seed)
@@ -136,7 +141,12 @@ def state_dict_save(*, model: torch.nn.Module, path: Path) -> dict[str, Any]:
     torch.save(state, buffer)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(buffer.getvalue())
-    return {"file": path.name, "sha256": sha256_file(path), "bytes": path.stat().st_size, "format": "torch state_dict"}
+    return {
+        "file": path.name,
+        "sha256": sha256_file(path),
+        "bytes": path.stat().st_size,
+        "format": "torch state_dict",
+    }
 
 
 def today() -> str:

@@ -137,7 +137,9 @@ def splits_make(*, labels: NDArray[Any], groups: NDArray[Any], seed: int) -> dic
 
 def channels_all(images: NDArray[np.uint8], *, colour: str) -> NDArray[np.uint8]:
     settings = {"colour": colour, "clahe": {"clip_limit": 2.0, "tiles": 8}}
-    return np.stack([cxr_channels(im, settings=settings) for im in tqdm(images, desc=f"{colour}", mininterval=10)])
+    return np.stack(
+        [cxr_channels(im, settings=settings) for im in tqdm(images, desc=f"{colour}", mininterval=10)]
+    )
 
 
 def _augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
@@ -147,7 +149,9 @@ def _augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     scale = 1 + (torch.rand(n, generator=gen) - 0.5) * 0.2
     shift = (torch.rand(n, 2, generator=gen) - 0.5) * 0.12
     cos, sin = torch.cos(ang) / scale, torch.sin(ang) / scale
-    theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1)
+    theta = torch.stack(
+        [torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1
+    )
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     x = F.grid_sample(x, grid, padding_mode="border", align_corners=False)
     contrast = 1 + (torch.rand(n, 1, 1, 1, generator=gen) - 0.5) * 0.3
@@ -174,7 +178,9 @@ def model_fit(
     common.seed_everything(seed)
     device = common.training_device()
     net = network_build(
-        architecture=cxr_architecture(in_channels=chans.shape[1], widths=DEFAULTS["widths"], layers=DEFAULTS["layers"])
+        architecture=cxr_architecture(
+            in_channels=chans.shape[1], widths=DEFAULTS["widths"], layers=DEFAULTS["layers"]
+        )
     ).to(device)
     opt = torch.optim.AdamW(net.parameters(), lr=DEFAULTS["lr"], weight_decay=DEFAULTS["weight_decay"])
     steps_per_epoch = math.ceil(train_idx.size / DEFAULTS["batch"])
@@ -187,7 +193,9 @@ def model_fit(
         net.train()
         order = rng.permutation(train_idx)
         total, t0 = 0.0, time.time()
-        for b in tqdm(range(steps_per_epoch), desc=f"{desc} epoch {epoch + 1}/{epochs}", mininterval=30, leave=False):
+        for b in tqdm(
+            range(steps_per_epoch), desc=f"{desc} epoch {epoch + 1}/{epochs}", mininterval=30, leave=False
+        ):
             batch = order[b * DEFAULTS["batch"] : (b + 1) * DEFAULTS["batch"]]
             x = _augment(_to_input(chans[batch]), gen).to(device)
             y = torch.from_numpy(labels[batch]).long().to(device)
@@ -206,7 +214,8 @@ def logits_predict(net: torch.nn.Module, chans: NDArray[np.uint8], idx: NDArray[
     net.eval()
     device = next(net.parameters()).device
     out = [
-        net(_to_input(chans[idx[i : i + 256]]).to(device)).double().cpu().numpy() for i in range(0, idx.size, 256)
+        net(_to_input(chans[idx[i : i + 256]]).to(device)).double().cpu().numpy()
+        for i in range(0, idx.size, 256)
     ]
     return np.concatenate(out) if out else np.zeros((0, 2))
 
@@ -233,7 +242,13 @@ def cv_run(*, data: Path, colour: str, seed: int, epochs: int | None = None) -> 
     fold_auc = []
     for k, (tr, va) in enumerate(sp["folds"]):
         net = model_fit(
-            chans=chans, labels=ds["labels"], train_idx=tr, epochs=n_epochs, seed=seed + k, desc=f"{colour} fold {k}", log=log
+            chans=chans,
+            labels=ds["labels"],
+            train_idx=tr,
+            epochs=n_epochs,
+            seed=seed + k,
+            desc=f"{colour} fold {k}",
+            log=log,
         )
         probs = common.softmax_np(logits_predict(net, chans, va))[:, 1]
         fold_auc.append(common.auroc(ds["labels"][va], probs))
@@ -253,12 +268,21 @@ def cv_run(*, data: Path, colour: str, seed: int, epochs: int | None = None) -> 
     return result
 
 
-def _robustness(net: torch.nn.Module, chans_u8: NDArray[np.uint8], labels: NDArray[Any], colour: str, seed: int) -> list[dict[str, Any]]:
+def _robustness(
+    net: torch.nn.Module, chans_u8: NDArray[np.uint8], labels: NDArray[Any], colour: str, seed: int
+) -> list[dict[str, Any]]:
     """Held-out AUROC when grey images get Gaussian noise or an intensity shift (before colour mapping)."""
     rng = np.random.default_rng(seed)
     grey = chans_u8[:, 0].astype(np.float32) / 255.0
     out = []
-    for kind, level in [("none", 0.0), ("noise_sd", 0.02), ("noise_sd", 0.05), ("noise_sd", 0.10), ("shift", -0.10), ("shift", 0.10)]:
+    for kind, level in [
+        ("none", 0.0),
+        ("noise_sd", 0.02),
+        ("noise_sd", 0.05),
+        ("noise_sd", 0.10),
+        ("shift", -0.10),
+        ("shift", 0.10),
+    ]:
         if kind == "noise_sd":
             g = grey + rng.normal(0, level, grey.shape).astype(np.float32)
         elif kind == "shift":
@@ -272,20 +296,36 @@ def _robustness(net: torch.nn.Module, chans_u8: NDArray[np.uint8], labels: NDArr
     return out
 
 
-def final_run(*, data: Path, seed: int, colour: str | None, out_root: Path, command: str, epochs: int | None = None) -> dict[str, Any]:
+def final_run(
+    *, data: Path, seed: int, colour: str | None, out_root: Path, command: str, epochs: int | None = None
+) -> dict[str, Any]:
     """Train the registered model, calibrate, pick the threshold, evaluate once on the held-out split."""
     log = _logger(WORK_DIR / "cxr_final.log")
-    cv = {c: json.loads(p.read_text()) for c in ("grayscale", "pseudocolour") if (p := WORK_DIR / f"cxr_cv_{c}.json").exists()}
+    cv = {
+        c: json.loads(p.read_text())
+        for c in ("grayscale", "pseudocolour")
+        if (p := WORK_DIR / f"cxr_cv_{c}.json").exists()
+    }
     if colour is None:
         colour = max(cv, key=lambda c: cv[c]["auroc_mean"]) if cv else "grayscale"
-    log(f"final model: colour={colour} (CV results: { {c: round(v['auroc_mean'], 4) for c, v in cv.items()} })")
+    log(
+        f"final model: colour={colour} (CV results: { {c: round(v['auroc_mean'], 4) for c, v in cv.items()} })"
+    )
     ds = dataset_load(data=data, size=DEFAULTS["size"])
     labels, groups = ds["labels"], ds["groups"]
     sp = splits_make(labels=labels, groups=groups, seed=seed)
     chans = channels_all(ds["images"], colour=colour)
     n_epochs = epochs or DEFAULTS["epochs"]
     t0 = time.time()
-    net = model_fit(chans=chans, labels=labels, train_idx=sp["final_train"], epochs=n_epochs, seed=seed, desc="final", log=log)
+    net = model_fit(
+        chans=chans,
+        labels=labels,
+        train_idx=sp["final_train"],
+        epochs=n_epochs,
+        seed=seed,
+        desc="final",
+        log=log,
+    )
     train_s = time.time() - t0
     val_logits = logits_predict(net, chans, sp["final_val"])
     temperature = common.temperature_fit(val_logits, labels[sp["final_val"]])
@@ -296,10 +336,14 @@ def final_run(*, data: Path, seed: int, colour: str | None, out_root: Path, comm
     hold_probs = common.softmax_np(hold_logits, temperature)[:, 1]
     hold_raw = common.softmax_np(hold_logits)[:, 1]
     report: dict[str, Any] = dict(common.binary_report(labels[hold], hold_probs, threshold))
-    report["auroc_ci95_patient_bootstrap"] = list(common.bootstrap_ci(labels[hold], hold_probs, groups=groups[hold], seed=seed))
+    report["auroc_ci95_patient_bootstrap"] = list(
+        common.bootstrap_ci(labels[hold], hold_probs, groups=groups[hold], seed=seed)
+    )
     report["ece_10bin_uncalibrated"] = common.binary_report(labels[hold], hold_raw, 0.5)["ece_10bin"]
     report["n_patients"] = len(set(groups[hold].tolist()))
-    robustness = _robustness(net, ds["images"][hold][:, None] if colour == "grayscale" else chans[hold], labels[hold], colour, seed)
+    robustness = _robustness(
+        net, ds["images"][hold][:, None] if colour == "grayscale" else chans[hold], labels[hold], colour, seed
+    )
     log(f"held-out: {json.dumps(report)}")
     log(f"robustness: {json.dumps(robustness)}")
 
@@ -310,9 +354,21 @@ def final_run(*, data: Path, seed: int, colour: str | None, out_root: Path, comm
     )
     arch = cxr_architecture(in_channels=chans.shape[1], widths=DEFAULTS["widths"], layers=DEFAULTS["layers"])
     card = _card(
-        colour=colour, arch=arch, weights=weights, temperature=temperature, threshold=threshold, report=report,
-        robustness=robustness, cv=cv, sp=sp, labels=labels, groups=groups, seed=seed, command=command,
-        n_epochs=n_epochs, train_s=train_s,
+        colour=colour,
+        arch=arch,
+        weights=weights,
+        temperature=temperature,
+        threshold=threshold,
+        report=report,
+        robustness=robustness,
+        cv=cv,
+        sp=sp,
+        labels=labels,
+        groups=groups,
+        seed=seed,
+        command=command,
+        n_epochs=n_epochs,
+        train_s=train_s,
     )
     model_card_write(directory=directory, data=card, markdown=_markdown(card))
     log(f"wrote {directory}")
@@ -323,7 +379,11 @@ def _card(**kw: Any) -> dict[str, Any]:
     sp, labels, groups = kw["sp"], kw["labels"], kw["groups"]
 
     def counts(idx: NDArray[Any]) -> dict[str, int]:
-        return {"images": int(idx.size), "patients": len(set(groups[idx].tolist())), "pneumonia": int(labels[idx].sum())}
+        return {
+            "images": int(idx.size),
+            "patients": len(set(groups[idx].tolist())),
+            "pneumonia": int(labels[idx].sum()),
+        }
 
     return {
         "key": KEY,
@@ -404,8 +464,10 @@ def _cv_verdict(cv: dict[str, Any]) -> str:
     diff = p["auroc_mean"] - g["auroc_mean"]
     noise = max(g["auroc_sd"], p["auroc_sd"])
     if abs(diff) < noise:
-        return (f"The difference ({diff:+.4f}) is smaller than the fold-to-fold SD ({noise:.4f}): no evidence that "
-                "either input mode is better at this resolution.")
+        return (
+            f"The difference ({diff:+.4f}) is smaller than the fold-to-fold SD ({noise:.4f}): no evidence that "
+            "either input mode is better at this resolution."
+        )
     return f"Pseudo-colour minus grey: {diff:+.4f} (fold SD {noise:.4f})."
 
 
@@ -414,47 +476,50 @@ def _markdown(card: dict[str, Any]) -> str:
     h = m["heldout"]
     cv_rows = "\n".join(
         f"| {c} | {v['folds']} | {v['epochs']} | {v['auroc_mean']:.4f} +/- {v['auroc_sd']:.4f} | "
-        + ", ".join(f"{a:.4f}" for a in v["auroc_per_fold"]) + " |"
+        + ", ".join(f"{a:.4f}" for a in v["auroc_per_fold"])
+        + " |"
         for c, v in m["cross_validation"].items()
     )
-    rob_rows = "\n".join(f"| {r['perturbation']} | {r['level']} | {r['auroc']:.4f} |" for r in m["robustness_heldout"])
+    rob_rows = "\n".join(
+        f"| {r['perturbation']} | {r['level']} | {r['auroc']:.4f} |" for r in m["robustness_heldout"]
+    )
     sp = card["training"]["splits"]
-    return f"""# Model card: {card['name']} (`{card['key']}` {card['version']})
+    return f"""# Model card: {card["name"]} (`{card["key"]}` {card["version"]})
 
 ## Intended use
-{card['intended_use']}
+{card["intended_use"]}
 
 ## Limits
-{chr(10).join('- ' + x for x in card['limitations'])}
+{chr(10).join("- " + x for x in card["limitations"])}
 
 ## Model
-- Network: MONAI `ResNet` (2D, basic blocks, layers {card['architecture']['kwargs']['layers']}, widths
-  {card['architecture']['kwargs']['block_inplanes']}), {card['preprocessing']['size']} px input,
-  input mode **{card['preprocessing']['colour']}**; weights `{card['weights']['file']}` ({card['weights']['bytes']} bytes),
-  SHA-256 `{card['weights']['sha256']}`.
-- Output: softmax over {card['classes']}, divided by temperature T = {card['postprocessing']['temperature']:.3f}
-  (fitted on validation data); decision threshold {card['postprocessing']['threshold']:.4f} on the calibrated
-  PNEUMONIA probability ({card['postprocessing']['threshold_rule']}).
-- Explanation: {card['postprocessing']['explanation']}
+- Network: MONAI `ResNet` (2D, basic blocks, layers {card["architecture"]["kwargs"]["layers"]}, widths
+  {card["architecture"]["kwargs"]["block_inplanes"]}), {card["preprocessing"]["size"]} px input,
+  input mode **{card["preprocessing"]["colour"]}**; weights `{card["weights"]["file"]}` ({card["weights"]["bytes"]} bytes),
+  SHA-256 `{card["weights"]["sha256"]}`.
+- Output: softmax over {card["classes"]}, divided by temperature T = {card["postprocessing"]["temperature"]:.3f}
+  (fitted on validation data); decision threshold {card["postprocessing"]["threshold"]:.4f} on the calibrated
+  PNEUMONIA probability ({card["postprocessing"]["threshold_rule"]}).
+- Explanation: {card["postprocessing"]["explanation"]}
 
 ## Data
-Kermany et al. 2018 (CC BY 4.0; {card['training']['data'][0]['citation']}), official training split, 224 px copy,
-{card['training']['data'][0]['images']} images. Splits grouped by patient id:
-held-out {sp['holdout']}, final training {sp['final_train']}, inner validation {sp['final_val']}.
+Kermany et al. 2018 (CC BY 4.0; {card["training"]["data"][0]["citation"]}), official training split, 224 px copy,
+{card["training"]["data"][0]["images"]} images. Splits grouped by patient id:
+held-out {sp["holdout"]}, final training {sp["final_train"]}, inner validation {sp["final_val"]}.
 The held-out file list is `heldout_split.json`; it was never used for training, tuning or the choice of input mode.
 
 ## Held-out metrics (patient-disjoint, same centre)
 | metric | value |
 |---|---|
-| AUROC | {h['auroc']:.4f} (95 % CI {h['auroc_ci95_patient_bootstrap'][0]:.4f}-{h['auroc_ci95_patient_bootstrap'][1]:.4f}, patient bootstrap) |
-| sensitivity at threshold | {h['sensitivity']:.4f} |
-| specificity at threshold | {h['specificity']:.4f} |
-| accuracy | {h['accuracy']:.4f} |
-| Brier score (calibrated) | {h['brier']:.4f} |
-| ECE, 10 bins: calibrated / uncalibrated | {h['ece_10bin']:.4f} / {h['ece_10bin_uncalibrated']:.4f} |
-| images (pneumonia) / patients | {h['n']} ({h['n_positive']}) / {h['n_patients']} |
+| AUROC | {h["auroc"]:.4f} (95 % CI {h["auroc_ci95_patient_bootstrap"][0]:.4f}-{h["auroc_ci95_patient_bootstrap"][1]:.4f}, patient bootstrap) |
+| sensitivity at threshold | {h["sensitivity"]:.4f} |
+| specificity at threshold | {h["specificity"]:.4f} |
+| accuracy | {h["accuracy"]:.4f} |
+| Brier score (calibrated) | {h["brier"]:.4f} |
+| ECE, 10 bins: calibrated / uncalibrated | {h["ece_10bin"]:.4f} / {h["ece_10bin_uncalibrated"]:.4f} |
+| images (pneumonia) / patients | {h["n"]} ({h["n_positive"]}) / {h["n_patients"]} |
 
-Reference: {m['reference']}. The official test split is not in this repository's data; the number above is on a
+Reference: {m["reference"]}. The official test split is not in this repository's data; the number above is on a
 patient-grouped split of the training source and is therefore not directly comparable (it is likely optimistic).
 
 ## Grey vs pseudo-colour input (5-fold patient-grouped CV on the development data)
@@ -463,7 +528,7 @@ patient-grouped split of the training source and is therefore not directly compa
 {cv_rows}
 
 Pseudo-colour = 3 channels (grey, global histogram equalisation, CLAHE clip 2.0 on 8x8 tiles). The mode with the
-higher CV mean was chosen for the final model. {_cv_verdict(m['cross_validation'])}
+higher CV mean was chosen for the final model. {_cv_verdict(m["cross_validation"])}
 
 ## Robustness (held-out AUROC; perturbation applied to the grey image in [0, 1] before the colour mapping)
 | perturbation | level | AUROC |
@@ -471,12 +536,21 @@ higher CV mean was chosen for the final model. {_cv_verdict(m['cross_validation'
 {rob_rows}
 
 ## Reproduce
-`{m['command']}` (seed {card['training']['seed']}, {card['training']['epochs']} epochs, {card['training']['wall_seconds']} s on
-{card['training']['device']}, 1 thread).
+`{m["command"]}` (seed {card["training"]["seed"]}, {card["training"]["epochs"]} epochs, {card["training"]["wall_seconds"]} s on
+{card["training"]["device"]}, 1 thread).
 """
 
 
-def train(*, data: Path, seed: int, stage: str, colour: str | None, out_root: Path | None, command: str, epochs: int | None = None) -> dict[str, Any]:
+def train(
+    *,
+    data: Path,
+    seed: int,
+    stage: str,
+    colour: str | None,
+    out_root: Path | None,
+    command: str,
+    epochs: int | None = None,
+) -> dict[str, Any]:
     """Entry point used by ``manage.py train_model cxr_pneumonia``."""
     if not (data / "train_labels.csv").exists():
         from inference.registry import ModelInputInvalid
@@ -487,5 +561,12 @@ def train(*, data: Path, seed: int, stage: str, colour: str | None, out_root: Pa
         for mode in [colour] if colour else ["grayscale", "pseudocolour"]:
             result[f"cv_{mode}"] = cv_run(data=data, colour=mode, seed=seed, epochs=epochs)
     if stage in ("final", "all"):
-        result["final"] = final_run(data=data, seed=seed, colour=colour, out_root=out_root or ARTEFACT_ROOT, command=command, epochs=epochs)
+        result["final"] = final_run(
+            data=data,
+            seed=seed,
+            colour=colour,
+            out_root=out_root or ARTEFACT_ROOT,
+            command=command,
+            epochs=epochs,
+        )
     return result

@@ -44,14 +44,28 @@ POSTPROCESSING: dict[str, Any] = {
     "min_lesion_ml": 0.1,
     "batch": 8,
 }
-TRAIN: dict[str, Any] = {"features": [16, 16, 32, 64, 128, 16], "crop": 128, "batch": 8, "iterations": 400, "lr": 2e-3, "noise_sd": 0.03}
+TRAIN: dict[str, Any] = {
+    "features": [16, 16, 32, 64, 128, 16],
+    "crop": 128,
+    "batch": 8,
+    "iterations": 400,
+    "lr": 2e-3,
+    "noise_sd": 0.03,
+}
 WORK_DIR = Path("var/train")
 
 
 def patients_find(data: Path) -> list[Path]:
-    found = sorted(p for p in data.iterdir() if (p / "PATIENT_DICOM").is_dir() and (p / "labels_liver1_tumour2.nii.gz").exists())
+    found = sorted(
+        p
+        for p in data.iterdir()
+        if (p / "PATIENT_DICOM").is_dir() and (p / "labels_liver1_tumour2.nii.gz").exists()
+    )
     if not found:
-        raise ModelInputInvalid("no <patient>/PATIENT_DICOM + labels_liver1_tumour2.nii.gz under --data", detail={"data": str(data)})
+        raise ModelInputInvalid(
+            "no <patient>/PATIENT_DICOM + labels_liver1_tumour2.nii.gz under --data",
+            detail={"data": str(data)},
+        )
     return found
 
 
@@ -61,7 +75,9 @@ def patient_load(folder: Path) -> dict[str, Any]:
     lab_vol = nifti_read(folder / "labels_liver1_tumour2.nii.gz")
     labels, _ = lab_vol.internal()
     if labels.shape != hu.shape:
-        raise ModelInputInvalid("labels and CT differ in shape", detail={"ct": list(hu.shape), "labels": list(labels.shape)})
+        raise ModelInputInvalid(
+            "labels and CT differ in shape", detail={"ct": list(hu.shape), "labels": list(labels.shape)}
+        )
     return {"name": folder.name, "hu": hu, "spacing": spacing, "labels": np.rint(labels).astype(np.uint8)}
 
 
@@ -73,7 +89,9 @@ def _lowres_labels(labels: NDArray[np.uint8], spacing: tuple[float, float, float
         chunk = onehot[z0 : z0 + 16]
         # reuse the image path per class so geometry matches exactly (window 0..1000 maps one-hot to 0..1)
         per_class = [
-            _lowres_slices(chunk[:, c], spacing, {**PREPROCESSING, "window_hu": [0.0, 1000.0]}, 0, chunk.shape[0])
+            _lowres_slices(
+                chunk[:, c], spacing, {**PREPROCESSING, "window_hu": [0.0, 1000.0]}, 0, chunk.shape[0]
+            )
             for c in range(3)
         ]
         stacked = torch.stack(per_class, dim=1)
@@ -88,7 +106,9 @@ def patient_prepare(p: dict[str, Any]) -> dict[str, Any]:
     return {**p, "x": x, "y": y}
 
 
-def _sample(prepared: list[dict[str, Any]], rng: np.random.Generator, crop: int) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+def _sample(
+    prepared: list[dict[str, Any]], rng: np.random.Generator, crop: int
+) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
     p = prepared[rng.integers(len(prepared))]
     x, y = p["x"], p["y"]
     nz, size = x.shape[0], x.shape[1]
@@ -121,14 +141,18 @@ def _sample(prepared: list[dict[str, Any]], rng: np.random.Generator, crop: int)
     return np.ascontiguousarray(xi), np.ascontiguousarray(yi)
 
 
-def model_fit(*, prepared: list[dict[str, Any]], iterations: int, seed: int, desc: str, log: Callable[[str], None]) -> torch.nn.Module:
+def model_fit(
+    *, prepared: list[dict[str, Any]], iterations: int, seed: int, desc: str, log: Callable[[str], None]
+) -> torch.nn.Module:
     from monai.losses import DiceCELoss
 
     common.seed_everything(seed)
     device = common.training_device()
     net = network_build(architecture=liver_architecture(in_channels=3, features=TRAIN["features"])).to(device)
     opt = torch.optim.AdamW(net.parameters(), lr=TRAIN["lr"], weight_decay=1e-5)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=TRAIN["lr"], total_steps=iterations, pct_start=0.1)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=TRAIN["lr"], total_steps=iterations, pct_start=0.1
+    )
     loss_fn = DiceCELoss(to_onehot_y=True, softmax=True)
     rng = np.random.default_rng(seed)
     net.train()
@@ -150,15 +174,21 @@ def model_fit(*, prepared: list[dict[str, Any]], iterations: int, seed: int, des
     return net
 
 
-def evaluate(*, net: torch.nn.Module, patient: dict[str, Any], tta: list[str], hu: NDArray[Any] | None = None) -> dict[str, Any]:
+def evaluate(
+    *, net: torch.nn.Module, patient: dict[str, Any], tta: list[str], hu: NDArray[Any] | None = None
+) -> dict[str, Any]:
     """Metrics of the full inference pipeline on one patient at its original resolution."""
     from scipy import ndimage
 
     t0 = time.time()
     volume = patient["hu"] if hu is None else hu
     raw, _, _ = segment_volume(
-        net=net, device=next(net.parameters()).device, volume_hu=volume, spacing_mm=patient["spacing"],
-        preprocessing=PREPROCESSING, tta=tta,
+        net=net,
+        device=next(net.parameters()).device,
+        volume_hu=volume,
+        spacing_mm=patient["spacing"],
+        preprocessing=PREPROCESSING,
+        tta=tta,
     )
     pred = labels_clean(raw, spacing=patient["spacing"], settings=POSTPROCESSING)
     gt = patient["labels"]
@@ -200,18 +230,42 @@ def lopo_run(*, data: Path, seed: int, fold: int | None, iterations: int | None)
             continue
         log = _logger(WORK_DIR / f"liver_lopo_{k}.log")
         train = [p for j, p in enumerate(patients) if j != k]
-        net = model_fit(prepared=train, iterations=iterations or TRAIN["iterations"], seed=seed, desc=f"lopo {test['name']}", log=log)
+        net = model_fit(
+            prepared=train,
+            iterations=iterations or TRAIN["iterations"],
+            seed=seed,
+            desc=f"lopo {test['name']}",
+            log=log,
+        )
         result = evaluate(net=net, patient=test, tta=POSTPROCESSING["tta"])
         result["trained_on"] = [p["name"] for p in train]
         log(f"LOPO {json.dumps(result)}")
         rng = np.random.default_rng(seed)
         robustness = []
         # only informative where the model has seen lesions (otherwise lesion metrics are trivially 0)
-        perturbations = [("noise_sd_hu", 20.0), ("noise_sd_hu", 50.0), ("shift_hu", -30.0), ("shift_hu", 30.0)]
+        perturbations = [
+            ("noise_sd_hu", 20.0),
+            ("noise_sd_hu", 50.0),
+            ("shift_hu", -30.0),
+            ("shift_hu", 30.0),
+        ]
         for kind, level in perturbations if any((p["y"] == 2).any() for p in train) else []:
-            hu = test["hu"] + (rng.normal(0, level, test["hu"].shape).astype(np.float32) if kind == "noise_sd_hu" else np.float32(level))
+            hu = test["hu"] + (
+                rng.normal(0, level, test["hu"].shape).astype(np.float32)
+                if kind == "noise_sd_hu"
+                else np.float32(level)
+            )
             r = evaluate(net=net, patient=test, tta=["identity"], hu=hu)
-            robustness.append({"perturbation": kind, "level": level, **{m: r[m] for m in ("liver_dice", "lesion_dice", "lesions_detected", "false_positive_lesions")}})
+            robustness.append(
+                {
+                    "perturbation": kind,
+                    "level": level,
+                    **{
+                        m: r[m]
+                        for m in ("liver_dice", "lesion_dice", "lesions_detected", "false_positive_lesions")
+                    },
+                }
+            )
             log(f"robustness {json.dumps(robustness[-1])}")
         result["robustness"] = robustness
         (WORK_DIR / f"liver_lopo_{k}.json").write_text(json.dumps(result, indent=2))
@@ -219,7 +273,9 @@ def lopo_run(*, data: Path, seed: int, fold: int | None, iterations: int | None)
     return results
 
 
-def final_run(*, data: Path, seed: int, out_root: Path, command: str, iterations: int | None) -> dict[str, Any]:
+def final_run(
+    *, data: Path, seed: int, out_root: Path, command: str, iterations: int | None
+) -> dict[str, Any]:
     log = _logger(WORK_DIR / "liver_final.log")
     patients = [patient_prepare(patient_load(p)) for p in patients_find(data)]
     n_it = iterations or TRAIN["iterations"]
@@ -228,8 +284,14 @@ def final_run(*, data: Path, seed: int, out_root: Path, command: str, iterations
     train_s = time.time() - t0
     directory = out_root / KEY / VERSION
     weights = common.state_dict_save(model=net, path=directory / "weights.pt")
-    meta = {"weights": weights, "patients": [p["name"] for p in patients], "seed": seed, "command": command,
-            "n_it": n_it, "train_s": train_s}
+    meta = {
+        "weights": weights,
+        "patients": [p["name"] for p in patients],
+        "seed": seed,
+        "command": command,
+        "n_it": n_it,
+        "train_s": train_s,
+    }
     (WORK_DIR / "liver_final_meta.json").write_text(json.dumps(meta, indent=2))
     card = card_refresh(out_root=out_root)
     log(f"wrote {directory}")
@@ -241,9 +303,16 @@ def card_refresh(*, out_root: Path) -> dict[str, Any]:
     (the folds and the final model can then be trained in parallel)."""
     meta = json.loads((WORK_DIR / "liver_final_meta.json").read_text())
     lopo = [json.loads(p.read_text()) for p in sorted(WORK_DIR.glob("liver_lopo_*.json"))]
+    fit_path = WORK_DIR / "liver_trainfit.json"  # written by ``training_fit_run`` (optional)
     card = _card(
-        weights=meta["weights"], lopo=lopo, patients=[{"name": n} for n in meta["patients"]], seed=meta["seed"],
-        command=meta["command"], n_it=meta["n_it"], train_s=meta["train_s"],
+        training_fit=json.loads(fit_path.read_text()) if fit_path.exists() else [],
+        weights=meta["weights"],
+        lopo=lopo,
+        patients=[{"name": n} for n in meta["patients"]],
+        seed=meta["seed"],
+        command=meta["command"],
+        n_it=meta["n_it"],
+        train_s=meta["train_s"],
     )
     model_card_write(directory=out_root / KEY / VERSION, data=card, markdown=_markdown(card))
     return card
@@ -300,6 +369,7 @@ def _card(**kw: Any) -> dict[str, Any]:
         },
         "metrics": {
             "leave_one_patient_out": kw["lopo"],
+            "training_fit": kw.get("training_fit", []),
             "command": kw["command"],
             "targets": "liver Dice >= 0.95, lesion Dice >= 0.64, no lesion on the lesion-free liver",
         },
@@ -325,35 +395,48 @@ def _markdown(card: dict[str, Any]) -> str:
                 f"| {r['patient']} | {x['perturbation']} {x['level']} | {x['liver_dice']:.4f} | "
                 f"{_fmt(x['lesion_dice'], 'n/a')} | {x['lesions_detected']} | {x['false_positive_lesions']} |"
             )
+    fit = [
+        f"| {r['patient']} | {r['liver_dice']:.4f} | {_fmt(r['lesion_dice'], 'n/a (no lesion)')} | "
+        f"{r['lesions_detected']}/{r['lesions_true']} | {r['false_positive_lesions']} |"
+        for r in card["metrics"].get("training_fit", [])
+    ]
     t = card["training"]
-    return f"""# Model card: {card['name']} (`{card['key']}` {card['version']})
+    return f"""# Model card: {card["name"]} (`{card["key"]}` {card["version"]})
 
 ## Intended use
-{card['intended_use']}
+{card["intended_use"]}
 
 ## Limits
-{chr(10).join('- ' + x for x in card['limitations'])}
+{chr(10).join("- " + x for x in card["limitations"])}
 
 ## Model
-- MONAI `BasicUNetPlusPlus` (2D, features {t['features']}), input: the slice and its two neighbours (3 channels),
-  HU window {card['preprocessing']['window_hu']}, resampled in-plane to {card['preprocessing']['spacing_mm']} mm,
-  centre crop/pad {card['preprocessing']['size']} px. Output: background / liver / lesion.
-- Inference: slice batches, test-time augmentation {card['postprocessing']['tta']} (mean softmax), probabilities
+- MONAI `BasicUNetPlusPlus` (2D, features {t["features"]}), input: the slice and its two neighbours (3 channels),
+  HU window {card["preprocessing"]["window_hu"]}, resampled in-plane to {card["preprocessing"]["spacing_mm"]} mm,
+  centre crop/pad {card["preprocessing"]["size"]} px. Output: background / liver / lesion.
+- Inference: slice batches, test-time augmentation {card["postprocessing"]["tta"]} (mean softmax), probabilities
   brought back to the input grid bilinearly one batch at a time, argmax to uint8; largest liver component kept;
-  lesions under {card['postprocessing']['min_lesion_ml']} mL dropped.
-- Weights `{card['weights']['file']}` ({card['weights']['bytes']} bytes), SHA-256 `{card['weights']['sha256']}`.
+  lesions under {card["postprocessing"]["min_lesion_ml"]} mL dropped.
+- Weights `{card["weights"]["file"]}` ({card["weights"]["bytes"]} bytes), SHA-256 `{card["weights"]["sha256"]}`.
 
 ## Data and licence
-{t['data'][0]['name']}; licence **{t['data'][0]['licence']}**; {t['data'][0]['citation']}
+{t["data"][0]["name"]}; licence **{t["data"][0]["licence"]}**; {t["data"][0]["citation"]}
 
-{t['data'][0]['licence_implications']}
+{t["data"][0]["licence_implications"]}
 
 ## Leave-one-patient-out (full pipeline at original resolution, with TTA)
 | held-out patient | trained on | liver Dice | lesion Dice | lesions detected | false lesions | seconds |
 |---|---|---|---|---|---|---|
 {chr(10).join(rows)}
 
-Targets: {card['metrics']['targets']}. With two patients these numbers are anecdotes, not estimates.
+Targets: {card["metrics"]["targets"]}. With two patients these numbers are anecdotes, not estimates.
+
+## Fit on the training patients (final model; resubstitution, NOT an evaluation)
+| patient | liver Dice | lesion Dice | lesions detected | false lesions |
+|---|---|---|---|---|
+{chr(10).join(fit)}
+
+The final model does not fit even its own training data well (400 iterations on a CPU budget): it is
+under-trained, and the LOPO rows above are worse still because each fold saw one patient only.
 
 ## Robustness (same folds, no TTA; Gaussian noise or a constant shift added in HU)
 | held-out patient | perturbation | liver Dice | lesion Dice | lesions detected | false lesions |
@@ -361,18 +444,44 @@ Targets: {card['metrics']['targets']}. With two patients these numbers are anecd
 {chr(10).join(rob)}
 
 ## Reproduce
-`{t['command']}` (seed {t['seed']}, {t['iterations']} iterations of batch {t['batch']} on {t['crop']} px crops,
-{t['wall_seconds']} s on {t['device']}, 1 thread). The LOPO rows come from the `cv` stage of the same command.
+`{t["command"]}` (seed {t["seed"]}, {t["iterations"]} iterations of batch {t["batch"]} on {t["crop"]} px crops,
+{t["wall_seconds"]} s on {t["device"]}, 1 thread). The LOPO rows come from the `cv` stage of the same command.
 """
 
 
-def train(*, data: Path, seed: int, stage: str, out_root: Path | None, command: str, epochs: int | None = None, fold: int | None = None) -> dict[str, Any]:
+def training_fit_run(*, data: Path) -> list[dict[str, Any]]:
+    """Resubstitution check of the registered model on its own training patients (var/train/liver_trainfit.json)."""
+    from inference.runtime.predictor import model_load
+
+    model = model_load(key=KEY)
+    rows = [
+        evaluate(net=model.net, patient=patient_load(p), tta=POSTPROCESSING["tta"])
+        for p in patients_find(data)
+    ]
+    (WORK_DIR / "liver_trainfit.json").write_text(json.dumps(rows, indent=2))
+    return rows
+
+
+def train(
+    *,
+    data: Path,
+    seed: int,
+    stage: str,
+    out_root: Path | None,
+    command: str,
+    epochs: int | None = None,
+    fold: int | None = None,
+) -> dict[str, Any]:
     """Entry point used by ``manage.py train_model liver_ct_seg`` (``epochs`` = iterations here)."""
     result: dict[str, Any] = {}
     if stage in ("cv", "all"):
         result["lopo"] = lopo_run(data=data, seed=seed, fold=fold, iterations=epochs)
     if stage in ("final", "all"):
-        result["final"] = final_run(data=data, seed=seed, out_root=out_root or ARTEFACT_ROOT, command=command, iterations=epochs)
+        result["final"] = final_run(
+            data=data, seed=seed, out_root=out_root or ARTEFACT_ROOT, command=command, iterations=epochs
+        )
     if stage == "card":
+        if not (WORK_DIR / "liver_trainfit.json").exists():
+            result["training_fit"] = training_fit_run(data=data)
         result["final"] = card_refresh(out_root=out_root or ARTEFACT_ROOT)
     return result

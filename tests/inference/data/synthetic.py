@@ -26,7 +26,9 @@ def phantom_hu(*, nz: int = 4, ny: int = 64, nx: int = 64, seed: int = 0) -> NDA
     return np.rint(hu).astype(np.int16)
 
 
-def ct_series_datasets(hu: NDArray[np.int16], *, spacing: tuple[float, float, float] = (5.0, 3.0, 3.0)) -> list[FileDataset]:
+def ct_series_datasets(
+    hu: NDArray[np.int16], *, spacing: tuple[float, float, float] = (5.0, 3.0, 3.0)
+) -> list[FileDataset]:
     """A complete single-series axial CT (one dataset per z slice, z ascending), rescale intercept -1024."""
     study, series, frame = generate_uid(), generate_uid(), generate_uid()
     out = []
@@ -39,7 +41,12 @@ def ct_series_datasets(hu: NDArray[np.int16], *, spacing: tuple[float, float, fl
         ds.SOPClassUID = CTImageStorage
         ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
         ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = study, series, frame
-        ds.PatientName, ds.PatientID, ds.PatientBirthDate, ds.PatientSex = "Phantom^Test", "PHANTOM1", "19700101", "O"
+        ds.PatientName, ds.PatientID, ds.PatientBirthDate, ds.PatientSex = (
+            "Phantom^Test",
+            "PHANTOM1",
+            "19700101",
+            "O",
+        )
         ds.StudyDate, ds.StudyTime, ds.StudyID, ds.AccessionNumber = "20240101", "120000", "1", "A1"
         ds.ReferringPhysicianName, ds.Manufacturer = "", "synthetic"
         ds.Modality, ds.SeriesNumber, ds.InstanceNumber = "CT", 1, k + 1
