@@ -30,8 +30,24 @@ def _authorise_patient(user: Any, patient_id: int, consumer: Any) -> bool:
     return True
 
 
-class PatientEventsConsumer(AsyncJsonWebsocketConsumer):
+class _NotificationConsumer(AsyncJsonWebsocketConsumer):
+    """One-way sockets: after ``connect`` joined ``group_name``, forward its events as they come."""
+
     groups: list[str] = []
+
+    async def disconnect(self, code: int) -> None:
+        if getattr(self, "group_name", None):
+            await self.channel_layer.group_discard(self.group_name, self.channel_name)
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        # The socket is one-way: clients act over REST.
+        return None
+
+    async def cdss_event(self, message: dict[str, Any]) -> None:
+        await self.send_json(message["event"])
+
+
+class PatientEventsConsumer(_NotificationConsumer):
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -49,16 +65,6 @@ class PatientEventsConsumer(AsyncJsonWebsocketConsumer):
         # Late joiners and reconnects first get the current state, then live events.
         await self.send_json({"type": "state.snapshot", "patient_id": patient_id, "analyses": await _active_analyses(patient_id)})
 
-    async def disconnect(self, code: int) -> None:
-        if getattr(self, "group_name", None):
-            await self.channel_layer.group_discard(self.group_name, self.channel_name)
-
-    async def receive_json(self, content: Any, **kwargs: Any) -> None:
-        # The socket is one-way: clients act over REST.
-        return None
-
-    async def cdss_event(self, message: dict[str, Any]) -> None:
-        await self.send_json(message["event"])
 
 
 @database_sync_to_async
@@ -85,7 +91,7 @@ def _authorise_analysis(user: Any, analysis_id: int, consumer: Any) -> dict[str,
     return analysis_state(analysis)
 
 
-class AnalysisEventsConsumer(AsyncJsonWebsocketConsumer):
+class AnalysisEventsConsumer(_NotificationConsumer):
     """Events of one analysis request; the first message is its current state."""
 
     async def connect(self) -> None:
@@ -103,12 +109,3 @@ class AnalysisEventsConsumer(AsyncJsonWebsocketConsumer):
         await self.accept()
         await self.send_json({"type": "state.snapshot", **state})
 
-    async def disconnect(self, code: int) -> None:
-        if getattr(self, "group_name", None):
-            await self.channel_layer.group_discard(self.group_name, self.channel_name)
-
-    async def receive_json(self, content: Any, **kwargs: Any) -> None:
-        return None
-
-    async def cdss_event(self, message: dict[str, Any]) -> None:
-        await self.send_json(message["event"])
