@@ -12,6 +12,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from inference.management.commands.train_risk_model import created_with_command
+from inference.risk.learned import training_classifier
 from tests.inference.learned_synthetic import hcv_rows, write_hcv_csv
 
 ILPD_ROWS = "Age,Gender,TB,DB,Alkphos,Sgpt,Sgot,TP,ALB,A/G\n50,Male,3.1,1.5,400,80,120,6.5,3.0,0.9\n"
@@ -55,7 +56,8 @@ def test_predict_risk_unknown_version(tmp_path: Path) -> None:
         )
 
 
-def test_train_risk_model_on_synthetic_data(tmp_path: Path) -> None:
+def test_train_risk_model_on_synthetic_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(training_classifier, "CV_REPEATS", 2)  # the command, not CV precision
     data = write_hcv_csv(tmp_path / "hcv.csv", hcv_rows(seed=11))
     stdout = io.StringIO()
     call_command(
@@ -69,7 +71,7 @@ def test_train_risk_model_on_synthetic_data(tmp_path: Path) -> None:
         "7",
         stdout=stdout,
     )
-    manifest = json.loads((tmp_path / "art" / "hcv_stage" / "1.0.0" / "manifest.json").read_text())
+    manifest = json.loads((tmp_path / "art" / "hcv_stage" / "2.0.0" / "manifest.json").read_text())
     assert manifest["created_with"] == (
         f"python manage.py train_risk_model hcv_stage --data {data} --seed 7 --out {tmp_path / 'art'}"
     )
@@ -80,4 +82,12 @@ def test_created_with_command_defaults() -> None:
     assert (
         created_with_command(key="pbc", data=None, seed=42, out=None, version="1.0.0")
         == "python manage.py train_risk_model pbc --seed 42"
+    )
+    # the default version is each model's current one; any other is spelled out
+    assert (
+        created_with_command(key="hcv_binary", data=None, seed=42, out=None, version=None)
+        == "python manage.py train_risk_model hcv_binary --seed 42"
+    )
+    assert created_with_command(key="hcv_binary", data=None, seed=42, out=None, version="1.0.0").endswith(
+        "--seed 42 --model-version 1.0.0"
     )

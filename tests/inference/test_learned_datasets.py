@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from inference.risk.learned.datasets import FORMATS, cohort_read, outcome_encode, task_get
+from inference.risk.learned.datasets import EXCLUDED, FORMATS, cohort_read, outcome_encode, task_get
 from inference.risk.learned.errors import InputInvalid, UnknownModel
 from inference.risk.learned.features import HCV_FEATURES, feature_specs_fit, features_encode
 from inference.risk.learned.selection import duplicate_groups, holdout_split
@@ -32,8 +32,26 @@ def test_hcv_reads_empty_header_as_id_and_na_as_missing(tmp_path: Path) -> None:
     assert cohort.ids == ["12", "13"]
     assert np.isnan(cohort.values["ALB"][0]) and cohort.values["ALB"][1] == 30
     assert cohort.raw_labels == ["0s", "3"]
-    assert outcome_encode(task_get("hcv_binary"), cohort).tolist() == [0, 1]
-    assert outcome_encode(task_get("hcv_stage"), cohort).tolist() == [0, 3]
+    # suspect donors are neither donor nor disease: excluded, never silently a donor
+    assert outcome_encode(task_get("hcv_binary"), cohort).tolist() == [EXCLUDED, 1]
+    assert outcome_encode(task_get("hcv_stage"), cohort).tolist() == [EXCLUDED, 3]
+    stages = task_get("hcv_binary").stage_map
+    assert outcome_encode(task_get("hcv_binary"), cohort, mapping=stages).tolist() == [EXCLUDED, 3]
+
+
+def test_hcv_blood_donor_and_disease_stages_encode(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        HCV_HEAD
+        + "".join(
+            f'"{i}","{label}",50,"m",40,70,20,25,7,8,5,80,20,72\n'
+            for i, label in enumerate(["0=Blood Donor", "1=Hepatitis", "2=Fibrosis", "3=Cirrhosis"])
+        ),
+    )
+    cohort = cohort_read(FORMATS["hcv"], path, require_outcome=True)
+    assert outcome_encode(task_get("hcv_binary"), cohort).tolist() == [0, 1, 1, 1]
+    assert outcome_encode(task_get("hcv_stage"), cohort).tolist() == [0, 1, 2, 3]
+    assert task_get("hcv_binary").stage_classes == task_get("hcv_stage").classes
 
 
 def test_label_column_is_optional_for_prediction(tmp_path: Path) -> None:

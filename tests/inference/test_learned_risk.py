@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from inference.risk.learned import training_classifier
 from inference.risk.learned.artefact import (
     MANIFEST_FILE,
     MODEL_FILE,
@@ -21,7 +22,8 @@ from inference.risk.learned.artefact import (
     artefact_load,
     artefact_save,
 )
-from inference.risk.learned.batch import risk_predict_file
+from inference.risk.learned.batch import prediction_rows, risk_predict_file
+from inference.risk.learned.datasets import task_get
 from inference.risk.learned.errors import ArtefactIntegrityError, ArtefactMissing, InputInvalid
 from inference.risk.learned.mayo import mayo_from_pbc_values, mayo_risk_score
 from inference.risk.learned.predictor import risk_predict, top_contributions
@@ -79,6 +81,14 @@ def _payload(family: str = "logistic_binary") -> dict[str, Any]:
             "intercept": -1.5,
             "coef": [1.2, -0.4],
             "calibration": {"method": "platt", "a": 0.9, "b": 0.1},
+        }
+    elif family == "logistic_stagewise_binary":
+        payload["classes"] = ["neg", "pos"]
+        payload["model"] = {
+            "stage_classes": ["none", "mild", "severe"],
+            "intercept": [0.5, -1.0, -2.0],
+            "coef": [[-0.3, 0.1], [0.6, 0.2], [1.5, -0.3]],
+            "calibration": {"method": "platt", "a": 0.8, "b": -0.2},
         }
     elif family == "logistic_multinomial":
         payload["classes"] = ["a", "b", "c"]
@@ -172,7 +182,9 @@ def test_predictor_rejects_malformed_input(saved_binary: Path) -> None:
         risk_predict(artefact, {"AST": [20.0]})
 
 
-@pytest.mark.parametrize("family", ["logistic_binary", "logistic_multinomial", "cox_ph"])
+@pytest.mark.parametrize(
+    "family", ["logistic_binary", "logistic_multinomial", "logistic_stagewise_binary", "cox_ph"]
+)
 def test_contributions_sum_to_linear_predictor_minus_intercept(tmp_path: Path, family: str) -> None:
     artefact = artefact_save(tmp_path, _payload(family), card_markdown="", created_with="x")
     preds = risk_predict(artefact, {"AST": [5.0, 20.0, 80.0, None], "Sex": ["m", "f", "m", None]})
@@ -180,6 +192,31 @@ def test_contributions_sum_to_linear_predictor_minus_intercept(tmp_path: Path, f
     np.testing.assert_allclose(summed, preds.linear_predictor - preds.intercept[None, :], atol=1e-12)
     top = top_contributions(preds, 0, k=1)
     assert top[0][0] == "log_AST"  # |1.2 * z| dominates for AST 5 U/L
+
+
+def test_stagewise_binary_hand_computed(tmp_path: Path) -> None:
+    artefact = artefact_save(
+        tmp_path, _payload("logistic_stagewise_binary"), card_markdown="", created_with="x"
+    )
+    preds = risk_predict(artefact, {"AST": [20.0, 200.0, 3.0], "Sex": ["f", "m", "m"]})
+    assert preds.outputs == ("p_neg", "p_pos")
+    assert preds.contribution_targets == ("mild vs none", "severe vs none")
+    for row, (ast, male) in enumerate([(20.0, 0.0), (200.0, 1.0), (3.0, 1.0)]):
+        z = [(math.log(ast) - math.log(20.0)) / 0.5, (male - 0.6) / 0.49]
+        lp = [
+            b + w[0] * z[0] + w[1] * z[1]
+            for b, w in zip([0.5, -1.0, -2.0], [[-0.3, 0.1], [0.6, 0.2], [1.5, -0.3]], strict=True)
+        ]
+        mild, severe = lp[1] - lp[0], lp[2] - lp[0]
+        assert preds.linear_predictor[row].tolist() == pytest.approx([mild, severe])
+        score = math.log(math.exp(mild) + math.exp(severe))  # log-odds of any positive stage
+        assert preds.values[row, 1] == pytest.approx(1 / (1 + math.exp(-(0.8 * score - 0.2))))
+        assert preds.values[row].sum() == pytest.approx(1.0)
+    # a high AST makes "severe" the dominant stage; the batch output explains that stage
+    assert preds.values[1, 1] > preds.values[0, 1] > preds.values[2, 1]
+    rows = prediction_rows(preds, None, None)
+    assert rows[1]["contributions_for"] == "severe vs none"
+    assert rows[2]["contributions_for"] == "mild vs none"  # AST 3 U/L: severe is least likely
 
 
 def test_cox_outputs_risk_and_probability(tmp_path: Path) -> None:
@@ -239,17 +276,40 @@ def _read_csv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def test_round_trip_classifier_on_synthetic_hcv(tmp_path: Path) -> None:
+def test_round_trip_classifier_on_synthetic_hcv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(training_classifier, "CV_REPEATS", 2)  # mechanics, not CV precision
     rows = hcv_rows(seed=3)
     train_csv = write_hcv_csv(tmp_path / "hcv.csv", rows)
     saved = risk_model_train_and_save(
         key="hcv_binary", data_path=train_csv, out_root=tmp_path / "art", created_with="test cmd"
     )
-    folder = tmp_path / "art" / "hcv_binary" / "1.0.0"
+    folder = tmp_path / "art" / "hcv_binary" / task_get("hcv_binary").version
     assert {p.name for p in folder.iterdir()} == {"model.json", "MODEL_CARD.md", "manifest.json"}
     card = (folder / "MODEL_CARD.md").read_text()
     assert saved.sha256 in card and "test cmd" in card and "supports, and never replaces" in card
-    assert saved.payload["metrics"]["holdout"]["auroc"]["estimate"] > 0.8
+    payload = saved.payload
+    assert payload["family"] == "logistic_stagewise_binary"
+    assert payload["model"]["stage_classes"] == ["donor", "hepatitis", "fibrosis", "cirrhosis"]
+    assert payload["metrics"]["holdout"]["auroc"]["estimate"] > 0.8
+
+    # suspect donors (0s) are in the split but neither trained on nor in the primary metric
+    labels = [r[1] for r in rows]
+    n_suspect = labels.count("0s=suspect Blood Donor")
+    held_out = set(payload["training"]["holdout_rows"]["ids"])
+    suspect_held_out = sum(1 for r in rows if r[1].startswith("0s") and r[0] in held_out)
+    training = payload["training"]
+    assert training["excluded_labels"] == ["0s"]
+    assert training["n_train"] + len(held_out) + n_suspect - suspect_held_out == len(rows)
+    assert payload["metrics"]["holdout"]["n"] == len(held_out) - suspect_held_out
+    assert payload["metrics"]["holdout"]["n_excluded_label_rows"] == suspect_held_out
+    if suspect_held_out:
+        assert payload["metrics"]["holdout_excluded_as_negative"]["n"] == len(held_out)
+    # the shipped fit uses every usable row; the evaluation fit (training part) is kept beside it
+    assert training["final_fit"]["n_rows"] == len(rows) - n_suspect
+    assert training["evaluation_fit"]["n_rows"] == training["n_train"]
+    assert training["evaluation_fit"]["model"]["coef"] != payload["model"]["coef"]
+    assert training["cv"]["selected"].startswith("per-stage multinomial")
+    assert all(not c["name"].startswith("per-stage") for c in training["cv"]["comparators"])
 
     # same seed, same bytes: the training command reproduces the artefact exactly
     again = risk_model_train_and_save(

@@ -14,10 +14,12 @@ from inference.risk.learned.artefact import DEFAULT_ARTEFACT_ROOT
 from inference.risk.learned.cards import payload_summary
 from inference.risk.learned.datasets import DEFAULT_DATA_ROOT, MODEL_KEYS, data_path_resolve, task_get
 from inference.risk.learned.errors import LearnedRiskError
-from inference.risk.learned.training import DEFAULT_SEED, DEFAULT_VERSION, risk_model_train_and_save
+from inference.risk.learned.training import DEFAULT_SEED, risk_model_train_and_save
 
 
-def created_with_command(*, key: str, data: str | None, seed: int, out: str | None, version: str) -> str:
+def created_with_command(
+    *, key: str, data: str | None, seed: int, out: str | None, version: str | None
+) -> str:
     """The command line that reproduces one model's artefact (recorded in its manifest)."""
     parts = ["python manage.py train_risk_model", key]
     if data is not None:
@@ -25,7 +27,7 @@ def created_with_command(*, key: str, data: str | None, seed: int, out: str | No
     parts += ["--seed", str(seed)]
     if out is not None:
         parts += ["--out", out]
-    if version != DEFAULT_VERSION:
+    if version is not None and version != task_get(key).version:
         parts += ["--model-version", version]
     return " ".join(parts)
 
@@ -51,7 +53,12 @@ class Command(BaseCommand):
         )
         parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
         parser.add_argument("--out", default=None, help=f"artefact root (default {DEFAULT_ARTEFACT_ROOT})")
-        parser.add_argument("--model-version", default=DEFAULT_VERSION, dest="model_version")
+        parser.add_argument(
+            "--model-version",
+            default=None,
+            dest="model_version",
+            help="artefact version to write (default: the model's current version)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         keys = list(MODEL_KEYS) if options["model"] == "all" else [options["model"]]

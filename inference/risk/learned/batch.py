@@ -18,8 +18,11 @@ TOP_K = 3
 def _contribution_target(preds: RiskPredictions, row: int) -> int:
     if len(preds.contribution_targets) == 1:
         return 0
-    # multiclass: explain the class the model finds most probable for this row
-    return int(np.argmax(preds.values[row]))
+    if len(preds.contribution_targets) == preds.values.shape[1]:
+        # multiclass: explain the class the model finds most probable for this row
+        return int(np.argmax(preds.values[row]))
+    # stagewise binary: explain the positive stage with the highest log-odds for this row
+    return int(np.argmax(preds.linear_predictor[row]))
 
 
 def prediction_rows(

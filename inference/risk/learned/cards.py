@@ -29,13 +29,24 @@ _HCV_MISSING = (
     "conservative choice for data from other laboratories."
 )
 
+_HCV_SUSPECT = (
+    "Suspect blood donors (0s: donors with pathological labs, status unresolved) belong to "
+    "none of the outcome classes the task names, so they are left out of training and of the "
+    "primary metric. The model still scores them; those with markedly pathological labs score "
+    "like patients, so whoever counts them as donors measures a lower AUROC (for hcv_binary the "
+    "card gives that figure)."
+)
+
 _LIMITS: dict[str, tuple[str, ...]] = {
     "hcv_binary": (
         "Controls are blood donors, not patients with other liver disease: discrimination "
         "against a clinical population (spectrum effect) will be lower than reported here.",
         "Single centre (Hannover Medical School); units are the ones commonly given for this "
         "dataset and are not certified by the source (see SOURCE.md).",
-        "Suspect blood donors (0s) are counted as donors, as the task defines.",
+        _HCV_SUSPECT,
+        "The hold-out holds few patients with HCV disease (see n), so one or two atypical "
+        "patients move its AUROC by several hundredths (see the interval); the cross-validated "
+        "AUROC on the training part rests on more patients but was also used to choose C.",
         _HCV_MISSING,
     ),
     "hcv_stage": (
@@ -44,6 +55,7 @@ _LIMITS: dict[str, tuple[str, ...]] = {
         "Hepatitis and fibrosis overlap in routine labs; the model is no substitute for "
         "elastography or histology when staging matters.",
         "Controls are blood donors (spectrum effect, as for hcv_binary).",
+        _HCV_SUSPECT,
         _HCV_MISSING,
     ),
     "ilpd": (
@@ -51,6 +63,11 @@ _LIMITS: dict[str, tuple[str, ...]] = {
         "not healthy controls; published models reach similar, modest discrimination.",
         "Single region (north-east Andhra Pradesh, India); ages above 89 were recorded as 90; "
         "the format has no patient id, so rows are identified by position.",
+        "The target (held-out AUROC >= 0.78) is at the edge of what these ten inputs carry: "
+        "cross-validated AUROC on the training part is about 0.775 for every logistic penalty, "
+        "and none of the comparators (splines, boosting, monotone boosting) did better. AST/ALT "
+        "and direct/total bilirubin ratios are differences of the log inputs, so the linear "
+        "model already spans them; globulin is TP - ALB, also spanned.",
     ),
     "pbc": (
         "Mayo PBC trial era (1974-1984, D-penicillamine vs placebo): before ursodeoxycholic "
@@ -67,25 +84,43 @@ _LIMITS: dict[str, tuple[str, ...]] = {
     ),
 }
 
-# What happened while building v1.0.0, written down so the hold-out numbers can be read
-# with the right amount of trust.
+# What happened while building each version, written down so the hold-out numbers can be
+# read with the right amount of trust.
+_V2_HCV_PROVENANCE = (
+    "v2 changes, and how they were chosen: (1) suspect blood donors (0s) are excluded, as the "
+    "issue names the outcomes blood donor vs hepatitis/fibrosis/cirrhosis; (2) more CV repeats "
+    "(10); (3) the shipped model is refitted on every usable development row after the "
+    "hold-out is scored. These do not depend on the hold-out."
+)
 _NOTES: dict[str, tuple[str, ...]] = {
     "hcv_binary": (
-        "The pipeline (features, grid, selection rule, calibration) was fixed before the hold-out "
-        "was scored and was not changed afterwards, so the hold-out estimate is untouched.",
-        "Post-hoc error analysis (no change made): the two most mis-ranked held-out patients are "
-        "cirrhosis cases with renal-failure-range creatinine (about 500 umol/L), raised ALP and "
-        "low total protein. In this dataset hepatitis and fibrosis patients have lower ALP and "
-        "creatinine than donors, so a single linear log-odds gives those inputs negative weights "
-        "and such cirrhosis cases look like donors. One probability per stage (hcv_stage, whose "
-        "1 - p_donor separates donors from disease with a one-vs-rest AUROC reported in its "
-        "card) is the structural remedy to evaluate on new data; choosing it here because of "
-        "this hold-out would have tuned on it.",
+        _V2_HCV_PROVENANCE,
+        "(4) The per-stage (multinomial) family replaces the single binary logistic model. This "
+        "idea came from v1's post-hoc error analysis of this same hold-out: v1 (held-out AUROC "
+        "0.932 with 0s counted as donors, 0.934 with 0s excluded) mis-ranked two cirrhosis "
+        "patients with renal-failure-range creatinine, raised ALP and low total protein, because "
+        "hepatitis and fibrosis patients have lower ALP and creatinine than donors and one linear "
+        "log-odds gives those inputs negative weights. Fitting each stage against donors lets "
+        "cirrhosis have its own signs. On the training part the per-stage family has the best CV "
+        "AUROC (C=0.1: 0.9980) but the binary form is within CV noise (best 0.9977), so CV "
+        "alone would not have forced the change.",
+        "Because of (4), the hold-out is no longer untouched for this model: its v2 figure "
+        "(scored once, after the pipeline above was fixed; C chosen by CV alone) is an optimistic "
+        "estimate. The target is still missed on it, and is reported as measured.",
     ),
-    "hcv_stage": ("The pipeline was fixed before the hold-out was scored and was not changed afterwards.",),
+    "hcv_stage": (
+        _V2_HCV_PROVENANCE,
+        "The family (multinomial logistic) and the selection rule are those of v1; v1 scored "
+        "macro AUROC 0.969 on the hold-out with 0s counted as donors.",
+    ),
     "ilpd": (
-        "The pipeline was fixed before the hold-out was scored and was not changed afterwards; "
-        "the missed target is reported as measured.",
+        "v1.0.0: the pipeline was fixed before the hold-out was scored and was not changed "
+        "afterwards; the missed target was reported as measured.",
+        "v1.1.0: the same pipeline with 10 CV repeats (it selects the same C, so the evaluation "
+        "fit and its hold-out figures are those of v1.0.0) and three comparators cross-validated "
+        "on the training part only (splines, monotone boosting, boosting); none beat the "
+        "logistic model. The shipped model is refitted on all 437 development rows. No change "
+        "was chosen by looking at the hold-out, and the target remains missed.",
     ),
     "pbc": (
         "First run: the penalty and feature set were chosen by CV Harrell's C. The C-index "
@@ -143,6 +178,14 @@ def _feature_rows(payload: Mapping[str, Any]) -> list[list[str]]:
     for j, feat in enumerate(payload["features"]):
         if payload["family"] == "logistic_multinomial":
             coef = ", ".join(f"{c}: {model['coef'][k][j]:+.3f}" for k, c in enumerate(classes))
+        elif payload["family"] == "logistic_stagewise_binary":
+            # what the predictor uses: each positive stage against stage 0
+            stages = model["stage_classes"]
+            coef = ", ".join(
+                f"{c}: {model['coef'][k][j] - model['coef'][0][j]:+.3f}"
+                for k, c in enumerate(stages)
+                if k > 0
+            )
         else:
             coef = f"{model['coef'][j]:+.3f}"
         if feat["levels"]:
@@ -192,6 +235,23 @@ def _cv_lines(payload: Mapping[str, Any]) -> list[str]:
             rows,
         ),
     ]
+    if cv.get("comparators"):
+        lines += [
+            "",
+            "Comparators, cross-validated on the same folds and never selected:",
+            "",
+            *_table(
+                ["comparator", f"CV {cv['selection_metric']} (mean +/- SE over folds)", "other"],
+                [
+                    [
+                        c["name"],
+                        f"{c['mean']:.4f} +/- {c['se']:.4f}",
+                        "; ".join(f"{k} {v:.4f}" for k, v in c.get("extra", {}).items()) or "-",
+                    ]
+                    for c in cv["comparators"]
+                ],
+            ),
+        ]
     if "comparator_note" in cv:
         lines += ["", cv["comparator_note"]]
     if "mayo_baseline_cv_c_index" in cv:
@@ -213,10 +273,15 @@ def _reliability_lines(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     )
 
 
+def _excluded_text(h: Mapping[str, Any]) -> str:
+    n = h.get("n_excluded_label_rows", 0)
+    return f"; {n} held-out row(s) with an excluded label not counted" if n else ""
+
+
 def _binary_metric_lines(h: Mapping[str, Any], positive: str) -> list[str]:
     t = h["at_threshold_0_5"]
     return [
-        f"- n = {h['n']} ({h['n_positive']} {positive})",
+        f"- n = {h['n']} ({h['n_positive']} {positive}){_excluded_text(h)}",
         f"- **AUROC {_ci(h['auroc'])}**",
         f"- Brier score {_ci(h['brier'])}; no-skill reference (training prevalence) {_f(h['brier_reference'])}",
         f"- Calibration slope {_f(h['calibration_slope'])} (ideal 1), calibration-in-the-large "
@@ -251,7 +316,7 @@ def _multiclass_metric_lines(h: Mapping[str, Any], classes: Sequence[str]) -> li
         for cls, row in zip(cm["classes"], cm["rows_true_cols_predicted"], strict=True)
     ]
     return [
-        f"- n = {h['n']}",
+        f"- n = {h['n']}{_excluded_text(h)}",
         f"- **Macro AUROC (one-vs-rest) {_ci(h['macro_auroc_ovr'])}**",
         f"- Multiclass Brier {_ci(h['brier_multiclass'])}; log loss {_f(h['log_loss'])}; "
         f"accuracy at argmax {_f(h['accuracy_at_argmax'])}",
@@ -309,13 +374,89 @@ def _model_lines(payload: Mapping[str, Any]) -> list[str]:
     if family == "logistic_binary":
         cal_text = f"Platt scaling p = sigmoid({cal['a']:.4f} x lp + {cal['b']:.4f})"
         head = f"L2-penalised logistic regression (C = {model['C']:g}), intercept {model['intercept']:.4f}."
+    elif family == "logistic_stagewise_binary":
+        stages = model["stage_classes"]
+        cal_text = (
+            f"Platt scaling p({payload['positive_class']}) = sigmoid({cal['a']:.4f} x score + {cal['b']:.4f})"
+        )
+        intercepts = ", ".join(
+            f"{c} {model['intercept'][k] - model['intercept'][0]:+.3f}" for k, c in enumerate(stages) if k > 0
+        )
+        head = (
+            f"Multinomial L2-penalised logistic regression over the stages {', '.join(stages)} "
+            f"(C = {model['C']:g}). lp_k = log-odds of stage k against {stages[0]} (intercepts "
+            f"{intercepts}; coefficients in the table above); score = log(sum_k exp(lp_k)) = "
+            f"log-odds of any of {', '.join(stages[1:])} against {stages[0]}."
+        )
     else:
         cal_text = f"temperature scaling p = softmax(lp / {cal['temperature']:.4f})"
         intercepts = ", ".join(
             f"{c} {v:.3f}" for c, v in zip(payload["classes"], model["intercept"], strict=True)
         )
         head = f"Multinomial L2-penalised logistic regression (C = {model['C']:g}); intercepts {intercepts}."
-    return [head, "", f"Calibration: {cal_text}, fitted on {cal['fitted_on']}."]
+    lines = [head, "", f"Calibration: {cal_text}, fitted on {cal['fitted_on']}."]
+    if family == "logistic_stagewise_binary":
+        lines += [
+            "",
+            "Contributions explain the row's most likely positive stage: coefficient x z toward "
+            "that stage's lp (the `contributions_for` column names it), which dominates the score.",
+        ]
+    return lines
+
+
+def _split_line(training: Mapping[str, Any]) -> str:
+    head = (
+        f"- Split: seeded ({training['seed']}) stratified ({training['holdout_stratified_by']}) hold-out of "
+        f"{training['holdout_fraction']:.0%}: {training['n_train']} training rows, {training['n_holdout']} "
+        "held-out rows. "
+    )
+    if "final_fit" not in training:
+        return head + (
+            "The hold-out is not used for training, model selection or calibration, "
+            "only for the metrics below (see Development notes for how it was looked at). Held-out "
+            "rows are listed in `model.json` (`training.holdout_rows`)."
+        )
+    excluded = training.get("excluded_labels") or []
+    return head + (
+        (
+            f"Rows labelled {', '.join(excluded)} stay in the split (so the hold-out is the same "
+            "rows as in earlier versions) but are left out of training and of the primary metric. "
+            if excluded
+            else ""
+        )
+        + "Model selection and calibration use the training part only, and the model fitted on "
+        "it (`training.evaluation_fit`) is the one scored on the hold-out (see Development notes "
+        "for how the hold-out was looked at). The shipped model is then refitted with the same "
+        f"settings on all {training['final_fit']['n_rows']} usable development rows, hold-out "
+        "included, so its own predictions on held-out rows are not a test. Held-out rows are "
+        "listed in `model.json` (`training.holdout_rows`)."
+    )
+
+
+def _shipped_fit_lines(payload: Mapping[str, Any]) -> list[str]:
+    training = payload["training"]
+    if "final_fit" not in training:
+        return []
+    final = training["final_fit"]
+    counts = ", ".join(f"{c} {n}" for c, n in zip(payload["classes"], final["class_counts"], strict=True))
+    return [
+        "",
+        f"Shipped fit: {final['rows']}, {final['n_rows']} rows ({counts}); preprocessing constants, "
+        "coefficients and calibration are re-learned on them with the selected C. The table above "
+        "and the model section describe this fit; the hold-out figures below describe the same "
+        "pipeline fitted on the training part only.",
+    ]
+
+
+def _secondary_lines(payload: Mapping[str, Any]) -> list[str]:
+    sec = payload["metrics"].get("holdout_excluded_as_negative")
+    if not sec:
+        return []
+    return [
+        "",
+        f"Secondary reading of the outcome ({sec['definition']}): n = {sec['n']} "
+        f"({sec['n_positive']} {payload['positive_class']}), AUROC {_ci(sec['auroc'])}, Brier {_ci(sec['brier'])}.",
+    ]
 
 
 def model_card_render(payload: Mapping[str, Any]) -> str:
@@ -347,11 +488,7 @@ def model_card_render(payload: Mapping[str, Any]) -> str:
         f"- Outcome: {data['label_definition']}",
         f"- Label counts (`{data['label_column']}`): "
         + ", ".join(f"{k}: {v}" for k, v in data["label_counts"].items()),
-        f"- Split: seeded ({training['seed']}) stratified ({training['holdout_stratified_by']}) hold-out of "
-        f"{training['holdout_fraction']:.0%}: {training['n_train']} training rows, {training['n_holdout']} "
-        "held-out rows. The hold-out is not used for training, model selection or calibration, "
-        "only for the metrics below (see Development notes for how it was looked at). Held-out "
-        "rows are listed in `model.json` (`training.holdout_rows`).",
+        _split_line(training),
         "",
         "## Inputs and features",
         "",
@@ -376,6 +513,7 @@ def model_card_render(payload: Mapping[str, Any]) -> str:
         "## Model",
         "",
         *_model_lines(payload),
+        *_shipped_fit_lines(payload),
         "",
         "Per-prediction contributions: coefficient x z for each feature, in the model's log-odds "
         "(logistic; uncalibrated linear predictor) or log-hazard (Cox) space. z has mean 0 on the "
@@ -389,8 +527,9 @@ def model_card_render(payload: Mapping[str, Any]) -> str:
         "## Held-out performance",
         "",
     ]
-    if payload["family"] == "logistic_binary":
+    if payload["family"] in ("logistic_binary", "logistic_stagewise_binary"):
         lines += _binary_metric_lines(holdout, payload["positive_class"])
+        lines += _secondary_lines(payload)
     elif payload["family"] == "logistic_multinomial":
         lines += _multiclass_metric_lines(holdout, payload["classes"])
     else:
@@ -425,7 +564,7 @@ def payload_summary(payload: Mapping[str, Any]) -> list[str]:
     """A few console lines: the headline held-out metrics."""
     h = payload["metrics"]["holdout"]
     head = f"{payload['key']} v{payload['version']} ({payload['family']}), selected {payload['training']['cv']['selected']}"
-    if payload["family"] == "logistic_binary":
+    if payload["family"] in ("logistic_binary", "logistic_stagewise_binary"):
         body = [
             f"  held-out AUROC {_ci(h['auroc'])}, Brier {_ci(h['brier'])}, slope {_f(h['calibration_slope'])}"
         ]

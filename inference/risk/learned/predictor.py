@@ -3,13 +3,19 @@
 Families (``payload["family"]``):
 - ``logistic_binary``: lp = b0 + w.z; p(positive) = sigmoid(a * lp + b) (Platt calibration).
 - ``logistic_multinomial``: lp_k = b0_k + W_k.z; p = softmax(lp / T) (temperature scaling).
+- ``logistic_stagewise_binary``: a binary outcome whose positive class is a union of stages,
+  fitted as a multinomial over the stages (stage 0 negative). lp_k = log-odds of stage k vs
+  stage 0 = (b_k - b_0) + (W_k - W_0).z for k >= 1; score = log(sum_k exp(lp_k)), the log-odds
+  of any positive stage; p(positive) = sigmoid(a * score + b) (Platt calibration).
 - ``cox_ph``: lp = beta.z (log hazard ratio against an average training patient);
   P(death by horizon) = 1 - S0(horizon) ** exp(lp) with S0 the Breslow baseline survival.
 
 Contribution of feature j = coefficient_j * z_j, in the uncalibrated log-odds (or log-hazard)
 space; z_j is the standardised value, whose training mean is 0, so contributions are
 relative to an average training patient and sum to lp - intercept exactly. Calibration maps
-are monotone, so the ranking of contributions is the same on the probability scale.
+are monotone, so the ranking of contributions is the same on the probability scale. For the
+stagewise family there is one lp per positive stage (its log-odds against stage 0); callers
+explain the row's most likely positive stage, whose lp dominates the score.
 """
 
 from __future__ import annotations
@@ -107,6 +113,21 @@ def _family_outputs(
         lp = z @ coef.T + intercept
         out = _softmax(lp / temperature)
         return coef, intercept, lp, out, tuple(f"p_{c}" for c in classes), classes
+    if family == "logistic_stagewise_binary":
+        stages = tuple(str(c) for c in model["stage_classes"])
+        if len(stages) < 2 or len(classes) != 2:
+            raise ArtefactInvalid("stagewise model needs >= 2 stages and 2 classes")
+        w = _floats(model["coef"], (len(stages), p), "coef")
+        b = _floats(model["intercept"], (len(stages),), "intercept")
+        coef, intercept = w[1:] - w[0], b[1:] - b[0]
+        lp = z @ coef.T + intercept  # (n, stages - 1): log-odds of each positive stage vs stage 0
+        top = lp.max(axis=1)
+        score = top + np.log(np.exp(lp - top[:, None]).sum(axis=1))  # stable log-sum-exp
+        cal = model["calibration"]
+        p_pos = _sigmoid(float(cal["a"]) * score + float(cal["b"]))
+        out = np.column_stack([1.0 - p_pos, p_pos])
+        targets = tuple(f"{s} vs {stages[0]}" for s in stages[1:])
+        return coef, intercept, lp, out, tuple(f"p_{c}" for c in classes), targets
     if family == "cox_ph":
         coef = _floats(model["coef"], (p,), "coef")[None, :]
         s0 = float(model["baseline_survival"]["value"])

@@ -2,12 +2,15 @@
 
 Order of work, for every model (fixed seed throughout):
 1. split off a stratified, grouped 25 % hold-out that nothing below sees except step 6;
-2. cross-validate the candidates on the remaining 75 % (5 folds x 3 repeats), with every
-   preprocessing constant learned inside each training fold;
+2. cross-validate the candidates on the remaining 75 % (5 folds x 10 repeats for the
+   classifiers, 5 x 3 for the Cox model), with every preprocessing constant learned inside
+   each training fold;
 3. pick a candidate by the rule in ``selection.candidate_select``;
 4. calibrate on out-of-fold predictions (classifiers) of the chosen candidate;
 5. refit on the whole training part and write the parameters as JSON;
-6. score the hold-out through the same numpy predictor that serves predictions.
+6. score the hold-out through the same numpy predictor that serves predictions;
+7. classifiers only: refit the chosen settings (calibration included) on every development
+   row with a usable label and ship that fit; step 5's fit is kept in the artefact beside it.
 The family-specific steps live in ``training_classifier`` and ``training_survival``.
 """
 
@@ -27,7 +30,6 @@ from inference.risk.learned.training_classifier import classifier_train
 from inference.risk.learned.training_survival import survival_train
 
 DEFAULT_SEED = 42
-DEFAULT_VERSION = "1.0.0"
 
 
 @dataclass(frozen=True)
@@ -37,10 +39,12 @@ class TrainingOutcome:
 
 
 def risk_model_train(
-    *, key: str, data_path: Path, seed: int = DEFAULT_SEED, version: str = DEFAULT_VERSION, created_with: str
+    *, key: str, data_path: Path, seed: int = DEFAULT_SEED, version: str | None = None, created_with: str
 ) -> TrainingOutcome:
-    """Train one model and return its payload (nothing is written)."""
+    """Train one model and return its payload (nothing is written); ``version`` defaults to
+    the task's current artefact version."""
     task = task_get(key)
+    version = task.version if version is None else version
     # one BLAS/OpenMP thread: the machine is shared, and results must not depend on threading
     with threadpool_limits(limits=1):
         trainer = survival_train if task.kind == "survival" else classifier_train
@@ -54,7 +58,7 @@ def risk_model_train_and_save(
     data_path: Path,
     out_root: Path,
     seed: int = DEFAULT_SEED,
-    version: str = DEFAULT_VERSION,
+    version: str | None = None,
     created_with: str,
 ) -> LoadedArtefact:
     """Train, then write model.json, MODEL_CARD.md and manifest.json under ``out_root``."""
