@@ -177,9 +177,10 @@ async def run(base: str, port: int, info: dict[str, Any], n_requests: int, n_cli
         r.lpush(key, b"x")
         r.brpop([key], timeout=1)
         redis_rt.append(time.perf_counter() - t)
-    from channels_redis.core import RedisChannelLayer
+    # The channel layer the system is configured with (settings.CHANNEL_LAYERS), built here.
+    from channels.layers import get_channel_layer
 
-    layer = RedisChannelLayer(hosts=[os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")])
+    layer = get_channel_layer()
     channel = await layer.new_channel()
     layer_rt = []
     for _ in range(n_requests):
@@ -202,4 +203,9 @@ async def run(base: str, port: int, info: dict[str, Any], n_requests: int, n_cli
 
 if __name__ == "__main__":
     shutil.which("daphne")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cdss.settings.test")
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
     sys.exit(main())

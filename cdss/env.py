@@ -41,6 +41,7 @@ class Env:
     broker_visibility_timeout_s: int
     analysis_step_stale_s: int
     analysis_sweep_every_s: float
+    audit_reads_wait_for_flush: bool
     problems: list[EnvProblem] = field(default_factory=list)
 
 
@@ -114,6 +115,7 @@ def env_read() -> Env:
         broker_visibility_timeout_s=int(os.environ.get("CELERY_VISIBILITY_TIMEOUT_S", "1800") or 1800),
         analysis_step_stale_s=int(os.environ.get("ANALYSIS_STEP_STALE_S", "120") or 120),
         analysis_sweep_every_s=float(os.environ.get("ANALYSIS_SWEEP_EVERY_S", "30") or 30),
+        audit_reads_wait_for_flush=_bool("AUDIT_READS_WAIT_FOR_FLUSH", False, problems),
         problems=problems,
     )
 

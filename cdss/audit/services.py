@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.conf import settings
+from django.db import connection, transaction
 from django.http import HttpRequest
 
-from cdss.audit.models import AuditEvent, AuditOutcome
+from cdss.audit.models import AuditAction, AuditEvent, AuditOutcome
 from cdss.core.request_context import request_id_var
 
 logger = logging.getLogger(__name__)
@@ -38,7 +40,7 @@ def audit_record(
 ) -> AuditEvent:
     authenticated = actor is not None and getattr(actor, "is_authenticated", False)
     request_id = getattr(request, "request_id", None) if request is not None else None
-    return AuditEvent.objects.create(
+    event = AuditEvent(
         actor_id=actor.pk if authenticated else None,
         actor_username=actor.get_username() if authenticated else "",
         action=action,
@@ -50,3 +52,31 @@ def audit_record(
         outcome=outcome,
         detail=detail or {},
     )
+    if action in _NOTHING_CHANGED and not settings.AUDIT_READS_WAIT_FOR_FLUSH:
+        _save_without_waiting_for_flush(event)
+    else:
+        event.save()
+    return event
+
+
+# Entries for actions that change nothing. A change is audited inside the change's own
+# transaction, which waits for its WAL flush as usual.
+_NOTHING_CHANGED = frozenset({AuditAction.READ, AuditAction.SUBSCRIBE})
+
+
+def _save_without_waiting_for_flush(event: AuditEvent) -> None:
+    """Store a read's entry in a transaction that commits without waiting for the WAL flush.
+
+    A read writes nothing but its audit entry, and waiting for that flush was most of a read's
+    database time (about 1.5 ms of 2 on a local disk). The entry is visible at once. Only a
+    crash of PostgreSQL itself within the flush delay (wal_writer_delay, 200 ms by default)
+    can lose it. Setting AUDIT_READS_WAIT_FOR_FLUSH=True restores full durability. Inside a
+    caller's transaction the entry simply commits with it.
+    """
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        event.save()
+        return
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        event.save()

@@ -6,10 +6,14 @@ data; a client fetches details over REST. Domain code calls ``event_publish_on_c
 
 from __future__ import annotations
 
+import asyncio
+import os
+import threading
 from typing import Any
 
-from asgiref.sync import async_to_sync
 from django.db import transaction
+
+PUBLISH_TIMEOUT_S = 5.0
 
 EVENT_TYPES = frozenset(
     {"analysis.status", "analysis.progress", "report.ready", "record.changed", "state.snapshot"}
@@ -33,8 +37,41 @@ def event_publish(*, groups: list[str], event_type: str, payload: dict[str, Any]
     if layer is None:
         return
     message = {"type": "cdss.event", "event": {"type": event_type, **payload}}
-    for group in groups:
-        async_to_sync(layer.group_send)(group, message)
+
+    async def send_all() -> None:
+        await asyncio.gather(*(layer.group_send(group, message) for group in groups))
+
+    asyncio.run_coroutine_threadsafe(send_all(), _publisher_loop()).result(timeout=PUBLISH_TIMEOUT_S)
+
+
+class _PublisherLoop:
+    """One long-lived event loop per process for publishing from synchronous code.
+
+    channels_redis keeps its Redis connections per event loop. ``async_to_sync`` called from a
+    worker (no running loop) made a fresh loop, hence fresh connections, for every event: about
+    25 ms each, several per analysis step. Here the loop, and its connections, live as long as
+    the process; a forked child (a Celery pool process) starts its own.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pid = 0
+
+    def get(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None or self._pid != os.getpid():
+                loop = asyncio.new_event_loop()
+                threading.Thread(target=loop.run_forever, name="cdss-event-publisher", daemon=True).start()
+                self._loop, self._pid = loop, os.getpid()
+            return self._loop
+
+
+_PUBLISHER = _PublisherLoop()
+
+
+def _publisher_loop() -> asyncio.AbstractEventLoop:
+    return _PUBLISHER.get()
 
 
 def event_publish_on_commit(*, groups: list[str], event_type: str, payload: dict[str, Any]) -> None:

@@ -177,11 +177,25 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
 }
 
+# Audit entries of reads commit without waiting for the WAL flush (see cdss.audit.services);
+# True makes them wait, like every change does.
+AUDIT_READS_WAIT_FOR_FLUSH = ENV.audit_reads_wait_for_flush
+
 REDIS_URL = ENV.redis_url
+REDIS_LAYER_READ_TIMEOUT_S = 15
+# The pub/sub layer: one PUBLISH per event and one subscription per web process, which fans out
+# to its local sockets in memory. The list-based RedisChannelLayer popped one Redis message per
+# socket per event, which dominated latency with many sockets on one patient. Events are
+# notifications only (clients re-read the state snapshot on connect), so pub/sub's
+# fire-and-forget delivery loses nothing a client relies on.
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "capacity": 1500, "expiry": 30},
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        # redis-py >= 8 reads with a 5 s socket timeout by default; reads get more time than
+        # any blocking call of the layer, and a dead Redis still fails within the timeout.
+        "CONFIG": {
+            "hosts": [{"address": REDIS_URL, "socket_timeout": REDIS_LAYER_READ_TIMEOUT_S, "socket_connect_timeout": 5}],
+        },
     }
 }
 

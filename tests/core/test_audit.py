@@ -96,3 +96,34 @@ def test_postgres_trigger_refuses_raw_update_delete_truncate(db: Any) -> None:
         with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(statement)
     assert AuditEvent.objects.filter(pk=event.pk, object_id="1").exists()
+
+
+def _audit_statements(captured: list[dict[str, str]]) -> list[str]:
+    return [q["sql"].split(" ", 3)[0] + (" OFF" if "synchronous_commit TO OFF" in q["sql"] else "")
+            for q in captured if "audit_auditevent" in q["sql"] or "synchronous_commit" in q["sql"]]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_read_entries_skip_the_flush_wait_and_changes_keep_it(settings: Any) -> None:
+    """A read's entry commits without waiting for the WAL flush (its own transaction, nothing
+    else in it); a change's entry commits with the change, durably; the setting restores the
+    wait for reads."""
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.conftest import world_build
+
+    if connection.vendor != "postgresql":
+        pytest.skip("synchronous_commit is PostgreSQL's; CI runs this on PostgreSQL")
+    world = world_build()
+    client = client_for(world.clinician)
+    with CaptureQueriesContext(connection) as read:
+        client.get(f"/api/v1/patients/{world.patient.pk}/")
+    assert _audit_statements(read.captured_queries) == ["SET OFF", "INSERT"]
+    with CaptureQueriesContext(connection) as change:
+        client.patch(f"/api/v1/patients/{world.patient.pk}/", {"phone": "+44 2"}, format="json")
+    assert _audit_statements(change.captured_queries) == ["INSERT"]
+    settings.AUDIT_READS_WAIT_FOR_FLUSH = True
+    with CaptureQueriesContext(connection) as durable_read:
+        client.get(f"/api/v1/patients/{world.patient.pk}/")
+    assert _audit_statements(durable_read.captured_queries) == ["INSERT"]
+    assert AuditEvent.objects.filter(action="read", object_type="patient", actor_id=world.clinician.pk).count() == 2

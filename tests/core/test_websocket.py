@@ -91,3 +91,22 @@ async def test_analysis_socket_gives_state_first_and_refuses_outsiders(tworld: A
     outsider = await sync_to_async(session_cookie)(tworld.other_patient_user)
     _, (connected, code) = await connect(f"/ws/analyses/{analysis.pk}/", cookie=outsider)
     assert not connected and code == 4404
+
+
+async def test_idle_layer_receive_outlives_the_socket_timeout() -> None:
+    """redis-py 8 reads with a 5 s socket timeout by default, and channels_redis's list layer
+    blocked 5 s per BZPOPMIN: every idle WebSocket died with close code 1011. Whatever layer is
+    configured, a receive that waits longer than that must simply keep waiting."""
+    import asyncio
+
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    assert layer is not None
+    channel = await layer.new_channel()
+    with pytest.raises(asyncio.TimeoutError):
+        await asyncio.wait_for(layer.receive(channel), timeout=6.5)
+    # The layer's connection survived the idle wait: a message still arrives.
+    channel = await layer.new_channel()
+    await layer.send(channel, {"type": "still.alive"})
+    assert (await asyncio.wait_for(layer.receive(channel), timeout=5))["type"] == "still.alive"

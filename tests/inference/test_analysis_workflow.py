@@ -93,8 +93,10 @@ def test_sweeper_redrives_a_lost_step_then_gives_up(world: World, settings: Any,
     broker = InlineBroker()
     with django_capture_on_commit_callbacks(execute=True):
         analysis = create(world, broker)
-    broker.deliver(broker.queue.popleft())  # advance: dispatches the first steps
+    # Creating the request dispatched the first steps (imaging and risk) at once.
+    assert [what for what, _, _ in broker.queue] == ["step", "step"]
     lost = broker.queue.popleft()  # this delivery is lost with its worker
+    broker.queue.clear()  # and so is the other
     step = AnalysisStep.objects.get(pk=lost[1])
     later = timezone.now() + dt.timedelta(seconds=settings.ANALYSIS_STEP_STALE_S + 1)
     # Both first steps (imaging and risk) were dispatched and neither arrived.
@@ -126,3 +128,34 @@ def test_unknown_model_is_rejected(world: World) -> None:
     with pytest.raises(UnknownModel):
         create(world, InlineBroker(), models=["no_such_model"])
     assert not AnalysisRequest.objects.exists()
+
+
+def test_every_workflow_transaction_locks_the_request_before_its_steps(
+    world: World, django_capture_on_commit_callbacks: Any
+) -> None:
+    """Two workers finishing sibling steps deadlocked when one locked step-then-request and the
+    other (advancing) request-then-steps. The order must be the same everywhere."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    if not connection.features.has_select_for_update:
+        pytest.skip("this database takes no row locks (SQLite); CI runs this on PostgreSQL")
+    broker = InlineBroker()
+    with django_capture_on_commit_callbacks(execute=True):
+        create(world, broker)
+    locked_tables: list[list[str]] = []
+    while broker.queue:
+        message = broker.queue.popleft()
+        with CaptureQueriesContext(connection) as queries:
+            broker.deliver(message)
+        tables = [
+            "request" if 'FROM "inference_analysisrequest"' in q["sql"] else "step"
+            for q in queries.captured_queries
+            if "FOR UPDATE" in q["sql"] and ('FROM "inference_analysisrequest"' in q["sql"] or 'FROM "inference_analysisstep"' in q["sql"])
+        ]
+        locked_tables.append(tables)
+    assert len(locked_tables) >= 6
+    for tables in locked_tables:
+        # Within each transaction (a delivery can run several), a step is never locked while
+        # its request is not yet locked.
+        assert tables and tables[0] == "request", locked_tables

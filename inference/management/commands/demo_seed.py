@@ -129,10 +129,12 @@ def demo_records_seed(*, patient: Patient, actor: User, today: dt.date) -> None:
     mrn = patient.mrn
     if mrn in DEMO_LABS and not LabObservation.objects.filter(patient=patient).exists():
         rows = []
+        # Seeded before 08:30 UTC, today's visit would lie in the future and be refused.
+        latest = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0) - dt.timedelta(minutes=5)
         for visit in range(LAB_VISITS):
-            taken = dt.datetime.combine(
+            taken = min(latest, dt.datetime.combine(
                 today - dt.timedelta(days=LAB_INTERVAL_DAYS * (LAB_VISITS - 1 - visit)), dt.time(8, 30), tzinfo=dt.UTC
-            )
+            ))
             for code, unit, first, last in DEMO_LABS[mrn]:
                 value = first + (last - first) * visit / (LAB_VISITS - 1)
                 rows.append({"code": code, "value": round(value, 2), "unit": unit, "observed_at": taken.isoformat(), "specimen": "serum" if code not in ("777-3", "6301-6") else "whole blood"})
