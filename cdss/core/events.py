@@ -7,6 +7,7 @@ data; a client fetches details over REST. Domain code calls ``event_publish_on_c
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import threading
 from typing import Any
@@ -36,7 +37,9 @@ def event_publish(*, groups: list[str], event_type: str, payload: dict[str, Any]
     layer = get_channel_layer()
     if layer is None:
         return
-    message = {"type": "cdss.event", "event": {"type": event_type, **payload}}
+    event = {"type": event_type, **payload}
+    # Encoded here once, not once per socket by every consumer in the group.
+    message = {"type": "cdss.event", "event": event, "text": json.dumps(event, separators=(",", ":"))}
 
     async def send_all() -> None:
         await asyncio.gather(*(layer.group_send(group, message) for group in groups))

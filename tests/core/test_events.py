@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
+from typing import Any
 
 import redis
 from channels.layers import get_channel_layer
@@ -38,7 +40,7 @@ def test_published_event_reaches_a_group_member() -> None:
     layer = get_channel_layer()
     assert layer is not None
 
-    async def listen() -> dict[str, object]:
+    async def listen() -> dict[str, Any]:
         channel = await layer.new_channel()
         await layer.group_add("patient.424242", channel)
         try:
@@ -50,4 +52,6 @@ def test_published_event_reaches_a_group_member() -> None:
             await layer.group_discard("patient.424242", channel)
 
     message = asyncio.run(listen())
-    assert message == {"type": "cdss.event", "event": {"type": "record.changed", "patient_id": 424242}}
+    assert message["type"] == "cdss.event"
+    assert message["event"] == {"type": "record.changed", "patient_id": 424242}
+    assert json.loads(message["text"]) == message["event"]  # encoded once for every socket
