@@ -20,26 +20,49 @@ from inference.reports.services import report_amend, report_sign, report_verify
 from patients.access import patient_get_for_user, patients_for_user
 
 
+def _superseding_id(report: Report) -> int | None:
+    try:
+        return report.superseded_by.pk
+    except Report.DoesNotExist:
+        return None
+
+
 class ReportSerializer(serializers.ModelSerializer[Report]):
     patient = serializers.IntegerField(source="patient_id")
     request = serializers.IntegerField(source="request_id", allow_null=True)
     supersedes = serializers.IntegerField(source="supersedes_id", allow_null=True)
     signed_by = serializers.IntegerField(source="signed_by_id", allow_null=True)
+    superseded_by = serializers.SerializerMethodField()
     integrity_ok = serializers.SerializerMethodField()
 
     class Meta:
         model = Report
-        fields = ["id", "patient", "request", "version", "supersedes", "status", "content", "content_sha256",
-                  "integrity_ok", "created_at", "signed_by", "signed_at", "sign_comment"]
+        fields = ["id", "patient", "request", "version", "supersedes", "superseded_by", "status", "content",
+                  "content_sha256", "integrity_ok", "created_at", "signed_by", "signed_at", "sign_comment"]
+
+    def get_superseded_by(self, obj: Report) -> int | None:
+        return _superseding_id(obj)
 
     def get_integrity_ok(self, obj: Report) -> bool:
         return report_verify(obj)
 
 
 class ReportSummarySerializer(serializers.ModelSerializer[Report]):
+    request = serializers.IntegerField(source="request_id", allow_null=True)
+    supersedes = serializers.IntegerField(source="supersedes_id", allow_null=True)
+    superseded_by = serializers.SerializerMethodField(help_text="The amendment that replaced this version, if any")
+    latest = serializers.SerializerMethodField(help_text="The patient's newest report version (a re-run or amendment)")
+
     class Meta:
         model = Report
-        fields = ["id", "version", "status", "created_at", "signed_at", "content_sha256"]
+        fields = ["id", "version", "status", "request", "supersedes", "superseded_by", "latest", "created_at",
+                  "signed_at", "content_sha256"]
+
+    def get_superseded_by(self, obj: Report) -> int | None:
+        return _superseding_id(obj)
+
+    def get_latest(self, obj: Report) -> bool:
+        return bool(obj.version == self.context.get("latest_version"))
 
 
 class SignSerializer(serializers.Serializer[Any]):
@@ -73,10 +96,11 @@ class PatientReportListApi(APIView):
     @extend_schema(responses=ReportSummarySerializer(many=True))
     def get(self, request: Request, patient_id: int) -> Response:
         patient = patient_get_for_user(request.user, patient_id, request=request)
-        reports = list(Report.objects.filter(patient=patient).order_by("-version"))
+        reports = list(Report.objects.filter(patient=patient).select_related("superseded_by").order_by("-version"))
         audit_record(actor=request.user, action=AuditAction.READ, object_type="report_list", patient_id=patient.pk,
                      request=request, detail={"report_ids": [r.pk for r in reports]})
-        return Response(ReportSummarySerializer(reports, many=True).data)
+        latest = {"latest_version": reports[0].version if reports else None}
+        return Response(ReportSummarySerializer(reports, many=True, context=latest).data)
 
 
 class ReportDetailApi(APIView):

@@ -14,9 +14,9 @@ from django.utils import timezone
 from cdss.audit.models import AuditAction
 from cdss.audit.services import audit_record
 from cdss.core.errors import Conflict
-from inference.events import event_publish_on_commit, patient_group
 from inference.models import AnalysisRequest, Report, ReportStatus
 from inference.reports.content import content_sha256
+from patients.services.events import record_changed_publish
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -56,10 +56,7 @@ def report_create_for_request(*, analysis: AnalysisRequest, content: dict[str, A
                     patient_id=analysis.patient_id, request=analysis, version=_next_version(analysis.patient_id),
                     content=content, content_sha256=content_sha256(content), created_by=analysis.requested_by,
                 )
-                event_publish_on_commit(
-                    groups=[patient_group(analysis.patient_id)], event_type="record.changed",
-                    payload={"patient_id": analysis.patient_id, "kind": "report", "report_id": report.pk},
-                )
+                record_changed_publish(patient_id=analysis.patient_id, record="report", action="created", ids=[report.pk])
                 return report
         except IntegrityError:
             existing = Report.objects.filter(request=analysis).first()
@@ -87,8 +84,7 @@ def report_sign(*, actor: Any, report: Report, comment: str = "", request: Any =
     locked.save(update_fields=["status", "signed_by", "signed_at", "sign_comment"])
     audit_record(actor=actor, action=AuditAction.UPDATE, object_type="report", object_id=locked.pk,
                  patient_id=locked.patient_id, request=request, detail={"change": "signed"})
-    event_publish_on_commit(groups=[patient_group(locked.patient_id)], event_type="record.changed",
-                            payload={"patient_id": locked.patient_id, "kind": "report", "report_id": locked.pk})
+    record_changed_publish(patient_id=locked.patient_id, record="report", action="signed", ids=[locked.pk])
     return locked
 
 
@@ -110,4 +106,5 @@ def report_amend(*, actor: Any, report: Report, amendment: str, request: Any = N
         locked.save(update_fields=["status"])
     audit_record(actor=actor, action=AuditAction.CREATE, object_type="report", object_id=new.pk,
                  patient_id=new.patient_id, request=request, detail={"amends": locked.pk})
+    record_changed_publish(patient_id=new.patient_id, record="report", action="amended", ids=[new.pk, locked.pk])
     return new

@@ -74,6 +74,12 @@ class PlausibleSerializer(serializers.Serializer[Any]):
     max_inclusive = serializers.BooleanField()
 
 
+class UnitConversionSerializer(serializers.Serializer[Any]):
+    unit = serializers.CharField()
+    factor = serializers.FloatField(help_text="canonical = value * factor + offset")
+    offset = serializers.FloatField()
+
+
 class AnalyteSerializer(serializers.Serializer[Any]):
     """One catalogued analyte (``patients/data/analytes.json``) with the units accepted for it."""
 
@@ -85,8 +91,17 @@ class AnalyteSerializer(serializers.Serializer[Any]):
     reference_range = serializers.SerializerMethodField()
     plausible = serializers.SerializerMethodField()
 
+    conversions = serializers.SerializerMethodField(
+        help_text="How each accepted unit converts to the canonical one (from patients/data/analytes.json, the one "
+        "source the server converts with); for display only: values are always sent in the unit entered"
+    )
+
     def get_units(self, analyte: Any) -> list[str]:
         return [spec.unit for spec in analyte.units]
+
+    @extend_schema_field(UnitConversionSerializer(many=True))
+    def get_conversions(self, analyte: Any) -> list[dict[str, Any]]:
+        return [{"unit": spec.unit, "factor": spec.factor, "offset": spec.offset} for spec in analyte.units]
 
     @extend_schema_field(RangeSerializer)
     def get_reference_range(self, analyte: Any) -> dict[str, float]:

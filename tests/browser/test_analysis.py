@@ -80,6 +80,8 @@ def test_analysis_runs_live_in_two_browsers_then_report_is_signed(open_session: 
     expect(page.locator("h1")).to_contain_text("Report v2")
     expect(page.locator(".amendment")).to_contain_text("Platelets repeated: 128.")
     expect(page.locator("#report-versions li")).to_have_count(2)
+    expect(page.locator("#report-versions [data-currency=current]")).to_have_text("current")
+    expect(page.locator("#report-versions [data-currency=superseded]")).to_have_text("superseded by v2")
     clinician.snap("amended")
 
     # The consultant may read the report but not sign it.

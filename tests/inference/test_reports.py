@@ -60,6 +60,11 @@ def test_amendment_makes_a_new_version_and_keeps_the_old(world: World, report: R
     assert report.status == ReportStatus.AMENDED and report_verify(report)
     versions = client.get(f"/api/v1/patients/{world.patient.pk}/reports/").json()
     assert [v["version"] for v in versions] == [2, 1]
+    # The list says which version replaced which, and which is current.
+    assert [(v["supersedes"], v["superseded_by"], v["latest"]) for v in versions] == [
+        (report.pk, None, True), (None, new["id"], False)
+    ]
+    assert client.get(f"/api/v1/reports/{report.pk}/").json()["superseded_by"] == new["id"]
 
 
 def test_exports(world: World, report: Report) -> None:
@@ -105,3 +110,40 @@ def test_analysis_api_rejects_unknown_model(world: World) -> None:
         "/api/v1/analyses/", {"patient": world.patient.pk, "models": ["nope"], "idempotency_key": "x"}, format="json"
     )
     assert response.status_code == 400 and response.json()["code"] == "unknown_model"
+
+
+def test_report_changes_are_announced_like_every_record_change(
+    world: World, report: Report, django_capture_on_commit_callbacks: Any
+) -> None:
+    """One payload shape for every ``record.changed``: the record's name, the action, the ids."""
+    import asyncio
+
+    from channels.layers import get_channel_layer
+
+    from inference.events import patient_group
+
+    layer = get_channel_layer()
+    assert layer is not None
+
+    async def subscribe() -> str:
+        channel = await layer.new_channel()
+        await layer.group_add(patient_group(world.patient.pk), channel)
+        return channel
+
+    async def receive(channel: str) -> dict[str, Any]:
+        try:
+            return await asyncio.wait_for(layer.receive(channel), timeout=5)
+        finally:
+            await layer.group_discard(patient_group(world.patient.pk), channel)
+
+    loop = asyncio.new_event_loop()
+    try:
+        channel = loop.run_until_complete(subscribe())
+        client = client_for(world.clinician)
+        with django_capture_on_commit_callbacks(execute=True):
+            client.post(f"/api/v1/reports/{report.pk}/sign/", {}, format="json")
+        event = loop.run_until_complete(receive(channel))["event"]
+    finally:
+        loop.close()
+    assert event == {"type": "record.changed", "patient_id": world.patient.pk, "record": "report",
+                     "action": "signed", "ids": [report.pk]}

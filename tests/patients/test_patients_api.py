@@ -88,6 +88,10 @@ def test_analyte_catalogue_lists_accepted_units(world: World) -> None:
         assert code in by_code
     assert by_code["1975-2"]["canonical_unit"] == "umol/L" and "mg/dL" in by_code["1975-2"]["units"]
     assert by_code["1751-7"]["plausible"]["max"] >= 60
+    # The factors the server converts with, so a form can preview a conversion.
+    bilirubin = {c["unit"]: c for c in by_code["1975-2"]["conversions"]}
+    assert bilirubin["mg/dL"]["factor"] == pytest.approx(17.104, rel=1e-3) and bilirubin["umol/L"]["factor"] == 1.0
+    assert [c["unit"] for c in by_code["1975-2"]["conversions"]] == by_code["1975-2"]["units"]
 
 
 @override_settings(CHANNEL_LAYERS={"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}})

@@ -44,6 +44,8 @@ export interface Patient {
 
 export type Analyte = AnalyteSpec & {
   readonly plausible?: { readonly min: number; readonly min_inclusive: boolean; readonly max: number; readonly max_inclusive: boolean } | null;
+  /** canonical = value * factor + offset, per accepted unit: the server's own factors, for previews only. */
+  readonly conversions?: readonly { readonly unit: string; readonly factor: number; readonly offset: number }[];
 };
 
 export interface Observation {
@@ -245,6 +247,12 @@ export interface ReportSummary {
   readonly id: number;
   readonly version: number;
   readonly status: 'draft' | 'final' | 'amended';
+  readonly request: number | null;
+  /** The version this one amends, and the amendment that replaced this one. */
+  readonly supersedes: number | null;
+  readonly superseded_by: number | null;
+  /** The patient's newest report (only in the list). */
+  readonly latest?: boolean;
   readonly created_at: string;
   readonly signed_at: string | null;
   readonly content_sha256: string;
@@ -252,8 +260,6 @@ export interface ReportSummary {
 
 export interface Report extends ReportSummary {
   readonly patient: number;
-  readonly request: number | null;
-  readonly supersedes: number | null;
   readonly content: ReportContent;
   readonly integrity_ok: boolean;
   readonly signed_by: number | null;

@@ -102,6 +102,7 @@ export class AnalysesPanel {
     replace(this.reportsArea, h('ul', { class: 'report-list' }, ...reports.map((r) => h('li', { 'data-report': String(r.id) },
       h('a', { href: routeHref({ name: 'report', reportId: r.id }) }, `Report v${r.version}`),
       ' ', h('span', { class: `badge badge-${r.status}` }, r.signed_at ? 'signed' : r.status),
+      ' ', reportCurrency(r, reports),
       h('span', { class: 'muted' }, ` · ${dateTimeFormat(r.created_at)}`)))));
   }
 
@@ -248,4 +249,12 @@ export class AnalysesPanel {
     replace(dialog.body, form);
     form.querySelector<HTMLInputElement>('input')?.focus();
   }
+}
+
+/** "current", or which version replaced this one (an amendment or a later run). */
+export function reportCurrency(report: ReportSummary, all: readonly ReportSummary[]): HTMLElement {
+  if (report.latest) return h('span', { class: 'badge badge-current', 'data-currency': 'current' }, 'current');
+  const replacement = all.find((other) => other.id === report.superseded_by);
+  const text = replacement ? `superseded by v${replacement.version}` : 'superseded by a later report';
+  return h('span', { class: 'badge badge-superseded', 'data-currency': 'superseded' }, text);
 }

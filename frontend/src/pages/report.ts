@@ -4,6 +4,7 @@ import { type AppContext, type Page, canEdit } from '../app';
 import { ApiError, errorText } from '../api/errors';
 import type { Report, ReportSummary, ScoreResult } from '../api/types';
 import { formError, formShowErrors, textareaField } from '../components/form';
+import { reportCurrency } from '../components/analyses';
 import { scoresRender } from '../components/scores';
 import { stateEmpty, stateError, stateFor, stateLoading } from '../components/states';
 import { h, replace } from '../lib/dom';
@@ -248,6 +249,7 @@ export async function reportPage(ctx: AppContext, route: Route): Promise<Page> {
   void ctx.api.reports(report.patient).then((all: ReportSummary[]) => {
     replace(versions, h('ul', { class: 'report-list' }, ...all.map((r) => h('li', null,
       r.id === report.id ? h('strong', { 'aria-current': 'page' }, `v${r.version} (this version)`) : h('a', { href: routeHref({ name: 'report', reportId: r.id }) }, `v${r.version}`),
+      ' ', reportCurrency(r, all),
       h('span', { class: 'muted' }, ` · ${r.signed_at ? 'signed' : r.status} · ${dateTimeFormat(r.created_at)}`)))));
   }).catch((error: unknown) => replace(versions, stateError(error)));
 

@@ -46,11 +46,14 @@ describe('eventParse', () => {
     expect(eventParse({ type: 'report.ready' })).toBeNull();
   });
 
-  it('parses record.changed with either naming of the record', () => {
-    expect(eventParse({ type: 'record.changed', patient_id: 2, record: 'observation', record_id: 11 })).toEqual({
-      type: 'record.changed', patientId: 2, record: 'observation', recordId: 11,
+  it('parses record.changed in the one shape the server sends', () => {
+    expect(eventParse({ type: 'record.changed', patient_id: 2, record: 'observation', action: 'created', ids: [11, 12] })).toEqual({
+      type: 'record.changed', patientId: 2, record: 'observation', action: 'created', recordIds: [11, 12], recordId: 11,
     });
-    expect(eventParse({ type: 'record.changed', patient_id: 2, kind: 'genetics' })).toMatchObject({ record: 'genetics' });
+    expect(eventParse({ type: 'record.changed', patient_id: 2, record: 'report', action: 'amended', ids: [9, 'x', 8] })).toMatchObject({
+      record: 'report', action: 'amended', recordIds: [9, 8], recordId: 9,
+    });
+    expect(eventParse({ type: 'record.changed', patient_id: 2 })).toMatchObject({ record: null, recordIds: [], recordId: null });
   });
 
   it('returns null for junk, unknown types and bad JSON', () => {

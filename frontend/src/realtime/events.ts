@@ -56,6 +56,10 @@ export interface RecordChangedEvent {
   readonly patientId: number | null;
   /** What changed, e.g. "observation", "genetics", "lifestyle", "finding", "study". */
   readonly record: string | null;
+  /** What happened to it: "created", "updated", "deleted", "signed", "amended". */
+  readonly action: string | null;
+  /** The records concerned (the server sends `ids`); `recordId` is the first of them. */
+  readonly recordIds: readonly number[];
   readonly recordId: number | null;
 }
 
@@ -162,13 +166,17 @@ export function eventParse(raw: unknown): RealtimeEvent | null {
       if (reportId === null) return null;
       return { type: 'report.ready', reportId, requestId: requestIdOf(value), patientId };
     }
-    case 'record.changed':
+    case 'record.changed': {
+      const ids = Array.isArray(value.ids) ? value.ids.map(intOrNull).filter((id): id is number => id !== null) : [];
       return {
         type: 'record.changed',
         patientId,
-        record: stringOrNull(value.record) ?? stringOrNull(value.kind) ?? stringOrNull(value.object_type),
-        recordId: intOrNull(value.record_id) ?? intOrNull(value.object_id) ?? intOrNull(value.id),
+        record: stringOrNull(value.record),
+        action: stringOrNull(value.action),
+        recordIds: ids,
+        recordId: ids[0] ?? null,
       };
+    }
     default:
       return null;
   }
