@@ -125,7 +125,8 @@ def logits_batched(
     out = []
     for i in range(0, inputs.shape[0], batch):
         x = torch.from_numpy(np.ascontiguousarray(inputs[i : i + batch])).to(model.device)
-        out.append(model.net(x).float().cpu().numpy())
+        with torch.inference_mode():
+            out.append(model.net(x).float().cpu().numpy())
         if progress is not None:
             progress(min(batch, inputs.shape[0] - i))
     if not out:
@@ -150,11 +151,12 @@ def logits_and_gradcam(
     to [0, 1] per image (as MONAI's ``GradCAM`` does); (N, H, W) per requested class.
     """
     layer_name = str(model.card.data["architecture"].get("gradcam_layer", "layer4"))
-    modules = dict(model.net.named_modules())
-    if layer_name not in modules:
+    try:
+        layer = model.net.get_submodule(layer_name)
+    except AttributeError as exc:
         raise ModelInputInvalid(
             "gradcam_layer not in the network", code="model_card_invalid", detail={"layer": layer_name}
-        )
+        ) from exc
     store: dict[str, torch.Tensor] = {}
 
     def hook(_module: torch.nn.Module, _inputs: Any, output: torch.Tensor) -> torch.Tensor:
@@ -162,7 +164,11 @@ def logits_and_gradcam(
         store["a"] = out
         return out
 
-    handle = modules[layer_name].register_forward_hook(hook)
+    head = _pooled_linear_head(model.net, layer_name)
+    if head is not None:
+        return _gradcam_closed_form(model=model, layer=layer, head=head, inputs=inputs,
+                                    class_indices=class_indices, batch=batch, progress=progress)
+    handle = layer.register_forward_hook(hook)
     logits_out: list[NDArray[np.float32]] = []
     maps: dict[int, list[NDArray[np.float32]]] = {c: [] for c in class_indices}
     try:
@@ -201,6 +207,68 @@ def _probs(logits: NDArray[Any], temperature: float = 1.0) -> NDArray[np.float64
     z -= z.max(axis=1, keepdims=True)
     e = np.exp(z)
     return np.asarray(e / e.sum(axis=1, keepdims=True))
+
+
+def _pooled_linear_head(net: torch.nn.Module, layer_name: str) -> torch.nn.Linear | None:
+    """The final linear layer when the Grad-CAM layer feeds it through a global average pool
+    alone (MONAI's ResNet: ``layer4 -> avgpool -> flatten -> fc``); otherwise None."""
+    avgpool, fc = getattr(net, "avgpool", None), getattr(net, "fc", None)
+    pools = (torch.nn.AdaptiveAvgPool1d, torch.nn.AdaptiveAvgPool2d, torch.nn.AdaptiveAvgPool3d)
+    if layer_name != "layer4" or not isinstance(fc, torch.nn.Linear) or not isinstance(avgpool, pools):
+        return None
+    if getattr(avgpool, "output_size", None) not in (1, (1,), (1, 1), (1, 1, 1)):
+        return None
+    return fc
+
+
+def _gradcam_closed_form(
+    *,
+    model: LoadedModel,
+    layer: torch.nn.Module,
+    head: torch.nn.Linear,
+    inputs: NDArray[np.float32],
+    class_indices: list[int],
+    batch: int,
+    progress: Callable[[int], None] | None,
+) -> tuple[NDArray[np.float32], dict[int, NDArray[np.float32]]]:
+    """Grad-CAM without a backward pass, for a global-average-pool + linear head.
+
+    There y_c = sum_k W_ck mean_ij A_kij + b_c, so dy_c/dA_kij = W_ck / (H W) and the Grad-CAM
+    weight of channel k (the spatial mean of that gradient) is W_ck / (H W): the map is
+    ReLU(sum_k W_ck A_k) / (H W). It is the same map as the autograd path, with a test to show
+    it, from one inference-mode forward; the backward cost about a third of a forward.
+    """
+    store: dict[str, torch.Tensor] = {}
+
+    def keep(_module: torch.nn.Module, _inputs: Any, output: torch.Tensor) -> None:
+        store["a"] = output
+
+    handle = layer.register_forward_hook(keep)
+    logits_out: list[NDArray[np.float32]] = []
+    maps: dict[int, list[NDArray[np.float32]]] = {c: [] for c in class_indices}
+    weights = head.weight[class_indices]  # (classes, K)
+    try:
+        with torch.inference_mode():
+            for i in range(0, inputs.shape[0], batch):
+                x = torch.from_numpy(np.ascontiguousarray(inputs[i : i + batch])).to(model.device)
+                logits = model.net(x)
+                acts = store.pop("a")
+                spatial = acts.shape[2] * acts.shape[3]
+                cams = torch.relu(torch.einsum("ck,nkhw->cnhw", weights.to(acts.dtype), acts) / spatial)
+                cams = torch.nn.functional.interpolate(cams, size=x.shape[2:], mode="bilinear", align_corners=False)
+                lo = cams.amin(dim=(2, 3), keepdim=True)
+                span = cams.amax(dim=(2, 3), keepdim=True) - lo
+                cams = torch.where(span > 0, (cams - lo) / span.clamp_min(1e-12), torch.zeros_like(cams))
+                for n, c in enumerate(class_indices):
+                    maps[c].append(cams[n].float().cpu().numpy())
+                logits_out.append(logits.float().cpu().numpy())
+                if progress is not None:
+                    progress(x.shape[0])
+    finally:
+        handle.remove()
+    if not logits_out:
+        raise ModelInputInvalid("no images given")
+    return np.concatenate(logits_out), {c: np.concatenate(v) for c, v in maps.items()}
 
 
 def softmax_calibrated(

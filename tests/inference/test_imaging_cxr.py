@@ -95,9 +95,18 @@ def test_bad_inputs_are_refused() -> None:
         run_cxr("liver_ct_seg", [np.zeros((64, 64), np.uint8)])
 
 
-def test_gradcam_matches_monai_reference() -> None:
-    """Our single-forward Grad-CAM equals MONAI's GradCAM on the committed model."""
+@pytest.mark.parametrize("path", ["closed_form", "autograd"])
+def test_gradcam_matches_monai_reference(path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Our single-forward Grad-CAM equals MONAI's GradCAM on the committed model: the closed
+    form used for a pooled linear head, and the autograd path used for any other head."""
     import copy
+
+    from inference.runtime import predictor
+
+    if path == "autograd":
+        monkeypatch.setattr(predictor, "_pooled_linear_head", lambda net, layer: None)
+    else:
+        assert predictor._pooled_linear_head(predictor.model_load(key="cxr_pneumonia").net, "layer4") is not None
 
     import torch
     from monai.visualize import GradCAM
