@@ -328,7 +328,11 @@ def _step_finish(
         if status == StepStatus.DONE:
             analysis.progress = max(analysis.progress, _PROGRESS_AFTER[StepKind(step.kind)] if _kind_all_done(analysis, step.kind) else analysis.progress + 5)
             analysis.save(update_fields=["progress", "updated_at"])
-            analysis_publish(analysis, step_key=step.key)
+            if step.kind not in _CHEAP_KINDS:
+                # After fusion the report step starts at once, and after the report the request
+                # finishes at once; each says so with the new progress. An event here as well
+                # would cost every watching socket a message for nothing.
+                analysis_publish(analysis, step_key=step.key)
         request_id = analysis.pk
         transaction.on_commit(lambda: _advance_now(request_id, dispatch))
 
