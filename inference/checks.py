@@ -1,0 +1,54 @@
+"""System checks of the model registries: every artefact must load before any worker needs it.
+
+``manage.py check`` (and every command that runs checks, ``migrate`` and ``runserver`` among
+them) fails with ``inference.E001``-``E003`` when a model card is malformed, its weights file is
+missing, or a file does not match the SHA-256 its card or manifest records. Loading refuses
+such artefacts anyway; the check says so at deployment instead of at the first analysis.
+Hashing reads every weights file (a few MB each); torch is never imported here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.checks import CheckMessage, Error, register
+
+from cdss.core.errors import CdssError
+
+
+def _imaging_problems() -> list[CheckMessage]:
+    from inference.registry import ARTEFACT_ROOT, CARD_FILE, model_card_parse, model_weights_verify
+
+    problems: list[CheckMessage] = []
+    for path in sorted(ARTEFACT_ROOT.glob(f"*/*/{CARD_FILE}")):
+        where = str(path.parent.relative_to(ARTEFACT_ROOT))
+        try:
+            card = model_card_parse(path=path)
+        except CdssError as exc:
+            problems.append(Error(f"model card {where} is invalid: {exc}", id="inference.E001"))
+            continue
+        try:
+            model_weights_verify(card=card)
+        except CdssError as exc:
+            problems.append(Error(f"model {card.key} {card.version}: {exc}", hint="Re-run the model's training command "
+                                  "or restore the file from the repository.", id="inference.E002"))
+    return problems
+
+
+def _risk_problems() -> list[CheckMessage]:
+    from inference.risk.learned.artefact import DEFAULT_ARTEFACT_ROOT, artefact_load, artefact_versions
+    from inference.risk.learned.errors import LearnedRiskError
+
+    problems: list[CheckMessage] = []
+    for folder in sorted(p for p in DEFAULT_ARTEFACT_ROOT.iterdir() if p.is_dir()):
+        for version in artefact_versions(DEFAULT_ARTEFACT_ROOT, folder.name):
+            try:
+                artefact_load(DEFAULT_ARTEFACT_ROOT, folder.name, version)
+            except LearnedRiskError as exc:
+                problems.append(Error(f"risk model {folder.name} {version}: {exc}", id="inference.E003"))
+    return problems
+
+
+@register("models")
+def model_registry_check(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    return _imaging_problems() + _risk_problems()
