@@ -4,7 +4,7 @@ A viewer opening a series asks for hundreds of frames of one study within second
 request of a study goes through Django (``proxy.dicomweb_proxy``): authentication, the access
 check, audit. That positive decision is remembered for DICOMWEB_PROXY_ACCESS_CACHE_S seconds
 (``proxy.ACCESS_CACHE``, keyed by the credential's hash and the StudyInstanceUID). While it is,
-this lane serves further GETs of the same study's WADO-RS routes (frames, rendered, thumbnail,
+this lane serves further GETs of the same study's WADO-RS routes (frames, rendered, thumbnails,
 instance and series retrieval, bulk data, metadata; not QIDO-RS) straight from ASGI, without Django's request cycle
 (request object, middleware, a worker thread per request, signals), which costs more than the
 relay itself on a small machine. Every such read is still audited (the same writer, one entry
@@ -52,9 +52,11 @@ _FAST_ROUTES = [
     (re.compile(rf"^/dicomweb/studies/{_U}/series/{_S}/instances/{_I}$"), "instance"),
     (re.compile(rf"^/dicomweb/studies/{_U}/series/{_S}/instances/{_I}/metadata$"), "instance-metadata"),
     (re.compile(rf"^/dicomweb/studies/{_U}/series/{_S}/rendered$"), "series-rendered"),
+    (re.compile(rf"^/dicomweb/studies/{_U}/series/{_S}/thumbnail$"), "series-thumbnail"),
     (re.compile(rf"^/dicomweb/studies/{_U}/series/{_S}/metadata$"), "series-metadata"),
     (re.compile(rf"^/dicomweb/studies/{_U}/series/{_S}$"), "series"),
     (re.compile(rf"^/dicomweb/studies/{_U}/metadata$"), "study-metadata"),
+    (re.compile(rf"^/dicomweb/studies/{_U}/thumbnail$"), "study-thumbnail"),
 ]
 _BODY_HEADERS = frozenset({b"content-length", b"content-encoding", b"transfer-encoding", b"content-type"})
 _WADO_KEYS = frozenset({"charset", "quality", "viewport", "window", "annotation", "iccprofile"})
@@ -124,20 +126,31 @@ class DicomwebFastLane:
         if access is None:
             return False
         try:
-            upstream = await proxy.upstream_request(accept=accept, route=route, path=proxy.upstream_path(route, parts), params=params)
-        except proxy.UpstreamError:
-            return False  # Django answers 503 the usual way
+            upstream = await proxy.proxy_upstream(accept=accept, route=route, parts=parts, params=params)
+        except (proxy.UpstreamError, proxy.ThumbnailNotFound):
+            return False  # Django answers 503 or 404 the usual way
         if upstream.status != 200:
             await upstream.aclose()
             return False
-        request_id = headers.get(b"x-request-id", b"").decode("latin-1")
-        request_id = request_id if _REQUEST_ID.match(request_id) else uuid.uuid4().hex
-        client = scope.get("client") or ("", 0)
-        proxy.audit_writer().add(_AuditRequest(META={"REMOTE_ADDR": client[0]}, request_id=request_id), access, route)
         content_type = upstream.headers.get("content-type", "application/octet-stream")
         scheme = scope.get("scheme", "http")
         rewrites = route in proxy.JSON_ROUTES or content_type.lower().startswith("multipart/")
         rewriter = proxy.UrlRewriter(proxy.pacs_prefixes(), f"{scheme}://{host}{proxy.PROXY_ROOT}".encode()) if rewrites else None
+        length = upstream.content_length
+        body: bytes | None = None
+        if length is not None and length <= proxy.WHOLE_BODY_MAX:
+            # One read and one message (see proxy.WHOLE_BODY_MAX); a broken answer goes to Django,
+            # which asks again and answers 502 if it breaks again.
+            try:
+                body = await upstream.read_body()
+            except proxy.UpstreamError:
+                return False
+            if rewriter is not None:
+                body = rewriter.whole(body, content_type)
+        request_id = headers.get(b"x-request-id", b"").decode("latin-1")
+        request_id = request_id if _REQUEST_ID.match(request_id) else uuid.uuid4().hex
+        client = scope.get("client") or ("", 0)
+        proxy.audit_writer().add(_AuditRequest(META={"REMOTE_ADDR": client[0]}, request_id=request_id), access, route)
         response_headers = [
             (b"content-type", content_type.encode("latin-1")),
             (b"cache-control", b"no-store, private"),
@@ -149,6 +162,11 @@ class DicomwebFastLane:
             (b"vary", b"Cookie, Authorization"),
             (b"x-request-id", request_id.encode()),
         ]
+        if body is not None:
+            response_headers.append((b"content-length", str(len(body)).encode()))
+            await send({"type": "http.response.start", "status": 200, "headers": response_headers})
+            await send({"type": "http.response.body", "body": body, "more_body": False})
+            return True
         if rewriter is None and "content-length" in upstream.headers:
             response_headers.append((b"content-length", upstream.headers["content-length"].encode("latin-1")))
         try:

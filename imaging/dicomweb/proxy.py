@@ -18,8 +18,11 @@ The browser never talks to the PACS. Every request here is:
 4. forwarded with only safe headers (Accept); the client's Authorization and Cookie never leave;
    the proxy adds the PACS credentials;
 5. streamed back chunk by chunk (an async HTTP/1.1 client on asyncio streams, ``upstream.py``,
-   into an async StreamingHttpResponse), with absolute PACS URLs (BulkDataURI and RetrieveURL in
-   JSON, Content-Location in multipart part headers) rewritten to this proxy.
+   into an async StreamingHttpResponse), or, for an answer of at most WHOLE_BODY_MAX bytes with
+   a Content-Length (a frame, metadata, a rendered image), read whole and sent as one message;
+   absolute PACS URLs (BulkDataURI and RetrieveURL in JSON, Content-Location in multipart part
+   headers) are rewritten to this proxy. Thumbnails the PACS lacks are made from ``/rendered``
+   (``thumbnails.py``).
 
 Why async: Daphne serves ASGI, and Django 5.2 serves a *sync* StreamingHttpResponse iterator
 under ASGI by consuming it whole into a list in a worker thread (django/http/response.py,
@@ -39,6 +42,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import functools
 import hashlib
 import json
 import logging
@@ -46,7 +50,7 @@ import re
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -64,6 +68,7 @@ from cdss.audit.models import AuditAction
 from cdss.audit.services import audit_record
 from cdss.core.errors import NotFound
 from imaging.dicomweb.client import dicomweb_auth, dicomweb_base_url
+from imaging.dicomweb.thumbnails import THUMBNAIL_ROUTES, ThumbnailNotFound, thumbnail_request
 from imaging.dicomweb.uids import uid_is_valid
 from imaging.dicomweb.upstream import (
     UpstreamError,
@@ -92,6 +97,10 @@ _ARCHIVE_ACCEPT = ("application/zip", "application/x-zip", "application/gzip", "
 _PASSED_STATUSES = frozenset({200, 204, 206, 400, 404, 406})
 _RESPONSE_HEADERS = (("content-type", "Content-Type"), ("content-length", "Content-Length"), ("warning", "Warning"))
 _RELAY_CHUNK = 256 * 1024
+# Answers with a Content-Length up to this size (a frame, metadata, a rendered image) are read
+# whole and passed on as one message: on a small machine the ASGI server's per-chunk work costs
+# more than the bytes. Larger ones (a series, a big instance) stream chunk by chunk.
+WHOLE_BODY_MAX = 4 * 1024 * 1024
 # Where cdss/urls.py mounts this proxy (imaging.dicomweb.urls).
 PROXY_ROOT = "/dicomweb"
 
@@ -346,9 +355,26 @@ def _upstream_headers(accept: str, route: str) -> dict[str, str]:
 
 
 async def upstream_request(*, accept: str, route: str, path: str, params: list[tuple[str, str]]) -> UpstreamResponse:
-    """GET ``path`` from the PACS with only the safe headers; the body is left to stream."""
-    target = path + ("?" + urlencode(params) if params else "")
+    """GET ``path`` from the PACS with only the safe headers; the body is left to stream.
+
+    Commas stay literal in the query (a list in DICOMweb: ``viewport=128,128``, UID lists):
+    Orthanc refuses ``viewport=128%2C128``.
+    """
+    target = path + ("?" + urlencode(params, safe=",") if params else "")
     return await _pool().get(target, headers=_upstream_headers(accept, route), auth=dicomweb_auth())
+
+
+async def proxy_upstream(*, accept: str, route: str, parts: dict[str, str], params: list[tuple[str, str]]) -> UpstreamResponse:
+    """The PACS's answer for one proxy route (a thumbnail the PACS lacks is made here, ``thumbnails.py``).
+
+    Raises ThumbnailNotFound when a thumbnail has nothing to show.
+    """
+    if route in THUMBNAIL_ROUTES:
+        return await thumbnail_request(
+            upstream_request, base_url=dicomweb_base_url(), accept=accept, route=route, parts=parts, params=params,
+            max_qido_bytes=settings.DICOMWEB_PROXY_QIDO_MAX_BYTES,
+        )
+    return await upstream_request(accept=accept, route=route, path=upstream_path(route, parts), params=params)
 
 
 async def _upstream_send(request: HttpRequest, path: str, params: list[tuple[str, str]], route: str) -> UpstreamResponse:
@@ -394,10 +420,68 @@ class UrlRewriter:
         data, self.carry = self.carry, b""
         return data
 
+    def whole(self, body: bytes, content_type: str) -> bytes:
+        """A whole answer rewritten: in a multipart answer only the part headers (where the
+        PACS writes Content-Location), never the part bodies: pixel data that happens to hold
+        the PACS's URL stays as it is, and is not scanned at all when the parts say their
+        Content-Length. Anything else, or a multipart body not as expected, everywhere."""
+        boundary = _boundary(content_type)
+        if boundary is not None:
+            parts = _multipart_headers_rewrite(body, b"--" + boundary, self.replace)
+            if parts is not None:
+                return parts
+        return self.replace(body)
+
+
+_BOUNDARY = re.compile(r'boundary="?([^";,]{1,200})"?', re.I)
+_PART_LENGTH = re.compile(rb"^content-length:[ \t]*(\d{1,12})[ \t]*$", re.I | re.M)
+_PART_HEAD_MAX = 16 * 1024
+
+
+def _boundary(content_type: str) -> bytes | None:
+    if not content_type.lower().startswith("multipart/"):
+        return None
+    match = _BOUNDARY.search(content_type)
+    return match.group(1).encode("latin-1") if match else None
+
+
+def _multipart_headers_rewrite(body: bytes, delimiter: bytes, rewrite: Callable[[bytes], bytes]) -> bytes | None:
+    """``body`` with ``rewrite`` applied to each part's headers only; None if it is not a
+    well-formed multipart body with that delimiter."""
+    if not body.startswith(delimiter):
+        return None
+    view = memoryview(body)
+    pieces: list[bytes | memoryview] = []
+    position = 0
+    while True:
+        after = position + len(delimiter)
+        if body[after : after + 2] == b"--":  # the closing delimiter, and whatever follows it
+            pieces.append(view[position:])
+            return b"".join(pieces)
+        head_end = body.find(b"\r\n\r\n", after, after + _PART_HEAD_MAX)
+        if head_end < 0:
+            return None
+        head = body[position : head_end + 4]
+        pieces.append(rewrite(head))
+        start = head_end + 4
+        length = _PART_LENGTH.search(head)
+        end = start + int(length.group(1)) if length else -1
+        if end < 0 or body[end : end + 2 + len(delimiter)] != b"\r\n" + delimiter:
+            end = body.find(b"\r\n" + delimiter, start)
+            if end < 0:
+                return None
+        pieces.append(view[start : end + 2])
+        position = end + 2
+
 
 def pacs_prefixes() -> list[bytes]:
     """The absolute URL prefixes the PACS may write into its answers."""
-    return [t.rstrip("/").encode() for t in (dicomweb_base_url(), *settings.DICOMWEB_ADVERTISED_URLS)]
+    return list(_prefixes(dicomweb_base_url(), tuple(settings.DICOMWEB_ADVERTISED_URLS)))
+
+
+@functools.lru_cache(maxsize=8)
+def _prefixes(base_url: str, advertised: tuple[str, ...]) -> tuple[bytes, ...]:
+    return tuple(t.rstrip("/").encode() for t in (base_url, *advertised))
 
 
 def _rewriter(request: HttpRequest) -> UrlRewriter:
@@ -434,9 +518,11 @@ class UpstreamStreamingResponse(StreamingHttpResponse):
                 asyncio.run_coroutine_threadsafe(self._upstream.aclose(), self._loop)
 
 
-async def _forward(request: HttpRequest, route: str, path: str, params: list[tuple[str, str]]) -> HttpResponseBase:
+async def _forward(request: HttpRequest, route: str, parts: dict[str, str], params: list[tuple[str, str]]) -> HttpResponseBase:
     try:
-        upstream = await _upstream_send(request, path, params, route)
+        upstream = await proxy_upstream(accept=request.headers.get("Accept", ""), route=route, parts=parts, params=params)
+    except ThumbnailNotFound:
+        return _error(404, "not_found", "Not found.")
     except UpstreamError as exc:
         logger.warning("PACS unreachable through the proxy: %s", exc)
         return _error(503, "pacs_unavailable", "The PACS is unreachable; try again shortly.", **{"Retry-After": "5"})
@@ -458,6 +544,20 @@ async def _forward(request: HttpRequest, route: str, path: str, params: list[tup
             response[name] = value
         return response
     content_type = headers.pop("Content-Type", "application/octet-stream")
+    length = upstream.content_length
+    if length is not None and length <= WHOLE_BODY_MAX:
+        try:
+            body = await upstream.read_body()
+        except UpstreamError as exc:
+            logger.warning("PACS answer broken through the proxy: %s", exc)
+            return _error(502, "pacs_error", "The PACS could not answer this request.")
+        if rewriter is not None:
+            body = rewriter.whole(body, content_type)
+        response = HttpResponse(body, status=status, content_type=content_type)
+        for name, value in headers.items():
+            response[name] = value
+        response["Content-Length"] = str(len(body))
+        return response
     streaming = UpstreamStreamingResponse(upstream, rewriter, status=status, content_type=content_type)
     for name, value in headers.items():
         streaming[name] = value
@@ -591,7 +691,7 @@ async def dicomweb_proxy(request: HttpRequest, route: str, **parts: str) -> Http
     if route == "qido-studies":
         return await _qido_studies(request, access, params)
     audit_writer().add(request, access, route)
-    return await _forward(request, route, upstream_path(route, parts), params)
+    return await _forward(request, route, parts, params)
 
 
 async def dicomweb_not_found(request: HttpRequest, rest: str = "") -> HttpResponseBase:

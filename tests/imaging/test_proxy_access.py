@@ -45,6 +45,10 @@ ROUTES = {
     "instance-rendered": ("/studies/{study}/series/{series}/instances/{sop}/rendered", "image/jpeg"),
     "frames-rendered": ("/studies/{study}/series/{series}/instances/{sop}/frames/1/rendered", "image/jpeg"),
     "series-rendered": ("/studies/{study}/series/{series}/rendered", "image/jpeg"),
+    # Orthanc 1.10 has no thumbnails: the proxy makes them from /rendered (thumbnails.py).
+    "study-thumbnail": ("/studies/{study}/thumbnail", "image/jpeg"),
+    "series-thumbnail": ("/studies/{study}/series/{series}/thumbnail", "image/jpeg"),
+    "instance-thumbnail": ("/studies/{study}/series/{series}/instances/{sop}/thumbnail", "image/jpeg"),
     "bulk": ("/studies/{study}/series/{series}/instances/{sop}/bulk/7fe00010", None),
 }
 

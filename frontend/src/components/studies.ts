@@ -9,12 +9,12 @@ import { routeHref } from '../lib/routes';
 import { stateEmpty } from './states';
 
 /**
- * Thumbnail URLs to try in order: the DICOMweb thumbnail resource, then the rendered series
- * (Orthanc answers the latter with one JPEG and refuses a viewport parameter).
+ * Thumbnail URLs to try in order: the DICOMweb thumbnail resource (our proxy makes one from the
+ * series' middle slice when the PACS has none), then the rendered series at the same size.
  */
 export function thumbnailUrls(dicomwebRoot: string, studyUid: string, seriesUid: string): string[] {
   const base = `${dicomwebRoot}/studies/${studyUid}/series/${seriesUid}`;
-  return [`${base}/thumbnail?viewport=128,128`, `${base}/rendered`];
+  return [`${base}/thumbnail?viewport=128,128`, `${base}/rendered?viewport=128,128`];
 }
 
 /**

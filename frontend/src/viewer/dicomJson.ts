@@ -21,6 +21,8 @@ export const TAG = {
   rows: '00280010',
   columns: '00280011',
   referencedSeriesSequence: '00081115',
+  windowCenter: '00281050',
+  windowWidth: '00281051',
 } as const;
 
 export const SEG_SOP_CLASS = '1.2.840.10008.5.1.4.1.1.66.4';

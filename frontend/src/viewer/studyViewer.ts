@@ -22,6 +22,7 @@ import {
 } from './dicomJson';
 import { type AiFindingsLoader, AiFindingsModule } from './aiFindings';
 import { segInstanceFetch, segInstancesFor } from './dicomSeg';
+import { instanceWindowDefault, shownSliceFirst } from './loading';
 import { MeasurementsModule } from './measurements';
 import type { ViewerModule } from './module';
 import { CT_PRESETS, type WindowPreset, presetMatch, presetToVoi, voiToWindow } from './presets';
@@ -63,6 +64,12 @@ const ORIENTATION_LABEL: Readonly<Record<Orientation, string>> = {
   axial: 'Axial', sagittal: 'Sagittal', coronal: 'Coronal', acquisition: 'Image',
 };
 
+/**
+ * Performance marks (User Timing) of a viewer's first series, for bench/bench_viewer.py and the
+ * browser tests: the series metadata has arrived; the slice shown has been drawn with its pixels.
+ */
+export const VIEWER_MARKS = { seriesMetadata: 'cdss:series-metadata', firstImage: 'cdss:first-image' } as const;
+
 async function dicomJson(url: string): Promise<DicomJson[]> {
   const response = await fetch(url, { credentials: 'same-origin', headers: { Accept: 'application/dicom+json, application/json' } });
   if (response.status === 204) return [];
@@ -101,6 +108,7 @@ export class StudyViewer implements ViewerModule {
   private readonly cleanups: (() => void)[] = [];
   private destroyed = false;
   private loadErrors = 0;
+  private firstImageDrawn = false;
 
   constructor(options: ViewerOptions) {
     this.options = options;
@@ -236,6 +244,7 @@ export class StudyViewer implements ViewerModule {
       const volume = cache.getVolume(this.volumeId) as unknown as { cancelLoading?: () => void } | undefined;
       volume?.cancelLoading?.();
       cache.removeVolumeLoadObject(this.volumeId);
+      csUtils.imageRetrieveMetadataProvider.add(this.volumeId, undefined);
       this.volumeId = null;
     }
     for (const imageId of this.imageIds) wadors.metaDataManager.remove(imageId);
@@ -260,12 +269,19 @@ export class StudyViewer implements ViewerModule {
       return;
     }
     if (this.destroyed || this.currentSeries !== seriesUid) return;
+    if (!this.firstImageDrawn && performance.getEntriesByName(VIEWER_MARKS.seriesMetadata).length === 0) {
+      performance.mark(VIEWER_MARKS.seriesMetadata);
+    }
     instances = instancesSort(instances.filter((i) => tagString(i, TAG.sopClassUid) !== SEG_SOP_CLASS));
     if (instances.length === 0) {
       this.fail('This series has no images.');
       return;
     }
     this.modality = info?.modality || tagString(instances[0] as DicomJson, TAG.modality);
+    if (this.modality === 'CT') {
+      const preset = CT_PRESETS[0] as WindowPreset;
+      instances = instances.map((instance) => instanceWindowDefault(instance, preset.center, preset.width));
+    }
     const imageIds: string[] = [];
     for (const instance of instances) {
       for (const imageId of frameImageIds(this.root, this.options.studyUid, seriesUid, instance)) {
@@ -283,6 +299,7 @@ export class StudyViewer implements ViewerModule {
     try {
       if (volumetric) {
         const volumeId = `cornerstoneStreamingImageVolume:${uid('vol')}`;
+        csUtils.imageRetrieveMetadataProvider.add(volumeId, shownSliceFirst(imageIds.length));
         const volume = await volumeLoader.createAndCacheVolume(volumeId, { imageIds });
         this.volumeId = volumeId;
         (volume as unknown as { load: () => void }).load();
@@ -393,6 +410,37 @@ export class StudyViewer implements ViewerModule {
       element.addEventListener(name, update);
     }
     element.addEventListener(Enums.Events.VOI_MODIFIED, onVoi);
+    if (!this.firstImageDrawn) {
+      const onRendered = (): void => {
+        if (this.firstImageDrawn) {
+          element.removeEventListener(Enums.Events.IMAGE_RENDERED, onRendered);
+          return;
+        }
+        const viewport = this.engine?.getViewport(viewportId);
+        if (!viewport || !this.sliceLoaded(viewport)) return;
+        this.firstImageDrawn = true;
+        element.removeEventListener(Enums.Events.IMAGE_RENDERED, onRendered);
+        const mark = performance.mark(VIEWER_MARKS.firstImage, { detail: { mode: this.element.dataset.mode ?? '', slices: this.imageIds.length } });
+        this.element.dataset.firstImageMs = String(Math.round(mark.startTime));
+      };
+      element.addEventListener(Enums.Events.IMAGE_RENDERED, onRendered);
+    }
+  }
+
+  /**
+   * Whether the slice a viewport shows has its pixels: a stack viewport renders only loaded
+   * images; a streaming volume fills in slice by slice, so the shown slice must have arrived
+   * (any loaded slice, for a view across the acquisition planes).
+   */
+  private sliceLoaded(viewport: Types.IViewport): boolean {
+    if (this.volumeId === null) return Boolean((viewport as Types.IStackViewport).getCornerstoneImage());
+    const volume = cache.getVolume(this.volumeId) as unknown as {
+      cachedFrames?: readonly unknown[]; framesLoaded?: number; getImageIdIndex(imageId: string): number | undefined;
+    } | undefined;
+    if (!volume) return false;
+    const imageId = (viewport as Types.IVolumeViewport).getCurrentImageId();
+    const index = imageId ? volume.getImageIdIndex(imageId) : undefined;
+    return index !== undefined ? Boolean(volume.cachedFrames?.[index]) : (volume.framesLoaded ?? 0) > 0;
   }
 
   /** Keep the window the same in every MPR view. */
