@@ -1,7 +1,9 @@
 """Network construction from a model card's ``architecture`` block (configs are data, not code).
 
 Only MONAI networks are used: the card names the class and its keyword arguments, so a card
-fully determines the module whose ``state_dict`` its weights file holds.
+fully determines the module whose ``state_dict`` its weights file holds. Imports only torch and
+MONAI at module level, so the GPU training script (``scripts/gpu/``) builds the very same module
+on a machine without Django.
 """
 
 from __future__ import annotations
@@ -10,8 +12,6 @@ from typing import Any
 
 import torch
 from monai.networks.nets import BasicUNetPlusPlus, ResNet
-
-from inference.registry import ModelCardInvalid
 
 
 class UNetPlusPlusLogits(torch.nn.Module):
@@ -37,6 +37,8 @@ def network_build(*, architecture: dict[str, Any]) -> torch.nn.Module:
         return ResNet(**kwargs)
     if name == "monai.networks.nets.BasicUNetPlusPlus":
         return UNetPlusPlusLogits(**kwargs)
+    from inference.registry import ModelCardInvalid  # lazy: keeps this module free of Django
+
     raise ModelCardInvalid(f"unknown architecture {name!r}", detail={"architecture": name})
 
 

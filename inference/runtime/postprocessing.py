@@ -21,14 +21,15 @@ UNIT_HU = "[hnsf'U]"
 def labels_clean(
     labels: NDArray[np.uint8], *, spacing: tuple[float, float, float], settings: dict[str, Any]
 ) -> NDArray[np.uint8]:
-    """Keep the largest liver component; drop lesions outside it and lesions below ``min_lesion_ml``."""
-    out = labels.copy()
-    organ = out > 0
-    if settings.get("largest_liver_component", True) and organ.any():
-        comp, n = ndimage.label(organ, structure=np.ones((3, 3, 3), bool))
-        if n > 1:
-            sizes = ndimage.sum_labels(organ, comp, index=np.arange(1, n + 1))
-            out[(comp != int(np.argmax(sizes)) + 1) & organ] = 0
+    """Keep the largest liver component; drop lesions outside it, lesions that lie mostly outside the
+    liver (``lesion_min_liver_contact``, optional) and lesions below ``min_lesion_ml``."""
+    largest = bool(settings.get("largest_liver_component", True))
+    out = _largest_organ_keep(labels.copy()) if largest else labels.copy()
+    contact = float(settings.get("lesion_min_liver_contact", 0.0))
+    if contact > 0:
+        out = _lesions_outside_liver_drop(out, min_contact=contact)
+        if largest:  # a dropped mass may have been the bridge to a stray organ component
+            out = _largest_organ_keep(out)
     voxel_ml = float(np.prod(spacing)) / 1000.0
     min_ml = float(settings.get("min_lesion_ml", 0.0))
     if min_ml > 0:
@@ -37,6 +38,40 @@ def labels_clean(
             sizes = ndimage.sum_labels(out == 2, comp, index=np.arange(1, n + 1)) * voxel_ml
             small = np.flatnonzero(sizes < min_ml) + 1
             out[np.isin(comp, small)] = 1
+    return out
+
+
+def _largest_organ_keep(out: NDArray[np.uint8]) -> NDArray[np.uint8]:
+    """In place: zero every organ (liver or lesion) voxel outside the largest 26-connected organ component."""
+    organ = out > 0
+    if organ.any():
+        comp, n = ndimage.label(organ, structure=np.ones((3, 3, 3), bool))
+        if n > 1:
+            sizes = ndimage.sum_labels(organ, comp, index=np.arange(1, n + 1))
+            out[(comp != int(np.argmax(sizes)) + 1) & organ] = 0
+    return out
+
+
+def _lesions_outside_liver_drop(labels: NDArray[np.uint8], *, min_contact: float) -> NDArray[np.uint8]:
+    """A liver lesion lies in the liver: drop (to background) each lesion component whose outer shell
+    is less than ``min_contact`` liver.
+
+    Catches masses next to the liver (adrenal, kidney, bowel, heart) that the network labels lesion
+    because they touch it; the liver voxels themselves are kept.
+    """
+    out = labels.copy()
+    comp, n = ndimage.label(out == 2, structure=np.ones((3, 3, 3), bool))
+    if not n:
+        return out
+    for k, box in enumerate(ndimage.find_objects(comp), start=1):
+        if box is None:
+            continue
+        box = tuple(slice(max(s.start - 1, 0), s.stop + 1) for s in box)
+        mask = comp[box] == k
+        shell = ndimage.binary_dilation(mask, structure=np.ones((3, 3, 3), bool)) & ~mask
+        around = out[box][shell]
+        if around.size and float((around == 1).mean()) < min_contact:
+            out[box][mask] = 0
     return out
 
 

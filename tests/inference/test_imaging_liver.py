@@ -1,4 +1,5 @@
-"""Liver CT pipeline: DICOM reading, inference on a synthetic series, findings, DICOM SEG round trip."""
+"""Liver CT pipeline: DICOM reading, inference on a synthetic series, findings, DICOM SEG round trip;
+the training core on tiny synthetic cases."""
 
 from __future__ import annotations
 
@@ -8,11 +9,25 @@ import highdicom as hd
 import numpy as np
 import pydicom
 import pytest
+import torch
 
-from inference.registry import ModelInputInvalid
+from inference.registry import ModelInputInvalid, model_card_get
 from inference.runtime.dicom_seg import seg_dicom_create, seg_dicom_from_volume
 from inference.runtime.io import DicomAttributeMissing, dicom_series_from_datasets, dicom_series_read
 from inference.runtime.liver import run_liver_seg
+from inference.runtime.networks import liver_architecture, network_build
+from inference.runtime.postprocessing import labels_clean
+from inference.runtime.training.liver_fit import (
+    TRAIN,
+    Case,
+    Sampler,
+    case_canvas,
+    case_load,
+    case_save,
+    loss_compute,
+    model_fit,
+    state_dict_cpu,
+)
 from tests.inference.data.synthetic import ct_series_datasets, ct_series_write, phantom_hu
 
 MODEL = {"key": "liver_ct_seg", "version": "1.0.0", "weights_sha256": "ab" * 32}
@@ -139,3 +154,98 @@ def _save(ds: pydicom.Dataset, tmp_path: Path) -> Path:
     path = tmp_path / "s.dcm"
     ds.save_as(path)
     return path
+
+
+# --- training core (tiny synthetic cases on the CPU; the real data never enter the tests) ----------
+
+
+def _tiny_case(*, lesion_labels: bool = True, name: str = "tiny") -> Case:
+    hu = phantom_hu(nz=6, ny=40, nx=44).astype(np.float32)
+    labels = np.zeros(hu.shape, np.uint8)
+    labels[hu > 80] = 1  # the phantom's bright 'liver' blob
+    return case_canvas(name=name, hu=hu, labels=labels, spacing=(2.0, 1.6, 1.6), lesion_labels=lesion_labels)
+
+
+def test_case_canvas_resamples_in_plane_and_round_trips(tmp_path: Path) -> None:
+    hu = phantom_hu(nz=3, ny=40, nx=40).astype(np.float32)
+    labels = (hu > 80).astype(np.uint8)
+    case = case_canvas(name="c", hu=hu, labels=labels, spacing=(2.0, 0.8, 0.8), lesion_labels=False)
+    assert case.hu.shape == (3, 20, 20) and case.hu.dtype == np.int16 and case.labels.dtype == np.uint8
+    assert set(np.unique(case.labels)) == {0, 1}
+    case_save(case, tmp_path / "c.npz")
+    back = case_load(tmp_path / "c.npz")
+    np.testing.assert_array_equal(back.hu, case.hu)
+    np.testing.assert_array_equal(back.labels, case.labels)
+    assert (back.name, back.slice_mm, back.lesion_labels) == ("c", 2.0, False)
+
+
+def test_sampler_batches_and_synthetic_lesions_stay_in_the_liver() -> None:
+    cases = [_tiny_case(), _tiny_case(lesion_labels=False, name="liver-only")]
+    settings = {**TRAIN, "synthetic_lesions": {**TRAIN["synthetic_lesions"], "p": 1.0, "min_liver_px": 20}}
+    cpu = torch.device("cpu")
+    x, y, full = Sampler(cases, device=cpu, seed=3, crop=32, settings=settings, synthetic=True).batch(8)
+    _, y_plain, full_plain = Sampler(
+        cases, device=cpu, seed=3, crop=32, settings=settings, synthetic=False
+    ).batch(8)
+    assert x.shape == (8, 3, 32, 32) and y.shape == (8, 32, 32) and x.dtype == torch.float32
+    assert float(x.min()) >= 0.0 and float(x.max()) <= 1.0
+    assert set(torch.unique(y).tolist()) <= {0, 1, 2}
+    assert torch.equal(full, full_plain)
+    assert bool((y == 2).any())  # every full-label sample with enough liver got a lesion
+    assert bool((y_plain[y == 2] > 0).all())  # lesions only where the liver was
+    assert not bool((y[~full] == 2).any())  # none pasted into liver-only cases
+
+
+def test_loss_ignores_liver_vs_lesion_on_liver_only_samples() -> None:
+    torch.manual_seed(0)
+    logits = torch.randn(2, 3, 8, 8)
+    y = torch.zeros(2, 8, 8, dtype=torch.long)
+    y[:, 2:6, 2:6] = 1
+    partial = torch.tensor([False, False])
+    swapped = logits[:, [0, 2, 1]]
+    assert torch.isclose(loss_compute(logits, y, partial), loss_compute(swapped, y, partial))
+    full = torch.tensor([True, True])
+    assert not torch.isclose(loss_compute(logits, y, full), loss_compute(swapped, y, full))
+
+
+def test_trained_weights_load_into_the_runtime_network() -> None:
+    net, record = model_fit(
+        cases=[_tiny_case()],
+        seed=0,
+        device=torch.device("cpu"),
+        log=lambda _: None,
+        iterations=2,
+        batch=2,
+        crop=32,
+    )
+    assert record["iterations"] == 2
+    runtime = network_build(architecture=liver_architecture(in_channels=3, features=TRAIN["features"]))
+    runtime.load_state_dict(state_dict_cpu(net), strict=True)
+
+
+def test_registered_liver_card_reports_clean_held_out_folds() -> None:
+    """The registered version's LOPO rows never list the held-out patient among the training cases."""
+    card = model_card_get(key="liver_ct_seg")
+    assert card.version == "1.1.0"
+    rows = card.data["metrics"]["leave_one_patient_out"]
+    assert {r["patient"] for r in rows} == {"3Dircadb1.1", "3Dircadb1.7"}
+    for r in rows + card.data["metrics"]["other_held_out"]:
+        assert r["patient"] not in r["trained_on"]
+
+
+def test_lesions_mostly_outside_the_liver_are_dropped() -> None:
+    """The registered rule: a 'lesion' that touches the liver only at its edge (a neighbouring mass) goes
+    to background; one inside the liver stays."""
+    labels = np.zeros((12, 40, 60), np.uint8)
+    labels[1:11, 5:35, 5:30] = 1  # liver
+    labels[4:8, 14:22, 12:20] = 2  # lesion inside
+    labels[3:9, 10:26, 30:45] = 2  # mass against the liver's right side
+    settings = {"largest_liver_component": True, "min_lesion_ml": 0.0, "lesion_min_liver_contact": 0.5}
+    out = labels_clean(labels, spacing=(1.0, 1.0, 1.0), settings=settings)
+    assert (out[4:8, 14:22, 12:20] == 2).all()
+    assert (out[3:9, 10:26, 30:45] == 0).all()
+    assert (out[labels == 1] == 1).all()
+    kept = labels_clean(
+        labels, spacing=(1.0, 1.0, 1.0), settings={**settings, "lesion_min_liver_contact": 0.0}
+    )
+    assert (kept == labels).all()
