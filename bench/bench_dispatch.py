@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/bench_dispatch.py [--requests 100] [--clients 50]
 
-Starts its own Daphne and Celery worker (noop model enabled) on a fresh database (SQLite file
+Starts its own Daphne and Celery worker (settings profile cdss.settings.bench: DEBUG off,
+persistent connections as in production, noop model enabled) on a fresh database (SQLite file
 under var/bench, or DATABASE_URL's server with a `_bench` suffix), opens N WebSocket clients on
 one patient, then for each request measures, at the client:
   - POST /api/v1/analyses/ -> first "running model" event
@@ -68,7 +69,8 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=100)
     parser.add_argument("--clients", type=int, default=50)
     args = parser.parse_args()
-    env = dict(os.environ, DJANGO_SETTINGS_MODULE="cdss.settings.test", DATABASE_URL=database_url(), PYTHONUNBUFFERED="1")
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="cdss.settings.bench", DATABASE_URL=database_url(), PYTHONUNBUFFERED="1",
+               SECRET_KEY=os.environ.get("SECRET_KEY") or "bench-only-key-not-secret-0123456789abcdefghijklmnop")
     python = sys.executable
     if env["DATABASE_URL"].startswith("postgres"):
         subprocess.run([python, "scripts/pg_ensure_db.py"], cwd=ROOT, env=env, check=True)
@@ -111,6 +113,8 @@ from patients.models import Patient
 from rest_framework.authtoken.models import Token
 import datetime as dt
 user = User.objects.filter(username='bench').first() or user_create(username='bench', password='bench-password-123', role='clinician')
+user.set_password('bench-password-123')  # hashed with this profile's hasher, whatever made the user
+user.save(update_fields=['password'])
 team, _ = CareTeam.objects.get_or_create(name='bench')
 team.members.add(user)
 patient, _ = Patient.objects.get_or_create(mrn='BENCH-1', defaults=dict(given_name='B', family_name='Bench', birth_date=dt.date(1960,1,1), sex='male', care_team=team))
@@ -203,7 +207,8 @@ async def run(base: str, port: int, info: dict[str, Any], n_requests: int, n_cli
 
 if __name__ == "__main__":
     shutil.which("daphne")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cdss.settings.test")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cdss.settings.bench")
+    os.environ.setdefault("SECRET_KEY", "bench-only-key-not-secret-0123456789abcdefghijklmnop")
     sys.path.insert(0, str(ROOT))
     import django
 

@@ -11,8 +11,11 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs Django set u
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from cdss.core.server_tuning import daphne_tcp_nodelay_install  # noqa: E402
 from cdss.routing import websocket_urlpatterns  # noqa: E402
 from imaging.dicomweb.asgi import DicomwebFastLane  # noqa: E402
+
+daphne_tcp_nodelay_install()
 
 application = ProtocolTypeRouter(
     {

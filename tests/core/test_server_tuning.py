@@ -1,0 +1,32 @@
+"""Daphne's accepted connections send small writes at once (TCP_NODELAY)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.internet.address import IPv4Address
+from twisted.internet.testing import StringTransport
+
+from cdss.core.server_tuning import daphne_tcp_nodelay_install
+
+
+class _RecordingTransport(StringTransport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.no_delay: bool | None = None
+
+    def setTcpNoDelay(self, enabled: bool) -> None:  # noqa: N802  (Twisted's name)
+        self.no_delay = enabled
+
+
+def test_connections_get_tcp_nodelay() -> None:
+    import cdss.asgi  # noqa: F401  (importing the ASGI app installs it, as Daphne does)
+    from daphne.http_protocol import HTTPFactory
+
+    assert daphne_tcp_nodelay_install()  # idempotent
+    factory: Any = HTTPFactory(server=None)
+    protocol = factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 50000))
+    transport = _RecordingTransport()
+    protocol.makeConnection(transport)
+    assert transport.no_delay is True
+    protocol.connectionLost(None)
