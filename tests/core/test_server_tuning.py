@@ -15,13 +15,14 @@ class _RecordingTransport(StringTransport):
         super().__init__()
         self.no_delay: bool | None = None
 
-    def setTcpNoDelay(self, enabled: bool) -> None:  # noqa: N802  (Twisted's name)
+    def setTcpNoDelay(self, enabled: bool) -> None:
         self.no_delay = enabled
 
 
 def test_connections_get_tcp_nodelay() -> None:
-    import cdss.asgi  # noqa: F401  (importing the ASGI app installs it, as Daphne does)
     from daphne.http_protocol import HTTPFactory
+
+    import cdss.asgi  # noqa: F401  (importing the ASGI app installs it, as Daphne does)
 
     assert daphne_tcp_nodelay_install()  # idempotent
     factory: Any = HTTPFactory(server=None)
