@@ -44,7 +44,7 @@ def event_publish(*, groups: list[str], event_type: str, payload: dict[str, Any]
     async def send_all() -> None:
         await asyncio.gather(*(layer.group_send(group, message) for group in groups))
 
-    asyncio.run_coroutine_threadsafe(send_all(), _publisher_loop()).result(timeout=PUBLISH_TIMEOUT_S)
+    asyncio.run_coroutine_threadsafe(send_all(), _PUBLISHER.get()).result(timeout=PUBLISH_TIMEOUT_S)
 
 
 class _PublisherLoop:
@@ -71,10 +71,6 @@ class _PublisherLoop:
 
 
 _PUBLISHER = _PublisherLoop()
-
-
-def _publisher_loop() -> asyncio.AbstractEventLoop:
-    return _PUBLISHER.get()
 
 
 def event_publish_on_commit(*, groups: list[str], event_type: str, payload: dict[str, Any]) -> None:

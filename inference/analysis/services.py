@@ -345,7 +345,7 @@ def _advance_now(request_id: int, dispatch: Dispatcher | None) -> None:
     try:
         analysis_advance(request_id=request_id, inline_cheap_steps=True)
     except Exception as exc:
-        logger.warning("inline advance of analysis %s failed (%s); queueing it", request_id, type(exc).__name__, exc_info=True)
+        logger.warning("inline advance of analysis %s failed (%s); queueing it", request_id, type(exc).__name__)
         messages_send([("advance", request_id, "default")])
 
 

@@ -188,9 +188,7 @@ def logits_and_gradcam(
                         cam = torch.nn.functional.interpolate(
                             cam, size=x.shape[2:], mode="bilinear", align_corners=False
                         )[:, 0]
-                        lo = cam.amin(dim=(1, 2), keepdim=True)
-                        span = cam.amax(dim=(1, 2), keepdim=True) - lo
-                        cam = torch.where(span > 0, (cam - lo) / span.clamp_min(1e-12), torch.zeros_like(cam))
+                        cam = _unit_range(cam, dims=(1, 2))
                     maps[c].append(cam.float().cpu().numpy())
             logits_out.append(logits.detach().float().cpu().numpy())
             if progress is not None:
@@ -207,6 +205,13 @@ def _probs(logits: NDArray[Any], temperature: float = 1.0) -> NDArray[np.float64
     z -= z.max(axis=1, keepdims=True)
     e = np.exp(z)
     return np.asarray(e / e.sum(axis=1, keepdims=True))
+
+
+def _unit_range(maps: torch.Tensor, *, dims: tuple[int, int]) -> torch.Tensor:
+    """Scale each map to [0, 1] over ``dims`` (as MONAI's GradCAM does); a flat map becomes 0."""
+    lo = maps.amin(dim=dims, keepdim=True)
+    span = maps.amax(dim=dims, keepdim=True) - lo
+    return torch.where(span > 0, (maps - lo) / span.clamp_min(1e-12), torch.zeros_like(maps))
 
 
 def _pooled_linear_head(net: torch.nn.Module, layer_name: str) -> torch.nn.Linear | None:
@@ -256,9 +261,7 @@ def _gradcam_closed_form(
                 spatial = acts.shape[2] * acts.shape[3]
                 cams = torch.relu(torch.einsum("ck,nkhw->cnhw", weights.to(acts.dtype), acts) / spatial)
                 cams = torch.nn.functional.interpolate(cams, size=x.shape[2:], mode="bilinear", align_corners=False)
-                lo = cams.amin(dim=(2, 3), keepdim=True)
-                span = cams.amax(dim=(2, 3), keepdim=True) - lo
-                cams = torch.where(span > 0, (cams - lo) / span.clamp_min(1e-12), torch.zeros_like(cams))
+                cams = _unit_range(cams, dims=(2, 3))
                 for n, c in enumerate(class_indices):
                     maps[c].append(cams[n].float().cpu().numpy())
                 logits_out.append(logits.float().cpu().numpy())
