@@ -153,18 +153,19 @@ def bench_cxr() -> None:
     images = [np.asarray(Image.open(p)) for p in files]
     model = model_load(key="cxr_pneumonia")
     run_cxr("cxr_pneumonia", images[:1])
-    e2e, e2e_plain = [], []
-    for i in range(40):
+    x = torch.from_numpy(cxr_preprocess(images[0], settings=model.card.data["preprocessing"]))[None]
+    # Interleaved, one of each per round: the speed of a shared machine drifts by tens of per
+    # cent within seconds, and timing all of one side before the other measured that drift.
+    e2e, e2e_plain, bare = [], [], []
+    for i in range(60):
+        image = images[i % len(images)]
         t0 = time.perf_counter()
-        run_cxr("cxr_pneumonia", [images[i % len(images)]])
+        run_cxr("cxr_pneumonia", [image])
         e2e.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
-        run_cxr("cxr_pneumonia", [images[i % len(images)]], heatmaps=False)
+        run_cxr("cxr_pneumonia", [image], heatmaps=False)
         e2e_plain.append(time.perf_counter() - t0)
-    x = torch.from_numpy(cxr_preprocess(images[0], settings=model.card.data["preprocessing"]))[None]
-    bare = []
-    with torch.inference_mode():
-        for _ in range(40):
+        with torch.inference_mode():
             t0 = time.perf_counter()
             model.net(x)
             bare.append(time.perf_counter() - t0)

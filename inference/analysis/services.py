@@ -108,8 +108,10 @@ def analysis_request_create(
                 actor=actor, action=AuditAction.CREATE, object_type="analysis_request", object_id=analysis.pk,
                 patient_id=patient.pk, request=request, detail={"models": list(model_keys), "series_count": len(series_uids)},
             )
-            analysis_publish(analysis, event_type="analysis.status")
+            # The work goes out before the notification: hooks run in registration order, and
+            # the worker's start is what the user waits for.
             transaction.on_commit(lambda: (dispatch or messages_send)(messages))
+            analysis_publish(analysis, event_type="analysis.status")
     except IntegrityError:
         # The same key arrived twice at once: the other transaction won; return its request.
         return AnalysisRequest.objects.get(requested_by=actor, idempotency_key=idempotency_key), False
@@ -254,10 +256,10 @@ def _request_and_step_lock(step_id: int) -> tuple[AnalysisRequest, AnalysisStep]
     """Lock a step's request, then the step: the one order every transaction here takes its
     row locks in (``analysis_advance`` locks the request, then its steps). Taking them the
     other way round deadlocked two workers finishing sibling steps at the same moment."""
-    request_id = AnalysisStep.objects.filter(pk=step_id).values_list("request_id", flat=True).first()
-    if request_id is None:
+    # Found through the step and locked in one statement (FOR UPDATE OF the request alone).
+    analysis = AnalysisRequest.objects.select_for_update(of=("self",)).filter(steps__id=step_id).first()
+    if analysis is None:
         return None
-    analysis = AnalysisRequest.objects.select_for_update().get(pk=request_id)
     step = AnalysisStep.objects.select_for_update().get(pk=step_id)
     step.request = analysis
     return analysis, step

@@ -27,6 +27,7 @@ from inference.registry import (
     model_card_get,
     model_weights_verify,
 )
+from inference.runtime.fusion_bn import batchnorm_folded
 from inference.runtime.networks import network_build
 
 _CACHE: dict[tuple[str, str, str, str, int], LoadedModel] = {}
@@ -86,12 +87,24 @@ def model_load_from_card(*, card: ModelCard) -> LoadedModel:
                 "weights file cannot be loaded into the card's architecture",
                 detail={"key": card.key, "version": card.version, "error": type(exc).__name__},
             ) from exc
+        net.eval()
+        net = batchnorm_folded(net, probe=_probe_input(card))
         device = runtime_device()
         net.to(device).eval()
         net.requires_grad_(False)  # inference only; Grad-CAM takes gradients w.r.t. activations
         loaded = LoadedModel(card=card, net=net, device=device)
         _CACHE[cache_key] = loaded
         return loaded
+
+
+def _probe_input(card: ModelCard) -> torch.Tensor:
+    """A fixed random input of the card's shape, to check a transformed network against the original."""
+    kwargs = card.data["architecture"].get("kwargs", {})
+    channels = int(kwargs.get("n_input_channels", kwargs.get("in_channels", 1)))
+    size = int(card.data.get("preprocessing", {}).get("size", 64))
+    spatial = int(kwargs.get("spatial_dims", 2))
+    generator = torch.Generator().manual_seed(0)
+    return torch.randn((2, channels) + (size,) * spatial, generator=generator)
 
 
 _BY_NAME: dict[tuple[str, str | None, int], LoadedModel] = {}

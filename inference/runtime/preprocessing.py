@@ -11,6 +11,7 @@ then centre cropping/padding to a fixed field of view (E-U-Net++ test-time recip
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -63,37 +64,68 @@ def histogram_equalise(image: U8) -> U8:
     return lut[image]
 
 
+@functools.lru_cache(maxsize=16)
+def _clahe_geometry(h: int, w: int, tiles: int) -> tuple[int, int, tuple[NDArray[Any], ...]]:
+    """Per image shape: tile size, each pixel's four neighbouring tile LUT offsets and the
+    bilinear weights between them. Computed once per shape: they made up half of ``clahe``."""
+    th, tw = -(-h // tiles), -(-w // tiles)
+    fy = np.clip((np.arange(h) + 0.5) / th - 0.5, 0, tiles - 1)
+    fx = np.clip((np.arange(w) + 0.5) / tw - 0.5, 0, tiles - 1)
+    y0 = np.floor(fy).astype(np.intp)
+    x0 = np.floor(fx).astype(np.intp)
+    y1 = np.minimum(y0 + 1, tiles - 1)
+    x1 = np.minimum(x0 + 1, tiles - 1)
+    wy = (fy - y0)[:, None]
+    wx = (fx - x0)[None, :]
+
+    def lut_offset(ty: NDArray[np.intp], tx: NDArray[np.intp]) -> NDArray[np.intp]:
+        return np.asarray((ty[:, None] * tiles + tx[None, :]) * 256, dtype=np.intp)
+
+    tile_offsets = (np.arange(tiles * tiles, dtype=np.intp) * 256)[:, None]
+    arrays = (
+        lut_offset(y0, x0), lut_offset(y0, x1), lut_offset(y1, x0), lut_offset(y1, x1),
+        1 - wx, wx, 1 - wy, wy, tile_offsets,
+    )
+    for array in arrays:
+        array.setflags(write=False)  # shared between calls
+    return th, tw, arrays
+
+
 def clahe(image: U8, *, clip_limit: float = 2.0, tiles: int = 8) -> U8:
     """Contrast-limited adaptive histogram equalisation (Zuiderveld 1994), bilinear between tiles.
 
     ``clip_limit`` is relative to a flat histogram (as in OpenCV): each bin of a tile's
     histogram is clipped at ``clip_limit * tile_pixels / 256`` and the excess spread evenly.
+    Each pixel blends the mappings of the four nearest tile centres. The arithmetic (float64,
+    in this order) is the one the models were trained with; a test holds it bit for bit.
     """
     h, w = image.shape
-    th, tw = -(-h // tiles), -(-w // tiles)
-    padded = np.pad(image, ((0, th * tiles - h), (0, tw * tiles - w)), mode="reflect")
+    th, tw, (i00, i01, i10, i11, wx0, wx1, wy0, wy1, tile_offsets) = _clahe_geometry(h, w, tiles)
+    padded = image
+    if (th * tiles, tw * tiles) != (h, w):
+        padded = np.pad(image, ((0, th * tiles - h), (0, tw * tiles - w)), mode="reflect")
     blocks = padded.reshape(tiles, th, tiles, tw).transpose(0, 2, 1, 3).reshape(tiles * tiles, th * tw)
-    offsets = (np.arange(tiles * tiles) * 256)[:, None]
-    hist = np.bincount((blocks.astype(np.int64) + offsets).ravel(), minlength=tiles * tiles * 256)
-    hist = hist.reshape(tiles * tiles, 256).astype(np.float64)
+    counts = np.bincount((blocks + tile_offsets).ravel(), minlength=tiles * tiles * 256)
+    hist: NDArray[np.float64] = counts.reshape(tiles * tiles, 256).astype(np.float64)
     limit = max(clip_limit * th * tw / 256.0, 1.0)
-    excess = np.clip(hist - limit, 0, None).sum(axis=1, keepdims=True)
-    hist = np.minimum(hist, limit) + excess / 256.0
-    cdf = np.cumsum(hist, axis=1)
-    luts = np.clip(np.rint(cdf / cdf[:, -1:] * 255.0), 0, 255).reshape(tiles, tiles, 256)
-    # Each pixel blends the mappings of the four nearest tile centres.
-    fy = np.clip((np.arange(h) + 0.5) / th - 0.5, 0, tiles - 1)
-    fx = np.clip((np.arange(w) + 0.5) / tw - 0.5, 0, tiles - 1)
-    y0 = np.floor(fy).astype(int)
-    x0 = np.floor(fx).astype(int)
-    y1 = np.minimum(y0 + 1, tiles - 1)
-    x1 = np.minimum(x0 + 1, tiles - 1)
-    wy = (fy - y0)[:, None]
-    wx = (fx - x0)[None, :]
-    v = image.astype(np.int64)
-    top = luts[y0[:, None], x0[None, :], v] * (1 - wx) + luts[y0[:, None], x1[None, :], v] * wx
-    bottom = luts[y1[:, None], x0[None, :], v] * (1 - wx) + luts[y1[:, None], x1[None, :], v] * wx
-    return np.clip(np.rint(top * (1 - wy) + bottom * wy), 0, 255).astype(np.uint8)
+    excess = np.maximum(hist - limit, 0.0).sum(axis=1, keepdims=True)
+    np.minimum(hist, limit, out=hist)
+    hist += excess / 256.0
+    cdf: NDArray[np.float64] = np.cumsum(hist, axis=1)
+    cdf /= cdf[:, -1:]
+    cdf *= 255.0
+    luts = np.rint(cdf, out=cdf).ravel()  # in [0, 255]: a normalised cumulative sum
+    v = image.astype(np.intp)
+    top = luts.take(i00 + v)
+    top *= wx0
+    top += luts.take(i01 + v) * wx1
+    bottom = luts.take(i10 + v)
+    bottom *= wx0
+    bottom += luts.take(i11 + v) * wx1
+    top *= wy0
+    bottom *= wy1
+    top += bottom
+    return np.rint(top, out=top).astype(np.uint8)  # a blend of values in [0, 255]
 
 
 def cxr_channels(gray: U8, *, settings: dict[str, Any]) -> U8:
@@ -116,8 +148,17 @@ def cxr_channels(gray: U8, *, settings: dict[str, Any]) -> U8:
 def cxr_preprocess(image: NDArray[Any], *, settings: dict[str, Any]) -> F32:
     """One image -> (C, S, S) float32 network input, per the card's preprocessing block."""
     gray = resize_u8(cxr_to_gray_u8(image), size=int(settings["size"]))
-    chans = cxr_channels(gray, settings=settings).astype(np.float32) / 255.0
-    return ((chans - float(settings["mean"])) / float(settings["std"])).astype(np.float32)
+    lut = _normalise_lut(float(settings["mean"]), float(settings["std"]))
+    return lut.take(cxr_channels(gray, settings=settings))
+
+
+@functools.lru_cache(maxsize=8)
+def _normalise_lut(mean: float, std: float) -> F32:
+    """uint8 -> network input, as a 256-entry table: (v / 255 - mean) / std, in float32 as the
+    models were trained (the same values, one lookup per pixel instead of three passes)."""
+    lut = ((np.arange(256, dtype=np.float32) / 255.0 - mean) / std).astype(np.float32)
+    lut.setflags(write=False)
+    return lut
 
 
 # --- CT ----------------------------------------------------------------------------------

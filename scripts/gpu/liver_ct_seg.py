@@ -15,6 +15,18 @@
    trains, in parallel on the one GPU, the leave-one-patient-out folds, the ablation without
    synthetic lesions, the fold that holds out the liver-only CT, and the final model on all cases,
    each with the same time budget; writes ``weights_<job>.pt``, ``results.json`` and ``train.log``.
+   The machine has no MONAI: carry ``.gpu_data`` and a ``.whl`` folder (both git-ignored, e.g. in
+   ``.git/info/exclude``) holding monai-1.6.1-py3-none-any.whl, and begin with
+   ``python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/monai-*.whl &&
+   export PYTHONPATH=/tmp/site``.
+
+   ``--recipe hardneg_trial`` trains the opt-in recipe of ``liver_fit.HARDNEG_TRIAL`` (synthetic
+   masses outside the liver as hard negatives, elastic deformation, HU curve, 224 px crops). It was
+   run once on an H200 as ``train --recipe hardneg_trial --jobs lopo_1.1,lopo_1.7,ts_out,final
+   --budget-s 430`` (1800 iterations per job, 457 s); evaluated with ``import --out <scratch root>``
+   it was worse than 1.1.0 on balance (3Dircadb1.1: liver Dice 0.907, lesion Dice 0.15, its 84 mL
+   tumour called background; 3Dircadb1.7: 2 false lesions instead of 7, liver Dice 0.83) and was
+   not registered.
 
 3. Here again::
 
@@ -88,6 +100,7 @@ def train_one(args: argparse.Namespace) -> None:
     from scipy import ndimage
 
     from inference.runtime.training.liver_fit import (
+        RECIPES,
         case_load,
         dice_np,
         lowres_predict,
@@ -110,6 +123,7 @@ def train_one(args: argparse.Namespace) -> None:
         batch=args.batch,
         crop=args.crop,
         synthetic=job.get("synthetic", True),
+        settings=RECIPES[args.recipe],
         desc=job["name"],
     )
     out = Path(args.out)
@@ -152,6 +166,7 @@ def train(args: argparse.Namespace) -> None:
     for name in names:
         cmd = [sys.executable, __file__, "train-one", "--job", name, "--cases", args.cases, "--out", str(out)]
         cmd += ["--work", str(work), "--seed", str(args.seed), "--budget-s", str(args.budget_s)]
+        cmd += ["--recipe", args.recipe]
         for flag in ("iterations", "batch", "crop"):
             if getattr(args, flag):
                 cmd += [f"--{flag}", str(getattr(args, flag))]
@@ -165,6 +180,7 @@ def train(args: argparse.Namespace) -> None:
         "wall_seconds": round(time.time() - t0, 1),
         "exit_codes": codes,
         "budget_s": args.budget_s,
+        "recipe": args.recipe,
         "jobs": jobs,
     }
     (out / "results.json").write_text(json.dumps(summary, indent=2))
@@ -243,6 +259,12 @@ def main() -> None:
         )
         p.add_argument("--batch", type=int, default=None)
         p.add_argument("--crop", type=int, default=None)
+        p.add_argument(
+            "--recipe",
+            choices=["registered", "hardneg_trial"],
+            default="registered",
+            help="training settings from liver_fit.RECIPES (default: the registered recipe, TRAIN)",
+        )
         if name == "train":
             p.add_argument("--jobs", default=None, help="comma-separated job names (default: all)")
         else:

@@ -154,6 +154,10 @@ def test_every_workflow_transaction_locks_the_request_before_its_steps(
             if "FOR UPDATE" in q["sql"] and ('FROM "inference_analysisrequest"' in q["sql"] or 'FROM "inference_analysisstep"' in q["sql"])
         ]
         locked_tables.append(tables)
+        for q in queries.captured_queries:
+            # Found through its step, the request is locked alone: never the step in passing.
+            if "FOR UPDATE" in q["sql"] and 'FROM "inference_analysisrequest" INNER JOIN' in q["sql"]:
+                assert 'FOR UPDATE OF "inference_analysisrequest"' in q["sql"], q["sql"]
     assert len(locked_tables) >= 6
     for tables in locked_tables:
         # Within each transaction (a delivery can run several), a step is never locked while

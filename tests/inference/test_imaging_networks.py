@@ -18,6 +18,7 @@ from inference.runtime.preprocessing import (
     cxr_preprocess,
     cxr_to_gray_u8,
     histogram_equalise,
+    resize_u8,
     uncrop,
 )
 
@@ -73,6 +74,55 @@ def test_clahe_and_equalisation_spread_a_narrow_histogram() -> None:
     assert cl.std() > img.std() * 2
     flat = np.full((64, 64), 77, np.uint8)  # a constant image stays constant
     assert len(np.unique(clahe(flat))) == 1
+
+
+def _clahe_as_trained(image: np.ndarray, *, clip_limit: float, tiles: int) -> np.ndarray:
+    """The plain formulation the committed models were trained with (before the per-shape
+    geometry cache and in-place arithmetic): the fast path must give the same bytes."""
+    h, w = image.shape
+    th, tw = -(-h // tiles), -(-w // tiles)
+    padded = np.pad(image, ((0, th * tiles - h), (0, tw * tiles - w)), mode="reflect")
+    blocks = padded.reshape(tiles, th, tiles, tw).transpose(0, 2, 1, 3).reshape(tiles * tiles, th * tw)
+    offsets = (np.arange(tiles * tiles) * 256)[:, None]
+    hist = np.bincount((blocks.astype(np.int64) + offsets).ravel(), minlength=tiles * tiles * 256)
+    hist = hist.reshape(tiles * tiles, 256).astype(np.float64)
+    limit = max(clip_limit * th * tw / 256.0, 1.0)
+    excess = np.clip(hist - limit, 0, None).sum(axis=1, keepdims=True)
+    hist = np.minimum(hist, limit) + excess / 256.0
+    cdf = np.cumsum(hist, axis=1)
+    luts = np.clip(np.rint(cdf / cdf[:, -1:] * 255.0), 0, 255).reshape(tiles, tiles, 256)
+    fy = np.clip((np.arange(h) + 0.5) / th - 0.5, 0, tiles - 1)
+    fx = np.clip((np.arange(w) + 0.5) / tw - 0.5, 0, tiles - 1)
+    y0, x0 = np.floor(fy).astype(int), np.floor(fx).astype(int)
+    y1, x1 = np.minimum(y0 + 1, tiles - 1), np.minimum(x0 + 1, tiles - 1)
+    wy, wx = (fy - y0)[:, None], (fx - x0)[None, :]
+    v = image.astype(np.int64)
+    top = luts[y0[:, None], x0[None, :], v] * (1 - wx) + luts[y0[:, None], x1[None, :], v] * wx
+    bottom = luts[y1[:, None], x0[None, :], v] * (1 - wx) + luts[y1[:, None], x1[None, :], v] * wx
+    return np.clip(np.rint(top * (1 - wy) + bottom * wy), 0, 255).astype(np.uint8)
+
+
+def test_fast_preprocessing_gives_the_bytes_the_models_were_trained_on() -> None:
+    rng = np.random.default_rng(7)
+    for trial in range(60):
+        h, w = (int(n) for n in rng.integers(16, 300, 2))
+        if trial % 3 == 0:
+            image = rng.integers(0, 256, (h, w)).astype(np.uint8)
+        elif trial % 3 == 1:
+            image = rng.normal(128, 50, (h, w)).clip(0, 255).astype(np.uint8)
+        else:
+            image = rng.integers(90, 130, (h, w)).astype(np.uint8)  # narrow: many clipped bins
+        tiles, clip_limit = int(rng.integers(2, 9)), float(rng.uniform(1.0, 4.0))
+        expected = _clahe_as_trained(image, clip_limit=clip_limit, tiles=tiles)
+        assert np.array_equal(clahe(image, clip_limit=clip_limit, tiles=tiles), expected), (h, w, tiles)
+        size = int(rng.integers(32, 160))
+        settings = {"size": size, "colour": "pseudocolour", "mean": 0.45, "std": 0.3,
+                    "clahe": {"clip_limit": clip_limit, "tiles": tiles}}
+        grey = cxr_to_gray_u8(image)
+        stack = cxr_channels(resize_u8(grey, size=size), settings=settings).astype(np.float32) / 255.0
+        as_trained = ((stack - 0.45) / 0.3).astype(np.float32)
+        fast = cxr_preprocess(image, settings=settings)
+        assert fast.dtype == np.float32 and np.array_equal(fast, as_trained)
 
 
 def test_centre_crop_and_uncrop_are_inverse() -> None:
