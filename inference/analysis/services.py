@@ -163,50 +163,83 @@ def analysis_advance(*, request_id: int, dispatch: Dispatcher | None = None, inl
     """
     with _workflow_transaction():
         analysis = AnalysisRequest.objects.select_for_update().filter(pk=request_id).first()
-        if analysis is None or analysis.is_finished:
+        if analysis is None:
             return
         steps = list(analysis.steps.select_for_update().order_by("order", "id"))
-        failed = next((s for s in steps if s.status == StepStatus.FAILED), None)
-        if failed is not None:
-            _request_fail(analysis, code=failed.error_code or "step_failed", message=failed.error_message)
-            return
-        open_steps = [s for s in steps if s.status != StepStatus.DONE]
-        if not open_steps:
-            analysis.status = AnalysisStatus.SUCCEEDED
-            analysis.current_step = "done"
-            analysis.progress = 100
-            analysis.finished_at = timezone.now()
-            analysis.save(update_fields=["status", "current_step", "progress", "finished_at", "updated_at"])
-            analysis_publish(analysis, event_type="report.ready")
-            return
-        lowest = min(s.order for s in open_steps)
-        ready = [s for s in open_steps if s.order == lowest and s.status == StepStatus.PENDING]
-        now = timezone.now()
+        _advance_locked(analysis, steps, dispatch=dispatch, inline_cheap_steps=inline_cheap_steps)
+
+
+def _advance_locked(
+    analysis: AnalysisRequest, steps: list[AnalysisStep], *, dispatch: Dispatcher | None, inline_cheap_steps: bool
+) -> None:
+    """The advance itself, inside a workflow transaction that holds the locks of the request and
+    of all its steps (taken in that order). Fails or finishes the request, or hands out the steps
+    that are ready: as messages, or, for cheap steps inside a worker, claimed here and run once
+    this transaction commits (the claim ``analysis_step_execute`` would make in a transaction of
+    its own)."""
+    if analysis.is_finished:
+        return
+    failed = next((s for s in steps if s.status == StepStatus.FAILED), None)
+    if failed is not None:
+        _request_fail(analysis, code=failed.error_code or "step_failed", message=failed.error_message)
+        return
+    open_steps = [s for s in steps if s.status != StepStatus.DONE]
+    if not open_steps:
+        analysis.status = AnalysisStatus.SUCCEEDED
+        analysis.current_step = "done"
+        analysis.progress = 100
+        analysis.finished_at = timezone.now()
+        analysis.save(update_fields=["status", "current_step", "progress", "finished_at", "updated_at"])
+        analysis_publish(analysis, event_type="report.ready")
+        return
+    lowest = min(s.order for s in open_steps)
+    ready = [s for s in open_steps if s.order == lowest and s.status == StepStatus.PENDING]
+    if not ready:
+        return
+    now = timezone.now()
+    if inline_cheap_steps and dispatch is None and all(s.kind in _CHEAP_KINDS for s in ready):
         for step in ready:
-            step.status = StepStatus.DISPATCHED
-            step.dispatched_at = now
-            step.save(update_fields=["status", "dispatched_at"])
-        if analysis.status == AnalysisStatus.QUEUED:
-            analysis.status = AnalysisStatus.RUNNING
-            analysis.save(update_fields=["status", "updated_at"])
-        if inline_cheap_steps and dispatch is None and ready and all(s.kind in _CHEAP_KINDS for s in ready):
-            step_ids = [s.pk for s in ready]
+            _step_claim(analysis, step, now=now, dispatched=True)
+        analysis_publish(analysis, step_key=ready[0].key)
+        claimed = list(ready)
+        transaction.on_commit(lambda: _run_inline(claimed))
+        return
+    for step in ready:
+        step.status = StepStatus.DISPATCHED
+        step.dispatched_at = now
+        step.save(update_fields=["status", "dispatched_at"])
+    if analysis.status == AnalysisStatus.QUEUED:
+        analysis.status = AnalysisStatus.RUNNING
+        analysis.save(update_fields=["status", "updated_at"])
+    messages: list[Message] = [("step", s.pk, _step_queue(s)) for s in ready]
+    transaction.on_commit(lambda: (dispatch or messages_send)(messages))
 
-            def run_inline() -> None:
-                for step_id in step_ids:
-                    try:
-                        analysis_step_execute(step_id=step_id)
-                    except Exception as exc:
-                        # The step is already marked dispatched: hand it to a worker, or it
-                        # would wait for the sweeper.
-                        logger.warning("inline step %s failed (%s); queueing it", step_id, type(exc).__name__)
-                        messages_send([("step", step_id, "default")])
 
-            transaction.on_commit(run_inline)
-            return
-        messages: list[Message] = [("step", s.pk, _step_queue(s)) for s in ready]
-        if messages:
-            transaction.on_commit(lambda: (dispatch or messages_send)(messages))
+def _step_claim(analysis: AnalysisRequest, step: AnalysisStep, *, now: Any, dispatched: bool = False) -> None:
+    """Mark ``step`` running in this worker (both rows locked by the caller's transaction)."""
+    step.status = StepStatus.RUNNING
+    step.attempts += 1
+    step.started_at = now
+    step.heartbeat_at = now
+    fields = ["status", "attempts", "started_at", "heartbeat_at"]
+    if dispatched:
+        step.dispatched_at = now
+        fields.append("dispatched_at")
+    step.save(update_fields=fields)
+    analysis.current_step = _STEP_NAME[StepKind(step.kind)]
+    analysis.status = AnalysisStatus.RUNNING
+    analysis.save(update_fields=["current_step", "status", "updated_at"])
+
+
+def _run_inline(steps: list[AnalysisStep]) -> None:
+    """Run steps this worker has claimed; one that cannot run here goes to the broker."""
+    for step in steps:
+        try:
+            _step_run_claimed(step, runner=None, dispatch=None)
+        except Exception as exc:
+            # The step is claimed: hand it to a worker, or it would wait for the sweeper.
+            logger.warning("inline step %s failed (%s); queueing it", step.pk, type(exc).__name__)
+            messages_send([("step", step.pk, "default")])
 
 
 def _request_fail(analysis: AnalysisRequest, *, code: str, message: str) -> None:
@@ -268,9 +301,6 @@ def _request_and_step_lock(step_id: int) -> tuple[AnalysisRequest, AnalysisStep]
 def analysis_step_execute(
     *, step_id: int, runner: Callable[[AnalysisStep], dict[str, Any]] | None = None, dispatch: Dispatcher | None = None
 ) -> None:
-    from inference.analysis.steps import step_run
-
-    run = runner or step_run
     with _workflow_transaction():
         locked = _request_and_step_lock(step_id)
         if locked is None:
@@ -284,16 +314,19 @@ def analysis_step_execute(
             request_id = step.request_id
             transaction.on_commit(lambda: (dispatch or messages_send)([("advance", request_id, "default")]))
             return
-        now = timezone.now()
-        step.status = StepStatus.RUNNING
-        step.attempts += 1
-        step.started_at = now
-        step.heartbeat_at = now
-        step.save(update_fields=["status", "attempts", "started_at", "heartbeat_at"])
-        analysis.current_step = _STEP_NAME[StepKind(step.kind)]
-        analysis.status = AnalysisStatus.RUNNING
-        analysis.save(update_fields=["current_step", "status", "updated_at"])
+        _step_claim(analysis, step, now=timezone.now())
         analysis_publish(analysis, step_key=step.key)
+    _step_run_claimed(step, runner=runner, dispatch=dispatch)
+
+
+def _step_run_claimed(
+    step: AnalysisStep, *, runner: Callable[[AnalysisStep], dict[str, Any]] | None, dispatch: Dispatcher | None
+) -> None:
+    """Run a step this worker has claimed, outside any transaction, and store its outcome."""
+    from inference.analysis.steps import step_run
+
+    run = runner or step_run
+    step_id = step.pk
     try:
         with _heartbeat(step.pk, settings.ANALYSIS_HEARTBEAT_S):
             result = run(step)
@@ -314,11 +347,18 @@ def _step_finish(
     *, step_id: int, status: str, result: dict[str, Any] | None = None, error_code: str = "",
     error_message: str = "", dispatch: Dispatcher | None = None,
 ) -> None:
+    """Store a step's outcome and, in a worker, advance the request in the same transaction.
+
+    Storing and advancing were two transactions, and the advance then claimed the next cheap
+    step in a third: each took the request's lock again and waited for its own commit. With a
+    dispatcher (the broker), the advance still goes as a message.
+    """
     with _workflow_transaction():
-        locked = _request_and_step_lock(step_id)
-        if locked is None:
+        analysis = AnalysisRequest.objects.select_for_update(of=("self",)).filter(steps__id=step_id).first()
+        if analysis is None:
             return
-        analysis, step = locked
+        steps = list(analysis.steps.select_for_update().order_by("order", "id"))
+        step = next(s for s in steps if s.pk == step_id)
         if step.status in (StepStatus.DONE, StepStatus.FAILED):
             return  # another delivery finished first; keep its result
         step.status = status
@@ -328,35 +368,23 @@ def _step_finish(
         step.finished_at = timezone.now()
         step.save(update_fields=["status", "result", "error_code", "error_message", "finished_at"])
         if status == StepStatus.DONE:
-            analysis.progress = max(analysis.progress, _PROGRESS_AFTER[StepKind(step.kind)] if _kind_all_done(analysis, step.kind) else analysis.progress + 5)
+            kind_done = all(s.status == StepStatus.DONE for s in steps if s.kind == step.kind)
+            analysis.progress = max(analysis.progress, _PROGRESS_AFTER[StepKind(step.kind)] if kind_done else analysis.progress + 5)
             analysis.save(update_fields=["progress", "updated_at"])
             if step.kind not in _CHEAP_KINDS:
                 # After fusion the report step starts at once, and after the report the request
                 # finishes at once; each says so with the new progress. An event here as well
                 # would cost every watching socket a message for nothing.
                 analysis_publish(analysis, step_key=step.key)
-        request_id = analysis.pk
-        transaction.on_commit(lambda: _advance_now(request_id, dispatch))
-
-
-def _advance_now(request_id: int, dispatch: Dispatcher | None) -> None:
-    """Advance in this worker straight away (one hop fewer); fall back to a message."""
-    if dispatch is not None:
-        dispatch([("advance", request_id, "default")])
-        return
-    try:
-        analysis_advance(request_id=request_id, inline_cheap_steps=True)
-    except Exception as exc:
-        logger.warning("inline advance of analysis %s failed (%s); queueing it", request_id, type(exc).__name__)
-        messages_send([("advance", request_id, "default")])
+        if dispatch is not None:
+            request_id = analysis.pk
+            transaction.on_commit(lambda: dispatch([("advance", request_id, "default")]))
+            return
+        _advance_locked(analysis, steps, dispatch=None, inline_cheap_steps=True)
 
 
 def step_fail_permanently(*, step_id: int, code: str, message: str) -> None:
     _step_finish(step_id=step_id, status=StepStatus.FAILED, error_code=code, error_message=message)
-
-
-def _kind_all_done(analysis: AnalysisRequest, kind: str) -> bool:
-    return not analysis.steps.filter(kind=kind).exclude(status=StepStatus.DONE).exists()
 
 
 def analysis_sweep(*, dispatch: Dispatcher | None = None, now: Any = None) -> dict[str, int]:

@@ -163,3 +163,38 @@ def test_every_workflow_transaction_locks_the_request_before_its_steps(
         # Within each transaction (a delivery can run several), a step is never locked while
         # its request is not yet locked.
         assert tables and tables[0] == "request", locked_tables
+
+
+def test_in_a_worker_fusion_and_report_follow_without_the_broker_and_in_few_transactions(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a worker (no dispatcher), finishing the last step of a stage advances the request in
+    the same transaction, and fusion and report are claimed there and run in place: one
+    transaction per step outcome, none for advancing or claiming on its own."""
+    from django.db import connection
+    from django.test import TestCase
+    from django.test.utils import CaptureQueriesContext
+
+    from inference.analysis import services
+    from inference.analysis.services import analysis_step_execute
+
+    sent: list[Any] = []
+    monkeypatch.setattr(services, "messages_send", sent.extend)
+    broker = InlineBroker()
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        analysis = create(world, broker)
+    first_steps = list(broker.queue)
+    assert [m[0] for m in first_steps] == ["step", "step"]  # imaging and risk
+    with CaptureQueriesContext(connection) as queries:
+        for _, step_id, _ in first_steps:
+            with TestCase.captureOnCommitCallbacks(execute=True):
+                analysis_step_execute(step_id=step_id)  # as the worker's task does
+    assert sent == []  # nothing went back through the broker
+    analysis.refresh_from_db()
+    assert analysis.status == AnalysisStatus.SUCCEEDED and analysis.progress == 100
+    assert Report.objects.filter(request=analysis).count() == 1
+    assert set(analysis.steps.values_list("status", flat=True)) == {StepStatus.DONE}
+    transactions = [q for q in queries.captured_queries if q["sql"].startswith("SAVEPOINT")]
+    # imaging: claim + finish; risk: claim + finish-advance-claim(fusion); fusion: finish-advance-
+    # claim(report); report: its own write + finish-advance (done). Thirteen before the merge.
+    assert len(transactions) <= 7, [q["sql"] for q in queries.captured_queries]
