@@ -4,7 +4,9 @@
 first dispatch on commit. ``analysis_advance`` dispatches whichever steps are ready (all steps
 of lower order done); each step task calls ``analysis_step_execute``, which claims the step,
 runs it outside any transaction, and stores the result only if no other delivery already did.
-``analysis_sweep`` re-drives steps whose worker vanished and fails requests that can no longer
+In a worker, storing a result and advancing are one transaction, and the cheap steps that
+follow (fusion, report) are claimed in it and run in the same worker, not sent through the
+broker. ``analysis_sweep`` re-drives steps whose worker vanished and fails requests that can no longer
 finish, each with a code. Every state change publishes a notification on commit.
 """
 
