@@ -16,7 +16,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -165,7 +165,7 @@ def analysis_advance(*, request_id: int, dispatch: Dispatcher | None = None, inl
     """
     with _workflow_transaction():
         analysis = AnalysisRequest.objects.select_for_update().filter(pk=request_id).first()
-        if analysis is None:
+        if analysis is None or analysis.is_finished:
             return
         steps = list(analysis.steps.select_for_update().order_by("order", "id"))
         _advance_locked(analysis, steps, dispatch=dispatch, inline_cheap_steps=inline_cheap_steps)
@@ -203,8 +203,7 @@ def _advance_locked(
         for step in ready:
             _step_claim(analysis, step, now=now, dispatched=True)
         analysis_publish(analysis, step_key=ready[0].key)
-        claimed = list(ready)
-        transaction.on_commit(lambda: _run_inline(claimed))
+        transaction.on_commit(lambda: _run_inline(ready))
         return
     for step in ready:
         step.status = StepStatus.DISPATCHED
@@ -217,7 +216,7 @@ def _advance_locked(
     transaction.on_commit(lambda: (dispatch or messages_send)(messages))
 
 
-def _step_claim(analysis: AnalysisRequest, step: AnalysisStep, *, now: Any, dispatched: bool = False) -> None:
+def _step_claim(analysis: AnalysisRequest, step: AnalysisStep, *, now: datetime, dispatched: bool = False) -> None:
     """Mark ``step`` running in this worker (both rows locked by the caller's transaction)."""
     step.status = StepStatus.RUNNING
     step.attempts += 1
@@ -287,12 +286,17 @@ def _heartbeat(step_id: int, every_s: float) -> Iterator[None]:
         thread.join(timeout=every_s + 1)
 
 
+def _request_of_step_lock(step_id: int) -> AnalysisRequest | None:
+    """The request a step belongs to, found through the step and locked in one statement
+    (FOR UPDATE OF the request alone: its steps are locked after it, never in passing)."""
+    return AnalysisRequest.objects.select_for_update(of=("self",)).filter(steps__id=step_id).first()
+
+
 def _request_and_step_lock(step_id: int) -> tuple[AnalysisRequest, AnalysisStep] | None:
     """Lock a step's request, then the step: the one order every transaction here takes its
     row locks in (``analysis_advance`` locks the request, then its steps). Taking them the
     other way round deadlocked two workers finishing sibling steps at the same moment."""
-    # Found through the step and locked in one statement (FOR UPDATE OF the request alone).
-    analysis = AnalysisRequest.objects.select_for_update(of=("self",)).filter(steps__id=step_id).first()
+    analysis = _request_of_step_lock(step_id)
     if analysis is None:
         return None
     step = AnalysisStep.objects.select_for_update().get(pk=step_id)
@@ -356,7 +360,7 @@ def _step_finish(
     dispatcher (the broker), the advance still goes as a message.
     """
     with _workflow_transaction():
-        analysis = AnalysisRequest.objects.select_for_update(of=("self",)).filter(steps__id=step_id).first()
+        analysis = _request_of_step_lock(step_id)
         if analysis is None:
             return
         steps = list(analysis.steps.select_for_update().order_by("order", "id"))

@@ -90,7 +90,7 @@ def model_load_from_card(*, card: ModelCard) -> LoadedModel:
         net.eval()
         net = batchnorm_folded(net, probe=_probe_input(card))
         device = runtime_device()
-        net.to(device).eval()
+        net.to(device)
         net.requires_grad_(False)  # inference only; Grad-CAM takes gradients w.r.t. activations
         loaded = LoadedModel(card=card, net=net, device=device)
         _CACHE[cache_key] = loaded
@@ -208,6 +208,13 @@ def logits_and_gradcam(
                 progress(x.shape[0])
     finally:
         handle.remove()
+    return _gradcam_joined(logits_out, maps)
+
+
+def _gradcam_joined(
+    logits_out: list[NDArray[np.float32]], maps: dict[int, list[NDArray[np.float32]]]
+) -> tuple[NDArray[np.float32], dict[int, NDArray[np.float32]]]:
+    """Per-batch logits and maps of either Grad-CAM path, joined over the batches."""
     if not logits_out:
         raise ModelInputInvalid("no images given")
     return np.concatenate(logits_out), {c: np.concatenate(v) for c, v in maps.items()}
@@ -282,9 +289,7 @@ def _gradcam_closed_form(
                     progress(x.shape[0])
     finally:
         handle.remove()
-    if not logits_out:
-        raise ModelInputInvalid("no images given")
-    return np.concatenate(logits_out), {c: np.concatenate(v) for c, v in maps.items()}
+    return _gradcam_joined(logits_out, maps)
 
 
 def softmax_calibrated(
