@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import json
 import os
-import shutil
 import socket
 import statistics
 import subprocess
@@ -128,21 +127,42 @@ async def run(base: str, port: int, info: dict[str, Any], n_requests: int, n_cli
     cookie = "; ".join(f"{k}={v}" for k, v in login.cookies.items())
     headers = {"Cookie": cookie, "Origin": f"http://127.0.0.1:{port}"}
     url = f"ws://127.0.0.1:{port}/ws/patients/{info['patient']}/"
-    clients = [await websockets.connect(url, additional_headers=headers) for _ in range(n_clients)]
-    for client in clients:
-        await client.recv()  # state snapshot
-    watcher = clients[0]
-
-    async def drain(client: Any) -> None:
-        try:
-            while True:
-                await client.recv()
-        except websockets.ConnectionClosed:
-            return
-
-    drainers = [asyncio.create_task(drain(c)) for c in clients[1:]]
+    # The other browsers watching the patient live in a process of their own, as they would on
+    # other machines: in this process, the watcher's timestamps would wait for the bench's own
+    # event loop to read every other socket's copy of each event first.
+    others = subprocess.Popen(
+        [sys.executable, __file__, "--drain", url, "--clients", str(n_clients - 1)],
+        env=dict(os.environ, BENCH_WS_HEADERS=json.dumps(headers)), stdout=subprocess.PIPE, text=True,
+    )
+    assert others.stdout is not None
+    if others.stdout.readline().strip() != "connected":
+        raise SystemExit("the other WebSocket clients did not connect")
+    watcher = await websockets.connect(url, additional_headers=headers)
+    await watcher.recv()  # state snapshot
     session = requests.Session()
     session.headers["Authorization"] = f"Token {info['token']}"
+    # Events are stamped as they arrive, by a reader of their own: the request id is known only
+    # once the POST has answered, and its events may arrive before that answer does.
+    arrivals: dict[int, dict[str, float]] = {}
+    finished: dict[int, asyncio.Event] = {}
+
+    async def read_events() -> None:
+        async for text in watcher:
+            now = time.perf_counter()
+            event = json.loads(text)
+            request_id = event.get("request_id")
+            if request_id is None:
+                continue
+            seen = arrivals.setdefault(request_id, {})
+            if event.get("step") == "running model":
+                seen.setdefault("running", now)
+            if event.get("step_key", "").startswith("imaging:") and event.get("progress", 0) >= 60:
+                seen.setdefault("model_end", now)
+            if event["type"] == "report.ready":
+                seen.setdefault("report", now)
+                finished.setdefault(request_id, asyncio.Event()).set()
+
+    reader = asyncio.create_task(read_events())
     to_running: list[float] = []
     to_report: list[float] = []
     for i in range(n_requests + 5):
@@ -152,25 +172,15 @@ async def run(base: str, port: int, info: dict[str, Any], n_requests: int, n_cli
             json={"patient": info["patient"], "models": ["noop"], "idempotency_key": uuid.uuid4().hex}, timeout=30,
         )
         request_id = response.json()["id"]
-        running_at = model_end_at = None
-        while True:
-            event = json.loads(await asyncio.wait_for(watcher.recv(), timeout=60))
-            if event.get("request_id") != request_id:
-                continue
-            now = time.perf_counter()
-            if running_at is None and event.get("step") == "running model":
-                running_at = now
-            if event.get("step_key", "").startswith("imaging:") and event.get("progress", 0) >= 60:
-                model_end_at = now
-            if event["type"] == "report.ready":
-                break
-        if i >= 5 and running_at is not None and model_end_at is not None:  # 5 warm-up requests
-            to_running.append(running_at - started)
-            to_report.append(now - model_end_at)
-    for task in drainers:
-        task.cancel()
-    for client in clients:
-        await client.close()
+        await asyncio.wait_for(finished.setdefault(request_id, asyncio.Event()).wait(), timeout=60)
+        seen = arrivals[request_id]
+        if i >= 5 and "running" in seen and "model_end" in seen:  # 5 warm-up requests
+            to_running.append(seen["running"] - started)
+            to_report.append(seen["report"] - seen["model_end"])
+    reader.cancel()
+    await watcher.close()
+    others.terminate()
+    others.wait(timeout=30)
 
     # Baselines in the same run.
     r = redis.Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
@@ -205,8 +215,25 @@ async def run(base: str, port: int, info: dict[str, Any], n_requests: int, n_cli
     return 0
 
 
+async def drain(url: str, n_clients: int) -> None:
+    """The other clients: connect, say so, then read every event until terminated."""
+    headers = json.loads(os.environ["BENCH_WS_HEADERS"])
+    clients = [await websockets.connect(url, additional_headers=headers) for _ in range(n_clients)]
+    for client in clients:
+        await client.recv()  # state snapshot
+    print("connected", flush=True)
+
+    async def read_all(client: Any) -> None:
+        async for _ in client:
+            pass
+
+    await asyncio.gather(*(read_all(c) for c in clients))
+
+
 if __name__ == "__main__":
-    shutil.which("daphne")
+    if len(sys.argv) > 2 and sys.argv[1] == "--drain":
+        asyncio.run(drain(sys.argv[2], int(sys.argv[4])))
+        sys.exit(0)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cdss.settings.bench")
     os.environ.setdefault("SECRET_KEY", "bench-only-key-not-secret-0123456789abcdefghijklmnop")
     sys.path.insert(0, str(ROOT))

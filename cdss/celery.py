@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
-from celery import Celery
+from celery import Celery, signals
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cdss.settings.dev")
@@ -15,3 +16,19 @@ app.conf.task_queues = [Queue("default"), Queue("gpu")]
 app.conf.task_default_queue = "default"
 app.conf.worker_hijack_root_logger = False
 app.autodiscover_tasks()
+
+# Celery's Django fix-up closes every database connection before and after each task, and
+# with Django's connection pool it closes the pool itself: every task in a pool process then
+# paid for a new PostgreSQL connection (about 20 ms, several times per analysis). Its
+# closing is switched off by an unreachable reuse count; ``_connections_return`` hands the
+# connections back instead, and the pool discards any that broke (e.g. PostgreSQL restarted).
+# A forked pool process still drops the connections it inherited (the fix-up does that at
+# process start whatever this count says).
+app.conf.CELERY_DB_REUSE_MAX = 2**62
+
+
+@signals.task_postrun.connect
+def _connections_return(**_: Any) -> None:
+    from django.db import close_old_connections
+
+    close_old_connections()

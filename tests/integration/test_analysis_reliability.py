@@ -13,6 +13,7 @@ from typing import Any
 
 import psutil
 import pytest
+from django.db import connection
 from django.test import override_settings
 
 from inference.analysis.services import analysis_request_create, analysis_sweep
@@ -65,6 +66,30 @@ def test_end_to_end_with_a_real_worker(celery_worker_process: WorkerProcess, two
     analysis.refresh_from_db()
     assert analysis.status == AnalysisStatus.SUCCEEDED, (analysis.error_code, celery_worker_process.log_text()[-2000:])
     assert Report.objects.filter(request=analysis).count() == 1
+
+
+def sessions_opened() -> int:
+    """PostgreSQL sessions ever opened to the test database (other backends report within ~1 s)."""
+    time.sleep(1.5)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
+        return int(cursor.fetchone()[0])
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="connection pooling is PostgreSQL's (SQLite has no sessions)")
+def test_worker_keeps_its_database_connections_between_tasks(celery_worker_process: WorkerProcess, tworld: World) -> None:
+    # Celery's Django fix-up closed the pool after every task, so each task paid for a new
+    # connection; the worker now hands connections back to the pool instead.
+    warm = submit(tworld, "warm-up")
+    wait_for(lambda: finished(warm.pk), 60, "the warm-up analysis to finish")
+    before = sessions_opened()
+    analyses = [submit(tworld, f"pooled-{n}") for n in range(5)]
+    wait_for(lambda: all(finished(a.pk) for a in analyses), 60, "the analyses to finish")
+    opened = sessions_opened() - before
+    assert all(AnalysisRequest.objects.get(pk=a.pk).status == AnalysisStatus.SUCCEEDED for a in analyses)
+    # Ten tasks ran; at most the pool's growth may open a connection or two.
+    assert opened <= 2, f"{opened} new PostgreSQL sessions for 10 tasks"
 
 
 # Five rounds in CI; scripts/chaos.sh runs twenty.
