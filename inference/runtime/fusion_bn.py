@@ -13,8 +13,6 @@ probe input; on any difference the original network is kept.
 
 from __future__ import annotations
 
-import copy
-import logging
 from typing import cast
 
 import torch
@@ -22,16 +20,13 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.modules.conv import _ConvNd
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-logger = logging.getLogger(__name__)
+from inference.runtime.rewrite_check import rewritten_or_original
 
 _CONV_BN = (
     (torch.nn.Conv1d, torch.nn.BatchNorm1d),
     (torch.nn.Conv2d, torch.nn.BatchNorm2d),
     (torch.nn.Conv3d, torch.nn.BatchNorm3d),
 )
-# Agreement asked of the folded network: float32 rounding differs, nothing else may.
-_TOLERANCE = 1e-4
-
 
 def _pair(conv: torch.nn.Module, norm: torch.nn.Module) -> bool:
     return any(type(conv) is c and type(norm) is n for c, n in _CONV_BN) and bool(
@@ -65,13 +60,4 @@ def _fold_in_place(module: torch.nn.Module) -> int:
 def batchnorm_folded(net: torch.nn.Module, *, probe: torch.Tensor) -> torch.nn.Module:
     """``net`` (in eval mode) with each BatchNorm folded into its convolution, or ``net`` itself
     when there is nothing to fold or the folded copy does not give the same output on ``probe``."""
-    folded_net = copy.deepcopy(net).eval()
-    if _fold_in_place(folded_net) == 0:
-        return net
-    with torch.inference_mode():
-        expected, got = net(probe), folded_net(probe)
-    scale = max(1.0, float(expected.abs().max()))
-    if got.shape != expected.shape or float((got - expected).abs().max()) > _TOLERANCE * scale:
-        logger.warning("folding batch norms changed %s's output; keeping the original network", type(net).__name__)
-        return net
-    return folded_net
+    return rewritten_or_original(net, rewrite=_fold_in_place, probe=probe, what="folding batch norms")

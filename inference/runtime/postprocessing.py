@@ -18,11 +18,37 @@ UNIT_MM = "mm"
 UNIT_HU = "[hnsf'U]"
 
 
+def _box(mask: NDArray[np.bool_], *, margin: int = 0) -> tuple[slice, ...] | None:
+    """The smallest box holding every true voxel of ``mask``, grown by ``margin`` (within the array)."""
+    box = []
+    for axis in range(mask.ndim):
+        present = np.flatnonzero(mask.any(axis=tuple(a for a in range(mask.ndim) if a != axis)))
+        if present.size == 0:
+            return None
+        box.append(slice(max(int(present[0]) - margin, 0), min(int(present[-1]) + 1 + margin, mask.shape[axis])))
+    return tuple(box)
+
+
 def labels_clean(
     labels: NDArray[np.uint8], *, spacing: tuple[float, float, float], settings: dict[str, Any]
 ) -> NDArray[np.uint8]:
     """Keep the largest liver component; drop lesions outside it, lesions that lie mostly outside the
-    liver (``lesion_min_liver_contact``, optional) and lesions below ``min_lesion_ml``."""
+    liver (``lesion_min_liver_contact``, optional) and lesions below ``min_lesion_ml``.
+
+    Works in the box around the labelled voxels, grown by one voxel so that every lesion's outer
+    shell is whole: the same result as on the whole volume, where labelling ten million mostly
+    empty voxels was most of the time. Components keep their numbering (the box keeps the scan order).
+    """
+    out = labels.copy()
+    box = _box(labels > 0, margin=1)
+    if box is not None:
+        out[box] = _labels_clean_dense(labels[box], spacing=spacing, settings=settings)
+    return out
+
+
+def _labels_clean_dense(
+    labels: NDArray[np.uint8], *, spacing: tuple[float, float, float], settings: dict[str, Any]
+) -> NDArray[np.uint8]:
     largest = bool(settings.get("largest_liver_component", True))
     out = _largest_organ_keep(labels.copy()) if largest else labels.copy()
     contact = float(settings.get("lesion_min_liver_contact", 0.0))
@@ -97,6 +123,24 @@ def longest_axial_diameter_mm(mask_yx: NDArray[np.bool_], *, spacing_yx: tuple[f
     return float(d.max())
 
 
+def _lesion_components(labels: NDArray[np.uint8]) -> list[tuple[tuple[slice, ...], NDArray[np.bool_]]]:
+    """Each 26-connected lesion component, in scan order: its box in ``labels`` and its mask there.
+
+    Labelled in the box around all lesions (the same components in the same order), and each
+    measured in its own box: the whole volume once per lesion was most of the findings' time.
+    """
+    box = _box(labels == 2)
+    if box is None:
+        return []
+    comp, _ = ndimage.label(labels[box] == 2, structure=np.ones((3, 3, 3), bool))
+    found = []
+    for idx, local in enumerate(ndimage.find_objects(comp), start=1):
+        if local is not None:
+            sl = tuple(slice(b.start + s.start, b.start + s.stop) for b, s in zip(box, local, strict=True))
+            found.append((sl, comp[local] == idx))
+    return found
+
+
 def findings_compute(
     *,
     labels: NDArray[np.uint8],
@@ -110,13 +154,8 @@ def findings_compute(
     range and test-time-augmentation confidence."""
     voxel_ml = float(np.prod(spacing)) / 1000.0
     liver = labels > 0
-    comp, _ = ndimage.label(labels == 2, structure=np.ones((3, 3, 3), bool))
     lesions = []
-    objects = ndimage.find_objects(comp)
-    for idx, sl in enumerate(objects, start=1):
-        if sl is None:
-            continue
-        m = comp[sl] == idx
+    for idx, (sl, m) in enumerate(_lesion_components(labels), start=1):
         z0 = sl[0].start
         per_slice = [
             longest_axial_diameter_mm(m[k], spacing_yx=(spacing[1], spacing[2]))
@@ -133,7 +172,7 @@ def findings_compute(
                 int(z0 + np.flatnonzero(m.any(axis=(1, 2)))[0]),
                 int(z0 + np.flatnonzero(m.any(axis=(1, 2)))[-1]),
             ],
-            "centroid_zyx": [round(float(c), 1) for c in ndimage.center_of_mass(comp == idx)],
+            "centroid_zyx": [round(float(c) + s.start, 1) for c, s in zip(ndimage.center_of_mass(m), sl, strict=True)],
         }
         if lesion_prob_u8 is not None:
             entry["confidence"] = round(float(lesion_prob_u8[sl][m].mean()) / 255.0, 3)

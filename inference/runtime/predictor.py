@@ -29,6 +29,7 @@ from inference.registry import (
 )
 from inference.runtime.fusion_bn import batchnorm_folded
 from inference.runtime.networks import network_build
+from inference.runtime.upsample_shuffle import transposed_convs_as_shuffles
 
 _CACHE: dict[tuple[str, str, str, str, int], LoadedModel] = {}
 _LOCK = threading.Lock()
@@ -88,7 +89,8 @@ def model_load_from_card(*, card: ModelCard) -> LoadedModel:
                 detail={"key": card.key, "version": card.version, "error": type(exc).__name__},
             ) from exc
         net.eval()
-        net = batchnorm_folded(net, probe=_probe_input(card))
+        probe = _probe_input(card)
+        net = transposed_convs_as_shuffles(batchnorm_folded(net, probe=probe), probe=probe)
         device = runtime_device()
         net.to(device)
         net.requires_grad_(False)  # inference only; Grad-CAM takes gradients w.r.t. activations
