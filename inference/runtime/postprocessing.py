@@ -53,8 +53,8 @@ def _labels_clean_dense(
     out = _largest_organ_keep(labels.copy()) if largest else labels.copy()
     contact = float(settings.get("lesion_min_liver_contact", 0.0))
     if contact > 0:
-        out = _lesions_outside_liver_drop(out, min_contact=contact)
-        if largest:  # a dropped mass may have been the bridge to a stray organ component
+        out, dropped = _lesions_outside_liver_drop(out, min_contact=contact)
+        if largest and dropped:  # a dropped mass may have been the bridge to a stray organ component
             out = _largest_organ_keep(out)
     voxel_ml = float(np.prod(spacing)) / 1000.0
     min_ml = float(settings.get("min_lesion_ml", 0.0))
@@ -78,9 +78,11 @@ def _largest_organ_keep(out: NDArray[np.uint8]) -> NDArray[np.uint8]:
     return out
 
 
-def _lesions_outside_liver_drop(labels: NDArray[np.uint8], *, min_contact: float) -> NDArray[np.uint8]:
+def _lesions_outside_liver_drop(
+    labels: NDArray[np.uint8], *, min_contact: float
+) -> tuple[NDArray[np.uint8], int]:
     """A liver lesion lies in the liver: drop (to background) each lesion component whose outer shell
-    is less than ``min_contact`` liver.
+    is less than ``min_contact`` liver. Returns the labels and how many components were dropped.
 
     Catches masses next to the liver (adrenal, kidney, bowel, heart) that the network labels lesion
     because they touch it; the liver voxels themselves are kept.
@@ -88,7 +90,8 @@ def _lesions_outside_liver_drop(labels: NDArray[np.uint8], *, min_contact: float
     out = labels.copy()
     comp, n = ndimage.label(out == 2, structure=np.ones((3, 3, 3), bool))
     if not n:
-        return out
+        return out, 0
+    dropped = 0
     for k, box in enumerate(ndimage.find_objects(comp), start=1):
         if box is None:
             continue
@@ -98,7 +101,8 @@ def _lesions_outside_liver_drop(labels: NDArray[np.uint8], *, min_contact: float
         around = out[box][shell]
         if around.size and float((around == 1).mean()) < min_contact:
             out[box][mask] = 0
-    return out
+            dropped += 1
+    return out, dropped
 
 
 def longest_axial_diameter_mm(mask_yx: NDArray[np.bool_], *, spacing_yx: tuple[float, float]) -> float:
