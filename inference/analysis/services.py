@@ -85,10 +85,11 @@ def analysis_request_create(
     request: Any = None,
     dispatch: Dispatcher | None = None,
 ) -> tuple[AnalysisRequest, bool]:
-    """Create the request (or return the one this idempotency key already made)."""
-    existing = AnalysisRequest.objects.filter(requested_by=actor, idempotency_key=idempotency_key).first()
-    if existing is not None:
-        return existing, False
+    """Create the request (or return the one this idempotency key already made).
+
+    The key's unique constraint tells a repeat: the insert is tried first and a repeat rolls back,
+    rather than every new request paying for a lookup first.
+    """
     known = analysis_models()
     unknown = sorted(set(model_keys) - set(known))
     if unknown:
@@ -115,7 +116,7 @@ def analysis_request_create(
             transaction.on_commit(lambda: (dispatch or messages_send)(messages))
             analysis_publish(analysis, event_type="analysis.status")
     except IntegrityError:
-        # The same key arrived twice at once: the other transaction won; return its request.
+        # This key made a request already (earlier, or at this moment in another transaction).
         return AnalysisRequest.objects.get(requested_by=actor, idempotency_key=idempotency_key), False
     return analysis, True
 

@@ -48,6 +48,8 @@ class AnalysisSerializer(serializers.ModelSerializer[AnalysisRequest]):
                   "error_code", "error_message", "created_at", "updated_at", "finished_at", "steps", "report_id"]
 
     def get_report_id(self, obj: AnalysisRequest) -> int | None:
+        if not obj.is_finished:
+            return None  # as in the live events: the report is announced when the request finishes
         report = getattr(obj, "report", None)
         return report.pk if report is not None else None
 
