@@ -46,19 +46,24 @@ def run_risk(step: AnalysisStep) -> dict[str, Any]:
     return evaluation
 
 
-def _step_results(analysis: AnalysisRequest, kind: str) -> list[AnalysisStep]:
-    return list(analysis.steps.filter(kind=kind, status=StepStatus.DONE).order_by("order", "id"))
+def _done_steps(analysis: AnalysisRequest) -> dict[str, list[AnalysisStep]]:
+    """The request's finished steps by kind, in step order (one query for all kinds)."""
+    by_kind: dict[str, list[AnalysisStep]] = {}
+    for step in analysis.steps.filter(status=StepStatus.DONE).order_by("order", "id"):
+        by_kind.setdefault(step.kind, []).append(step)
+    return by_kind
 
 
 def run_fusion(step: AnalysisStep) -> dict[str, Any]:
     from inference.risk.scores.registry import scores_evaluate
 
     analysis = step.request
-    risk = _step_results(analysis, StepKind.RISK)
+    done = _done_steps(analysis)
+    risk = done.get(StepKind.RISK, [])
     if not risk:
         raise StepFailed("The risk step has no result.", code="missing_risk_result")
     risk_result = risk[0].result
-    imaging = [s.result for s in _step_results(analysis, StepKind.IMAGING)]
+    imaging = [s.result for s in done.get(StepKind.IMAGING, [])]
     request_body = risk_result["request"]
 
     def staging_scores(tumours: list[dict[str, Any]]) -> dict[str, Any]:
@@ -76,9 +81,10 @@ def run_fusion(step: AnalysisStep) -> dict[str, Any]:
 
 def run_report(step: AnalysisStep) -> dict[str, Any]:
     analysis = step.request
-    risk = _step_results(analysis, StepKind.RISK)[0].result
-    fusion = _step_results(analysis, StepKind.FUSION)[0].result
-    imaging = [s.result for s in _step_results(analysis, StepKind.IMAGING)]
+    done = _done_steps(analysis)
+    risk = done[StepKind.RISK][0].result
+    fusion = done[StepKind.FUSION][0].result
+    imaging = [s.result for s in done.get(StepKind.IMAGING, [])]
     content: dict[str, Any] = {
         "schema": "cdss.report/1",
         "patient_id": analysis.patient_id,

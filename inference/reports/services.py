@@ -45,16 +45,17 @@ def _next_version(patient_id: int) -> int:
 
 
 def report_create_for_request(*, analysis: AnalysisRequest, content: dict[str, Any]) -> Report:
-    """The request's one report; a second delivery of the report step returns the first."""
-    existing = Report.objects.filter(request=analysis).first()
-    if existing is not None:
-        return existing
+    """The request's one report; a second delivery of the report step returns the first.
+
+    The request's unique report tells a repeat: the insert is tried first, and a repeat (or a
+    version number another report took) rolls back and is looked into then.
+    """
     for _ in range(5):
         try:
             with transaction.atomic():
                 report = Report.objects.create(
                     patient_id=analysis.patient_id, request=analysis, version=_next_version(analysis.patient_id),
-                    content=content, content_sha256=content_sha256(content), created_by=analysis.requested_by,
+                    content=content, content_sha256=content_sha256(content), created_by_id=analysis.requested_by_id,
                 )
                 record_changed_publish(patient_id=analysis.patient_id, record="report", action="created", ids=[report.pk])
                 return report

@@ -147,3 +147,24 @@ def test_report_changes_are_announced_like_every_record_change(
         loop.close()
     assert event == {"type": "record.changed", "patient_id": world.patient.pk, "record": "report",
                      "action": "signed", "ids": [report.pk]}
+
+
+def test_a_second_delivery_of_the_report_step_returns_the_first_report(world: World, report: Report) -> None:
+    from inference.reports.services import report_create_for_request
+
+    assert report.request is not None
+    again = report_create_for_request(analysis=report.request, content={"schema": "cdss.report/1", "other": True})
+    assert again.pk == report.pk and again.content == report.content
+    assert Report.objects.filter(request=report.request).count() == 1
+
+
+def test_the_next_request_of_the_patient_gets_the_next_version(
+    world: World, report: Report, django_capture_on_commit_callbacks: Any
+) -> None:
+    broker = InlineBroker()
+    with django_capture_on_commit_callbacks(execute=True):
+        analysis_request_create(actor=world.clinician, patient=world.patient, series_uids=[], model_keys=["noop"],
+                                idempotency_key="r2", dispatch=broker)
+    broker.drain()
+    versions = sorted(Report.objects.filter(patient=world.patient).values_list("version", flat=True))
+    assert versions == [report.version, report.version + 1]
