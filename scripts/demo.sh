@@ -17,7 +17,9 @@ bash scripts/services.sh demo 8042
 
 pids=()
 cleanup() {
-  trap - INT TERM EXIT
+  # A second Ctrl-C (or a TERM sent to the whole process group) must not cut the clean-up short.
+  trap '' INT TERM
+  trap - EXIT
   echo; echo "demo: stopping"
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
