@@ -67,9 +67,8 @@ def bench_ct(slices: int) -> None:
     from monai.transforms import AsDiscrete, Lambda, Resize
 
     from inference.runtime.liver import run_liver_seg
-    from inference.runtime.networks import network_build
     from inference.runtime.postprocessing import dice, labels_clean
-    from inference.runtime.predictor import model_load
+    from inference.runtime.predictor import model_load, network_load
     from inference.runtime.preprocessing import ct_inplane_shape
 
     model = model_load(key="liver_ct_seg")
@@ -102,9 +101,7 @@ def bench_ct(slices: int) -> None:
 
     # MONAI's side: the network as MONAI builds it from the card, with the same weights and none
     # of the load-time rewrites of ours (``inference.runtime.predictor``).
-    reference_net = network_build(architecture=model.card.data["architecture"])
-    reference_net.load_state_dict(torch.load(model.card.weights_path, map_location="cpu", weights_only=True))
-    reference_net.eval()
+    reference_net = network_load(card=model.card)
     lo, hi = pre["window_hu"]
     h, w = vol.shape[1:]
     rh, rw = ct_inplane_shape(shape_yx=(h, w), spacing_yx=(spacing[1], spacing[2]), target=float(pre["spacing_mm"]))

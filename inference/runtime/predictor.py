@@ -58,6 +58,33 @@ def runtime_device() -> torch.device:
     return torch.device("cpu")
 
 
+def network_load(*, card: ModelCard) -> torch.nn.Module:
+    """The card's network with its verified weights, on the CPU in eval mode, exactly as the
+    architecture defines it: none of the inference rewrites ``model_load_from_card`` applies."""
+    path = model_weights_verify(card=card)
+    net = network_build(architecture=card.data["architecture"])
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if not isinstance(state, dict):
+            raise TypeError("weights file does not hold a state dict")
+        net.load_state_dict(state, strict=True)
+    except (
+        RuntimeError,
+        pickle.UnpicklingError,
+        EOFError,
+        ValueError,
+        KeyError,
+        TypeError,
+        AttributeError,
+        zipfile.BadZipFile,
+    ) as exc:
+        raise ModelWeightsCorrupt(
+            "weights file cannot be loaded into the card's architecture",
+            detail={"key": card.key, "version": card.version, "error": type(exc).__name__},
+        ) from exc
+    return net.eval()
+
+
 def model_load_from_card(*, card: ModelCard) -> LoadedModel:
     """Verify, load and cache the model of ``card`` (one copy per process and weights hash)."""
     # The file's path is part of the key: another copy of the same card (elsewhere on disk) is
@@ -67,28 +94,7 @@ def model_load_from_card(*, card: ModelCard) -> LoadedModel:
         hit = _CACHE.get(cache_key)
         if hit is not None:
             return hit
-        path = model_weights_verify(card=card)
-        net = network_build(architecture=card.data["architecture"])
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-            if not isinstance(state, dict):
-                raise TypeError("weights file does not hold a state dict")
-            net.load_state_dict(state, strict=True)
-        except (
-            RuntimeError,
-            pickle.UnpicklingError,
-            EOFError,
-            ValueError,
-            KeyError,
-            TypeError,
-            AttributeError,
-            zipfile.BadZipFile,
-        ) as exc:
-            raise ModelWeightsCorrupt(
-                "weights file cannot be loaded into the card's architecture",
-                detail={"key": card.key, "version": card.version, "error": type(exc).__name__},
-            ) from exc
-        net.eval()
+        net = network_load(card=card)
         probe = _probe_input(card)
         net = transposed_convs_as_shuffles(batchnorm_folded(net, probe=probe), probe=probe)
         device = runtime_device()

@@ -57,18 +57,18 @@ class FusedUpCat(torch.nn.Module):
 
     def forward(self, x: torch.Tensor, x_e: torch.Tensor | None) -> torch.Tensor:
         r = self.upsample.factor
-        y = self.upsample.conv(x)
-        n, c_rr, h, w = y.shape
-        c = c_rr // (r * r)
         if x_e is None:
-            return self.convs(torch.nn.functional.pixel_shuffle(y, r))
-        if x_e.shape[2:] != (h * r, w * r):
+            return self.convs(self.upsample(x))
+        if x_e.shape[2:] != (x.shape[2] * r, x.shape[3] * r):
             # An odd edge upstream: MONAI's replicate padding, as in UpCat.
-            x_0 = torch.nn.functional.pixel_shuffle(y, r)
+            x_0 = self.upsample(x)
             if self.is_pad:
                 pad = [0, int(x_e.shape[-1] != x_0.shape[-1]), 0, int(x_e.shape[-2] != x_0.shape[-2])]
                 x_0 = torch.nn.functional.pad(x_0, pad, "replicate")
             return self.convs(torch.cat([x_e, x_0], dim=1))
+        y = self.upsample.conv(x)
+        n, c_rr, h, w = y.shape
+        c = c_rr // (r * r)
         c_e = x_e.shape[1]
         out = torch.empty((n, c_e + c, h * r, w * r), dtype=y.dtype, device=y.device)
         out[:, :c_e] = x_e

@@ -23,15 +23,12 @@ def _with_running_stats(net: torch.nn.Module) -> torch.nn.Module:
 
 def test_the_committed_classifier_is_folded_and_answers_the_same() -> None:
     from inference.registry import model_card_get
-    from inference.runtime.networks import network_build
-    from inference.runtime.predictor import model_load
+    from inference.runtime.predictor import model_load, network_load
 
     card = model_card_get(key="cxr_pneumonia")
     loaded = model_load(key="cxr_pneumonia")
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in loaded.net.modules())
-    original = network_build(architecture=card.data["architecture"])
-    original.load_state_dict(torch.load(card.weights_path, map_location="cpu", weights_only=True))
-    original.eval()
+    original = network_load(card=card)
     x = torch.randn(3, 3, 128, 128, generator=torch.Generator().manual_seed(2))
     with torch.inference_mode():
         np.testing.assert_allclose(loaded.net.cpu()(x).numpy(), original(x).numpy(), atol=1e-5)

@@ -52,15 +52,12 @@ def test_transposed_convolutions_that_overlap_are_left_alone() -> None:
 
 def test_the_committed_liver_model_is_rewritten_and_answers_the_same() -> None:
     from inference.registry import model_card_get
-    from inference.runtime.networks import network_build
-    from inference.runtime.predictor import model_load
+    from inference.runtime.predictor import model_load, network_load
 
     card = model_card_get(key="liver_ct_seg")
     loaded = model_load(key="liver_ct_seg")
     assert any(isinstance(m, FusedUpCat) for m in loaded.net.modules())
-    original = network_build(architecture=card.data["architecture"])
-    original.load_state_dict(torch.load(card.weights_path, map_location="cpu", weights_only=True))
-    original.eval()
+    original = network_load(card=card)
     x = torch.randn(2, 3, 96, 96, generator=torch.Generator().manual_seed(3))
     with torch.inference_mode():
         expected, got = original(x), loaded.net.cpu()(x)
