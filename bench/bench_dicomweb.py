@@ -10,12 +10,15 @@ What it does, all in one run and torn down at the end:
    512 x 512 x 16 bit (uncompressed, 512 KiB of pixels each), made with pydicom;
 2. prepares a Django database (a temporary SQLite file unless ``--database-url``), a clinician
    with an API token, a patient whose MRN is the series' PatientID, and the study's link;
-3. starts the app under Daphne twice, each on a free port: ``cdss.asgi:django_asgi_app``
-   (Django alone: every request through the view, ``imaging.dicomweb.proxy``) and
+3. starts the app under Daphne three times, each on a free port: ``cdss.asgi:django_asgi_app``
+   (Django alone: every request through the view, ``imaging.dicomweb.proxy``),
    ``cdss.asgi:application`` (the app as deployed: the ASGI fast lane in front of Django serves
-   repeat binary reads of a study Django has just allowed, ``imaging.dicomweb.asgi``);
+   repeat binary reads of a study Django has just allowed, ``imaging.dicomweb.asgi``, and keeps
+   whole frames in its memory cache, ``imaging.dicomweb.frame_cache``, filled on the first pass
+   through the series), and the same with the frame cache off (every frame relayed);
 4. runs ``wrk`` (a Lua script adds the Authorization header and walks the frame URLs of every
-   slice) against Orthanc directly and through both, alternating, ``--rounds`` times each;
+   slice) against Orthanc directly and through each, alternating, ``--rounds`` times each.
+   Orthanc serves from its own storage cache (128 MB by default) once the series was read;
 5. times the series metadata (WADO-RS ``.../metadata``) ``--metadata-runs`` times each way.
 
 Prints frames/s and MB/s for each path, and the ratios: proxy/direct frames/s (target >= 0.8)
@@ -202,12 +205,12 @@ class BenchStack:
             raise RuntimeError(f"user set-up said:\n{out}")
         return match.group(1), int(match.group(2))
 
-    def daphne(self, app: str) -> str:
+    def daphne(self, app: str, **extra_env: str) -> str:
         """Start Daphne serving ``app`` on a free port; returns its base URL once it answers."""
         port = free_port()
         server = subprocess.Popen(
             [str(Path(PYTHON).parent / "daphne"), "-b", "127.0.0.1", "-p", str(port), app],
-            env=self.env, cwd=ROOT, stdout=(self.tmp / f"daphne-{port}.log").open("wb"), stderr=subprocess.STDOUT,
+            env={**self.env, **extra_env}, cwd=ROOT, stdout=(self.tmp / f"daphne-{port}.log").open("wb"), stderr=subprocess.STDOUT,
         )
         self.servers.append(server)
         url = f"http://127.0.0.1:{port}"
@@ -336,6 +339,8 @@ def _measure(stack: BenchStack, args: argparse.Namespace) -> int:
     # (cdss.asgi: the ASGI fast lane in front of Django).
     web = stack.daphne("cdss.asgi:django_asgi_app")
     lane = stack.daphne("cdss.asgi:application")
+    # The same, with the lane's frame cache off: every frame relayed from the PACS.
+    relay = stack.daphne("cdss.asgi:application", DICOMWEB_PROXY_FRAME_CACHE_MB="0")
     pacs, study, series = stack.pacs, stack.study, stack.series
     tmp = stack.tmp
 
@@ -350,18 +355,18 @@ def _measure(stack: BenchStack, args: argparse.Namespace) -> int:
 
     # Both paths must answer correctly before anything is timed.
     check_direct = requests.get(pacs + "/dicom-web" + frame_paths[0], headers={"Authorization": basic, "Accept": FRAME_ACCEPT}, timeout=30)
-    for base in (web, lane, lane):  # the lane's second request is served by the lane itself
+    for base in (web, lane, lane, lane, relay, relay):  # the lane's second request is served by the lane itself, the third from its cache
         check_proxy = requests.get(base + "/dicomweb" + frame_paths[0], headers={"Authorization": token_header, "Accept": FRAME_ACCEPT}, timeout=30)
         assert check_direct.status_code == check_proxy.status_code == 200, (check_direct.status_code, check_proxy.status_code, check_proxy.text[:200])
         assert check_direct.content.split(b"\r\n\r\n", 1)[1][:4096] == check_proxy.content.split(b"\r\n\r\n", 1)[1][:4096]
 
     print(f"series: {args.slices} slices x 512x512x16 bit; wrk -t{args.threads} -c{args.connections} -d{args.duration}s; "
           f"database {stack.env['DATABASE_URL'].split(':', 1)[0]}; {os.cpu_count()} CPU cores")
-    results: dict[str, list[dict[str, float]]] = {"direct": [], "proxy": [], "lane": []}
-    server_pids = {"direct": None, "proxy": stack.servers[0].pid, "lane": stack.servers[1].pid}
+    results: dict[str, list[dict[str, float]]] = {"direct": [], "proxy": [], "lane": [], "relay": []}
+    server_pids = {"direct": None, "proxy": stack.servers[0].pid, "lane": stack.servers[1].pid, "relay": stack.servers[2].pid}
     for round_no in range(args.rounds):
         for name, url, header, paths in (("direct", pacs, basic, direct_paths), ("proxy", web, token_header, proxy_paths),
-                                         ("lane", lane, token_header, proxy_paths)):
+                                         ("lane", lane, token_header, proxy_paths), ("relay", relay, token_header, proxy_paths)):
             pid = server_pids[name]
             orthanc_before, server_before = cpu_seconds(stack.orthanc_pid), cpu_seconds(pid) if pid else 0.0
             result = run_wrk(url, header, paths, lua, args)
@@ -387,7 +392,8 @@ def _measure(stack: BenchStack, args: argparse.Namespace) -> int:
     print("medians of the rounds; ratio = proxy / direct")
     print(f"{'':<30}{'frames/s':>10}{'MB/s':>10}{'ratio':>8}  target >= 0.80   CPU ms/frame: Orthanc, Daphne")
     print(f"{'Orthanc directly':<30}{direct_fps:>10.1f}{direct_mbs:>10.1f}{'':>8}  {'':<15}  {best('direct', 'orthanc_ms'):.2f}")
-    for name, label in (("proxy", "proxy, Django view only"), ("lane", "proxy as deployed (lane)")):
+    for name, label in (("proxy", "proxy, Django view only"), ("lane", "proxy as deployed (lane)"),
+                        ("relay", "lane, frame cache off")):
         ratio = best(name, "frames_per_s") / direct_fps
         print(f"{label:<30}{best(name, 'frames_per_s'):>10.1f}{best(name, 'mb_per_s'):>10.1f}{ratio:>8.2f}  "
               f"{'OK' if ratio >= 0.8 else 'MISSED':<15}  {best(name, 'orthanc_ms'):.2f}, {best(name, 'server_ms'):.2f}")

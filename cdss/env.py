@@ -42,6 +42,7 @@ class Env:
     analysis_step_stale_s: int
     analysis_sweep_every_s: float
     audit_reads_wait_for_flush: bool
+    dicomweb_frame_cache_mb: int
     problems: list[EnvProblem] = field(default_factory=list)
 
 
@@ -62,6 +63,20 @@ def _list(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def _non_negative_int(name: str, default: int, problems: list[EnvProblem]) -> int:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        problems.append(EnvProblem("cdss.E007", name, f"{name} must be a whole number >= 0, not {raw!r}"))
+        return default
+    return value
 
 
 def _url(name: str, default: str | None, schemes: set[str], problems: list[EnvProblem]) -> str | None:
@@ -116,6 +131,7 @@ def env_read() -> Env:
         analysis_step_stale_s=int(os.environ.get("ANALYSIS_STEP_STALE_S", "120") or 120),
         analysis_sweep_every_s=float(os.environ.get("ANALYSIS_SWEEP_EVERY_S", "30") or 30),
         audit_reads_wait_for_flush=_bool("AUDIT_READS_WAIT_FOR_FLUSH", False, problems),
+        dicomweb_frame_cache_mb=_non_negative_int("DICOMWEB_PROXY_FRAME_CACHE_MB", 256, problems),
         problems=problems,
     )
 

@@ -305,6 +305,13 @@ DICOMWEB_PROXY_QIDO_MAX_BYTES = 32 * 1024**2  # QIDO answers are read whole to f
 # hundreds of frame requests cost one database check; a revoked right ends within this time.
 # 0 checks the database on every request.
 DICOMWEB_PROXY_ACCESS_CACHE_S = 5.0
+# The proxy keeps whole pixel answers (frames, bulk data, rendered images; each at most 4 MiB)
+# of immutable SOP instances in memory, per process, so a viewer scrolling back through a series
+# is not relayed from the PACS again (imaging/dicomweb/frame_cache.py). Every read is still
+# access-checked and audited. The age bounds how long an instance deleted in the PACS behind
+# the application's back is still shown. 0 for either turns the cache off.
+DICOMWEB_PROXY_FRAME_CACHE_S = 600.0
+DICOMWEB_PROXY_FRAME_CACHE_MB = ENV.dicomweb_frame_cache_mb
 # Absolute URL prefixes the PACS may write into answers (BulkDataURI, RetrieveURL) besides
 # DICOMWEB_URL itself; the proxy rewrites all of them to its own /dicomweb/ URLs.
 DICOMWEB_ADVERTISED_URLS: list[str] = []

@@ -15,6 +15,10 @@ or body headers, a query parameter outside the WADO-RS set, an Accept that is to
 for an archive, a host not in ALLOWED_HOSTS, no remembered decision, or a PACS answer other than
 200 (Django then makes the request itself and answers as usual).
 
+Whole pixel answers (frames, bulk data, rendered images) are kept in ``frame_cache.FRAME_CACHE``
+and served from there to a caller whose access to the study is remembered, audited like any
+other read.
+
 Wiring: ``cdss/asgi.py`` routes HTTP through ``DicomwebFastLane(django_asgi_app)``; Daphne can
 also serve ``imaging.dicomweb.asgi:application`` directly.
 """
@@ -32,6 +36,7 @@ from django.conf import settings
 from django.http.cookie import parse_cookie
 from django.http.request import split_domain_port, validate_host
 
+from imaging.dicomweb.frame_cache import CACHED_ROUTES, FRAME_CACHE, CachedAnswer, CacheKey
 from imaging.dicomweb.uids import BULK_PATH_PATTERN, FRAME_LIST_PATTERN, UID_MAX_LENGTH, UID_PATTERN
 
 Scope = MutableMapping[str, Any]
@@ -125,6 +130,14 @@ class DicomwebFastLane:
         access = proxy.ACCESS_CACHE.get((credential, parts["study"])) if credential else None
         if access is None:
             return False
+        cache_key: CacheKey | None = None
+        if route in CACHED_ROUTES and FRAME_CACHE.enabled:
+            cache_key = (path, accept, scope.get("query_string", b""), scope.get("scheme", "http"), host)
+            cached = FRAME_CACHE.get(cache_key)
+            if cached is not None:
+                request_id = self._audit(scope, headers, access, route)
+                await self._send_whole(send, cached.content_type, cached.body, request_id)
+                return True
         try:
             upstream = await proxy.proxy_upstream(accept=accept, route=route, parts=parts, params=params)
         except (proxy.UpstreamError, proxy.ThumbnailNotFound):
@@ -137,7 +150,6 @@ class DicomwebFastLane:
         rewrites = route in proxy.JSON_ROUTES or content_type.lower().startswith("multipart/")
         rewriter = proxy.UrlRewriter(proxy.pacs_prefixes(), f"{scheme}://{host}{proxy.PROXY_ROOT}".encode()) if rewrites else None
         length = upstream.content_length
-        body: bytes | None = None
         if length is not None and length <= proxy.WHOLE_BODY_MAX:
             # One read and one message (see proxy.WHOLE_BODY_MAX); a broken answer goes to Django,
             # which asks again and answers 502 if it breaks again.
@@ -147,26 +159,13 @@ class DicomwebFastLane:
                 return False
             if rewriter is not None:
                 body = rewriter.whole(body, content_type)
-        request_id = headers.get(b"x-request-id", b"").decode("latin-1")
-        request_id = request_id if _REQUEST_ID.match(request_id) else uuid.uuid4().hex
-        client = scope.get("client") or ("", 0)
-        proxy.audit_writer().add(_AuditRequest(META={"REMOTE_ADDR": client[0]}, request_id=request_id), access, route)
-        response_headers = [
-            (b"content-type", content_type.encode("latin-1")),
-            (b"cache-control", b"no-store, private"),
-            (b"pragma", b"no-cache"),
-            (b"x-content-type-options", b"nosniff"),
-            (b"x-frame-options", b"DENY"),
-            (b"referrer-policy", b"same-origin"),
-            (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
-            (b"vary", b"Cookie, Authorization"),
-            (b"x-request-id", request_id.encode()),
-        ]
-        if body is not None:
-            response_headers.append((b"content-length", str(len(body)).encode()))
-            await send({"type": "http.response.start", "status": 200, "headers": response_headers})
-            await send({"type": "http.response.body", "body": body, "more_body": False})
+            if cache_key is not None:
+                FRAME_CACHE.put(cache_key, CachedAnswer(content_type, body), entry_max_bytes=proxy.WHOLE_BODY_MAX)
+            request_id = self._audit(scope, headers, access, route)
+            await self._send_whole(send, content_type, body, request_id)
             return True
+        request_id = self._audit(scope, headers, access, route)
+        response_headers = _response_headers(content_type, request_id)
         if rewriter is None and "content-length" in upstream.headers:
             response_headers.append((b"content-length", upstream.headers["content-length"].encode("latin-1")))
         try:
@@ -178,12 +177,43 @@ class DicomwebFastLane:
             await upstream.aclose()
         return True
 
+    def _audit(self, scope: Scope, headers: dict[bytes, bytes], access: Any, route: str) -> str:
+        """Queue the read's audit entry; the request id it is filed under (the client's, if sane)."""
+        request_id = headers.get(b"x-request-id", b"").decode("latin-1")
+        request_id = request_id if _REQUEST_ID.match(request_id) else uuid.uuid4().hex
+        client = scope.get("client") or ("", 0)
+        self.proxy.audit_writer().add(_AuditRequest(META={"REMOTE_ADDR": client[0]}, request_id=request_id), access, route)
+        return request_id
+
+    @staticmethod
+    async def _send_whole(send: Send, content_type: str, body: bytes, request_id: str) -> None:
+        response_headers = _response_headers(content_type, request_id)
+        response_headers.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": 200, "headers": response_headers})
+        await send({"type": "http.response.body", "body": body, "more_body": False})
+
     def _credential(self, headers: dict[bytes, bytes]) -> str | None:
         authorization = headers.get(b"authorization")
         if authorization:
             return self.proxy.credential_key(authorization=authorization.decode("latin-1"), session=None)
         cookies = parse_cookie(headers.get(b"cookie", b"").decode("latin-1"))
         return self.proxy.credential_key(authorization=None, session=cookies.get(settings.SESSION_COOKIE_NAME))
+
+
+def _response_headers(content_type: str, request_id: str) -> list[tuple[bytes, bytes]]:
+    """The headers the middleware puts on /dicomweb/ answers: no caching by the browser or any
+    proxy (patient data), no sniffing or framing."""
+    return [
+        (b"content-type", content_type.encode("latin-1")),
+        (b"cache-control", b"no-store, private"),
+        (b"pragma", b"no-cache"),
+        (b"x-content-type-options", b"nosniff"),
+        (b"x-frame-options", b"DENY"),
+        (b"referrer-policy", b"same-origin"),
+        (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
+        (b"vary", b"Cookie, Authorization"),
+        (b"x-request-id", request_id.encode()),
+    ]
 
 
 def _application() -> ASGIApp:

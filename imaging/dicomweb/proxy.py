@@ -13,7 +13,7 @@ The browser never talks to the PACS. Every request here is:
    A positive decision is remembered for DICOMWEB_PROXY_ACCESS_CACHE_S seconds per credential
    and study (``ACCESS_CACHE``), so a viewer's hundreds of frame requests cost one check;
 3. audited, every access: a denial at once, on the request path; each allowed read gets its own
-   ``audit_record`` entry, written in batches (one transaction) by ``_AuditWriter`` a few
+   entry, written in batches (one INSERT, one transaction) by ``_AuditWriter`` a few
    milliseconds later rather than one commit per frame;
 4. forwarded with only safe headers (Accept); the client's Authorization and Cookie never leave;
    the proxy adds the PACS credentials;
@@ -57,7 +57,7 @@ from urllib.parse import urlencode
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import close_old_connections, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from pydicom.datadict import tag_for_keyword
@@ -65,7 +65,7 @@ from rest_framework.authentication import TokenAuthentication, get_authorization
 from rest_framework.exceptions import AuthenticationFailed
 
 from cdss.audit.models import AuditAction
-from cdss.audit.services import audit_record
+from cdss.audit.services import audit_event_build, audit_reads_record
 from cdss.core.errors import NotFound
 from imaging.dicomweb.client import dicomweb_auth, dicomweb_base_url
 from imaging.dicomweb.thumbnails import THUMBNAIL_ROUTES, ThumbnailNotFound, thumbnail_request
@@ -252,7 +252,7 @@ _AuditEntry = tuple[Any, Any, int | None, int | None, str]
 
 
 class _AuditWriter:
-    """Writes the proxy's read entries with ``audit_record``, one transaction per batch.
+    """Writes the proxy's read entries, one INSERT and one transaction per batch.
 
     Every access gets its own entry; they are committed together a few milliseconds after the
     answer has started, instead of one commit (and disk flush) per frame on the request path.
@@ -297,12 +297,13 @@ def _audit_write(batch: list[_AuditEntry]) -> None:
     if not connection.in_atomic_block:
         # This runs outside any request, so nothing else recycles a broken or expired connection.
         close_old_connections()
-    with transaction.atomic():
-        for request, user, study_id, patient_id, route in batch:
-            audit_record(
-                actor=user, action=AuditAction.READ, object_type="imaging_study", object_id=study_id,
-                patient_id=patient_id, request=request, detail={"route": route},
-            )
+    audit_reads_record([
+        audit_event_build(
+            actor=user, action=AuditAction.READ, object_type="imaging_study", object_id=study_id,
+            patient_id=patient_id, request=request, detail={"route": route},
+        )
+        for request, user, study_id, patient_id, route in batch
+    ])
 
 
 _audit_writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _AuditWriter] = weakref.WeakKeyDictionary()

@@ -127,3 +127,34 @@ def test_read_entries_skip_the_flush_wait_and_changes_keep_it(settings: Any) -> 
         client.get(f"/api/v1/patients/{world.patient.pk}/")
     assert _audit_statements(durable_read.captured_queries) == ["INSERT"]
     assert AuditEvent.objects.filter(action="read", object_type="patient", actor_id=world.clinician.pk).count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_of_reads_is_one_insert_and_a_change_is_refused(settings: Any) -> None:
+    """The DICOMweb proxy files a viewer's frame reads in batches: one INSERT (after the
+    flush-wait switch on PostgreSQL) stores every entry with its own request id; a change
+    cannot go this way (it is audited inside its own transaction)."""
+    from django.test.utils import CaptureQueriesContext
+
+    from cdss.audit.services import audit_event_build, audit_reads_record
+    from tests.conftest import world_build
+
+    world = world_build()
+    events = [
+        audit_event_build(actor=world.clinician, action="read", object_type="imaging_study", object_id=7,
+                          patient_id=world.patient.pk, detail={"route": "frames"})
+        for _ in range(25)
+    ]
+    for n, event in enumerate(events):
+        event.request_id = f"frame-{n}"
+    with CaptureQueriesContext(connection) as captured:
+        audit_reads_record(events)
+    expected = ["SET OFF", "INSERT"] if connection.vendor == "postgresql" else ["INSERT"]
+    assert _audit_statements(captured.captured_queries) == expected
+    stored = AuditEvent.objects.filter(object_type="imaging_study", actor_id=world.clinician.pk)
+    assert sorted(stored.values_list("request_id", flat=True)) == sorted(f"frame-{n}" for n in range(25))
+    assert all(e.occurred_at is not None and e.patient_id == world.patient.pk for e in stored)
+    change = audit_event_build(actor=world.clinician, action="update", object_type="patient", object_id=1)
+    with pytest.raises(ValueError):
+        audit_reads_record([change])
+    assert not AuditEvent.objects.filter(action="update").exists()

@@ -35,6 +35,8 @@ def test_production_requires_secret_key() -> None:
         ("DICOMWEB_URL", "ftp://pacs", "cdss.E003"),
         ("DEBUG", "maybe", "cdss.E002"),
         ("LOG_LEVEL", "LOUD", "cdss.E004"),
+        ("DICOMWEB_PROXY_FRAME_CACHE_MB", "-1", "cdss.E007"),
+        ("DICOMWEB_PROXY_FRAME_CACHE_MB", "lots", "cdss.E007"),
     ],
 )
 def test_bad_variable_is_named(variable: str, value: str, check_id: str) -> None:

@@ -11,7 +11,9 @@ from pydicom.uid import generate_uid
 from rest_framework.authtoken.models import Token
 
 from cdss.audit.models import AuditEvent
+from imaging.dicomweb import proxy
 from imaging.dicomweb.asgi import DicomwebFastLane
+from imaging.dicomweb.frame_cache import FRAME_CACHE
 from imaging.dicomweb.proxy import dicomweb_proxy_close
 from tests.conftest import World
 from tests.imaging.conftest import Orthanc, StoredStudy, proxy_fetch, study_store
@@ -57,6 +59,13 @@ def call(lane: DicomwebFastLane, path: str, *, headers: dict[str, str], method: 
         return start["status"], response_headers, b"".join(m.get("body", b"") for m in messages[1:])
 
     return async_to_sync(go)()
+
+
+@pytest.fixture(autouse=True)
+def empty_frame_cache() -> Iterator[None]:
+    FRAME_CACHE.clear()
+    yield
+    FRAME_CACHE.clear()
 
 
 @pytest.fixture
@@ -135,6 +144,47 @@ def test_anything_unusual_goes_to_django(world: World, stored: StoredStudy, orth
     settings.DICOMWEB_PROXY_ACCESS_CACHE_S = 0
     inner = Inner()
     assert call(DicomwebFastLane(inner), frame_path(stored), headers=auth)[0] == 299
+
+
+def test_a_frame_read_again_comes_from_the_cache_still_checked_and_audited(
+    world: World, stored: StoredStudy, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = allowed_token(world, stored)
+    auth = {"Authorization": f"Token {token}", "Accept": FRAME_ACCEPT}
+    first = call(DicomwebFastLane(Inner()), frame_path(stored), headers=auth)
+    other_host = call(DicomwebFastLane(Inner()), frame_path(stored), headers={**auth, "Host": "localhost"})
+    assert first[0] == other_host[0] == 200 and len(FRAME_CACHE) == 2
+    assert b"http://localhost/dicomweb/" in other_host[2] and b"http://testserver/dicomweb/" in first[2]
+
+    async def pacs_unreachable(**_kwargs: Any) -> Any:
+        raise proxy.UpstreamError("the PACS is not asked for a cached frame")
+
+    monkeypatch.setattr(proxy, "proxy_upstream", pacs_unreachable)
+    entries = AuditEvent.objects.filter(object_type="imaging_study", detail__route="frames")
+    before = entries.count()
+    inner = Inner()
+    status, headers, body = call(DicomwebFastLane(inner), frame_path(stored), headers={**auth, "X-Request-ID": "again-1"})
+    assert (status, body, inner.paths) == (200, first[2], [])
+    assert headers["cache-control"] == "no-store, private" and headers["content-length"] == str(len(body))
+    assert headers["content-type"] == first[1]["content-type"] and headers["x-request-id"] == "again-1"
+    assert call(DicomwebFastLane(Inner()), frame_path(stored), headers={**auth, "Host": "localhost"})[2] == other_host[2]
+    assert entries.count() == before + 2 and entries.filter(request_id="again-1", actor_id=world.clinician.pk).exists()
+
+    # The cache never stands in for the access check: a caller Django has not allowed goes to Django.
+    stranger = Token.objects.create(user=world.other_clinician).key
+    inner = Inner()
+    assert call(DicomwebFastLane(inner), frame_path(stored), headers={**auth, "Authorization": f"Token {stranger}"})[2] == b"django"
+    assert inner.paths == [frame_path(stored)]
+    # Turned off, it serves nothing it held.
+    settings.DICOMWEB_PROXY_FRAME_CACHE_S = 0
+    assert call(DicomwebFastLane(Inner()), frame_path(stored), headers=auth)[:3:2] == (299, b"django")
+
+
+def test_metadata_is_not_cached(world: World, stored: StoredStudy) -> None:
+    token = allowed_token(world, stored)
+    path = f"/dicomweb/studies/{stored.study_uid}/series/{stored.series_uid}/metadata"
+    assert call(DicomwebFastLane(Inner()), path, headers={"Authorization": f"Token {token}"})[0] == 200
+    assert len(FRAME_CACHE) == 0
 
 
 def test_the_asgi_module_serves_the_whole_application() -> None:
