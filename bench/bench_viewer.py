@@ -20,10 +20,11 @@ does, all in one run and torn down at the end:
 3. per run, a fresh Chromium context (no cookies, no HTTP cache: the cache is also cleared over
    the DevTools protocol after signing in through the real login page), then navigation to the
    study page ``/studies/<uid>?patient=<id>``. The viewer sets the User Timing marks
-   ``cdss:series-metadata`` (the series metadata arrived) and ``cdss:first-image`` (the first
-   render of the viewport after the slice it shows has its pixels; frontend/src/viewer/
-   studyViewer.ts); their ``startTime`` is milliseconds since navigation start. The canvas is
-   then checked to be not blank (grey levels spread out);
+   ``cdss:series-metadata`` (the series metadata arrived), ``cdss:first-image`` (the first
+   render of the viewport after the slice it shows has its pixels) and ``cdss:volume-loaded``
+   (every slice is in, as MPR needs; frontend/src/viewer/studyViewer.ts); their ``startTime``
+   is milliseconds since navigation start. The canvas is checked to be not blank (grey levels
+   spread out) at the first image;
 4. the baseline, in the same Chromium, another fresh context per run: from a page of the app,
    ``fetch()`` the series metadata and then one frame (the middle slice, which the viewer shows
    first) through the proxy. That is the least the viewer must wait for once its code runs.
@@ -53,6 +54,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 VIEWPORT = {"width": 1366, "height": 900}
 FIRST_IMAGE = "cdss:first-image"
 SERIES_METADATA = "cdss:series-metadata"
+VOLUME_LOADED = "cdss:volume-loaded"
 
 # The axial viewport's canvas: spread of grey levels (a blank or flat canvas has none).
 CANVAS_SPREAD = """() => {
@@ -141,6 +143,11 @@ def viewer_run(browser: Any, web: str, stack: BenchStack, password: str, patient
         times: dict[str, Any] = page.evaluate(VIEWER_TIMES, [FIRST_IMAGE, SERIES_METADATA])
         times["canvas"] = page.evaluate(CANVAS_SPREAD)
         times["slices"] = page.locator("#vp-axial").get_attribute("data-slice-count")
+        while not page.evaluate("(name) => performance.getEntriesByName(name, 'mark').length > 0", VOLUME_LOADED):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the volume did not finish loading in 120 s; page errors: {errors}")
+            page.wait_for_timeout(50)
+        times["volumeLoaded"] = page.evaluate("(name) => performance.getEntriesByName(name, 'mark')[0].startTime", VOLUME_LOADED)
         times["errors"] = errors
         return times
     finally:
@@ -196,7 +203,7 @@ def main() -> int:
                     blank = not canvas or canvas.get("sd", 0) < 5
                     print(f"  run {run + 1}: first image {result['firstImage']:7.0f} ms (metadata at {result['metadata']:6.0f} ms, "
                           f"viewer code loaded at {result['viewerChunkEnd'] or float('nan'):6.0f} ms, "
-                          f"{result['framesBefore']} frames had arrived by then), "
+                          f"{result['framesBefore']} frames had arrived by then; whole volume at {result['volumeLoaded']:6.0f} ms), "
                           f"canvas sd {canvas.get('sd', 0):5.1f}{' BLANK' if blank else ''}; "
                           f"baseline {base['total']:6.0f} ms (metadata {base['metadata']:5.0f} ms)"
                           + (f"; page errors: {result['errors']}" if result["errors"] else ""))
@@ -213,6 +220,7 @@ def main() -> int:
     row("viewer: first image drawn, from navigation start", firsts)
     row("viewer: series metadata arrived, from navigation start", [r["metadata"] for r in viewer])
     row("viewer: first image after the metadata", [r["firstImage"] - r["metadata"] for r in viewer])
+    row("viewer: whole volume loaded, from navigation start", [r["volumeLoaded"] for r in viewer])
     row("baseline: fetch() metadata + middle frame", bases)
     row("baseline: fetch() metadata only", [b["metadata"] for b in baseline])
     print(f"ratio first image / baseline (p50s): {statistics.median(firsts) / statistics.median(bases):.1f}x; "

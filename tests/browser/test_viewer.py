@@ -203,6 +203,17 @@ def test_ct_study_renders_scrolls_measures_and_reformats(open_session: Any, ct_w
     _settled(page, length_row, r"([\d.]+) mm", 25, 32)  # 0.6 x 64 px x 0.75 mm = 28.8 mm
     session.snap("measurements")
 
+    # Every slice has arrived by now, marked once, after the first image (bench/bench_viewer.py
+    # reads it: prefetching must not hold the first image back, nor stall the volume).
+    loaded: list[float] = []
+    for _ in range(200):
+        loaded = page.evaluate("() => performance.getEntriesByName('cdss:volume-loaded', 'mark').map((m) => m.startTime)")
+        if loaded:
+            break
+        page.wait_for_timeout(100)
+    first_ms = page.evaluate("() => performance.getEntriesByName('cdss:first-image', 'mark')[0].startTime")
+    assert len(loaded) == 1 and loaded[0] >= first_ms, (loaded, first_ms)
+
     # MPR: three reformatted views of the same volume, each showing pixels.
     page.click("#viewer-mpr")
     expect(page.locator(".vp")).to_have_count(3)

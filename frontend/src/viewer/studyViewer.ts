@@ -66,9 +66,10 @@ const ORIENTATION_LABEL: Readonly<Record<Orientation, string>> = {
 
 /**
  * Performance marks (User Timing) of a viewer's first series, for bench/bench_viewer.py and the
- * browser tests: the series metadata has arrived; the slice shown has been drawn with its pixels.
+ * browser tests: the series metadata has arrived; the slice shown has been drawn with its pixels;
+ * every slice of the volume has arrived (volumetric series).
  */
-export const VIEWER_MARKS = { seriesMetadata: 'cdss:series-metadata', firstImage: 'cdss:first-image' } as const;
+export const VIEWER_MARKS = { seriesMetadata: 'cdss:series-metadata', firstImage: 'cdss:first-image', volumeLoaded: 'cdss:volume-loaded' } as const;
 
 async function dicomJson(url: string): Promise<DicomJson[]> {
   const response = await fetch(url, { credentials: 'same-origin', headers: { Accept: 'application/dicom+json, application/json' } });
@@ -302,7 +303,10 @@ export class StudyViewer implements ViewerModule {
         csUtils.imageRetrieveMetadataProvider.add(volumeId, shownSliceFirst(imageIds.length));
         const volume = await volumeLoader.createAndCacheVolume(volumeId, { imageIds });
         this.volumeId = volumeId;
-        (volume as unknown as { load: () => void }).load();
+        // Called once every slice is in: the moment MPR shows the whole volume.
+        (volume as unknown as { load: (done: () => void) => void }).load(() => {
+          if (performance.getEntriesByName(VIEWER_MARKS.volumeLoaded).length === 0) performance.mark(VIEWER_MARKS.volumeLoaded);
+        });
         await this.buildViewports(this.layout);
       } else {
         this.layout = 'single';
