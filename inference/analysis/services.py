@@ -174,18 +174,18 @@ def analysis_advance(*, request_id: int, dispatch: Dispatcher | None = None, inl
 
 def _advance_locked(
     analysis: AnalysisRequest, steps: list[AnalysisStep], *, dispatch: Dispatcher | None, inline_cheap_steps: bool
-) -> None:
+) -> bool:
     """The advance itself, inside a workflow transaction that holds the locks of the request and
     of all its steps (taken in that order). Fails or finishes the request, or hands out the steps
     that are ready: as messages, or, for cheap steps inside a worker, claimed here and run once
     this transaction commits (the claim ``analysis_step_execute`` would make in a transaction of
-    its own)."""
+    its own). True when it announced the request's new state to the watching clients."""
     if analysis.is_finished:
-        return
+        return False
     failed = next((s for s in steps if s.status == StepStatus.FAILED), None)
     if failed is not None:
         _request_fail(analysis, code=failed.error_code or "step_failed", message=failed.error_message)
-        return
+        return True
     open_steps = [s for s in steps if s.status != StepStatus.DONE]
     if not open_steps:
         analysis.status = AnalysisStatus.SUCCEEDED
@@ -194,18 +194,18 @@ def _advance_locked(
         analysis.finished_at = timezone.now()
         analysis.save(update_fields=["status", "current_step", "progress", "finished_at", "updated_at"])
         analysis_publish(analysis, event_type="report.ready")
-        return
+        return True
     lowest = min(s.order for s in open_steps)
     ready = [s for s in open_steps if s.order == lowest and s.status == StepStatus.PENDING]
     if not ready:
-        return
+        return False
     now = timezone.now()
     if inline_cheap_steps and dispatch is None and all(s.kind in _CHEAP_KINDS for s in ready):
         for step in ready:
             _step_claim(analysis, step, now=now, dispatched=True)
         analysis_publish(analysis, step_key=ready[0].key)
         transaction.on_commit(lambda: _run_inline(ready))
-        return
+        return True
     for step in ready:
         step.status = StepStatus.DISPATCHED
         step.dispatched_at = now
@@ -215,6 +215,7 @@ def _advance_locked(
         analysis.save(update_fields=["status", "updated_at"])
     messages: list[Message] = [("step", s.pk, _step_queue(s)) for s in ready]
     transaction.on_commit(lambda: (dispatch or messages_send)(messages))
+    return False
 
 
 def _step_claim(analysis: AnalysisRequest, step: AnalysisStep, *, now: datetime, dispatched: bool = False) -> None:
@@ -374,20 +375,28 @@ def _step_finish(
         step.error_message = error_message[:500]
         step.finished_at = timezone.now()
         step.save(update_fields=["status", "result", "error_code", "error_message", "finished_at"])
+        # After fusion the report step starts at once, and after the report the request finishes
+        # at once: each says so with the new progress, and an event for the finish as well
+        # would cost every watching socket a message for nothing. The same holds for the risk
+        # step when fusion starts in this transaction. A model's end is always its own event:
+        # the portal shows it, and it is the benchmark's mark for "model end".
+        announce = status == StepStatus.DONE and step.kind not in _CHEAP_KINDS
         if status == StepStatus.DONE:
             kind_done = all(s.status == StepStatus.DONE for s in steps if s.kind == step.kind)
             analysis.progress = max(analysis.progress, _PROGRESS_AFTER[StepKind(step.kind)] if kind_done else analysis.progress + 5)
             analysis.save(update_fields=["progress", "updated_at"])
-            if step.kind not in _CHEAP_KINDS:
-                # After fusion the report step starts at once, and after the report the request
-                # finishes at once; each says so with the new progress. An event here as well
-                # would cost every watching socket a message for nothing.
+            if announce and step.kind == StepKind.IMAGING:
                 analysis_publish(analysis, step_key=step.key)
+                announce = False
         if dispatch is not None:
+            if announce:
+                analysis_publish(analysis, step_key=step.key)
             request_id = analysis.pk
             transaction.on_commit(lambda: dispatch([("advance", request_id, "default")]))
             return
-        _advance_locked(analysis, steps, dispatch=None, inline_cheap_steps=True)
+        announced_next = _advance_locked(analysis, steps, dispatch=None, inline_cheap_steps=True)
+        if announce and not announced_next:
+            analysis_publish(analysis, step_key=step.key)
 
 
 def step_fail_permanently(*, step_id: int, code: str, message: str) -> None:

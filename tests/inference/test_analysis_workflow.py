@@ -198,3 +198,41 @@ def test_in_a_worker_fusion_and_report_follow_without_the_broker_and_in_few_tran
     # imaging: claim + finish; risk: claim + finish-advance-claim(fusion); fusion: finish-advance-
     # claim(report); report: its own write + finish-advance (done). Thirteen before the merge.
     assert len(transactions) <= 7, [q["sql"] for q in queries.captured_queries]
+
+
+def test_each_state_is_announced_once_and_a_finish_the_next_step_announces_is_not(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every watching socket gets every event, so none is sent for nothing: when a finished
+    step's advance starts the next step in the same transaction, the next step's event (with
+    the new progress) is the only one. A model's end keeps its own event."""
+    from django.test import TestCase
+
+    from cdss.core import events
+    from inference.analysis import services
+    from inference.analysis.services import analysis_step_execute
+
+    published: list[tuple[str, str, int, str]] = []
+
+    def capture(*, groups: list[str], event_type: str, payload: dict[str, Any]) -> None:
+        if event_type.startswith("analysis.") or event_type == "report.ready":
+            published.append((event_type, payload["step"], payload["progress"], payload.get("step_key", "")))
+
+    monkeypatch.setattr(events, "event_publish", capture)
+    monkeypatch.setattr(services, "messages_send", lambda messages: None)
+    broker = InlineBroker()
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        create(world, broker)
+    for _, step_id, _ in list(broker.queue):  # imaging, then risk, as a worker would take them
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            analysis_step_execute(step_id=step_id)
+    assert [(t, s, p) for t, s, p, _ in published] == [
+        ("analysis.status", "queued", 0),
+        ("analysis.progress", "running model", 0),
+        ("analysis.progress", "running model", 60),  # the model's end
+        ("analysis.progress", "scoring", 60),
+        ("analysis.progress", "fusing", 70),  # the risk step's end, announced by fusion's start
+        ("analysis.progress", "writing report", 85),
+        ("report.ready", "done", 100),
+    ], published
+    assert [step for _, step, _, key in published if key == "risk"] == ["scoring"]  # its start only
