@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -74,6 +74,13 @@ def _steps_plan(series_uids: list[str], model_keys: list[str]) -> list[dict[str,
     return plan
 
 
+class AnalysisCreated(NamedTuple):
+    analysis: AnalysisRequest
+    created: bool
+    # The steps this call stored (so that the answer needs no query for them); None for a repeat.
+    steps: list[AnalysisStep] | None
+
+
 def analysis_request_create(
     *,
     actor: Any,
@@ -84,7 +91,7 @@ def analysis_request_create(
     options: dict[str, Any] | None = None,
     request: Any = None,
     dispatch: Dispatcher | None = None,
-) -> tuple[AnalysisRequest, bool]:
+) -> AnalysisCreated:
     """Create the request (or return the one this idempotency key already made).
 
     The key's unique constraint tells a repeat: the insert is tried first and a repeat rolls back,
@@ -117,8 +124,8 @@ def analysis_request_create(
             analysis_publish(analysis, event_type="analysis.status")
     except IntegrityError:
         # This key made a request already (earlier, or at this moment in another transaction).
-        return AnalysisRequest.objects.get(requested_by=actor, idempotency_key=idempotency_key), False
-    return analysis, True
+        return AnalysisCreated(AnalysisRequest.objects.get(requested_by=actor, idempotency_key=idempotency_key), False, None)
+    return AnalysisCreated(analysis, True, steps)
 
 
 def _first_steps_mark_dispatched(steps: list[AnalysisStep]) -> list[AnalysisStep]:

@@ -78,7 +78,7 @@ async def test_care_team_clinician_receives_events(tworld: Any) -> None:
 async def test_analysis_socket_gives_state_first_and_refuses_outsiders(tworld: Any) -> None:
     from inference.analysis.services import analysis_request_create
 
-    analysis, _ = await sync_to_async(analysis_request_create)(
+    analysis, _, _ = await sync_to_async(analysis_request_create)(
         actor=tworld.clinician, patient=tworld.patient, series_uids=[], model_keys=["noop"],
         idempotency_key="ws", dispatch=lambda messages: None,
     )

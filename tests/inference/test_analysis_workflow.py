@@ -16,7 +16,7 @@ from tests.inference.pipeline_helpers import InlineBroker
 
 
 def create(world: World, broker: InlineBroker, key: str = "k1", **kwargs: Any) -> AnalysisRequest:
-    analysis, _ = analysis_request_create(
+    analysis, _, _ = analysis_request_create(
         actor=world.clinician, patient=world.patient, series_uids=kwargs.pop("series", []),
         model_keys=kwargs.pop("models", ["noop"]), idempotency_key=key, dispatch=broker, **kwargs,
     )
@@ -236,3 +236,41 @@ def test_each_state_is_announced_once_and_a_finish_the_next_step_announces_is_no
         ("report.ready", "done", 100),
     ], published
     assert [step for _, step, _, key in published if key == "risk"] == ["scoring"]  # its start only
+
+
+def test_the_hand_built_analysis_answer_equals_drfs_generic_rendering(world: World) -> None:
+    """``AnalysisSerializer.to_representation`` is written out for speed: it must give DRF's own
+    rendering field for field, for a request just created (steps passed in, no query for them),
+    a finished one with its report, and a failed one."""
+    from django.db import connection
+    from django.test import TestCase
+    from django.test.utils import CaptureQueriesContext
+    from rest_framework import serializers as drf
+
+    from inference.api.analyses import AnalysisSerializer
+
+    broker = InlineBroker()
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        created = analysis_request_create(actor=world.clinician, patient=world.patient, series_uids=[],
+                                          model_keys=["noop"], idempotency_key="fresh", dispatch=broker)
+    assert created.created and created.steps is not None
+    fresh = AnalysisSerializer(created.analysis, context={"steps": created.steps})
+    with CaptureQueriesContext(connection) as queries:
+        answer = fresh.to_representation(created.analysis)
+    assert len(queries.captured_queries) == 0
+    assert answer == drf.ModelSerializer.to_representation(fresh, AnalysisRequest.objects.get(pk=created.analysis.pk))
+    assert [s["status"] for s in answer["steps"]] == ["dispatched", "dispatched", "pending", "pending"]
+
+    broker.drain()
+    done = AnalysisRequest.objects.select_related("report").get(pk=created.analysis.pk)
+    assert done.status == AnalysisStatus.SUCCEEDED
+    fast = AnalysisSerializer(done)
+    answer = fast.to_representation(done)
+    assert answer == drf.ModelSerializer.to_representation(fast, done)
+    assert answer["report_id"] == done.report.pk and answer["finished_at"] and answer["steps"][0]["started_at"]
+
+    failed = create(world, InlineBroker(), key="to-fail")
+    AnalysisRequest.objects.filter(pk=failed.pk).update(status=AnalysisStatus.FAILED, error_code="x_failed", error_message="m")
+    failed.refresh_from_db()
+    fast = AnalysisSerializer(failed)
+    assert fast.to_representation(failed) == drf.ModelSerializer.to_representation(fast, failed)

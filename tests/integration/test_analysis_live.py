@@ -53,7 +53,7 @@ async def events_until_report(communicator: WebsocketCommunicator, timeout: floa
 async def test_two_browsers_see_the_same_live_progress(celery_worker_process: WorkerProcess, tworld: World) -> None:
     clinician = await open_socket(tworld, tworld.clinician)
     consultant = await open_socket(tworld, tworld.consultant)  # the remote specialist, live
-    analysis, _ = await sync_to_async(analysis_request_create)(
+    analysis, _, _ = await sync_to_async(analysis_request_create)(
         actor=tworld.clinician, patient=tworld.patient, series_uids=[], model_keys=["noop"], idempotency_key="live",
     )
     seen_a, seen_b = await asyncio.gather(events_until_report(clinician, 60), events_until_report(consultant, 60))
@@ -88,7 +88,7 @@ def test_request_completes_after_redis_restart(tworld: World, tmp_path: Any, own
 
     try:
         worker.start()
-        analysis, _ = analysis_request_create(
+        analysis, _, _ = analysis_request_create(
             actor=tworld.clinician, patient=tworld.patient, series_uids=[], model_keys=["noop"],
             idempotency_key="redis-restart", options={"noop_sleep_s": 6}, dispatch=dispatch,
         )

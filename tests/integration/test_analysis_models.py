@@ -40,7 +40,7 @@ def run(patient: Patient, series_uid: str, model: str) -> AnalysisRequest:
     from cdss.accounts.models import User
 
     broker = InlineBroker()
-    analysis, _ = analysis_request_create(
+    analysis, _, _ = analysis_request_create(
         actor=User.objects.get(username="clinician"), patient=patient, series_uids=[series_uid],
         model_keys=[model], idempotency_key=f"{model}-{series_uid}", dispatch=broker,
     )

@@ -39,7 +39,7 @@ def wait_for(predicate: Any, timeout: float, what: str) -> None:
 
 
 def submit(world: World, key: str, **options: Any) -> AnalysisRequest:
-    analysis, created = analysis_request_create(
+    analysis, created, _ = analysis_request_create(
         actor=world.clinician, patient=world.patient, series_uids=[], model_keys=["noop"],
         idempotency_key=key, options=options,
     )
