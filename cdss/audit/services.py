@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -27,49 +27,38 @@ def _client_ip(request: Any) -> str | None:
     return None
 
 
-def audit_event_build(
-    *,
-    actor: Any,
-    action: str,
-    object_type: str,
-    object_id: Any = None,
-    patient_id: int | None = None,
-    outcome: str = AuditOutcome.SUCCESS,
-    request: HttpRequest | Any | None = None,
-    detail: dict[str, Any] | None = None,
-) -> AuditEvent:
+class AuditDetails(TypedDict, total=False):
+    """What an entry may say besides who did what to which kind of object."""
+
+    object_id: Any
+    patient_id: int | None
+    outcome: str
+    request: HttpRequest | Any | None
+    detail: dict[str, Any] | None
+
+
+def audit_event_build(*, actor: Any, action: str, object_type: str, **details: Unpack[AuditDetails]) -> AuditEvent:
     """An unsaved entry: who did what to which object, from where, under which request id."""
     authenticated = actor is not None and getattr(actor, "is_authenticated", False)
+    request = details.get("request")
     request_id = getattr(request, "request_id", None) if request is not None else None
+    object_id = details.get("object_id")
     return AuditEvent(
         actor_id=actor.pk if authenticated else None,
         actor_username=actor.get_username() if authenticated else "",
         action=action,
         object_type=object_type,
         object_id="" if object_id is None else str(object_id),
-        patient_id=patient_id,
+        patient_id=details.get("patient_id"),
         client_ip=_client_ip(request),
         request_id=request_id or request_id_var.get(),
-        outcome=outcome,
-        detail=detail or {},
+        outcome=details.get("outcome", AuditOutcome.SUCCESS),
+        detail=details.get("detail") or {},
     )
 
 
-def audit_record(
-    *,
-    actor: Any,
-    action: str,
-    object_type: str,
-    object_id: Any = None,
-    patient_id: int | None = None,
-    outcome: str = AuditOutcome.SUCCESS,
-    request: HttpRequest | Any | None = None,
-    detail: dict[str, Any] | None = None,
-) -> AuditEvent:
-    event = audit_event_build(
-        actor=actor, action=action, object_type=object_type, object_id=object_id, patient_id=patient_id,
-        outcome=outcome, request=request, detail=detail,
-    )
+def audit_record(*, actor: Any, action: str, object_type: str, **details: Unpack[AuditDetails]) -> AuditEvent:
+    event = audit_event_build(actor=actor, action=action, object_type=object_type, **details)
     if action in _NOTHING_CHANGED and not settings.AUDIT_READS_WAIT_FOR_FLUSH:
         _save_without_waiting_for_flush(event)
     else:

@@ -382,27 +382,25 @@ def _step_finish(
         step.error_message = error_message[:500]
         step.finished_at = timezone.now()
         step.save(update_fields=["status", "result", "error_code", "error_message", "finished_at"])
-        # After fusion the report step starts at once, and after the report the request finishes
-        # at once: each says so with the new progress, and an event for the finish as well
-        # would cost every watching socket a message for nothing. The same holds for the risk
-        # step when fusion starts in this transaction. A model's end is always its own event:
-        # the portal shows it, and it is the benchmark's mark for "model end".
-        announce = status == StepStatus.DONE and step.kind not in _CHEAP_KINDS
         if status == StepStatus.DONE:
             kind_done = all(s.status == StepStatus.DONE for s in steps if s.kind == step.kind)
             analysis.progress = max(analysis.progress, _PROGRESS_AFTER[StepKind(step.kind)] if kind_done else analysis.progress + 5)
             analysis.save(update_fields=["progress", "updated_at"])
-            if announce and step.kind == StepKind.IMAGING:
+            if step.kind == StepKind.IMAGING:
+                # A model's end is always its own event: the portal shows it, and it is the
+                # benchmark's mark for "model end".
                 analysis_publish(analysis, step_key=step.key)
-                announce = False
+        # Every watching socket gets every event, so none goes out for nothing: the end of
+        # fusion or of the report is announced by what follows at once (the report's start, the
+        # request's end), and the risk step's end likewise when fusion starts in this transaction.
+        risk_done = status == StepStatus.DONE and step.kind == StepKind.RISK
         if dispatch is not None:
-            if announce:
+            if risk_done:
                 analysis_publish(analysis, step_key=step.key)
             request_id = analysis.pk
             transaction.on_commit(lambda: dispatch([("advance", request_id, "default")]))
             return
-        announced_next = _advance_locked(analysis, steps, dispatch=None, inline_cheap_steps=True)
-        if announce and not announced_next:
+        if not _advance_locked(analysis, steps, dispatch=None, inline_cheap_steps=True) and risk_done:
             analysis_publish(analysis, step_key=step.key)
 
 
