@@ -10,7 +10,8 @@ one patient, then for each request measures, at the client:
   - model step finished event -> report.ready event
 and, as baselines in the same run: a raw Redis round trip (LPUSH + BRPOP) and a raw channel
 layer send -> receive. Prints p50/p95/p99 and the ratios. Targets: p99 <= 5x the primitives,
-p99 <= 30 ms with 50 clients.
+p99 <= 30 ms with 50 clients. To show where the time goes, it also prints when, after the POST
+was sent, its answer and each state's first event arrived (p50).
 """
 
 from __future__ import annotations
@@ -144,6 +145,7 @@ async def run(base: str, port: int, info: dict[str, Any], n_requests: int, n_cli
     # Events are stamped as they arrive, by a reader of their own: the request id is known only
     # once the POST has answered, and its events may arrive before that answer does.
     arrivals: dict[int, dict[str, float]] = {}
+    timelines: dict[int, list[tuple[str, float]]] = {}
     finished: dict[int, asyncio.Event] = {}
 
     async def read_events() -> None:
@@ -154,6 +156,7 @@ async def run(base: str, port: int, info: dict[str, Any], n_requests: int, n_cli
             if request_id is None:
                 continue
             seen = arrivals.setdefault(request_id, {})
+            timelines.setdefault(request_id, []).append((event.get("step") or event["type"], now))
             if event.get("step") == "running model":
                 seen.setdefault("running", now)
             if event.get("step_key", "").startswith("imaging:") and event.get("progress", 0) >= 60:
@@ -165,6 +168,8 @@ async def run(base: str, port: int, info: dict[str, Any], n_requests: int, n_cli
     reader = asyncio.create_task(read_events())
     to_running: list[float] = []
     to_report: list[float] = []
+    post_times: list[float] = []
+    post_sent: dict[int, float] = {}
     for i in range(n_requests + 5):
         started = time.perf_counter()
         response = await asyncio.to_thread(
@@ -172,12 +177,23 @@ async def run(base: str, port: int, info: dict[str, Any], n_requests: int, n_cli
             json={"patient": info["patient"], "models": ["noop"], "idempotency_key": uuid.uuid4().hex}, timeout=30,
         )
         request_id = response.json()["id"]
+        post_times.append(time.perf_counter() - started)
+        post_sent[request_id] = started
         await asyncio.wait_for(finished.setdefault(request_id, asyncio.Event()).wait(), timeout=60)
         seen = arrivals[request_id]
         if i >= 5 and "running" in seen and "model_end" in seen:  # 5 warm-up requests
             to_running.append(seen["running"] - started)
             to_report.append(seen["report"] - seen["model_end"])
     reader.cancel()
+    # Where the time goes: each state's first arrival, after the POST was sent.
+    print("\nafter the POST was sent, p50 (ms) of its answer and of each state's first event at the watcher:")
+    marks: dict[str, list[float]] = {"POST answered": post_times[5:]}
+    for request_id, timeline in list(timelines.items())[5:]:
+        sent = post_sent[request_id]
+        for state, at in sorted({state: at for state, at in reversed(timeline)}.items(), key=lambda item: item[1]):
+            marks.setdefault(state, []).append(at - sent)
+    for state, values in sorted(marks.items(), key=lambda item: statistics.median(item[1])):
+        print(f"  {state:<24} {statistics.median(values) * 1000:8.2f}  ({len(values)} requests)")
     await watcher.close()
     others.terminate()
     others.wait(timeout=30)

@@ -176,22 +176,35 @@ def analysis_advance(*, request_id: int, dispatch: Dispatcher | None = None, inl
         if analysis is None or analysis.is_finished:
             return
         steps = list(analysis.steps.select_for_update().order_by("order", "id"))
-        _advance_locked(analysis, steps, dispatch=dispatch, inline_cheap_steps=inline_cheap_steps)
+        changed: set[str] = set()
+        _advance_locked(analysis, steps, dispatch=dispatch, inline_cheap_steps=inline_cheap_steps, changed=changed)
+        _request_save(analysis, changed)
+
+
+def _request_save(analysis: AnalysisRequest, changed: set[str]) -> None:
+    """Store the request's changed fields in one UPDATE. Within a transaction the request's
+    fields change in several places (progress, then the next step's name, or the end); each
+    of those used to save on its own, one round trip to the database each."""
+    if changed:
+        analysis.save(update_fields=sorted(changed | {"updated_at"}))
+        changed.clear()
 
 
 def _advance_locked(
-    analysis: AnalysisRequest, steps: list[AnalysisStep], *, dispatch: Dispatcher | None, inline_cheap_steps: bool
+    analysis: AnalysisRequest, steps: list[AnalysisStep], *, dispatch: Dispatcher | None, inline_cheap_steps: bool,
+    changed: set[str],
 ) -> bool:
     """The advance itself, inside a workflow transaction that holds the locks of the request and
     of all its steps (taken in that order). Fails or finishes the request, or hands out the steps
     that are ready: as messages, or, for cheap steps inside a worker, claimed here and run once
     this transaction commits (the claim ``analysis_step_execute`` would make in a transaction of
-    its own). True when it announced the request's new state to the watching clients."""
+    its own). The request's own changes are added to ``changed`` for the caller to save. True
+    when it announced the request's new state to the watching clients."""
     if analysis.is_finished:
         return False
     failed = next((s for s in steps if s.status == StepStatus.FAILED), None)
     if failed is not None:
-        _request_fail(analysis, code=failed.error_code or "step_failed", message=failed.error_message)
+        _request_fail(analysis, code=failed.error_code or "step_failed", message=failed.error_message, changed=changed)
         return True
     open_steps = [s for s in steps if s.status != StepStatus.DONE]
     if not open_steps:
@@ -199,8 +212,10 @@ def _advance_locked(
         analysis.current_step = "done"
         analysis.progress = 100
         analysis.finished_at = timezone.now()
-        analysis.save(update_fields=["status", "current_step", "progress", "finished_at", "updated_at"])
-        analysis_publish(analysis, event_type="report.ready")
+        changed.update(("status", "current_step", "progress", "finished_at"))
+        report_step = next((s for s in steps if s.kind == StepKind.REPORT), None)
+        report_id = (report_step.result or {}).get("report_id") if report_step else None
+        analysis_publish(analysis, event_type="report.ready", report_id=report_id)
         return True
     lowest = min(s.order for s in open_steps)
     ready = [s for s in open_steps if s.order == lowest and s.status == StepStatus.PENDING]
@@ -209,9 +224,11 @@ def _advance_locked(
     now = timezone.now()
     if inline_cheap_steps and dispatch is None and all(s.kind in _CHEAP_KINDS for s in ready):
         for step in ready:
-            _step_claim(analysis, step, now=now, dispatched=True)
+            _step_claim(analysis, step, now=now, dispatched=True, changed=changed)
         analysis_publish(analysis, step_key=ready[0].key)
-        transaction.on_commit(lambda: _run_inline(ready))
+        # The steps as this transaction leaves them: what the cheap steps read (the results
+        # before theirs), without loading them again.
+        transaction.on_commit(lambda: _run_inline(ready, steps_in_hand=steps))
         return True
     for step in ready:
         step.status = StepStatus.DISPATCHED
@@ -219,14 +236,17 @@ def _advance_locked(
         step.save(update_fields=["status", "dispatched_at"])
     if analysis.status == AnalysisStatus.QUEUED:
         analysis.status = AnalysisStatus.RUNNING
-        analysis.save(update_fields=["status", "updated_at"])
+        changed.add("status")
     messages: list[Message] = [("step", s.pk, _step_queue(s)) for s in ready]
     transaction.on_commit(lambda: (dispatch or messages_send)(messages))
     return False
 
 
-def _step_claim(analysis: AnalysisRequest, step: AnalysisStep, *, now: datetime, dispatched: bool = False) -> None:
-    """Mark ``step`` running in this worker (both rows locked by the caller's transaction)."""
+def _step_claim(
+    analysis: AnalysisRequest, step: AnalysisStep, *, now: datetime, changed: set[str], dispatched: bool = False
+) -> None:
+    """Mark ``step`` running in this worker (both rows locked by the caller's transaction); the
+    request's changes are added to ``changed``."""
     step.status = StepStatus.RUNNING
     step.attempts += 1
     step.started_at = now
@@ -238,27 +258,30 @@ def _step_claim(analysis: AnalysisRequest, step: AnalysisStep, *, now: datetime,
     step.save(update_fields=fields)
     analysis.current_step = _STEP_NAME[StepKind(step.kind)]
     analysis.status = AnalysisStatus.RUNNING
-    analysis.save(update_fields=["current_step", "status", "updated_at"])
+    changed.update(("current_step", "status"))
 
 
-def _run_inline(steps: list[AnalysisStep]) -> None:
-    """Run steps this worker has claimed; one that cannot run here goes to the broker."""
+def _run_inline(steps: list[AnalysisStep], *, steps_in_hand: list[AnalysisStep]) -> None:
+    """Run steps this worker has claimed; one that cannot run here goes to the broker.
+
+    No heartbeat: these steps take milliseconds, far less than the sweeper's staleness limit,
+    and a thread started and joined per step cost more than the step's own queries."""
     for step in steps:
         try:
-            _step_run_claimed(step, runner=None, dispatch=None)
+            _step_run_claimed(step, runner=None, dispatch=None, steps_in_hand=steps_in_hand)
         except Exception as exc:
             # The step is claimed: hand it to a worker, or it would wait for the sweeper.
             logger.warning("inline step %s failed (%s); queueing it", step.pk, type(exc).__name__)
             messages_send([("step", step.pk, "default")])
 
 
-def _request_fail(analysis: AnalysisRequest, *, code: str, message: str) -> None:
+def _request_fail(analysis: AnalysisRequest, *, code: str, message: str, changed: set[str]) -> None:
     analysis.status = AnalysisStatus.FAILED
     analysis.current_step = "failed"
     analysis.error_code = code[:64]
     analysis.error_message = message[:500]
     analysis.finished_at = timezone.now()
-    analysis.save(update_fields=["status", "current_step", "error_code", "error_message", "finished_at", "updated_at"])
+    changed.update(("status", "current_step", "error_code", "error_message", "finished_at"))
     analysis_publish(analysis, event_type="analysis.status")
 
 
@@ -329,22 +352,33 @@ def analysis_step_execute(
             request_id = step.request_id
             transaction.on_commit(lambda: (dispatch or messages_send)([("advance", request_id, "default")]))
             return
-        _step_claim(analysis, step, now=timezone.now())
+        changed: set[str] = set()
+        _step_claim(analysis, step, now=timezone.now(), changed=changed)
+        _request_save(analysis, changed)
         analysis_publish(analysis, step_key=step.key)
     _step_run_claimed(step, runner=runner, dispatch=dispatch)
 
 
 def _step_run_claimed(
-    step: AnalysisStep, *, runner: Callable[[AnalysisStep], dict[str, Any]] | None, dispatch: Dispatcher | None
+    step: AnalysisStep, *, runner: Callable[[AnalysisStep], dict[str, Any]] | None, dispatch: Dispatcher | None,
+    steps_in_hand: list[AnalysisStep] | None = None,
 ) -> None:
-    """Run a step this worker has claimed, outside any transaction, and store its outcome."""
+    """Run a step this worker has claimed, outside any transaction, and store its outcome.
+
+    ``steps_in_hand``: the request's steps as the claiming transaction left them, for a step
+    claimed inline (which also runs without a heartbeat, see ``_run_inline``)."""
     from inference.analysis.steps import step_run
 
-    run = runner or step_run
     step_id = step.pk
     try:
-        with _heartbeat(step.pk, settings.ANALYSIS_HEARTBEAT_S):
-            result = run(step)
+        if runner is not None:
+            with _heartbeat(step.pk, settings.ANALYSIS_HEARTBEAT_S):
+                result = runner(step)
+        elif steps_in_hand is not None:
+            result = step_run(step, steps_in_hand=steps_in_hand)
+        else:
+            with _heartbeat(step.pk, settings.ANALYSIS_HEARTBEAT_S):
+                result = step_run(step)
     except StepFailed as exc:
         _step_finish(step_id=step_id, status=StepStatus.FAILED, error_code=exc.code, error_message=exc.message, dispatch=dispatch)
         return
@@ -382,10 +416,11 @@ def _step_finish(
         step.error_message = error_message[:500]
         step.finished_at = timezone.now()
         step.save(update_fields=["status", "result", "error_code", "error_message", "finished_at"])
+        changed: set[str] = set()
         if status == StepStatus.DONE:
             kind_done = all(s.status == StepStatus.DONE for s in steps if s.kind == step.kind)
             analysis.progress = max(analysis.progress, _PROGRESS_AFTER[StepKind(step.kind)] if kind_done else analysis.progress + 5)
-            analysis.save(update_fields=["progress", "updated_at"])
+            changed.add("progress")
             if step.kind == StepKind.IMAGING:
                 # A model's end is always its own event: the portal shows it, and it is the
                 # benchmark's mark for "model end".
@@ -395,12 +430,15 @@ def _step_finish(
         # request's end), and the risk step's end likewise when fusion starts in this transaction.
         risk_done = status == StepStatus.DONE and step.kind == StepKind.RISK
         if dispatch is not None:
+            _request_save(analysis, changed)
             if risk_done:
                 analysis_publish(analysis, step_key=step.key)
             request_id = analysis.pk
             transaction.on_commit(lambda: dispatch([("advance", request_id, "default")]))
             return
-        if not _advance_locked(analysis, steps, dispatch=None, inline_cheap_steps=True) and risk_done:
+        announced = _advance_locked(analysis, steps, dispatch=None, inline_cheap_steps=True, changed=changed)
+        _request_save(analysis, changed)
+        if not announced and risk_done:
             analysis_publish(analysis, step_key=step.key)
 
 
@@ -445,7 +483,9 @@ def analysis_sweep(*, dispatch: Dispatcher | None = None, now: Any = None) -> di
         with _workflow_transaction():
             overdue = AnalysisRequest.objects.select_for_update().get(pk=analysis.pk)
             if not overdue.is_finished:
-                _request_fail(overdue, code="deadline_exceeded", message="The analysis did not finish in time.")
+                changed: set[str] = set()
+                _request_fail(overdue, code="deadline_exceeded", message="The analysis did not finish in time.", changed=changed)
+                _request_save(overdue, changed)
                 failed += 1
     # Requests that stopped moving with no step in flight: an advance message was lost (the
     # broker was down at commit, or restarted without persistence). Advancing is idempotent.

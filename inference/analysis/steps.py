@@ -46,19 +46,24 @@ def run_risk(step: AnalysisStep) -> dict[str, Any]:
     return evaluation
 
 
-def _done_steps(analysis: AnalysisRequest) -> dict[str, list[AnalysisStep]]:
-    """The request's finished steps by kind, in step order (one query for all kinds)."""
+def _done_steps(analysis: AnalysisRequest, steps_in_hand: list[AnalysisStep] | None) -> dict[str, list[AnalysisStep]]:
+    """The request's finished steps by kind, in step order: from the steps the claiming
+    transaction left in hand, or else in one query for all kinds."""
+    if steps_in_hand is not None:
+        done = sorted((s for s in steps_in_hand if s.status == StepStatus.DONE), key=lambda s: (s.order, s.pk))
+    else:
+        done = list(analysis.steps.filter(status=StepStatus.DONE).order_by("order", "id"))
     by_kind: dict[str, list[AnalysisStep]] = {}
-    for step in analysis.steps.filter(status=StepStatus.DONE).order_by("order", "id"):
+    for step in done:
         by_kind.setdefault(step.kind, []).append(step)
     return by_kind
 
 
-def run_fusion(step: AnalysisStep) -> dict[str, Any]:
+def run_fusion(step: AnalysisStep, steps_in_hand: list[AnalysisStep] | None = None) -> dict[str, Any]:
     from inference.risk.scores.registry import scores_evaluate
 
     analysis = step.request
-    done = _done_steps(analysis)
+    done = _done_steps(analysis, steps_in_hand)
     risk = done.get(StepKind.RISK, [])
     if not risk:
         raise StepFailed("The risk step has no result.", code="missing_risk_result")
@@ -79,9 +84,9 @@ def run_fusion(step: AnalysisStep) -> dict[str, Any]:
     return fused.as_dict()
 
 
-def run_report(step: AnalysisStep) -> dict[str, Any]:
+def run_report(step: AnalysisStep, steps_in_hand: list[AnalysisStep] | None = None) -> dict[str, Any]:
     analysis = step.request
-    done = _done_steps(analysis)
+    done = _done_steps(analysis, steps_in_hand)
     risk = done[StepKind.RISK][0].result
     fusion = done[StepKind.FUSION][0].result
     imaging = [s.result for s in done.get(StepKind.IMAGING, [])]
@@ -126,8 +131,12 @@ def run_report(step: AnalysisStep) -> dict[str, Any]:
     return {"report_id": report.pk, "version": report.version, "sha256": report.content_sha256}
 
 
-RUNNERS = {StepKind.IMAGING: run_imaging, StepKind.RISK: run_risk, StepKind.FUSION: run_fusion, StepKind.REPORT: run_report}
-
-
-def step_run(step: AnalysisStep) -> dict[str, Any]:
-    return RUNNERS[StepKind(step.kind)](step)
+def step_run(step: AnalysisStep, *, steps_in_hand: list[AnalysisStep] | None = None) -> dict[str, Any]:
+    """Run one step. ``steps_in_hand``: the request's steps as the transaction that claimed this
+    one left them (fusion and report read the results before theirs from them)."""
+    kind = StepKind(step.kind)
+    if kind == StepKind.FUSION:
+        return run_fusion(step, steps_in_hand)
+    if kind == StepKind.REPORT:
+        return run_report(step, steps_in_hand)
+    return run_imaging(step) if kind == StepKind.IMAGING else run_risk(step)

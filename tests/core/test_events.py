@@ -55,3 +55,28 @@ def test_published_event_reaches_a_group_member() -> None:
     assert message["type"] == "cdss.event"
     assert message["event"] == {"type": "record.changed", "patient_id": 424242}
     assert json.loads(message["text"]) == message["event"]  # encoded once for every socket
+
+
+def test_events_reach_a_subscriber_in_order_through_redis() -> None:
+    """Events are published from the calling thread straight to Redis (not through the layer's
+    own event loop), on the channel the layer subscribes a group's members to, in order."""
+    from cdss.core.events import _DirectPublisher
+
+    layer = get_channel_layer()
+    assert _DirectPublisher.for_layer(layer) is not None
+    assert layer is not None
+
+    async def listen() -> list[int]:
+        channel = await layer.new_channel()
+        await layer.group_add("analysis.515151", channel)
+        try:
+            def publish() -> None:
+                for n in range(40):
+                    event_publish(groups=["analysis.515151"], event_type="analysis.progress", payload={"progress": n})
+
+            await asyncio.to_thread(publish)
+            return [(await asyncio.wait_for(layer.receive(channel), timeout=5))["event"]["progress"] for _ in range(40)]
+        finally:
+            await layer.group_discard("analysis.515151", channel)
+
+    assert asyncio.run(listen()) == list(range(40))
