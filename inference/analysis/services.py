@@ -37,8 +37,8 @@ logger = logging.getLogger(__name__)
 Message = tuple[str, int, str]
 Dispatcher = Callable[[list[Message]], None]
 
-# Share of the progress bar reached when each kind of step finishes.
-_PROGRESS_AFTER = {StepKind.IMAGING: 60, StepKind.RISK: 70, StepKind.FUSION: 85, StepKind.REPORT: 100}
+# Weight of each kind of step in the progress bar (all imaging steps together share theirs).
+_PROGRESS_WEIGHT = {StepKind.IMAGING: 60, StepKind.RISK: 10, StepKind.FUSION: 15, StepKind.REPORT: 15}
 _STEP_NAME = {StepKind.IMAGING: "running model", StepKind.RISK: "scoring", StepKind.FUSION: "fusing", StepKind.REPORT: "writing report"}
 
 
@@ -242,6 +242,19 @@ def _advance_locked(
     return False
 
 
+def _progress_of(steps: list[AnalysisStep]) -> int:
+    """Percent of the request's work done: each kind's weight times its share of finished steps,
+    over the weights of the kinds this request has. The risk step often ends while a model still
+    runs; it then counts for its own share, not for everything before it."""
+    total = done = 0.0
+    for kind, weight in _PROGRESS_WEIGHT.items():
+        of_kind = [s for s in steps if s.kind == kind]
+        if of_kind:
+            total += weight
+            done += weight * sum(s.status == StepStatus.DONE for s in of_kind) / len(of_kind)
+    return round(100 * done / total) if total else 0
+
+
 def _step_claim(
     analysis: AnalysisRequest, step: AnalysisStep, *, now: datetime, changed: set[str], dispatched: bool = False
 ) -> None:
@@ -418,8 +431,7 @@ def _step_finish(
         step.save(update_fields=["status", "result", "error_code", "error_message", "finished_at"])
         changed: set[str] = set()
         if status == StepStatus.DONE:
-            kind_done = all(s.status == StepStatus.DONE for s in steps if s.kind == step.kind)
-            analysis.progress = max(analysis.progress, _PROGRESS_AFTER[StepKind(step.kind)] if kind_done else analysis.progress + 5)
+            analysis.progress = max(analysis.progress, _progress_of(steps))
             changed.add("progress")
             if step.kind == StepKind.IMAGING:
                 # A model's end is always its own event: the portal shows it, and it is the

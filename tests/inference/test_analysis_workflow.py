@@ -278,3 +278,38 @@ def test_the_hand_built_analysis_answer_equals_drfs_generic_rendering(world: Wor
     failed.refresh_from_db()
     fast = AnalysisSerializer(failed)
     assert fast.to_representation(failed) == drf.ModelSerializer.to_representation(fast, failed)
+
+
+def test_progress_counts_each_finished_step_for_its_own_share(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The risk step often ends while a model still runs: the bar then shows the risk step's
+    share (10 %), not the share of everything up to it (70 %), and never goes back."""
+    from django.test import TestCase
+
+    from cdss.core import events
+    from inference.analysis import services
+    from inference.analysis.services import analysis_step_execute
+
+    published: list[tuple[str, int]] = []
+
+    def capture(*, groups: list[str], event_type: str, payload: dict[str, Any]) -> None:
+        if event_type.startswith("analysis.") or event_type == "report.ready":
+            published.append((payload["step"], payload["progress"]))
+
+    monkeypatch.setattr(events, "event_publish", capture)
+    monkeypatch.setattr(services, "messages_send", lambda messages: None)
+    broker = InlineBroker()
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        create(world, broker)
+    for _, step_id, _ in reversed(list(broker.queue)):  # risk first, then the model
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            analysis_step_execute(step_id=step_id)
+    assert published == [
+        ("queued", 0),
+        ("scoring", 0),
+        ("scoring", 10),  # the risk step's end, the model still to run
+        ("running model", 10),
+        ("running model", 70),  # the model's end
+        ("fusing", 70),
+        ("writing report", 85),
+        ("done", 100),
+    ], published
