@@ -11,6 +11,7 @@ from django.http import HttpRequest
 
 from cdss.audit.models import AuditAction, AuditEvent, AuditOutcome
 from cdss.core.request_context import request_id_var
+from cdss.core.transactions import atomic_without_flush_wait
 
 logger = logging.getLogger(__name__)
 
@@ -78,10 +79,7 @@ def audit_reads_record(events: list[AuditEvent]) -> None:
         return
     if any(event.action not in _NOTHING_CHANGED for event in events):
         raise ValueError("audit_reads_record stores reads only; a change is audited in its own transaction")
-    with transaction.atomic():
-        if connection.vendor == "postgresql" and not settings.AUDIT_READS_WAIT_FOR_FLUSH:
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+    with transaction.atomic() if settings.AUDIT_READS_WAIT_FOR_FLUSH else atomic_without_flush_wait():
         AuditEvent.objects.bulk_create(events)
 
 
@@ -102,7 +100,5 @@ def _save_without_waiting_for_flush(event: AuditEvent) -> None:
     if connection.vendor != "postgresql" or connection.in_atomic_block:
         event.save()
         return
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+    with atomic_without_flush_wait():
         event.save()

@@ -59,9 +59,9 @@ class _DirectPublisher:
 
     Handing each event to an event loop thread and waiting for it took 1.3 ms against 0.2 ms
     here, half a dozen times between a model's end and its report; handing it over without
-    waiting let a busy worker hold the event back. The layer's own serialiser is used; the group channel name and shard choice
-    follow channels_redis 4 (``tests/core/test_events.py`` sends through here and receives
-    through the layer, so a change there fails a test).
+    waiting let a busy worker hold the event back. The layer's own serialiser is used; the
+    group channel name and shard choice follow channels_redis 4 (``tests/core/test_events.py``
+    sends through here and receives through the layer, so a change there fails a test).
     """
 
     _by_process: dict[tuple[int, int], _DirectPublisher] = {}

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from cdss.audit.models import AuditAction
 from cdss.audit.services import audit_record
+from cdss.core.transactions import atomic_without_flush_wait
 from inference.analysis.catalog import analysis_models
 from inference.analysis.errors import NothingToAnalyse, StepFailed, UnknownModel
 from inference.analysis.progress import analysis_publish
@@ -53,10 +54,7 @@ def _workflow_transaction() -> Iterator[None]:
     durability: what the user saved, the request (``analysis_request_create``), and the report,
     which its step writes in a transaction of its own.
     """
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+    with atomic_without_flush_wait():
         yield
 
 
@@ -312,7 +310,6 @@ def _heartbeat(step_id: int, every_s: float) -> Iterator[None]:
     stop = threading.Event()
 
     def beat() -> None:
-        from django.db import connection
 
         try:
             while not stop.wait(every_s):
@@ -383,15 +380,10 @@ def _step_run_claimed(
     from inference.analysis.steps import step_run
 
     step_id = step.pk
+    beating = nullcontext() if steps_in_hand is not None else _heartbeat(step_id, settings.ANALYSIS_HEARTBEAT_S)
     try:
-        if runner is not None:
-            with _heartbeat(step.pk, settings.ANALYSIS_HEARTBEAT_S):
-                result = runner(step)
-        elif steps_in_hand is not None:
-            result = step_run(step, steps_in_hand=steps_in_hand)
-        else:
-            with _heartbeat(step.pk, settings.ANALYSIS_HEARTBEAT_S):
-                result = step_run(step)
+        with beating:
+            result = runner(step) if runner is not None else step_run(step, steps_in_hand=steps_in_hand)
     except StepFailed as exc:
         _step_finish(step_id=step_id, status=StepStatus.FAILED, error_code=exc.code, error_message=exc.message, dispatch=dispatch)
         return
