@@ -19,8 +19,8 @@ from django.db.models import QuerySet
 from cdss.accounts.models import Role
 from cdss.audit.models import AuditAction, AuditOutcome
 from cdss.audit.services import audit_record
-from cdss.consultations.models import ConsultationStatus
 from cdss.core.errors import NotFound, PermissionDenied
+from consultations.models import ConsultationStatus
 from patients.models import Patient
 
 

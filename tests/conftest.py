@@ -7,7 +7,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from cdss.accounts.models import Role, User
-from cdss.consultations.models import Consultation
+from consultations.models import Consultation
 from patients.models import Patient
 from tests.factories import CareTeamFactory, PatientFactory, UserFactory
 

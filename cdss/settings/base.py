@@ -36,10 +36,10 @@ INSTALLED_APPS = [
     "cdss.core",
     "cdss.accounts",
     "cdss.audit",
-    "cdss.consultations",
     "patients",
     "imaging",
     "inference",
+    "consultations",
     "frontend",
 ]
 

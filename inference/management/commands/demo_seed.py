@@ -10,7 +10,7 @@ from django.db import transaction
 
 from cdss.accounts.models import CareTeam, Role, User
 from cdss.accounts.services import user_create
-from cdss.consultations.models import Consultation
+from consultations.models import Consultation
 from patients.models import ClinicalFinding, GeneticFinding, LabObservation, LifestyleRecord, Patient
 from patients.services import (
     clinical_finding_create,

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from cdss.consultations.models import Consultation
+from consultations.models import Consultation
 
 
 @admin.register(Consultation)

@@ -3,5 +3,5 @@ from django.apps import AppConfig
 
 class ConsultationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
-    name = "cdss.consultations"
+    name = "consultations"
     label = "consultations"
