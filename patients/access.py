@@ -1,27 +1,40 @@
 """THE module that decides which patients a user may see.
 
-Every API, the DICOMweb proxy and WebSocket subscriptions fetch patients through
+Every API, the DICOMweb proxy, exports and WebSocket subscriptions fetch patients through
 ``patients_for_user`` / ``patient_get_for_user``. A patient the user may not see is reported
 exactly like a missing one (``NotFound``), so existence never leaks.
 
 - clinician: patients of the care teams they belong to
-- consultant: patients shared with them in a consultation that is still open
+- consultant: patients shared with them by a ``ShareGrant`` that has not expired or been
+  revoked; the check compares with the current time, so a grant ends at its expiry without
+  any job having to run. A de-identified grant shows a pseudonym and an age band instead of
+  identifiers (``patient_identifiable_for_user``, ``patient_deidentified_view``); a grant
+  scoped to chosen studies limits imaging to those StudyInstanceUIDs (``study_scope_q``)
 - patient: their own record only
 - admin: every patient (each access is audited like any other)
+
+Grants are created and ended here (``share_grant_create``, ``share_grant_end``) by the
+consultation workflow, which sits in a layer above and is never imported from here.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from cdss.accounts.models import Role
 from cdss.audit.models import AuditAction, AuditOutcome
 from cdss.audit.services import audit_record
-from cdss.core.errors import NotFound, PermissionDenied
-from consultations.models import ConsultationStatus
-from patients.models import Patient
+from cdss.core.errors import NotFound, PermissionDenied, ValidationFailed
+from cdss.core.events import access_group, event_publish_on_commit
+from patients.models import Patient, ShareGrant, ShareScope
+
+
+def share_grants_active(user: Any, *, now: dt.datetime | None = None) -> QuerySet[ShareGrant]:
+    return ShareGrant.objects.filter(user=user, revoked_at__isnull=True, expires_at__gt=now or timezone.now())
 
 
 def patients_for_user(user: Any) -> QuerySet[Patient]:
@@ -33,9 +46,7 @@ def patients_for_user(user: Any) -> QuerySet[Patient]:
     if role == Role.CLINICIAN:
         return Patient.objects.filter(care_team__members=user)
     if role == Role.CONSULTANT:
-        return Patient.objects.filter(
-            consultations__consultant=user, consultations__status=ConsultationStatus.OPEN
-        ).distinct()
+        return Patient.objects.filter(pk__in=share_grants_active(user).values("patient_id"))
     if role == Role.PATIENT:
         return Patient.objects.filter(user=user)
     return Patient.objects.none()
@@ -76,3 +87,132 @@ def patient_get_for_edit(user: Any, patient_id: Any, *, request: Any = None) -> 
         )
         raise PermissionDenied("Only clinicians may change clinical records.")
     return patient
+
+
+# --- shares with consultants -------------------------------------------------------------------
+
+def _is_consultant(user: Any) -> bool:
+    return getattr(user, "role", None) == Role.CONSULTANT
+
+
+def patient_pseudonyms_for_user(user: Any) -> dict[int, str]:
+    """patient id -> pseudonym, for each patient this user sees only de-identified.
+
+    A consultant holding an identifiable grant on a patient sees that patient identified;
+    everyone else who may see a patient at all sees it identified.
+    """
+    if not _is_consultant(user):
+        return {}
+    hidden: dict[int, str] = {}
+    shown: set[int] = set()
+    for patient_id, identifiable, pseudonym in (
+        share_grants_active(user).order_by("pk").values_list("patient_id", "identifiable", "pseudonym")
+    ):
+        if identifiable:
+            shown.add(patient_id)
+        else:
+            hidden.setdefault(patient_id, pseudonym)
+    return {pid: name for pid, name in hidden.items() if pid not in shown}
+
+
+def patient_identifiable_for_user(user: Any, patient_id: int) -> bool:
+    return patient_id not in patient_pseudonyms_for_user(user)
+
+
+def age_band(birth_date: dt.date, *, today: dt.date | None = None) -> str:
+    """Five-year band ("45-49"); 90 and over are one band, as HIPAA Safe Harbor asks."""
+    today = today or timezone.localdate()
+    age = today.year - birth_date.year - ((today.month, today.day) < (birth_date.month, birth_date.day))
+    if age >= 90:
+        return "90+"
+    low = max(age, 0) // 5 * 5
+    return f"{low}-{low + 4}"
+
+
+IDENTIFYING_FIELDS = (
+    "mrn", "given_name", "family_name", "birth_date", "phone", "email",
+    "address_line", "city", "postal_code",
+)
+
+
+def patient_deidentified_view(row: dict[str, Any], *, patient: Patient, pseudonym: str) -> dict[str, Any]:
+    """A patient's API row with every direct identifier replaced: the pseudonym stands in
+    for name and MRN, an age band for the birth date; contact fields are emptied."""
+    view = dict(row)
+    for field in IDENTIFYING_FIELDS:
+        if field in view:
+            view[field] = ""
+    view["mrn"] = pseudonym
+    view["family_name"] = pseudonym
+    view["birth_date"] = None
+    view["age_band"] = age_band(patient.birth_date)
+    view["deidentified"] = True
+    return view
+
+
+def study_scope_q(user: Any, *, patient_field: str = "patient_id", uid_field: str = "study_instance_uid") -> Q:
+    """A filter over imaging studies that keeps what this user's grants share.
+
+    Everyone but a consultant: no restriction beyond ``patients_for_user``. A consultant:
+    every study of a patient shared as a whole record, and only the chosen StudyInstanceUIDs
+    of a patient shared by study.
+    """
+    if not _is_consultant(user):
+        return Q()
+    whole: set[int] = set()
+    chosen: set[str] = set()
+    for patient_id, scope, uids in share_grants_active(user).values_list("patient_id", "scope", "study_uids"):
+        if scope == ShareScope.RECORD:
+            whole.add(patient_id)
+        else:
+            chosen.update(str(uid) for uid in uids or [])
+    return Q(**{f"{patient_field}__in": whole}) | Q(**{f"{uid_field}__in": chosen})
+
+
+def patient_access_ends_at(user: Any, patient_id: int) -> dt.datetime | None:
+    """When this user's sight of the patient ends by itself (a grant's expiry); None if it
+    does not (care team, own record, admin) or the user cannot see the patient now."""
+    if not _is_consultant(user):
+        return None
+    ends = share_grants_active(user).filter(patient_id=patient_id).order_by("-expires_at").values_list(
+        "expires_at", flat=True
+    ).first()
+    return ends
+
+
+def share_grant_create(
+    *, granted_by: Any, user: Any, patient: Patient, expires_at: dt.datetime, identifiable: bool,
+    scope: str = ShareScope.RECORD, study_uids: list[str] | None = None, report_ids: list[int] | None = None,
+    request: Any = None,
+) -> ShareGrant:
+    if expires_at <= timezone.now():
+        raise ValidationFailed("The share must end in the future.", code="expiry_in_past", detail={"field": "expires_at"})
+    if scope not in ShareScope.values:
+        raise ValidationFailed("Unknown share scope.", code="invalid_scope", detail={"field": "scope"})
+    grant = ShareGrant.objects.create(
+        user=user, patient=patient, granted_by=granted_by, expires_at=expires_at, identifiable=identifiable,
+        scope=scope, study_uids=list(study_uids or []), report_ids=list(report_ids or []),
+    )
+    audit_record(
+        actor=granted_by, action=AuditAction.SHARE, object_type="share_grant", object_id=grant.pk,
+        patient_id=patient.pk, request=request,
+        detail={"grantee_id": user.pk, "scope": scope, "identifiable": identifiable},
+    )
+    return grant
+
+
+def share_grant_end(*, grant: ShareGrant, actor: Any, request: Any = None) -> ShareGrant:
+    """Revoke at once; open sockets of the grantee on this patient are closed after commit."""
+    if grant.revoked_at is not None:
+        return grant
+    grant.revoked_at = timezone.now()
+    grant.save(update_fields=["revoked_at"])
+    audit_record(
+        actor=actor, action=AuditAction.SHARE, object_type="share_grant", object_id=grant.pk,
+        patient_id=grant.patient_id, request=request, detail={"revoked": True, "grantee_id": grant.user_id},
+    )
+    event_publish_on_commit(
+        groups=[access_group(grant.user_id, grant.patient_id)], event_type="access.revoked",
+        payload={"patient_id": grant.patient_id},
+    )
+    return grant

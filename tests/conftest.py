@@ -1,14 +1,16 @@
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from cdss.accounts.models import Role, User
 from consultations.models import Consultation
-from patients.models import Patient
+from patients.models import Patient, ShareGrant
 from tests.factories import CareTeamFactory, PatientFactory, UserFactory
 
 
@@ -85,7 +87,14 @@ def world_build() -> World:
     other_team = CareTeamFactory.create(members=[other_clinician])
     patient = PatientFactory.create(care_team=team, user=patient_user)
     other_patient = PatientFactory.create(care_team=other_team, user=other_patient_user)
-    Consultation.objects.create(patient=patient, consultant=consultant, requested_by=clinician)
+    grant = ShareGrant.objects.create(
+        user=consultant, patient=patient, granted_by=clinician, identifiable=True,
+        expires_at=timezone.now() + dt.timedelta(days=1),
+    )
+    Consultation.objects.create(
+        patient=patient, consultant=consultant, requested_by=clinician, status="open", identifiable=True,
+        grant=grant, expires_at=grant.expires_at,
+    )
     return World(
         clinician=clinician,
         other_clinician=other_clinician,

@@ -17,7 +17,8 @@ from django.db import transaction
 PUBLISH_TIMEOUT_S = 5.0
 
 EVENT_TYPES = frozenset(
-    {"analysis.status", "analysis.progress", "report.ready", "record.changed", "state.snapshot"}
+    {"analysis.status", "analysis.progress", "report.ready", "record.changed", "state.snapshot",
+     "access.revoked", "consultation.changed", "message.created", "message.read"}
 )
 
 
@@ -27,6 +28,20 @@ def patient_group(patient_id: int) -> str:
 
 def request_group(request_id: int) -> str:
     return f"analysis.{request_id}"
+
+
+def access_group(user_id: int, patient_id: int) -> str:
+    """Every socket of one user on one patient: told ``access.revoked`` when a share ends."""
+    return f"access.{user_id}.{patient_id}"
+
+
+def user_group(user_id: int) -> str:
+    """Every socket of one user (a consultant's inbox)."""
+    return f"user.{user_id}"
+
+
+def thread_group(thread_id: int) -> str:
+    return f"thread.{thread_id}"
 
 
 def event_publish(*, groups: list[str], event_type: str, payload: dict[str, Any]) -> None:

@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "patients",
     "imaging",
     "inference",
+    "messaging",
     "consultations",
     "frontend",
 ]

@@ -2,6 +2,7 @@
 
 from patients.models.findings import Ascites, ClinicalFinding, Encephalopathy, HbvStatus, HcvStatus
 from patients.models.genetics import GeneticFinding, Zygosity
+from patients.models.grants import ShareGrant, ShareScope
 from patients.models.lifestyle import AlcoholUnit, DiabetesStatus, LifestyleRecord, SmokingStatus
 from patients.models.observations import LabObservation
 from patients.models.patient import Patient, PatientStatus, Sex
@@ -22,6 +23,8 @@ __all__ = [
     "PatientStatus",
     "RecordSource",
     "Sex",
+    "ShareGrant",
+    "ShareScope",
     "SmokingStatus",
     "Zygosity",
 ]

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from tests.access_table import ENDPOINTS, ROLES, Endpoint
 from tests.conftest import World, client_for
@@ -48,6 +49,6 @@ def test_patient_list_is_scoped(world: World) -> None:
 
 
 def test_closed_consultation_ends_access(world: World) -> None:
-    world.consultant.consultations.update(status="closed")
+    world.consultant.share_grants.update(revoked_at=timezone.now())
     response = client_for(world.consultant).get(f"/api/v1/patients/{world.patient.pk}/")
     assert response.status_code == 404

@@ -12,6 +12,7 @@ from urllib.parse import urlparse
 
 import pytest
 from django.conf import settings
+from django.utils import timezone
 from pydicom.uid import generate_uid
 from rest_framework.authtoken.models import Token
 
@@ -159,7 +160,7 @@ def test_revoked_access_ends(world: World, proxy_study: ProxyStudy) -> None:
     proxy_study.link(world)
     path = proxy_study.path("series-metadata")
     assert proxy_fetch(world.consultant, path).status == 200
-    world.consultant.consultations.update(status="closed")
+    world.consultant.share_grants.update(revoked_at=timezone.now())
     from imaging.dicomweb.proxy import ACCESS_CACHE
 
     ACCESS_CACHE.clear()  # as when DICOMWEB_PROXY_ACCESS_CACHE_S has passed

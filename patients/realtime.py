@@ -1,0 +1,55 @@
+"""Sockets bound to a user's sight of a patient: they close the moment that sight ends.
+
+A share grant ends by revocation (``patients.access.share_grant_end`` publishes
+``access.revoked`` to the user's access group for that patient) or by its expiry (a timer set
+when the socket is authorised). Either way the socket is closed with CLOSE_ACCESS_ENDED, the
+same code as a patient that is not found, so nothing about the record leaks after the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.utils import timezone
+
+from cdss.core.events import access_group
+from patients.access import patient_access_ends_at
+
+CLOSE_ACCESS_ENDED = 4404
+
+
+class AccessBoundConsumer(AsyncJsonWebsocketConsumer):
+    """Call ``access_bind`` after authorising the user for the patient, before ``accept``."""
+
+    _access_groups: list[str]
+    _access_timer: asyncio.TimerHandle | None = None
+
+    async def access_bind(self, user: Any, patient_id: int) -> None:
+        group = access_group(user.pk, patient_id)
+        self._access_groups = [*getattr(self, "_access_groups", []), group]
+        await self.channel_layer.group_add(group, self.channel_name)
+        ends = await database_sync_to_async(patient_access_ends_at)(user, patient_id)
+        if ends is not None:
+            delay = max((ends - timezone.now()).total_seconds(), 0.0)
+            self._access_timer = asyncio.get_running_loop().call_later(
+                delay, lambda: asyncio.ensure_future(self.access_ended())
+            )
+
+    async def access_ended(self) -> None:
+        await self.close(code=CLOSE_ACCESS_ENDED)
+
+    async def access_unbind(self) -> None:
+        if self._access_timer is not None:
+            self._access_timer.cancel()
+            self._access_timer = None
+        for group in getattr(self, "_access_groups", []):
+            await self.channel_layer.group_discard(group, self.channel_name)
+        self._access_groups = []
+
+    def access_revoked_in(self, message: dict[str, Any]) -> bool:
+        """True for the layer message that says a grant of this socket's user ended."""
+        event = message.get("event")
+        return message.get("type") == "cdss.event" and isinstance(event, dict) and event.get("type") == "access.revoked"
