@@ -8,6 +8,7 @@ from inference.api.reports import (
     ReportExportApi,
     ReportSignApi,
 )
+from inference.api.patient_results import ExplanationCatalogueApi, PatientRecordExportApi, PatientResultsApi
 from inference.api.scores import PatientScoresApi, ScoresEvaluateApi
 
 urlpatterns = [
@@ -21,4 +22,7 @@ urlpatterns = [
     path("reports/<int:report_id>/sign/", ReportSignApi.as_view(), name="report-sign"),
     path("reports/<int:report_id>/amend/", ReportAmendApi.as_view(), name="report-amend"),
     path("reports/<int:report_id>/export/<str:fmt>/", ReportExportApi.as_view(), name="report-export"),
+    path("explanations/", ExplanationCatalogueApi.as_view(), name="explanations"),
+    path("patients/<int:patient_id>/results/", PatientResultsApi.as_view(), name="patient-results"),
+    path("patients/<int:patient_id>/record/<str:fmt>/", PatientRecordExportApi.as_view(), name="patient-record-export"),
 ]

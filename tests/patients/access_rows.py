@@ -47,4 +47,9 @@ ACCESS_ROWS: list[Endpoint] = [
     Endpoint("GET", f"{P}/fhir/", PATIENT_READ),
     Endpoint("POST", f"{P}/import/", PATIENT_CREATE, BUNDLE),
     Endpoint("POST", f"{P}/import/?dry_run=true", PATIENT_DRY_RUN, BUNDLE),
+    # The patient's own dashboard and "download my record" (inference/api/patient_results.py).
+    Endpoint("GET", "/api/v1/explanations/", ANY_USER),
+    Endpoint("GET", f"{P}/results/", PATIENT_READ),
+    Endpoint("GET", f"{P}/record/fhir/", PATIENT_READ),
+    Endpoint("GET", f"{P}/record/pdf/", PATIENT_READ),
 ]
