@@ -10,6 +10,8 @@ api_v1 = [
     path("", include("patients.api.urls")),
     path("", include("imaging.api.urls")),
     path("", include("inference.api.urls")),
+    path("", include("messaging.api.urls")),
+    path("", include("consultations.api.urls")),
 ]
 
 urlpatterns = [

@@ -10,12 +10,12 @@ from cdss.audit.models import AuditAction, AuditOutcome
 from cdss.audit.services import audit_record
 from cdss.core.errors import NotFound
 from imaging.models import ImagingSeries, ImagingStudy
-from patients.access import patients_for_user
+from patients.access import patients_for_user, study_scope_q
 from patients.models import Patient
 
 
 def imaging_studies_for_user(user: Any) -> QuerySet[ImagingStudy]:
-    return ImagingStudy.objects.filter(patient__in=patients_for_user(user))
+    return ImagingStudy.objects.filter(patient__in=patients_for_user(user)).filter(study_scope_q(user))
 
 
 def imaging_study_uids_for_user(user: Any) -> dict[str, tuple[int, int]]:

@@ -30,6 +30,7 @@ from cdss.audit.models import AuditAction, AuditOutcome
 from cdss.audit.services import audit_record
 from cdss.core.errors import NotFound, PermissionDenied, ValidationFailed
 from cdss.core.events import access_group, event_publish_on_commit
+from cdss.core.ids import id_for_audit, id_parse
 from patients.models import Patient, ShareGrant, ShareScope
 
 
@@ -52,16 +53,14 @@ def patients_for_user(user: Any) -> QuerySet[Patient]:
     return Patient.objects.none()
 
 
-def patient_get_for_user(user: Any, patient_id: Any, *, request: Any = None) -> Patient:
-    """The patient if this user may see it; otherwise NotFound, and the denial is audited."""
-    try:
-        patient_pk = int(patient_id)
-    except (TypeError, ValueError) as exc:
-        raise NotFound("Patient not found.") from exc
-    patient = patients_for_user(user).filter(pk=patient_pk).first()
+def patient_get_for_user(user: Any, patient_id: Any, *, request: Any = None, action: str = AuditAction.READ) -> Patient:
+    """The patient if this user may see it; otherwise NotFound, and the denial is audited
+    (also for an id that cannot exist, such as one beyond 64 bits: the attempt is recorded)."""
+    patient_pk = id_parse(patient_id)
+    patient = patients_for_user(user).filter(pk=patient_pk).first() if patient_pk is not None else None
     if patient is None:
         audit_record(
-            actor=user, action=AuditAction.READ, object_type="patient", object_id=patient_pk,
+            actor=user, action=action, object_type="patient", object_id=id_for_audit(patient_id),
             patient_id=patient_pk, outcome=AuditOutcome.DENIED, request=request,
         )
         raise NotFound("Patient not found.")
@@ -79,13 +78,26 @@ def user_may_edit_patients(user: Any) -> bool:
 
 def patient_get_for_edit(user: Any, patient_id: Any, *, request: Any = None) -> Patient:
     """Visibility first (404, like a missing patient), then the right to change it (403)."""
-    patient = patient_get_for_user(user, patient_id, request=request)
+    patient = patient_get_for_user(user, patient_id, request=request, action=AuditAction.UPDATE)
     if not user_may_edit_patients(user):
         audit_record(
             actor=user, action=AuditAction.UPDATE, object_type="patient", object_id=patient.pk,
             patient_id=patient.pk, outcome=AuditOutcome.DENIED, request=request,
         )
         raise PermissionDenied("Only clinicians may change clinical records.")
+    return patient
+
+
+def patient_get_for_export(user: Any, patient_id: Any, *, request: Any = None) -> Patient:
+    """Like ``patient_get_for_user``, for a document that carries identifiers by nature (a FHIR
+    bundle, a printed report): a user who sees the patient only de-identified gets NotFound."""
+    patient = patient_get_for_user(user, patient_id, request=request)
+    if not patient_identifiable_for_user(user, patient.pk):
+        audit_record(
+            actor=user, action=AuditAction.EXPORT, object_type="patient", object_id=patient.pk,
+            patient_id=patient.pk, outcome=AuditOutcome.DENIED, request=request, detail={"deidentified": True},
+        )
+        raise NotFound("Patient not found.")
     return patient
 
 
@@ -148,6 +160,18 @@ def patient_deidentified_view(row: dict[str, Any], *, patient: Patient, pseudony
     view["age_band"] = age_band(patient.birth_date)
     view["deidentified"] = True
     return view
+
+
+def patient_rows_for_user(user: Any, patients: list[Patient], rows: Any) -> list[dict[str, Any]]:
+    """Patient API rows as this user may see them: de-identified where their share says so."""
+    pseudonyms = patient_pseudonyms_for_user(user)
+    if not pseudonyms:
+        return list(rows)
+    return [
+        patient_deidentified_view(row, patient=patient, pseudonym=pseudonyms[patient.pk])
+        if patient.pk in pseudonyms else row
+        for patient, row in zip(patients, rows, strict=True)
+    ]
 
 
 def study_scope_q(user: Any, *, patient_field: str = "patient_id", uid_field: str = "study_instance_uid") -> Q:

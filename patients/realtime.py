@@ -9,6 +9,7 @@ same code as a patient that is not found, so nothing about the record leaks afte
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -31,12 +32,20 @@ class AccessBoundConsumer(AsyncJsonWebsocketConsumer):
         group = access_group(user.pk, patient_id)
         self._access_groups = [*getattr(self, "_access_groups", []), group]
         await self.channel_layer.group_add(group, self.channel_name)
-        ends = await database_sync_to_async(patient_access_ends_at)(user, patient_id)
-        if ends is not None:
-            delay = max((ends - timezone.now()).total_seconds(), 0.0)
-            self._access_timer = asyncio.get_running_loop().call_later(
-                delay, lambda: asyncio.ensure_future(self.access_ended())
-            )
+        self.access_until(await database_sync_to_async(patient_access_ends_at)(user, patient_id))
+
+    def access_until(self, ends: dt.datetime | None) -> None:
+        """Close the socket at ``ends`` (the earliest of the times given so far)."""
+        if ends is None:
+            return
+        delay = max((ends - timezone.now()).total_seconds(), 0.0)
+        if self._access_timer is not None:
+            if self._access_timer.when() <= asyncio.get_running_loop().time() + delay:
+                return
+            self._access_timer.cancel()
+        self._access_timer = asyncio.get_running_loop().call_later(
+            delay, lambda: asyncio.ensure_future(self.access_ended())
+        )
 
     async def access_ended(self) -> None:
         await self.close(code=CLOSE_ACCESS_ENDED)

@@ -44,6 +44,11 @@ def thread_group(thread_id: int) -> str:
     return f"thread.{thread_id}"
 
 
+def consultation_group(consultation_id: int) -> str:
+    """The sockets in one consultation's room."""
+    return f"consultation.{consultation_id}"
+
+
 def event_publish(*, groups: list[str], event_type: str, payload: dict[str, Any]) -> None:
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {event_type!r}")

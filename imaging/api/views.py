@@ -27,9 +27,10 @@ from imaging.api.serializers import (
     SyncReportSerializer,
     UploadReportSerializer,
 )
+from imaging.deid import imaging_rows_for_user
 from imaging.selectors import imaging_studies_of_patient
 from imaging.services import UploadSource, UploadTooLarge, imaging_study_sync, imaging_upload
-from patients.access import patient_get_for_edit, patient_get_for_user
+from patients.access import patient_get_for_edit, patient_get_for_user, study_scope_q
 
 _TRUE = {"1", "true", "yes", "on"}
 
@@ -40,12 +41,13 @@ class PatientImagingStudyListApi(APIView):
     @extend_schema(responses=ImagingStudySerializer(many=True))
     def get(self, request: Request, patient_id: int) -> Response:
         patient = patient_get_for_user(request.user, patient_id, request=request)
-        studies = list(imaging_studies_of_patient(patient=patient))
+        studies = list(imaging_studies_of_patient(patient=patient).filter(study_scope_q(request.user)))
         audit_record(
             actor=request.user, action=AuditAction.READ, object_type="imaging_study_list", patient_id=patient.pk,
             request=request, detail={"imaging_study_ids": [s.pk for s in studies]},
         )
-        return Response(ImagingStudySerializer(studies, many=True).data)
+        rows = ImagingStudySerializer(studies, many=True).data
+        return Response(imaging_rows_for_user(request.user, patient.pk, list(rows)))
 
 
 class PatientImagingUploadApi(APIView):

@@ -15,7 +15,12 @@ from rest_framework.response import Response
 
 from cdss.audit.models import AuditAction
 from cdss.audit.services import audit_record
-from patients.access import patient_get_for_edit, patient_get_for_user
+from patients.access import (
+    patient_get_for_edit,
+    patient_get_for_export,
+    patient_get_for_user,
+    patient_rows_for_user,
+)
 from patients.api.common import query_flag
 from patients.api.serializers import ImportReportSerializer, ImportUploadSerializer, PatientSummarySerializer
 from patients.errors import ImportTooLarge, InvalidCsv, InvalidFhir, MissingField, UnsupportedImportFormat
@@ -92,7 +97,9 @@ class PatientSummaryApi(GenericAPIView[Any]):
             actor=request.user, action=AuditAction.READ, object_type="patient_summary", object_id=patient.pk,
             patient_id=patient.pk, request=request, detail=summary.counts,
         )
-        return Response(self.get_serializer(summary).data)
+        data = dict(self.get_serializer(summary).data)
+        data["patient"] = patient_rows_for_user(request.user, [patient], [data["patient"]])[0]
+        return Response(data)
 
 
 class PatientFhirExportApi(GenericAPIView[Any]):
@@ -101,7 +108,7 @@ class PatientFhirExportApi(GenericAPIView[Any]):
         responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="A FHIR R4 Bundle (type collection).")},
     )
     def get(self, request: Request, patient_id: int) -> Response:
-        patient = patient_get_for_user(request.user, patient_id, request=request)
+        patient = patient_get_for_export(request.user, patient_id, request=request)
         bundle = patient_fhir_export(patient=patient)
         audit_record(
             actor=request.user, action=AuditAction.EXPORT, object_type="patient", object_id=patient.pk,

@@ -13,7 +13,7 @@ from cdss.accounts.models import Role, User
 from cdss.audit.models import AuditAction
 from cdss.audit.services import audit_record
 from cdss.core.permissions import ClinicalCreateOrReadOnly
-from patients.access import patient_get_for_edit, patient_get_for_user
+from patients.access import patient_get_for_edit, patient_get_for_user, patient_rows_for_user
 from patients.api.common import RecordPagination
 from patients.api.serializers import PatientSerializer
 from patients.selectors import patient_search
@@ -44,7 +44,7 @@ class PatientListApi(GenericAPIView[Any]):
             actor=request.user, action=AuditAction.READ, object_type="patient_list",
             request=request, detail={"count": len(rows), "patient_ids": [p.pk for p in rows]},
         )
-        return self.get_paginated_response(self.get_serializer(rows, many=True).data)
+        return self.get_paginated_response(patient_rows_for_user(request.user, rows, self.get_serializer(rows, many=True).data))
 
     def post(self, request: Request) -> Response:
         serializer = self.get_serializer(data=request.data)
@@ -64,7 +64,7 @@ class PatientDetailApi(GenericAPIView[Any]):
     def get(self, request: Request, patient_id: int) -> Response:
         patient = patient_get_for_user(request.user, patient_id, request=request)
         audit_record(actor=request.user, action=AuditAction.READ, object_type="patient", object_id=patient.pk, patient_id=patient.pk, request=request)
-        return Response(self.get_serializer(patient).data)
+        return Response(patient_rows_for_user(request.user, [patient], [self.get_serializer(patient).data])[0])
 
     def patch(self, request: Request, patient_id: int) -> Response:
         patient = patient_get_for_edit(request.user, patient_id, request=request)

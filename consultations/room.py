@@ -1,0 +1,105 @@
+"""The consult room's rules, apart from the socket that carries them: what series the room
+shows to whom, and which viewer-sync and signalling messages are passed on (numbers and ids
+only, bounded in size, so the room can never carry patient data or flood the others)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from consultations.models import Consultation
+from imaging.deid import uid_for_user
+from imaging.models import ImagingSeries
+from patients.access import study_scope_q
+
+
+class RoomMessageInvalid(ValueError):
+    pass
+
+
+def room_series_for_user(user: Any, consultation: Consultation) -> list[dict[str, Any]]:
+    """The series of the shared studies, by ImagingSeries id (what sync messages name), with the
+    UIDs this user's browser uses (pseudonymous ones for a de-identified share)."""
+    rows = (
+        ImagingSeries.objects.filter(study__patient_id=consultation.patient_id)
+        .filter(study_scope_q(user, patient_field="study__patient_id", uid_field="study__study_instance_uid"))
+        .select_related("study").order_by("study__study_date", "study_id", "series_number", "pk")
+    )
+    return [
+        {"id": s.pk, "study_uid": uid_for_user(user, consultation.patient_id, s.study.study_instance_uid),
+         "series_uid": uid_for_user(user, consultation.patient_id, s.series_instance_uid),
+         "modality": s.modality, "description": "" if _hidden(user, consultation) else (s.description or "")}
+        for s in rows
+    ]
+
+
+def _hidden(user: Any, consultation: Consultation) -> bool:
+    return bool(consultation.consultant_id == user.pk and not consultation.identifiable)
+
+
+def _number(value: Any, low: float, high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise RoomMessageInvalid("not a number")
+    return float(min(max(value, low), high))
+
+
+def _point(value: Any, bound: float) -> list[float] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        raise RoomMessageInvalid("not a point")
+    return [_number(value[0], -bound, bound), _number(value[1], -bound, bound)]
+
+
+def viewer_state_clean(raw: Any) -> dict[str, Any]:
+    """A presenter's viewer state, as the followers get it: series (ImagingSeries id), slice
+    index, window width/centre, zoom, pan and pointer (fractions of the image), nothing else."""
+    if not isinstance(raw, dict):
+        raise RoomMessageInvalid("state must be an object")
+    series = raw.get("series")
+    if isinstance(series, bool) or not isinstance(series, int) or series <= 0:
+        raise RoomMessageInvalid("series must be an id")
+    index = raw.get("slice")
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < 100_000:
+        raise RoomMessageInvalid("slice must be an index")
+    return {
+        "series": series,
+        "slice": index,
+        "ww": _number(raw.get("ww"), 1, 100_000),
+        "wc": _number(raw.get("wc"), -100_000, 100_000),
+        "zoom": _number(raw.get("zoom", 1), 0.05, 40),
+        "pan": _point(raw.get("pan", [0, 0]), 10) or [0.0, 0.0],
+        "pointer": _point(raw.get("pointer"), 1),
+    }
+
+
+SIGNAL_MAX_CHARS = 64_000
+
+
+def rtc_signal_clean(raw: Any) -> dict[str, Any]:
+    """A WebRTC signalling message: an SDP offer/answer, an ICE candidate or a hang-up."""
+    if not isinstance(raw, dict):
+        raise RoomMessageInvalid("signal must be an object")
+    if "sdp" in raw:
+        sdp = raw["sdp"]
+        if not isinstance(sdp, dict) or sdp.get("type") not in ("offer", "answer") or not isinstance(sdp.get("sdp"), str):
+            raise RoomMessageInvalid("bad sdp")
+        if len(sdp["sdp"]) > SIGNAL_MAX_CHARS:
+            raise RoomMessageInvalid("sdp too long")
+        return {"sdp": {"type": sdp["type"], "sdp": sdp["sdp"]}}
+    if "candidate" in raw:
+        candidate = raw["candidate"]
+        if candidate is None:
+            return {"candidate": None}
+        if not isinstance(candidate, dict) or not isinstance(candidate.get("candidate"), str):
+            raise RoomMessageInvalid("bad candidate")
+        mid = candidate.get("sdpMid")
+        index = candidate.get("sdpMLineIndex")
+        return {"candidate": {
+            "candidate": candidate["candidate"][:2000],
+            "sdpMid": mid if isinstance(mid, str) and len(mid) < 64 else None,
+            "sdpMLineIndex": index if isinstance(index, int) and not isinstance(index, bool) and 0 <= index < 64 else None,
+        }}
+    if raw.get("hangup") is True:
+        return {"hangup": True}
+    raise RoomMessageInvalid("unknown signal")
