@@ -43,6 +43,8 @@ class Env:
     analysis_sweep_every_s: float
     audit_reads_wait_for_flush: bool
     dicomweb_frame_cache_mb: int
+    # "held" (a clinician releases each signed report) or "on_sign"; checked by inference.E010.
+    report_release_policy: str = "held"
     problems: list[EnvProblem] = field(default_factory=list)
 
 
@@ -132,6 +134,7 @@ def env_read() -> Env:
         analysis_sweep_every_s=float(os.environ.get("ANALYSIS_SWEEP_EVERY_S", "30") or 30),
         audit_reads_wait_for_flush=_bool("AUDIT_READS_WAIT_FOR_FLUSH", False, problems),
         dicomweb_frame_cache_mb=_non_negative_int("DICOMWEB_PROXY_FRAME_CACHE_MB", 256, problems),
+        report_release_policy=os.environ.get("REPORT_RELEASE_POLICY", "held").strip().lower() or "held",
         problems=problems,
     )
 

@@ -52,3 +52,17 @@ def _risk_problems() -> list[CheckMessage]:
 @register("models")
 def model_registry_check(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     return _imaging_problems() + _risk_problems()
+
+
+REPORT_RELEASE_POLICIES = ("held", "on_sign")
+
+
+@register()
+def report_release_policy_check(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    from django.conf import settings
+
+    policy = getattr(settings, "REPORT_RELEASE_POLICY", "held")
+    if policy not in REPORT_RELEASE_POLICIES:
+        return [Error(f"REPORT_RELEASE_POLICY is {policy!r}", hint="Set it to one of: " + ", ".join(REPORT_RELEASE_POLICIES) + ".",
+                      id="inference.E010")]
+    return []

@@ -1,4 +1,9 @@
-"""WebSocket consumers: authorise first, then join the group; forward notifications only."""
+"""WebSocket consumers: authorise first, then join the group; forward notifications only.
+
+A patient's socket gets the patient projection: no analysis progress, no event about a draft or
+an unreleased report (``event_visible_to_patient``), a snapshot of released reports only, and
+no analysis socket at all (the same 4404 as for a missing analysis).
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,8 @@ from cdss.audit.models import AuditAction, AuditOutcome
 from cdss.audit.services import audit_record
 from cdss.core.errors import NotFound
 from inference.events import patient_group, request_group
-from patients.access import patient_get_for_user, patients_for_user
+from inference.selectors import analyses_for_user, reports_for_user, user_is_patient
+from patients.access import patient_get_for_user
 
 CLOSE_NOT_FOUND = 4404
 CLOSE_UNAUTHENTICATED = 4401
@@ -31,10 +37,26 @@ def _authorise_patient(user: Any, patient_id: int, consumer: Any) -> bool:
     return True
 
 
+# Records whose changes a patient may hear of only once a report reaches them.
+_CLINICAL_WORK_RECORDS = frozenset({"report", "analysis", "finding"})
+
+
+def event_visible_to_patient(event: dict[str, Any]) -> bool:
+    """Whether a patient's socket forwards this event: their own record's changes, and of
+    reports only the release (whose ids are of released reports only)."""
+    event_type = event.get("type")
+    if event_type != "record.changed":
+        return False  # analysis progress and report.ready concern drafts
+    if event.get("record") in _CLINICAL_WORK_RECORDS:
+        return event.get("record") == "report" and event.get("action") == "released"
+    return True
+
+
 class _NotificationConsumer(AsyncJsonWebsocketConsumer):
     """One-way sockets: after ``connect`` joined ``group_name``, forward its events as they come."""
 
     groups: list[str] = []
+    patient_projection = False
 
     async def disconnect(self, code: int) -> None:
         if getattr(self, "group_name", None):
@@ -54,6 +76,8 @@ class _NotificationConsumer(AsyncJsonWebsocketConsumer):
         await super().dispatch(message)
 
     async def cdss_event(self, message: dict[str, Any]) -> None:
+        if self.patient_projection and not event_visible_to_patient(message.get("event") or {}):
+            return
         # The publisher encoded the event once for every socket in the group.
         text = message.get("text")
         await self.send(text_data=text if isinstance(text, str) else json.dumps(message["event"]))
@@ -71,12 +95,21 @@ class PatientEventsConsumer(_NotificationConsumer):
             # Same answer for "missing" and "not yours".
             await self.close(code=CLOSE_NOT_FOUND)
             return
+        self.patient_projection = user_is_patient(user)
         self.group_name = patient_group(patient_id)
         await self.channel_layer.group_add(self.group_name, self.channel_name)
         await self.accept()
         # Late joiners and reconnects first get the current state, then live events.
+        if self.patient_projection:
+            await self.send_json({"type": "state.snapshot", "patient_id": patient_id,
+                                  "reports": await _released_reports(user, patient_id)})
+            return
         await self.send_json({"type": "state.snapshot", "patient_id": patient_id, "analyses": await _active_analyses(patient_id)})
 
+
+@database_sync_to_async
+def _released_reports(user: Any, patient_id: int) -> list[int]:
+    return list(reports_for_user(user).filter(patient_id=patient_id).order_by("-version").values_list("pk", flat=True))
 
 
 @database_sync_to_async
@@ -91,9 +124,8 @@ def _active_analyses(patient_id: int) -> list[dict[str, Any]]:
 @database_sync_to_async
 def _authorise_analysis(user: Any, analysis_id: int, consumer: Any) -> dict[str, Any] | None:
     from inference.analysis.progress import analysis_state
-    from inference.models import AnalysisRequest
 
-    analysis = AnalysisRequest.objects.filter(pk=analysis_id, patient__in=patients_for_user(user)).select_related("report").first()
+    analysis = analyses_for_user(user).filter(pk=analysis_id).select_related("report").first()
     if analysis is None:
         audit_record(actor=user, action=AuditAction.SUBSCRIBE, object_type="analysis_events", object_id=analysis_id,
                      outcome=AuditOutcome.DENIED, request=consumer)

@@ -92,9 +92,21 @@ class AnalysisStep(models.Model):
 
 
 class ReportStatus(models.TextChoices):
-    DRAFT = "draft"
-    FINAL = "final"
-    AMENDED = "amended"  # a later version replaced this one
+    """A report's place in its lifecycle: draft -> signed -> (amended | superseded).
+
+    The stored value of a signed report stays ``final`` (the FHIR DiagnosticReport status, and
+    what earlier clients read); its label is "signed". A signed report stops being current only
+    when a newer version of the same patient is signed: ``amended`` when that version amends
+    it, ``superseded`` when it came from a newer analysis. A draft never displaces it.
+    """
+
+    DRAFT = "draft", "draft"
+    FINAL = "final", "signed"
+    AMENDED = "amended", "amended"
+    SUPERSEDED = "superseded", "superseded"
+
+
+SIGNED_STATUSES = (ReportStatus.FINAL, ReportStatus.AMENDED, ReportStatus.SUPERSEDED)
 
 
 class ReportImmutableError(Exception):
@@ -109,8 +121,20 @@ class Report(models.Model):
         AnalysisRequest, on_delete=models.PROTECT, related_name="report", null=True, blank=True
     )
     version = models.PositiveIntegerField()
+    # The analysis whose results this version presents: the request of the report step, and of
+    # the drafts recomputed from it after a finding decision, and of amendments of either.
+    analysis = models.ForeignKey(
+        AnalysisRequest, on_delete=models.PROTECT, related_name="report_versions", null=True, blank=True
+    )
+    # The signed version this one replaced, set when this one is signed (a draft displaces nothing).
     supersedes = models.OneToOneField(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="superseded_by"
+    )
+    # For an amendment: the signed version it amends (set when the amendment draft is made).
+    amends = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="amendments")
+    # For a draft recomputed after finding decisions: the version it was recomputed from.
+    derived_from = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="derived_versions"
     )
     status = models.CharField(max_length=10, choices=ReportStatus.choices, default=ReportStatus.DRAFT)
     content = models.JSONField()
@@ -120,10 +144,25 @@ class Report(models.Model):
     signed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True)
     signed_at = models.DateTimeField(null=True, blank=True)
     sign_comment = models.TextField(blank=True)
+    # Release to the patient: an explicit, audited step (or at signing, by REPORT_RELEASE_POLICY).
+    released_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    released_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-version"]
-        constraints = [models.UniqueConstraint(fields=["patient", "version"], name="report_patient_version_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["patient", "version"], name="report_patient_version_unique"),
+            # At most one current signed version per patient.
+            models.UniqueConstraint(
+                fields=["patient"], condition=models.Q(status="final"), name="report_one_signed_per_patient"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(released_at__isnull=True) | models.Q(signed_at__isnull=False),
+                name="report_released_only_when_signed",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"report {self.pk} v{self.version} ({self.status})"
@@ -139,3 +178,93 @@ class Report(models.Model):
             ):
                 raise ReportImmutableError("a report's content never changes; amend to make a new version")
         super().save(*args, **kwargs)
+
+    @property
+    def is_signed(self) -> bool:
+        return self.status in SIGNED_STATUSES
+
+    @property
+    def is_released(self) -> bool:
+        return self.released_at is not None
+
+
+class FindingKind(models.TextChoices):
+    LESION = "lesion", "liver lesion"
+    NODULE = "nodule", "lung nodule"
+    CLASSIFICATION = "classification", "image classification"
+    SEGMENTATION = "segmentation", "organ segmentation"
+
+
+class FindingStatus(models.TextChoices):
+    PROPOSED = "proposed"
+    ACCEPTED = "accepted"
+    EDITED = "edited"
+    REJECTED = "rejected"
+
+
+class FindingSource(models.TextChoices):
+    MODEL = "model"
+    CLINICIAN = "clinician"
+
+
+# Statuses whose findings count: staging, recommendations and scores read only these.
+FINDING_COUNTED_STATUSES = (FindingStatus.ACCEPTED, FindingStatus.EDITED)
+
+
+class ImagingFinding(models.Model):
+    """One reviewable finding of an analysis: made by a model (``proposed`` until a clinician
+    decides) or entered by a clinician (counted at once). ``proposed`` keeps the model's own
+    values unchanged; ``values`` are the ones that count, changed only by an ``edited`` decision.
+    Every decision is also a :class:`FindingDecision` row and an audit entry."""
+
+    analysis = models.ForeignKey(AnalysisRequest, on_delete=models.PROTECT, related_name="findings")
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="imaging_findings")
+    kind = models.CharField(max_length=16, choices=FindingKind.choices)
+    source = models.CharField(max_length=10, choices=FindingSource.choices, default=FindingSource.MODEL)
+    # Where a model finding came from, so that a repeated delivery finds the same row: the step's
+    # key and the finding's place in its result ("lesion:1", "prediction:<SOP UID>", "liver").
+    step_key = models.CharField(max_length=200, blank=True)
+    source_ref = models.CharField(max_length=200)
+    series_uid = models.CharField(max_length=64, blank=True)
+    model_key = models.CharField(max_length=64, blank=True)
+    model_version = models.CharField(max_length=32, blank=True)
+    label = models.CharField(max_length=32)
+    proposed = models.JSONField(default=dict, blank=True)
+    values = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=10, choices=FindingStatus.choices, default=FindingStatus.PROPOSED)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    reason = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["analysis_id", "kind", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["analysis", "step_key", "source_ref"], name="finding_source_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"finding {self.pk} {self.kind} ({self.status})"
+
+    @property
+    def counts(self) -> bool:
+        return self.status in FINDING_COUNTED_STATUSES
+
+
+class FindingDecision(models.Model):
+    """Append-only history of the decisions on a finding: who, when, what and why."""
+
+    finding = models.ForeignKey(ImagingFinding, on_delete=models.CASCADE, related_name="decisions")
+    status = models.CharField(max_length=10, choices=FindingStatus.choices)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    decided_at = models.DateTimeField()
+    reason = models.TextField(blank=True)
+    label = models.CharField(max_length=32, blank=True)
+    values = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["decided_at", "id"]
+
+    def __str__(self) -> str:
+        return f"decision {self.pk} on finding {self.finding_id}: {self.status}"

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import string
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,4 +63,26 @@ def _feature_rows() -> list[Endpoint]:
     return rows
 
 
+def _feature_placeholders() -> dict[str, Callable[[Any], int]]:
+    """Placeholders besides {patient}, e.g. {draft_report}: ``ACCESS_PLACEHOLDERS`` in a
+    feature's ``access_rows.py`` maps each name to a function that makes the object in the
+    ``world`` (tests/conftest.py) and returns its id."""
+    found: dict[str, Callable[[Any], int]] = {}
+    tests_dir = Path(__file__).parent
+    for package in sorted(p.name for p in pkgutil.iter_modules([str(tests_dir)]) if p.ispkg):
+        if (tests_dir / package / "access_rows.py").exists():
+            found.update(getattr(importlib.import_module(f"tests.{package}.access_rows"), "ACCESS_PLACEHOLDERS", {}))
+    return found
+
+
 ENDPOINTS: list[Endpoint] = CORE_ENDPOINTS + _feature_rows()
+PLACEHOLDERS = _feature_placeholders()
+MISSING_ID = 999_999_999
+
+
+def endpoint_path(endpoint: Endpoint, world: Any, *, missing: bool = False) -> str:
+    """The endpoint's path for the ``world``, or with every id one that does not exist."""
+    names = {name for _, name, _, _ in string.Formatter().parse(endpoint.path) if name}
+    values = {name: MISSING_ID if missing else (world.patient.pk if name == "patient" else PLACEHOLDERS[name](world))
+              for name in names}
+    return endpoint.path.format(**values)

@@ -271,6 +271,8 @@ ANALYSIS_MAX_ATTEMPTS = 5
 # Nothing hangs for ever: a request still unfinished after this fails with deadline_exceeded.
 ANALYSIS_DEADLINE_S = 60 * 60
 ANALYSIS_SWEEP_EVERY_S = ENV.analysis_sweep_every_s
+# When a signed report reaches the patient: "held" (a clinician releases it) or "on_sign".
+REPORT_RELEASE_POLICY = ENV.report_release_policy
 # Scores use the latest stored value of each input within this window.
 SCORES_LOOKBACK_DAYS = 90
 CELERY_BEAT_SCHEDULE = {

@@ -16,7 +16,8 @@ from cdss.core.errors import NotFound
 from inference.analysis.catalog import analysis_models
 from inference.analysis.services import analysis_request_create
 from inference.models import AnalysisRequest
-from patients.access import patient_get_for_edit, patients_for_user
+from inference.selectors import analyses_for_user, analysis_get_for_user, user_is_patient
+from patients.access import patient_get_for_edit
 
 
 class AnalysisCreateSerializer(serializers.Serializer[Any]):
@@ -85,16 +86,6 @@ def _when(value: Any) -> str | None:
     return None if value is None else _DATETIME.to_representation(value)
 
 
-def analysis_get_for_user(user: Any, analysis_id: int, *, request: Any = None) -> AnalysisRequest:
-    analysis = (
-        AnalysisRequest.objects.filter(pk=analysis_id, patient__in=patients_for_user(user))
-        .select_related("report").prefetch_related("steps").first()
-    )
-    if analysis is None:
-        raise NotFound("Analysis not found.")
-    return analysis
-
-
 class AnalysisListCreateApi(APIView):
     permission_classes = [IsAuthenticated]
 
@@ -126,8 +117,11 @@ class AnalysisListCreateApi(APIView):
 
     @extend_schema(responses=AnalysisSerializer(many=True))
     def get(self, request: Request) -> Response:
+        if user_is_patient(request.user):
+            # Analyses are clinical working material; a patient reads released reports only.
+            raise NotFound("Analysis not found.")
         patient_id = request.query_params.get("patient")
-        analyses = AnalysisRequest.objects.filter(patient__in=patients_for_user(request.user))
+        analyses = analyses_for_user(request.user)
         if patient_id:
             analyses = analyses.filter(patient_id=int(patient_id) if patient_id.isdigit() else -1)
         rows = list(analyses.select_related("report").prefetch_related("steps").order_by("-created_at")[:50])

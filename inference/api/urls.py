@@ -1,14 +1,15 @@
 from django.urls import path
 
 from inference.api.analyses import AnalysisDetailApi, AnalysisListCreateApi, AnalysisModelsApi
+from inference.api.patient_results import ExplanationCatalogueApi, PatientRecordExportApi, PatientResultsApi
 from inference.api.reports import (
     PatientReportListApi,
     ReportAmendApi,
     ReportDetailApi,
     ReportExportApi,
+    ReportReleaseApi,
     ReportSignApi,
 )
-from inference.api.patient_results import ExplanationCatalogueApi, PatientRecordExportApi, PatientResultsApi
 from inference.api.scores import PatientScoresApi, ScoresEvaluateApi
 
 urlpatterns = [
@@ -21,6 +22,7 @@ urlpatterns = [
     path("reports/<int:report_id>/", ReportDetailApi.as_view(), name="report-detail"),
     path("reports/<int:report_id>/sign/", ReportSignApi.as_view(), name="report-sign"),
     path("reports/<int:report_id>/amend/", ReportAmendApi.as_view(), name="report-amend"),
+    path("reports/<int:report_id>/release/", ReportReleaseApi.as_view(), name="report-release"),
     path("reports/<int:report_id>/export/<str:fmt>/", ReportExportApi.as_view(), name="report-export"),
     path("explanations/", ExplanationCatalogueApi.as_view(), name="explanations"),
     path("patients/<int:patient_id>/results/", PatientResultsApi.as_view(), name="patient-results"),

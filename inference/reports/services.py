@@ -1,4 +1,12 @@
-"""Reports: created once per analysis request, immutable, versioned per patient, signed off."""
+"""Reports: created once per analysis request, immutable, versioned per patient, signed off,
+released to the patient.
+
+Lifecycle (see ``inference.models.ReportStatus``): a new analysis, an amendment and a finding
+decision each make a new *draft* version beside the current signed one; the signed version
+stays current until a newer version is *signed*, which then supersedes (or, for an amendment,
+amends) it. Release to the patient is its own audited step on the current signed version, or
+happens at signing when ``REPORT_RELEASE_POLICY`` is ``on_sign``.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +15,15 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from cdss.accounts.models import Role
 from cdss.audit.models import AuditAction
 from cdss.audit.services import audit_record
-from cdss.core.errors import Conflict
+from cdss.core.errors import Conflict, PermissionDenied
 from inference.models import AnalysisRequest, Report, ReportStatus
 from inference.reports.content import content_sha256
 from patients.services.events import record_changed_publish
@@ -40,6 +50,50 @@ class ReportNotCurrent(Conflict):
     code = "report_not_current"
 
 
+class ReportFindingsUndecided(Conflict):
+    code = "report_findings_undecided"
+
+
+class ReportNotSigned(Conflict):
+    code = "report_not_signed"
+
+
+class ReportAlreadyReleased(Conflict):
+    code = "report_already_released"
+
+
+def user_display_name(user: Any) -> str | None:
+    """How a person is named on a report: full name, else the login name."""
+    if user is None:
+        return None
+    return (user.get_full_name() or "").strip() or user.get_username()
+
+
+def report_user_may_sign(user: Any) -> bool:
+    """Clinicians and admins sign, amend, release and decide findings; consultants and
+    patients read only (the report itself is reached through ``inference.selectors``)."""
+    return getattr(user, "role", None) in (Role.CLINICIAN, Role.ADMIN)
+
+
+def report_require_signer(user: Any, *, what: str = "sign or amend reports") -> None:
+    if not report_user_may_sign(user):
+        raise PermissionDenied(f"Only clinicians may {what}.")
+
+
+def report_release_policy() -> str:
+    return str(getattr(settings, "REPORT_RELEASE_POLICY", "held"))
+
+
+def report_current_signed(*, patient_id: int) -> Report | None:
+    return Report.objects.filter(patient_id=patient_id, status=ReportStatus.FINAL).first()
+
+
+def report_findings_pending(report: Report) -> int:
+    """How many findings of the report's analysis were still undecided when it was made."""
+    review = report.content.get("findings_review") or {}
+    return int(review.get("proposed") or 0)
+
+
 def _next_version(patient_id: int) -> int:
     return (Report.objects.filter(patient_id=patient_id).aggregate(v=Max("version"))["v"] or 0) + 1
 
@@ -54,7 +108,8 @@ def report_create_for_request(*, analysis: AnalysisRequest, content: dict[str, A
         try:
             with transaction.atomic():
                 report = Report.objects.create(
-                    patient_id=analysis.patient_id, request=analysis, version=_next_version(analysis.patient_id),
+                    patient_id=analysis.patient_id, request=analysis, analysis=analysis,
+                    version=_next_version(analysis.patient_id),
                     content=content, content_sha256=content_sha256(content), created_by_id=analysis.requested_by_id,
                 )
                 record_changed_publish(patient_id=analysis.patient_id, record="report", action="created", ids=[report.pk])
@@ -67,45 +122,131 @@ def report_create_for_request(*, analysis: AnalysisRequest, content: dict[str, A
     raise Conflict("Could not allocate a report version.", code="report_version_conflict")
 
 
+def report_draft_create(
+    *, actor: Any, patient_id: int, content: dict[str, Any], analysis_id: int | None,
+    amends: Report | None = None, derived_from: Report | None = None,
+) -> Report:
+    """A new draft version beside whatever is signed (the caller holds the patient's report locks)."""
+    return Report.objects.create(
+        patient_id=patient_id, request=None, analysis_id=analysis_id, version=_next_version(patient_id),
+        amends=amends, derived_from=derived_from, content=content, content_sha256=content_sha256(content),
+        created_by=actor,
+    )
+
+
 def report_verify(report: Report) -> bool:
     return content_sha256(report.content) == report.content_sha256
 
 
-@transaction.atomic
+def _patient_reports_lock(patient_id: int) -> dict[int, Report]:
+    """Lock every report of a patient, in id order: the one order all lifecycle changes take."""
+    return {r.pk: r for r in Report.objects.select_for_update().filter(patient_id=patient_id).order_by("pk")}
+
+
+def report_sign_blocker(report: Report, *, reports: list[Report] | None = None) -> Conflict | None:
+    """Why this report cannot be signed now, or None. ``reports``: the patient's reports, when
+    the caller has them (locked); otherwise read."""
+    if report.status != ReportStatus.DRAFT:
+        return ReportAlreadySigned("Only a draft report can be signed.")
+    pending = report_findings_pending(report)
+    if pending:
+        return ReportFindingsUndecided(
+            f"{pending} AI finding(s) in this report are still proposed: accept, edit or reject each one first.",
+            detail={"proposed": pending},
+        )
+    others = reports if reports is not None else list(Report.objects.filter(patient_id=report.patient_id))
+    current = next((r for r in others if r.status == ReportStatus.FINAL), None)
+    if report.amends_id is not None and (current is None or current.pk != report.amends_id):
+        return ReportNotCurrent("The version this draft amends is no longer the current signed one.",
+                                detail={"current_report_id": current.pk if current else None})
+    if current is not None and current.version > report.version:
+        return ReportNotCurrent("A newer version is already signed; this older draft can no longer be signed.",
+                                detail={"current_report_id": current.pk})
+    if report.analysis_id is not None:
+        newer = [r for r in others if r.analysis_id == report.analysis_id and r.version > report.version and r.derived_from_id]
+        if newer:
+            return ReportNotCurrent("Findings were decided since this draft was made: sign the newer draft.",
+                                    detail={"newer_report_id": max(newer, key=lambda r: r.version).pk})
+    return None
+
+
 def report_sign(*, actor: Any, report: Report, comment: str = "", request: Any = None) -> Report:
-    locked = Report.objects.select_for_update().get(pk=report.pk)
-    if locked.status != ReportStatus.DRAFT:
-        raise ReportAlreadySigned("Only a draft report can be signed.")
-    if not report_verify(locked):
-        raise Conflict("The report content does not match its hash.", code="report_tampered")
-    locked.status = ReportStatus.FINAL
-    locked.signed_by = actor
-    locked.signed_at = timezone.now()
-    locked.sign_comment = comment[:2000]
-    locked.save(update_fields=["status", "signed_by", "signed_at", "sign_comment"])
-    audit_record(actor=actor, action=AuditAction.UPDATE, object_type="report", object_id=locked.pk,
-                 patient_id=locked.patient_id, request=request, detail={"change": "signed"})
-    record_changed_publish(patient_id=locked.patient_id, record="report", action="signed", ids=[locked.pk])
+    report_require_signer(actor)
+    with transaction.atomic():
+        reports = _patient_reports_lock(report.patient_id)
+        locked = reports[report.pk]
+        blocker = report_sign_blocker(locked, reports=list(reports.values()))
+        if blocker is not None:
+            raise blocker
+        if not report_verify(locked):
+            raise Conflict("The report content does not match its hash.", code="report_tampered")
+        now = timezone.now()
+        current = next((r for r in reports.values() if r.status == ReportStatus.FINAL), None)
+        replaced: list[int] = []
+        if current is not None:
+            current.status = ReportStatus.AMENDED if locked.amends_id == current.pk else ReportStatus.SUPERSEDED
+            current.save(update_fields=["status"])
+            locked.supersedes = current
+            replaced.append(current.pk)
+        locked.status = ReportStatus.FINAL
+        locked.signed_by = actor
+        locked.signed_at = now
+        locked.sign_comment = comment[:2000]
+        fields = ["status", "signed_by", "signed_at", "sign_comment", "supersedes"]
+        policy = report_release_policy()
+        if policy == "on_sign":
+            locked.released_by = actor
+            locked.released_at = now
+            fields += ["released_by", "released_at"]
+        locked.save(update_fields=fields)
+        audit_record(actor=actor, action=AuditAction.UPDATE, object_type="report", object_id=locked.pk,
+                     patient_id=locked.patient_id, request=request,
+                     detail={"change": "signed", "supersedes": replaced[0] if replaced else None})
+        if locked.released_at is not None:
+            audit_record(actor=actor, action=AuditAction.UPDATE, object_type="report", object_id=locked.pk,
+                         patient_id=locked.patient_id, request=request, detail={"change": "released", "policy": policy})
+        record_changed_publish(patient_id=locked.patient_id, record="report", action="signed", ids=[locked.pk, *replaced])
+        if locked.released_at is not None:
+            record_changed_publish(patient_id=locked.patient_id, record="report", action="released", ids=[locked.pk])
     return locked
 
 
-@transaction.atomic
 def report_amend(*, actor: Any, report: Report, amendment: str, request: Any = None) -> Report:
-    """A signed report is never edited: the amendment is a new draft version superseding it."""
-    locked = Report.objects.select_for_update().get(pk=report.pk)
-    if hasattr(locked, "superseded_by"):
-        raise ReportNotCurrent("This version was already amended; amend the latest version.")
-    content = dict(locked.content)
-    content["amendment"] = {"of_report_id": locked.pk, "of_version": locked.version, "text": amendment[:5000],
-                            "by_user_id": actor.pk, "at": timezone.now().isoformat()}
-    new = Report.objects.create(
-        patient_id=locked.patient_id, request=None, version=_next_version(locked.patient_id), supersedes=locked,
-        content=content, content_sha256=content_sha256(content), created_by=actor,
-    )
-    if locked.status == ReportStatus.FINAL:
-        locked.status = ReportStatus.AMENDED
-        locked.save(update_fields=["status"])
-    audit_record(actor=actor, action=AuditAction.CREATE, object_type="report", object_id=new.pk,
-                 patient_id=new.patient_id, request=request, detail={"amends": locked.pk})
-    record_changed_publish(patient_id=new.patient_id, record="report", action="amended", ids=[new.pk, locked.pk])
+    """A signed report is never edited: the amendment is a new draft beside it. The signed
+    version stays current until the amendment is signed."""
+    report_require_signer(actor)
+    with transaction.atomic():
+        reports = _patient_reports_lock(report.patient_id)
+        locked = reports[report.pk]
+        if locked.status != ReportStatus.FINAL:
+            raise ReportNotCurrent("Only the current signed version can be amended.")
+        content = dict(locked.content)
+        content["amendment"] = {"of_report_id": locked.pk, "of_version": locked.version, "text": amendment[:5000],
+                                "by_user_id": actor.pk, "by": user_display_name(actor), "at": timezone.now().isoformat()}
+        new = report_draft_create(actor=actor, patient_id=locked.patient_id, content=content,
+                                  analysis_id=locked.analysis_id, amends=locked)
+        audit_record(actor=actor, action=AuditAction.CREATE, object_type="report", object_id=new.pk,
+                     patient_id=new.patient_id, request=request, detail={"amends": locked.pk})
+        record_changed_publish(patient_id=new.patient_id, record="report", action="amended", ids=[new.pk, locked.pk])
     return new
+
+
+def report_release(*, actor: Any, report: Report, request: Any = None) -> Report:
+    """Make the current signed version visible to the patient (audited)."""
+    report_require_signer(actor, what="release reports to the patient")
+    with transaction.atomic():
+        locked = Report.objects.select_for_update().get(pk=report.pk)
+        if locked.status == ReportStatus.DRAFT:
+            raise ReportNotSigned("Only a signed report can be released to the patient.")
+        if locked.released_at is not None:
+            raise ReportAlreadyReleased("This report was already released to the patient.")
+        if locked.status != ReportStatus.FINAL:
+            raise ReportNotCurrent("Only the current signed version can be released.")
+        locked.released_by = actor
+        locked.released_at = timezone.now()
+        locked.save(update_fields=["released_by", "released_at"])
+        audit_record(actor=actor, action=AuditAction.UPDATE, object_type="report", object_id=locked.pk,
+                     patient_id=locked.patient_id, request=request,
+                     detail={"change": "released", "policy": report_release_policy()})
+        record_changed_publish(patient_id=locked.patient_id, record="report", action="released", ids=[locked.pk])
+    return locked

@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from tests.access_table import ENDPOINTS, ROLES, Endpoint
+from tests.access_table import ENDPOINTS, ROLES, Endpoint, endpoint_path
 from tests.conftest import World, client_for
 
 
@@ -22,13 +22,13 @@ CASES = [(endpoint, role) for endpoint in ENDPOINTS for role in ROLES]
 @pytest.mark.parametrize(("endpoint", "role"), CASES, ids=[f"{e}-{r}" for e, r in CASES])
 def test_access(world: World, endpoint: Endpoint, role: str) -> None:
     client = client_for(world.users()[role])
-    path = endpoint.path.format(patient=world.patient.pk)
+    path = endpoint_path(endpoint, world)
     response: Any = getattr(client, endpoint.method.lower())(path, _body(endpoint, world.patient.pk), format="json")
     assert response.status_code == endpoint.expect[role], response.content[:300]
     if response.status_code == 404:
         # "Not yours" must look exactly like "does not exist".
         missing = getattr(client, endpoint.method.lower())(
-            endpoint.path.format(patient=999_999_999), _body(endpoint, 999_999_999), format="json"
+            endpoint_path(endpoint, world, missing=True), _body(endpoint, 999_999_999), format="json"
         )
         assert missing.status_code == 404
         assert missing.json() == response.json()

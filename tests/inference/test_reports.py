@@ -41,7 +41,8 @@ def test_sign_off_with_comment(world: World, report: Report) -> None:
     assert again.status_code == 409 and again.json()["code"] == "report_already_signed"
 
 
-@pytest.mark.parametrize(("role", "status"), [("consultant", 403), ("patient_self", 403), ("other_clinician", 404), ("patient_other", 404)])
+# A patient never sees a draft: the same 404 as for a missing report.
+@pytest.mark.parametrize(("role", "status"), [("consultant", 403), ("patient_self", 404), ("other_clinician", 404), ("patient_other", 404)])
 def test_only_care_team_clinicians_sign(world: World, report: Report, role: str, status: int) -> None:
     response = client_for(world.users()[role]).post(f"/api/v1/reports/{report.pk}/sign/", {}, format="json")
     assert response.status_code == status
@@ -49,21 +50,25 @@ def test_only_care_team_clinicians_sign(world: World, report: Report, role: str,
     assert report.status == ReportStatus.DRAFT
 
 
-def test_amendment_makes_a_new_version_and_keeps_the_old(world: World, report: Report) -> None:
+def test_amendment_is_a_draft_beside_the_signed_version_until_signed(world: World, report: Report) -> None:
     client = client_for(world.clinician)
     client.post(f"/api/v1/reports/{report.pk}/sign/", {}, format="json")
     response = client.post(f"/api/v1/reports/{report.pk}/amend/", {"text": "AFP result received."}, format="json")
     assert response.status_code == 201
     new = response.json()
-    assert new["version"] == 2 and new["supersedes"] == report.pk and new["status"] == "draft"
+    assert new["version"] == 2 and new["amends"] == report.pk and new["status"] == "draft"
+    assert new["supersedes"] is None and new["content"]["amendment"]["of_report_id"] == report.pk
+    # The draft displaces nothing: the signed version stays current.
+    report.refresh_from_db()
+    assert report.status == ReportStatus.FINAL and report_verify(report)
+    versions = client.get(f"/api/v1/patients/{world.patient.pk}/reports/").json()
+    assert [(v["version"], v["status"], v["current"], v["superseded_by"], v["latest"]) for v in versions] == [
+        (2, "draft", False, None, True), (1, "final", True, None, False)
+    ]
+    signed = client.post(f"/api/v1/reports/{new['id']}/sign/", {}, format="json").json()
+    assert signed["status"] == "final" and signed["supersedes"] == report.pk
     report.refresh_from_db()
     assert report.status == ReportStatus.AMENDED and report_verify(report)
-    versions = client.get(f"/api/v1/patients/{world.patient.pk}/reports/").json()
-    assert [v["version"] for v in versions] == [2, 1]
-    # The list says which version replaced which, and which is current.
-    assert [(v["supersedes"], v["superseded_by"], v["latest"]) for v in versions] == [
-        (report.pk, None, True), (None, new["id"], False)
-    ]
     assert client.get(f"/api/v1/reports/{report.pk}/").json()["superseded_by"] == new["id"]
 
 
@@ -90,9 +95,9 @@ def test_fhir_bundle_validates_and_carries_the_hash(report: Report) -> None:
 
 
 def test_report_of_invisible_patient_is_not_found(world: World, report: Report) -> None:
-    for role in ("other_clinician", "patient_other"):
+    for role in ("other_clinician", "patient_other", "patient_self"):
         assert client_for(world.users()[role]).get(f"/api/v1/reports/{report.pk}/").status_code == 404
-    assert client_for(world.patient_user).get(f"/api/v1/reports/{report.pk}/").status_code == 200
+    assert client_for(world.consultant).get(f"/api/v1/reports/{report.pk}/").status_code == 200
 
 
 def test_analysis_api_is_idempotent(world: World) -> None:

@@ -1,0 +1,89 @@
+"""Every lookup of analyses, reports and findings, scoped to the user.
+
+Views, exports and consumers fetch through these and nothing else. Built on
+``patients.access.patients_for_user`` (which patients a user may see) with one rule of its own:
+a patient sees only the *released* reports of their own record, and never an analysis, a
+finding, a draft or an unreleased version. "Not released" and "missing" are the same 404.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+
+from cdss.accounts.models import Role
+from cdss.core.errors import NotFound
+from inference.models import SIGNED_STATUSES, AnalysisRequest, ImagingFinding, Report
+from patients.access import patients_for_user
+
+
+def user_is_patient(user: Any) -> bool:
+    """Patients get the patient version of a report (plain language, no model internals)."""
+    return getattr(user, "role", None) == Role.PATIENT
+
+
+def reports_for_user(user: Any) -> QuerySet[Report]:
+    reports = Report.objects.filter(patient__in=patients_for_user(user))
+    if user_is_patient(user):
+        return reports.filter(released_at__isnull=False, status__in=SIGNED_STATUSES)
+    return reports
+
+
+def report_get_for_user(user: Any, report_id: Any) -> Report:
+    try:
+        pk = int(report_id)
+    except (TypeError, ValueError) as exc:
+        raise NotFound("Report not found.") from exc
+    report = (
+        reports_for_user(user).filter(pk=pk)
+        .select_related("signed_by", "created_by", "released_by", "analysis__requested_by", "superseded_by")
+        .first()
+    )
+    if report is None:
+        raise NotFound("Report not found.")
+    return report
+
+
+def report_versions_for_patient(user: Any, *, patient_id: int) -> list[Report]:
+    """A patient's report versions this user may see, newest first."""
+    return list(
+        reports_for_user(user).filter(patient_id=patient_id)
+        .select_related("signed_by", "created_by", "released_by", "analysis__requested_by", "superseded_by")
+        .order_by("-version")
+    )
+
+
+def analyses_for_user(user: Any) -> QuerySet[AnalysisRequest]:
+    """Analyses are clinical working material: never shown to patients."""
+    if user_is_patient(user):
+        return AnalysisRequest.objects.none()
+    return AnalysisRequest.objects.filter(patient__in=patients_for_user(user))
+
+
+def analysis_get_for_user(user: Any, analysis_id: Any) -> AnalysisRequest:
+    try:
+        pk = int(analysis_id)
+    except (TypeError, ValueError) as exc:
+        raise NotFound("Analysis not found.") from exc
+    analysis = analyses_for_user(user).filter(pk=pk).select_related("report").prefetch_related("steps").first()
+    if analysis is None:
+        raise NotFound("Analysis not found.")
+    return analysis
+
+
+def findings_for_user(user: Any) -> QuerySet[ImagingFinding]:
+    if user_is_patient(user):
+        return ImagingFinding.objects.none()
+    return ImagingFinding.objects.filter(patient__in=patients_for_user(user))
+
+
+def finding_get_for_user(user: Any, finding_id: Any) -> ImagingFinding:
+    try:
+        pk = int(finding_id)
+    except (TypeError, ValueError) as exc:
+        raise NotFound("Finding not found.") from exc
+    finding = findings_for_user(user).filter(pk=pk).select_related("decided_by", "created_by").first()
+    if finding is None:
+        raise NotFound("Finding not found.")
+    return finding
