@@ -1,0 +1,220 @@
+# ruff: noqa: RUF001 (the document prints typographic minus, en dash and multiplication signs)
+"""The clinical report document: what the page, the printable HTML and the PDF show.
+
+The PDF is read back as text (pypdfium2) and its pages are rendered to PNG under
+test-artifacts/report-pdf/ for a person to look at.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from inference.models import Report
+from inference.reports.exports import report_html, report_pdf
+from inference.reports.key_images import key_images_for_document
+from inference.reports.presentation import (
+    DocumentContext,
+    document_build,
+    humanise_text,
+    number_text,
+    quantity_text,
+    report_document,
+)
+from tests.conftest import World, client_for
+from tests.inference.report_document_data import (
+    SERIES_DESCRIPTION,
+    MemoryPacs,
+    liver_report,
+    phantom_link,
+    phantom_with_seg,
+)
+
+pytestmark = pytest.mark.django_db
+
+ARTEFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "report-pdf"
+# What must never reach a reader: snake_case ids (score keys, input keys, model keys), the
+# centroid's axis order, UCUM's bracketed units, raw JSON.
+INTERNAL = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b|zyx|\[[a-z]+'[A-Za-z]+\]|\{[A-Z]+\}|tta agreement|[{}]\"")
+
+
+@pytest.fixture
+def signed_liver_report(world: World) -> tuple[Report, MemoryPacs]:
+    phantom, seg = phantom_with_seg(patient_id=world.patient.mrn)
+    phantom_link(patient=world.patient, phantom=phantom)
+    from tests.browser.data import panel_record
+
+    panel_record(actor=world.clinician, patient=world.patient)
+    report = liver_report(clinician=world.clinician, patient=world.patient, phantom=phantom, seg=seg)
+    # Signed directly: the lifecycle (deciding findings, then signing) has its own tests; these
+    # are about how a signed report reads.
+    Report.objects.filter(pk=report.pk).update(status="final", signed_by=world.clinician, signed_at=timezone.now(),
+                                               sign_comment="Agree; discuss at the liver MDT.")
+    report.refresh_from_db()
+    return report, MemoryPacs([*phantom.datasets, seg])
+
+
+def _pdf_pages(pdf: bytes, *, save_as: str | None = None) -> list[str]:
+    import pypdfium2 as pdfium
+
+    document = pdfium.PdfDocument(io.BytesIO(pdf))
+    texts = []
+    try:
+        for index, page in enumerate(document):
+            texts.append(page.get_textpage().get_text_range())
+            if save_as:
+                ARTEFACTS.mkdir(parents=True, exist_ok=True)
+                page.render(scale=1.5).to_pil().save(ARTEFACTS / f"{save_as}-page-{index + 1}.png")
+    finally:
+        document.close()
+    return texts
+
+
+def _flat(text: str) -> str:
+    return re.sub(r"\s+", " ", text.replace("\r", " "))
+
+
+def test_pdf_carries_patient_findings_key_images_models_signer_and_intended_use(
+    world: World, signed_liver_report: tuple[Report, MemoryPacs],
+) -> None:
+    report, pacs = signed_liver_report
+    pdf = report_pdf(report, fetch=pacs)
+    pages = _pdf_pages(pdf, save_as="liver-report")
+    text = _flat(" ".join(pages))
+    patient = world.patient
+    assert f"{patient.family_name.upper()}, {patient.given_name}" in text
+    assert patient.mrn in text and "12 Apr 1965" in text and "Male" in text
+    # Imaging findings in human units, under the series' description, not its UID.
+    assert SERIES_DESCRIPTION in text and "CT abdomen (synthetic phantom)" in text
+    lesion = report.content["imaging_findings"][0]["findings"]["lesions"][0]
+    assert re.search(rf"{lesion['longest_axial_diameter']['value']:g} mm", text)
+    assert re.search(r"Liver volume \d+(\.\d+)? mL", text) and re.search(r"\d+(\.\d+)? HU", text)
+    assert "Key image, lesion 1" in text and "Yellow: this lesion's AI outline" in text
+    # Every model: the imaging model and each cohort model, by name.
+    assert "Liver and liver-lesion CT segmentation" in text
+    for learned in report.content["learned_risk"]:
+        from inference.reports.presentation import LEARNED_NAMES
+
+        assert LEARNED_NAMES[learned["key"]] in text
+    assert world.clinician.get_full_name() in text and "Signed by" in text
+    assert "Agree; discuss at the liver MDT." in text
+    assert "supports, not replaces, a clinician's judgement" in text
+    assert _flat(report.content["intended_use"]) in text
+    # Only computed scores in the table; the others in one compact line.
+    scores_section = text[text.index("2. Scores"):text.index("Not computed:")]
+    assert "FIB-4" in scores_section and "not computable" not in scores_section.lower()
+    assert re.search(r"Not computed: [^.]*GALAD \(needs AFP", text)
+    assert not INTERNAL.search(text), INTERNAL.findall(text)
+    # The key image is an image in the PDF, read from the archive at export time.
+    assert pdf.count(b"/Subtype /Image") >= 1
+    assert report.content["imaging_findings"][0]["seg"]["sop_instance_uid"] in pacs.requests
+
+
+def test_key_image_shows_the_lesion_slice_with_its_outline(world: World, signed_liver_report: tuple[Report, MemoryPacs]) -> None:
+    from PIL import Image
+
+    report, pacs = signed_liver_report
+    document = report_document(report)
+    images = key_images_for_document(document, report.content, fetch=pacs)
+    image = images[(0, 1)]
+    assert image.png is not None, image.caption
+    import numpy as np
+
+    pixels = np.asarray(Image.open(io.BytesIO(image.png)).convert("RGB")).reshape(-1, 3).astype(int)
+    yellow = int(((pixels[:, 0] > 200) & (pixels[:, 1] > 180) & (pixels[:, 2] < 80)).sum())
+    assert yellow > 30, "the lesion outline is drawn"
+    lesion = document.imaging[0].lesions[0]
+    first, last = report.content["imaging_findings"][0]["findings"]["lesions"][0]["slice_range"]
+    assert lesion.key_slice is not None and first <= lesion.key_slice <= last
+    assert lesion.key_instance_uid == report.content["inputs"]["imaging"][0]["sop_instance_uids"][lesion.key_slice]
+    assert pacs.requests[-1] == lesion.key_instance_uid
+
+
+def test_archive_down_leaves_the_report_printable(world: World, signed_liver_report: tuple[Report, MemoryPacs]) -> None:
+    report, _pacs = signed_liver_report
+
+    def down(study: str, series: str, instance: str) -> Any:
+        raise ConnectionError("PACS unreachable")
+
+    text = _flat(" ".join(_pdf_pages(report_pdf(report, fetch=down))))
+    assert "Key image unavailable: the segmentation could not be read from the image archive." in text
+    assert SERIES_DESCRIPTION in text and world.patient.mrn in text
+
+
+def test_html_and_page_document_have_no_internal_keys(world: World, signed_liver_report: tuple[Report, MemoryPacs]) -> None:
+    report, pacs = signed_liver_report
+    html = report_html(report, fetch=pacs)
+    visible = re.sub(r"<style.*?</style>|<[^>]+>", " ", html, flags=re.S)
+    assert not INTERNAL.search(visible), INTERNAL.findall(visible)
+    assert "data:image/png;base64," in html and 'href="/studies/' in html
+    assert "Supports" in visible or "supports" in visible
+    for sid in report.content["scores"]:
+        assert not re.search(rf"\b{sid}\b", visible), sid
+    assert report.content["imaging_findings"][0]["series_uid"] not in visible
+    document = report_document(report)
+    leaks = [s for s in document.visible_strings() if INTERNAL.search(s)]
+    assert not leaks
+
+
+def test_lesion_rows_open_the_viewer_at_the_lesion_slice(world: World, signed_liver_report: tuple[Report, MemoryPacs]) -> None:
+    report, _pacs = signed_liver_report
+    body = client_for(world.clinician).get(f"/api/v1/reports/{report.pk}/").json()
+    document = body["document"]
+    lesion = document["imaging"][0]["lesions"][0]
+    study_uid = report.content["imaging_findings"][0].get("study_uid") or document["imaging"][0]["study_uid"]
+    assert lesion["viewer_href"] == (
+        f"/studies/{study_uid}?patient={world.patient.pk}&series={report.content['imaging_findings'][0]['series_uid']}"
+        f"&instance={lesion['key_instance_uid']}"
+    )
+    assert re.fullmatch(r"images \d+–\d+ of 24", lesion["slices"])
+    assert document["header"]["signer"] == world.clinician.get_full_name()
+    assert document["header"]["requester"] == world.clinician.get_full_name()
+    assert document["header"]["state_label"] == "Signed"
+
+
+def test_draft_without_imaging_says_it_is_a_draft_and_lists_no_noise() -> None:
+    content: dict[str, Any] = {
+        "request": {"requested_at": "2026-01-02T10:00:00+00:00"},
+        "scores": {
+            "fib4": {"computable": True, "value": 1.1, "category": "low", "details": {"low_cutoff": 1.3, "high_cutoff": 2.67},
+                     "inputs_used": [{"name": "platelets", "code": "777-3", "value": 250, "unit": "10*9/L"}]},
+            "galad": {"computable": False, "missing": ["afp_l3_percent", "dcp_ng_ml"]},
+        },
+        "recommendations": [{"title": "Liver function", "statement": "Liver function: albi -1.82 (2), meld_na 14.",
+                             "evidence": [{"kind": "score", "id": "albi", "value": -1.82, "category": "2"}]}],
+        "imaging_findings": [{"kind": "noop", "model": {"key": "noop"}}],
+        "intended_use": "Supports, not replaces, a clinician's judgement.",
+    }
+    ctx = DocumentContext(patient_name="DOE, Jane", mrn="M1", birth_date=None, sex="female", state="draft", version=1,
+                          created_at=None, signer="", signed_at=None, sign_comment="", requester="Dr Who")
+    document = document_build(content, ctx)
+    assert document.warnings[0].startswith("Draft: not signed")
+    assert [s.name for s in document.scores] == ["FIB-4"]
+    assert document.scores[0].interpretation.startswith("below the low cut-off 1.3")
+    assert document.scores[0].inputs == "Platelets 250 ×10⁹/L"
+    assert document.not_computed[0].value == "needs AFP-L3 %, DCP (PIVKA-II)"
+    assert document.recommendations[0].statement == "Liver function: ALBI -1.82 (grade 2), MELD-Na 14."
+    assert document.recommendations[0].evidence == ["ALBI −1.82 (grade 2)"]
+    assert document.imaging == [] and document.signature == "Not signed."
+
+
+@pytest.mark.parametrize(("raw", "text"), [
+    ({"value": 89.4, "unit": "[hnsf'U]"}, "89.4 HU"),
+    ({"value": 134.8, "unit": "mL"}, "135 mL"),
+    ({"value": 6.5, "unit": "mm"}, "6.5 mm"),
+    ({"value": 0.287, "unit": "mL"}, "0.287 mL"),
+    ({"value": 131, "unit": "10*9/L"}, "131 ×10⁹/L"),
+    ({"value": None, "unit": "mL"}, "—"),
+])
+def test_quantities_read_in_human_units(raw: dict[str, Any], text: str) -> None:
+    assert quantity_text(raw) == text
+
+
+def test_numbers_and_rule_text() -> None:
+    assert number_text(-1.82) == "−1.82" and number_text(1510.24) == "1510" and number_text(2.0) == "2"
+    assert humanise_text("child_pugh not computable (ascites; ecog_ps)") == "Child-Pugh not computable (ascites; ECOG performance status)"
