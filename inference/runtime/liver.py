@@ -18,7 +18,13 @@ import torch.nn.functional as F
 from numpy.typing import NDArray
 
 from inference.registry import ModelInputInvalid
-from inference.runtime.postprocessing import findings_compute, labels_clean
+from inference.runtime.postprocessing import (
+    RULE_FEATURES,
+    findings_compute,
+    labels_clean,
+    lesion_candidates,
+    lesions_decide,
+)
 from inference.runtime.predictor import LoadedModel, model_load
 from inference.runtime.preprocessing import ct_inplane_shape, ct_window
 
@@ -159,7 +165,8 @@ def liver_segment_with_model(
         progress=progress,
     )
     labels = labels_clean(raw, spacing=spacing_mm, settings=post)
-    findings = findings_compute(
+    rule = post.get("lesion_rule")
+    candidates = lesion_candidates(
         labels=labels,
         volume_hu=volume_hu,
         spacing=spacing_mm,
@@ -167,13 +174,31 @@ def liver_segment_with_model(
         lesion_votes=votes,
         n_tta=len(transforms),
     )
+    labels = lesions_decide(labels=labels, candidates=candidates, rule=rule)
+    findings = findings_compute(
+        labels=labels,
+        volume_hu=volume_hu,
+        spacing=spacing_mm,
+        lesion_prob_u8=lesion_prob,
+        lesion_votes=votes,
+        n_tta=len(transforms),
+        candidates=candidates,
+    )
     findings["model"] = model.provenance()
     findings["input"] = {"shape_zyx": list(volume_hu.shape), "spacing_mm": [float(s) for s in spacing_mm]}
     findings["uncertainty"] = {
         "method": "test-time augmentation",
         "transforms": transforms,
-        "confidence": "mean TTA-averaged lesion probability over the lesion's voxels",
+        "confidence": (
+            "mean TTA-averaged lesion probability over the lesion's voxels"
+            if rule is None
+            else "lesion-level confidence: the card's lesion_rule, a logistic function of the candidate's "
+            f"{', '.join(RULE_FEATURES)}, calibrated on the development cases; candidates below "
+            f"{rule['min_confidence']} (or failing a plausibility guard) are not proposed"
+        ),
+        "mean_probability": "mean TTA-averaged lesion probability over the lesion's voxels",
         "tta_agreement": "fraction of the lesion's voxels labelled lesion by every TTA pass",
+        "key_slice": "slice index of the lesion's largest cross-section (the slice_index_convention's order)",
     }
     return labels, findings
 

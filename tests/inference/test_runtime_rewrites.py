@@ -110,7 +110,9 @@ def test_findings_do_not_depend_on_empty_space_around_the_lesions(seed: int) -> 
     assert padded["liver"] == findings["liver"]
     for lesion, moved in zip(findings["lesions"], padded["lesions"], strict=True):
         assert moved["slice_range"] == [z + 3 for z in lesion["slice_range"]]
+        assert moved["key_slice"] == lesion["key_slice"] + 3
         assert moved["centroid_zyx"] == pytest.approx([c + p[0] for c, p in zip(lesion["centroid_zyx"], pad, strict=True)])
-        assert {k: v for k, v in moved.items() if k not in ("slice_range", "centroid_zyx")} == {
-            k: v for k, v in lesion.items() if k not in ("slice_range", "centroid_zyx")
+        positional = ("slice_range", "key_slice", "centroid_zyx")
+        assert {k: v for k, v in moved.items() if k not in positional} == {
+            k: v for k, v in lesion.items() if k not in positional
         }
