@@ -11,7 +11,6 @@ import json
 from typing import Any
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from cdss.audit.models import AuditAction, AuditOutcome
 from cdss.audit.services import audit_record
@@ -19,6 +18,7 @@ from cdss.core.errors import NotFound
 from inference.events import patient_group, request_group
 from inference.selectors import analyses_for_user, reports_for_user, user_is_patient
 from patients.access import patient_get_for_user
+from patients.realtime import AccessBoundConsumer
 
 CLOSE_NOT_FOUND = 4404
 CLOSE_UNAUTHENTICATED = 4401
@@ -52,13 +52,14 @@ def event_visible_to_patient(event: dict[str, Any]) -> bool:
     return True
 
 
-class _NotificationConsumer(AsyncJsonWebsocketConsumer):
+class _NotificationConsumer(AccessBoundConsumer):
     """One-way sockets: after ``connect`` joined ``group_name``, forward its events as they come."""
 
     groups: list[str] = []
     patient_projection = False
 
     async def disconnect(self, code: int) -> None:
+        await self.access_unbind()
         if getattr(self, "group_name", None):
             await self.channel_layer.group_discard(self.group_name, self.channel_name)
 
@@ -76,6 +77,9 @@ class _NotificationConsumer(AsyncJsonWebsocketConsumer):
         await super().dispatch(message)
 
     async def cdss_event(self, message: dict[str, Any]) -> None:
+        if self.access_revoked_in(message):
+            await self.access_ended()
+            return
         if self.patient_projection and not event_visible_to_patient(message.get("event") or {}):
             return
         # The publisher encoded the event once for every socket in the group.
@@ -96,6 +100,8 @@ class PatientEventsConsumer(_NotificationConsumer):
             await self.close(code=CLOSE_NOT_FOUND)
             return
         self.patient_projection = user_is_patient(user)
+        # A consultant's share may end while the socket is open: it closes then.
+        await self.access_bind(user, patient_id)
         self.group_name = patient_group(patient_id)
         await self.channel_layer.group_add(self.group_name, self.channel_name)
         await self.accept()
