@@ -2,7 +2,9 @@
 
 ``manage.py check`` (and every command that runs checks, ``migrate`` and ``runserver`` among
 them) fails with ``inference.E001``-``E003`` when a model card is malformed, its weights file is
-missing, or a file does not match the SHA-256 its card or manifest records. Loading refuses
+missing, or a file does not match the SHA-256 its card or manifest records, and with
+``inference.E004`` when the newest version of a model declares no intended population (the
+pipeline would abstain on every patient). Loading refuses
 such artefacts anyway; the check says so at deployment instead of at the first analysis.
 Hashing reads every weights file (a few MB each); torch is never imported here.
 """
@@ -16,10 +18,15 @@ from django.core.checks import CheckMessage, Error, register
 from cdss.core.errors import CdssError
 
 
+def _version(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
 def _imaging_problems() -> list[CheckMessage]:
     from inference.registry import ARTEFACT_ROOT, CARD_FILE, model_card_parse, model_weights_verify
 
     problems: list[CheckMessage] = []
+    newest: dict[str, Any] = {}
     for path in sorted(ARTEFACT_ROOT.glob(f"*/*/{CARD_FILE}")):
         where = str(path.parent.relative_to(ARTEFACT_ROOT))
         try:
@@ -27,11 +34,18 @@ def _imaging_problems() -> list[CheckMessage]:
         except CdssError as exc:
             problems.append(Error(f"model card {where} is invalid: {exc}", id="inference.E001"))
             continue
+        if card.key not in newest or _version(card.version) > _version(newest[card.key].version):
+            newest[card.key] = card
         try:
             model_weights_verify(card=card)
         except CdssError as exc:
             problems.append(Error(f"model {card.key} {card.version}: {exc}", hint="Re-run the model's training command "
                                   "or restore the file from the repository.", id="inference.E002"))
+    problems.extend(
+        Error(f"model {card.key} {card.version}: card.json declares no intended population", id="inference.E004")
+        for card in newest.values()
+        if card.population is None
+    )
     return problems
 
 
@@ -41,11 +55,18 @@ def _risk_problems() -> list[CheckMessage]:
 
     problems: list[CheckMessage] = []
     for folder in sorted(p for p in DEFAULT_ARTEFACT_ROOT.iterdir() if p.is_dir()):
-        for version in artefact_versions(DEFAULT_ARTEFACT_ROOT, folder.name):
+        versions = artefact_versions(DEFAULT_ARTEFACT_ROOT, folder.name)
+        for version in versions:
             try:
-                artefact_load(DEFAULT_ARTEFACT_ROOT, folder.name, version)
+                loaded = artefact_load(DEFAULT_ARTEFACT_ROOT, folder.name, version)
             except LearnedRiskError as exc:
                 problems.append(Error(f"risk model {folder.name} {version}: {exc}", id="inference.E003"))
+                continue
+            if version == versions[-1] and loaded.population is None:
+                problems.append(
+                    Error(f"risk model {folder.name} {version}: no card.json with an intended population",
+                          id="inference.E004")
+                )
     return problems
 
 

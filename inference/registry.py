@@ -5,7 +5,9 @@ Each model lives in ``inference/artefacts/imaging/<key>/<version>/``:
 - ``card.json``: the machine-readable card (in the spirit of a MONAI bundle ``metadata.json``):
   key, version, task, architecture, weights file and its SHA-256, preprocessing and
   postprocessing settings as data, training data and their licences, held-out metrics with the
-  command that reproduced them, intended use and limits;
+  command that reproduced them, intended use and limits, and the intended population and
+  required inputs (``population``, ``inputs``: checked by ``inference.eligibility`` before the
+  model runs on a patient's series);
 - ``MODEL_CARD.md``: the same for people;
 - the weights file named by the card (a ``torch`` state dict, loaded with ``weights_only=True``
   by ``inference.runtime`` only after :func:`model_weights_verify` has checked its hash).
@@ -23,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from cdss.core.errors import CdssError, NotFound, ValidationFailed
+from inference.eligibility import PopulationInvalid, inputs_parse, population_parse
 
 ARTEFACT_ROOT = Path(__file__).resolve().parent / "artefacts" / "imaging"
 CARD_FILE = "card.json"
@@ -83,6 +86,16 @@ class ModelCard:
         return str(self.data["weights"]["sha256"])
 
     @property
+    def population(self) -> dict[str, Any] | None:
+        population = self.data.get("population")
+        return population if isinstance(population, dict) else None
+
+    @property
+    def inputs(self) -> dict[str, Any] | None:
+        inputs = self.data.get("inputs")
+        return inputs if isinstance(inputs, dict) else None
+
+    @property
     def classes(self) -> list[str]:
         return [str(c) for c in self.data.get("classes", [])]
 
@@ -95,6 +108,7 @@ class ModelCard:
             "name": self.data.get("name", self.key),
             "weights_sha256": self.weights_sha256,
             "intended_use": self.data.get("intended_use", ""),
+            "intended_population": (self.population or {}).get("description", ""),
             "metrics": self.data.get("metrics", {}),
         }
 
@@ -131,6 +145,13 @@ def model_card_parse(*, path: Path) -> ModelCard:
         raise ModelCardInvalid("weights sha256 must be 64 lowercase hex digits")
     if Path(str(weights["file"])).name != weights["file"]:
         raise ModelCardInvalid("weights file must be a bare file name inside the artefact folder")
+    try:
+        if "population" in data:
+            population_parse(data["population"])
+        if "inputs" in data:
+            inputs_parse(data["inputs"])
+    except PopulationInvalid as exc:
+        raise ModelCardInvalid(f"population or inputs block is invalid: {exc}") from exc
     return ModelCard(
         key=str(data["key"]),
         version=str(data["version"]),

@@ -3,7 +3,8 @@
 The analyte catalogue is data (``patients/data/analytes.json``): adding an analyte or a unit
 spelling is a JSON edit. Each analyte has a LOINC code, a canonical UCUM unit, the units
 accepted with a linear factor (and offset) to canonical, hard plausibility limits in canonical
-units and a display reference range.
+units, the range of values typical of patients (for "did you mean g/dL?" hints) and a display
+reference range.
 
 Pure Python on purpose (no Django models or settings), so the risk engine, Celery workers and
 the benchmark can convert without a configured project. An unknown unit is an error, never a
@@ -42,6 +43,12 @@ class ImplausibleValue(ValidationFailed):
     code = "implausible_value"
 
 
+class UnitSuspect(ValidationFailed):
+    """The value is typical of the analyte only in another accepted unit: likely a unit mix-up."""
+
+    code = "unit_suspect"
+
+
 class NotANumber(ValidationFailed):
     """The value is NaN, infinite, or not a number at all."""
 
@@ -70,6 +77,8 @@ class Analyte:
     plausible_max_inclusive: bool
     reference_low: float
     reference_high: float
+    typical_low: float
+    typical_high: float
 
     def unit_spec(self, unit: str) -> UnitSpec | None:
         wanted = _unit_normalise(unit)
@@ -122,6 +131,7 @@ def _analyte_parse(raw: dict[str, Any]) -> Analyte:
         raise ValueError(f"analyte catalogue: {key} must accept its canonical unit with factor 1")
     plausible = raw["plausible"]
     reference = raw["reference_range"]
+    typical = raw.get("typical") or {"low": plausible["min"], "high": plausible["max"]}
     return Analyte(
         key=key,
         loinc=str(raw["loinc"]),
@@ -134,6 +144,8 @@ def _analyte_parse(raw: dict[str, Any]) -> Analyte:
         plausible_max_inclusive=bool(plausible["max_inclusive"]),
         reference_low=_number(reference["low"], where=f"{key}.reference_range.low"),
         reference_high=_number(reference["high"], where=f"{key}.reference_range.high"),
+        typical_low=_number(typical["low"], where=f"{key}.typical.low"),
+        typical_high=_number(typical["high"], where=f"{key}.typical.high"),
     )
 
 
@@ -240,4 +252,42 @@ def value_check_plausible(*, code: str, canonical_value: float) -> None:
                 "max": analyte.plausible_max,
                 "max_inclusive": analyte.plausible_max_inclusive,
             },
+        )
+
+
+def unit_alternatives(*, code: str, value: float, unit: str) -> list[str]:
+    """Other accepted units in which ``value`` would be typical, when it is not typical in ``unit``.
+
+    "Albumin 35 g/L" gives []; "albumin 3.5 g/L" gives ["g/dL"]. One spelling per distinct
+    conversion (the first the catalogue lists), so "10*9/L" is offered, not all its synonyms.
+    """
+    analyte = analyte_by_code(code)
+    number = _finite(value, code=code)
+    entered = _spec(analyte, unit)
+
+    def typical(spec: UnitSpec) -> bool:
+        canonical = number * spec.factor + spec.offset
+        return analyte.typical_low <= canonical <= analyte.typical_high
+
+    if typical(entered):
+        return []
+    seen = {(entered.factor, entered.offset)}
+    found: list[str] = []
+    for spec in analyte.units:
+        if (spec.factor, spec.offset) in seen:
+            continue
+        seen.add((spec.factor, spec.offset))
+        if typical(spec):
+            found.append(spec.unit)
+    return found
+
+
+def value_check_unit(*, code: str, value: float, unit: str) -> None:
+    """Raise ``UnitSuspect`` ("did you mean g/dL?") when the value fits another unit, not this one."""
+    suggested = unit_alternatives(code=code, value=value, unit=unit)
+    if suggested:
+        analyte = analyte_by_code(code)
+        raise UnitSuspect(
+            f"{analyte.display_name} {value:g} {unit} is unusual; did you mean {' or '.join(suggested)}?",
+            detail={"code": code, "value": value, "unit": unit, "suggested_units": suggested},
         )

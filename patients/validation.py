@@ -114,6 +114,34 @@ def number_read(value: Any, path: str) -> float:
     return number
 
 
+COMPARATORS = ("<=", ">=", "<", ">")  # longest first: "<=5" is "<=" and 5, not "<" and "=5"
+# How CSV exports and analysers spell a comparator, mapped to FHIR Quantity.comparator.
+_COMPARATOR_SPELLINGS = {"\u2264": "<=", "\u2265": ">=", "=<": "<=", "=>": ">="}
+
+
+def comparator_read(value: Any, path: str) -> str:
+    """A FHIR Quantity.comparator (<, <=, >=, >); blank means an exact value."""
+    if not isinstance(value, str):
+        raise InvalidChoice(f"{path}: must be one of <, <=, >=, >.", detail=field_error_detail(path, allowed=list(COMPARATORS)))
+    cleaned = _COMPARATOR_SPELLINGS.get(value.strip(), value.strip())
+    if cleaned and cleaned not in COMPARATORS:
+        raise InvalidChoice(f"{path}: must be one of <, <=, >=, >.", detail=field_error_detail(path, allowed=list(COMPARATORS)))
+    return cleaned
+
+
+def censored_number_read(value: Any, path: str) -> tuple[str, float]:
+    """A number, or a censored result written as text ("<5", "> 2000", "<=0.1", "\u22645").
+
+    Returns ``(comparator, number)`` with comparator "" for an exact value.
+    """
+    if isinstance(value, str):
+        text_value = value.strip()
+        for spelling, comparator in (*_COMPARATOR_SPELLINGS.items(), *((c, c) for c in COMPARATORS)):
+            if text_value.startswith(spelling):
+                return comparator, number_read(text_value[len(spelling):], path)
+    return "", number_read(value, path)
+
+
 def number(low: float, high: float, *, low_inclusive: bool = True) -> Parser:
     """A number within hard plausibility limits (``implausible_value`` outside them)."""
 
@@ -188,7 +216,10 @@ def datetime_read(value: Any, path: str) -> dt.datetime:
         raise InvalidDate(f"{path}: not an ISO 8601 date-time.", detail=field_error_detail(path))
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=dt.UTC)
-    return parsed.astimezone(dt.UTC)
+    try:
+        return parsed.astimezone(dt.UTC)
+    except OverflowError as exc:  # 0001-01-01T00:00+01:00 and 9999-12-31T23:59-14:00 have no UTC time
+        raise InvalidDate(f"{path}: outside the range of dates.", detail=field_error_detail(path)) from exc
 
 
 def past_datetime(value: Any, path: str) -> dt.datetime:

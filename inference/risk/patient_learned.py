@@ -1,8 +1,12 @@
 """Learned cohort models applied to a patient's score inputs, with contributions.
 
 Inputs come from the same snapshot as the validated scores (canonical units), converted here
-to each dataset's own units through the units module. A model runs only when most of its
-inputs are present; the rest are imputed as its model card says, and listed, never hidden.
+to each dataset's own units through the units module. Each model's ``card.json`` declares the
+population it was developed on and its required inputs (``inference.eligibility``): outside
+that population (e.g. the HCV models for a patient who is not HCV positive), or when more of
+its inputs would be imputed than the card allows, the model ABSTAINS with a stable code and a
+reason shown in the report, and is not run. Inputs it may impute are imputed as the card says,
+and listed, never hidden.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from inference.eligibility import Abstention, inputs_check, population_check
 from patients.units import unit_from_canonical
 
 ARTEFACTS = Path(__file__).resolve().parents[1] / "artefacts" / "risk"
@@ -21,16 +26,15 @@ _LAB_COLUMNS: dict[str, dict[str, tuple[str, str]]] = {
              "Sgot": ("1920-8", "U/L"), "ALB": ("1751-7", "g/dL")},
 }
 _SEX_COLUMN = {"hcv_stage": ("Sex", {"male": "m", "female": "f"}), "ilpd": ("Gender", {"male": "Male", "female": "Female"})}
-# Below this share of lab inputs present, a cohort model says "not applicable" rather than guess.
-MIN_LABS_PRESENT = 0.8
 
 
-def _model_inputs(key: str, body: dict[str, Any]) -> tuple[dict[str, list[object]], list[str]]:
+def _model_inputs(key: str, body: dict[str, Any]) -> tuple[dict[str, list[object]], list[str], list[str]]:
+    """(values by dataset column, missing lab columns, censored lab columns)."""
     latest = {o["code"]: o for o in body.get("observations", [])}
     values: dict[str, list[object]] = {"Age": [body["patient"].get("age_years")]}
     sex_column, sex_codes = _SEX_COLUMN[key]
     values[sex_column] = [sex_codes.get(body["patient"].get("sex", ""))]
-    missing = []
+    missing, censored = [], []
     for column, (code, unit) in _LAB_COLUMNS[key].items():
         observation = latest.get(code)
         if observation is None:
@@ -38,29 +42,51 @@ def _model_inputs(key: str, body: dict[str, Any]) -> tuple[dict[str, list[object
             missing.append(column)
         else:
             values[column] = [unit_from_canonical(code=code, value=float(observation["value"]), unit=unit)]
-    return values, missing
+            if observation.get("comparator"):
+                censored.append(f"{column} {observation['comparator']}")
+    return values, missing, censored
 
 
-def patient_learned_evaluate(body: dict[str, Any]) -> list[dict[str, Any]]:
+def _abstained(artefact: Any, abstention: Abstention, *, missing: list[str], imputed: list[str]) -> dict[str, Any]:
+    return {
+        "key": artefact.key, "version": artefact.version, "weights_sha256": artefact.sha256, "applicable": False,
+        "abstention": abstention.as_dict(), "population": (artefact.population or {}).get("description", ""),
+        "missing": missing, "imputed": imputed,
+    }
+
+
+def patient_learned_evaluate(body: dict[str, Any], *, facts: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Each served cohort model's estimate, or its abstention with the reason.
+
+    ``facts``: what the record states about the patient for the population criteria (age,
+    sex, HCV and HBV status, cirrhosis, cholestatic disease); age and sex default to the
+    request's patient block.
+    """
     from inference.risk.learned.artefact import artefact_load
     from inference.risk.learned.predictor import risk_predict, top_contributions
 
+    facts = {**{k: v for k, v in body.get("patient", {}).items() if v is not None}, **(facts or {})}
     results = []
     for key in _LAB_COLUMNS:
-        values, missing = _model_inputs(key, body)
-        present = 1 - len(missing) / len(_LAB_COLUMNS[key])
+        values, missing, censored = _model_inputs(key, body)
         artefact = artefact_load(ARTEFACTS, key)
-        if present < MIN_LABS_PRESENT or values["Age"][0] is None:
-            results.append({"key": key, "version": artefact.version, "weights_sha256": artefact.sha256,
-                            "applicable": False, "missing": missing})
-            continue
         for feature in artefact.payload["features"]:
             # Inputs our record does not keep (e.g. cholinesterase): imputed by the model, listed.
             values.setdefault(str(feature["column"]), [None])
+        columns = list(dict.fromkeys(str(feature["column"]) for feature in artefact.payload["features"]))
+        imputed = [column for column in columns if values.get(column, [None])[0] is None]
+        abstention = population_check(artefact.population, facts) or inputs_check(
+            artefact.inputs, present=[c for c in columns if c not in imputed], imputed=imputed, total=len(columns)
+        )
+        if abstention is not None:
+            results.append(_abstained(artefact, abstention, missing=missing, imputed=imputed))
+            continue
         predictions = risk_predict(artefact, values)
         target = len(predictions.outputs) - 1 if predictions.values.shape[1] > 1 else 0
         results.append({
             "key": key, "version": artefact.version, "weights_sha256": artefact.sha256, "applicable": True,
+            "population": (artefact.population or {}).get("description", ""),
+            "censored_inputs": censored,
             "probabilities": {name: round(float(predictions.values[0, i]), 4) for i, name in enumerate(predictions.outputs)},
             "imputed": list(predictions.imputed[0]),
             "out_of_range": list(predictions.out_of_range[0]),

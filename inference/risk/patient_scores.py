@@ -3,6 +3,10 @@
 The request body built here is the same contract as ``POST /api/v1/scores/evaluate``, so a
 stored evaluation can be replayed exactly; it is kept in every report as the input snapshot.
 Genetic and lifestyle factors go in as documented modifiers beside the scores, never into them.
+A censored result ("<5") goes in with its comparator, so each score says when it rests on one.
+The clinician-entered tumour burden (count and largest diameter) becomes ``liver_tumours`` with
+source "clinician": BCLC needs only the count, the largest diameter and whether all are within
+3 cm, which the largest diameter bounds, so the other tumours are stated at most that size.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
+from inference.eligibility import age_years
 from patients.models import ClinicalFinding, GeneticFinding, LabObservation, LifestyleRecord, Patient
 
 _FINDING_FIELDS = (
@@ -21,6 +26,10 @@ _FINDING_FIELDS = (
 )
 # Findings that no score takes but fusion uses (e.g. surveillance for known cirrhosis).
 _CONTEXT_FIELDS = ("known_cirrhosis",)
+# The tumour burden as a clinician states it; read together from one assessment.
+_TUMOUR_FIELDS = ("tumour_count", "tumour_largest_diameter_mm")
+# What a model card's population criteria may ask of the record (inference.eligibility).
+_POPULATION_FIELDS = ("hcv_status", "hbv_status", "known_cirrhosis", "cholestatic_disease")
 # Genotype strings as the modifiers module names them, by (gene, rsid).
 _GENOTYPES = {
     ("PNPLA3", "rs738409"): ("pnpla3_rs738409", {"C/C": "CC", "C/G": "CG", "G/C": "CG", "G/G": "GG"}),
@@ -29,8 +38,36 @@ _GENOTYPES = {
 }
 
 
-def _age_years(birth_date: dt.date, on: dt.date) -> int:
-    return on.year - birth_date.year - ((on.month, on.day) < (birth_date.month, birth_date.day))
+def _observation_entry(o: LabObservation) -> dict[str, Any]:
+    entry: dict[str, Any] = {"code": o.code, "value": o.value_canonical, "unit": o.unit_canonical, "date": o.observed_at.isoformat()}
+    if o.comparator:
+        entry["comparator"] = o.comparator
+    return entry
+
+
+def _tumours(record: ClinicalFinding) -> list[dict[str, Any]] | None:
+    """The stated tumour burden as ``liver_tumours``; None when the assessment has none."""
+    count, largest_mm = record.tumour_count, record.tumour_largest_diameter_mm
+    if count is None:
+        return None
+    if count == 0:
+        return []
+    if largest_mm is None:
+        return None
+    return [{"diameter_cm": round(largest_mm / 10.0, 2), "source": "clinician"} for _ in range(count)]
+
+
+def _population_facts(patient: Patient, as_of: dt.date) -> dict[str, Any]:
+    """The latest stated value of each field the models' population criteria read."""
+    facts: dict[str, Any] = {"age_years": age_years(patient.birth_date, as_of)}
+    if patient.sex in ("male", "female"):
+        facts["sex"] = patient.sex
+    stated = ClinicalFinding.objects.filter(patient=patient, assessed_on__lte=as_of).order_by("-assessed_on", "-id")
+    for name in _POPULATION_FIELDS:
+        value = stated.exclude(**{f"{name}__isnull": True}).values_list(name, flat=True).first()
+        if value is not None:
+            facts[name] = value
+    return facts
 
 
 def _genetic_modifiers(patient: Patient) -> dict[str, Any]:
@@ -65,10 +102,7 @@ def patient_score_request(*, patient: Patient, as_of: dt.datetime | None = None,
     latest: dict[str, LabObservation] = {}
     for obs in LabObservation.objects.filter(patient=patient, observed_at__gte=since, observed_at__lte=as_of).order_by("observed_at", "id"):
         latest[obs.code] = obs  # ascending order: the last one seen is the newest
-    observations = [
-        {"code": o.code, "value": o.value_canonical, "unit": o.unit_canonical, "date": o.observed_at.isoformat()}
-        for o in sorted(latest.values(), key=lambda o: o.code)
-    ]
+    observations = [_observation_entry(o) for o in sorted(latest.values(), key=lambda o: o.code)]
     findings: dict[str, Any] = {}
     context: dict[str, Any] = {}
     finding_dates: dict[str, str] = {}
@@ -83,6 +117,13 @@ def patient_score_request(*, patient: Patient, as_of: dt.datetime | None = None,
             if value is not None:
                 context[name] = value
                 finding_dates[name] = record.assessed_on.isoformat()
+        tumours = _tumours(record)
+        if tumours is not None:
+            findings["liver_tumours"] = tumours
+            for name in _TUMOUR_FIELDS:
+                if getattr(record, name) is not None:
+                    context[name] = getattr(record, name)
+                    finding_dates[name] = record.assessed_on.isoformat()
     modifiers = _genetic_modifiers(patient)
     lifestyle, _ = _lifestyle_modifiers(patient, since.date())
     modifiers.update(lifestyle)
@@ -93,7 +134,7 @@ def patient_score_request(*, patient: Patient, as_of: dt.datetime | None = None,
         modifiers["hbv"] = hbv == "chronic"
     if hcv is not None:
         modifiers["hcv"] = hcv == "chronic"
-    patient_block: dict[str, Any] = {"age_years": _age_years(patient.birth_date, as_of.date())}
+    patient_block: dict[str, Any] = {"age_years": age_years(patient.birth_date, as_of.date())}
     if patient.sex in ("male", "female"):
         patient_block["sex"] = patient.sex
     return {
@@ -103,6 +144,7 @@ def patient_score_request(*, patient: Patient, as_of: dt.datetime | None = None,
         "modifiers": modifiers,
         "_finding_dates": finding_dates,
         "_context": context,
+        "_population": _population_facts(patient, as_of.date()),
     }
 
 
@@ -117,6 +159,7 @@ def patient_scores_evaluate(
     body = patient_score_request(patient=patient, as_of=as_of, window_days=window)
     finding_dates = body.pop("_finding_dates")
     context = body.pop("_context")
+    population = body.pop("_population")
     if score_ids:
         body["scores"] = score_ids
     response = scores_evaluate(body)
@@ -133,5 +176,5 @@ def patient_scores_evaluate(
         "response": response,
         "context": context,
         "inputs_used": inputs_used,
-        "learned": patient_learned_evaluate(body),
+        "learned": patient_learned_evaluate(body, facts=population),
     }

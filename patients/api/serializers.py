@@ -128,7 +128,8 @@ class ObservationSerializer(serializers.ModelSerializer[LabObservation]):
     class Meta:
         model = LabObservation
         fields = [
-            "id", "code", "display_name", "value", "unit", "value_canonical", "unit_canonical", "observed_at",
+            "id", "code", "display_name", "comparator", "value", "unit", "value_canonical", "unit_canonical",
+            "observed_at",
             "specimen", "reference_low", "reference_high", "source", "entered_by", "entered_at",
         ]
         read_only_fields = fields
@@ -140,7 +141,7 @@ class ObservationSerializer(serializers.ModelSerializer[LabObservation]):
         # Lists of up to 500: built directly (a test checks it equals DRF's generic rendering).
         return {
             "id": instance.pk, "code": instance.code, "display_name": _display_name(instance.code),
-            "value": instance.value, "unit": instance.unit, "value_canonical": instance.value_canonical,
+            "comparator": instance.comparator, "value": instance.value, "unit": instance.unit, "value_canonical": instance.value_canonical,
             "unit_canonical": instance.unit_canonical, "observed_at": iso_datetime(instance.observed_at),
             "specimen": instance.specimen, "reference_low": instance.reference_low,
             "reference_high": instance.reference_high, "source": instance.source,
@@ -152,7 +153,14 @@ class ObservationWriteSerializer(serializers.Serializer[Any]):
     """One result as the laboratory reported it; converted to the canonical unit on the way in."""
 
     code = serializers.CharField(help_text="LOINC code of a catalogued analyte (GET /api/v1/analytes/).")
-    value = serializers.FloatField()
+    value = serializers.FloatField(help_text='A number; a censored result may be text with its comparator ("<5").')
+    comparator = serializers.ChoiceField(
+        choices=["<", "<=", ">=", ">"], required=False, allow_blank=True,
+        help_text="Censored result (FHIR Quantity.comparator); the value is the assay's limit.",
+    )
+    unit_confirmed = serializers.BooleanField(
+        required=False, help_text="Keep a value that is unusual in its unit (after a unit_suspect refusal)."
+    )
     unit = serializers.CharField(required=False, allow_blank=True, help_text="One of the analyte's accepted units.")
     observed_at = serializers.DateTimeField(help_text="ISO 8601; a date alone means midnight UTC; not in the future.")
     specimen = serializers.CharField(required=False, allow_blank=True)
@@ -231,6 +239,7 @@ class ClinicalFindingSerializer(serializers.ModelSerializer[ClinicalFinding]):
         fields = [
             "id", "assessed_on", "ascites", "encephalopathy", "ecog_ps", "dialysis_twice_past_week",
             "hbv_status", "hcv_status", "known_cirrhosis", "cholestatic_disease",
+            "tumour_count", "tumour_largest_diameter_mm",
             "macrovascular_invasion", "extrahepatic_spread", "clinically_significant_portal_hypertension",
             "transplant_candidate", *RECORD_READ_ONLY[1:],
         ]

@@ -3,7 +3,9 @@
 Columns (any order; names are case-insensitive):
 ``code`` (LOINC, required), ``value`` (required), ``unit`` (required except for unitless INR),
 ``observed_at`` (ISO 8601 date or date-time; no time zone means UTC; required), ``specimen``,
-``reference_low``, ``reference_high`` (the laboratory's range, in ``unit``). Empty cells are
+``reference_low``, ``reference_high`` (the laboratory's range, in ``unit``), ``comparator``
+(<, <=, >=, > for a censored result; the value may also carry it, as in ``<5``) and
+``unit_confirmed`` (true/false: keep a value that is unusual in its unit). Empty cells are
 "not stated". UTF-8, comma-separated, a byte-order mark is ignored.
 """
 
@@ -16,7 +18,10 @@ from typing import Any
 
 from patients.errors import ImportTooLarge, InvalidCsv
 
-CSV_COLUMNS = ("code", "value", "unit", "observed_at", "specimen", "reference_low", "reference_high")
+CSV_COLUMNS = (
+    "code", "value", "unit", "observed_at", "specimen", "reference_low", "reference_high", "comparator", "unit_confirmed",
+)
+_BOOLEANS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 CSV_REQUIRED = ("code", "value", "observed_at")
 
 
@@ -57,7 +62,12 @@ def csv_rows_read(text: str, *, max_rows: int) -> list[CsvRow]:
             if len(cells) != len(columns):
                 rows.append(CsvRow(line=line, data=None, cells=len(cells)))
                 continue
-            data = {name: cell.strip() for name, cell in zip(columns, cells, strict=True) if cell.strip()}
+            data: dict[str, Any] = {
+                name: cell.strip() for name, cell in zip(columns, cells, strict=True) if cell.strip()
+            }
+            if "unit_confirmed" in data:
+                # Left as text when it is not a yes/no word, so the field parser reports it.
+                data["unit_confirmed"] = _BOOLEANS.get(data["unit_confirmed"].casefold(), data["unit_confirmed"])
             rows.append(CsvRow(line=line, data=data, cells=len(cells)))
     except csv.Error as exc:
         raise InvalidCsv(f"Line {reader.line_num}: {exc}.", detail={"line": reader.line_num}) from None

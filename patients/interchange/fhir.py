@@ -3,7 +3,8 @@
 Export: a ``collection`` Bundle with the Patient and one Observation per stored record.
 - Laboratory results: LOINC ``code``, ``valueQuantity`` in the analyte's canonical UCUM unit,
   ``effectiveDateTime``, ``referenceRange`` (the laboratory's, or the catalogue's generic adult
-  range marked as such), the value and unit as entered in an extension.
+  range marked as such), the value and unit as entered in an extension; a censored result
+  ("<5") carries its ``comparator`` on both quantities.
 - Genetic findings: LOINC 69548-6 "Genetic variant assessment" with the genomics-reporting
   components (48018-6 gene, 81252-9 dbSNP variant, 48004-6 / 48005-3 / 81290-9 HGVS,
   53034-5 allelic state) and a local genotype component.
@@ -123,6 +124,8 @@ FINDING_COMPONENTS = (
     _local("hcv_status", "hcv-status", "Hepatitis C status", "concept"),
     _local("known_cirrhosis", "known-cirrhosis", "Known cirrhosis", "boolean"),
     _local("cholestatic_disease", "cholestatic-disease", "Cholestatic liver disease", "boolean"),
+    _local("tumour_count", "liver-tumour-count", "Number of liver tumours", "integer"),
+    _local("tumour_largest_diameter_mm", "liver-tumour-largest-diameter", "Largest liver tumour diameter", "quantity", unit="mm"),
     _local("macrovascular_invasion", "macrovascular-invasion", "Macrovascular (portal) invasion by liver tumour", "boolean"),
     _local("extrahepatic_spread", "extrahepatic-spread", "Extrahepatic spread of liver cancer", "boolean"),
     _local("clinically_significant_portal_hypertension", "csph", "Clinically significant portal hypertension", "boolean"),
@@ -145,8 +148,10 @@ def _category(code: str) -> list[dict[str, Any]]:
     return [_concept(OBSERVATION_CATEGORY, code)]
 
 
-def _quantity(value: float, unit: str, *, ucum: bool = True) -> dict[str, Any]:
+def _quantity(value: float, unit: str, *, ucum: bool = True, comparator: str = "") -> dict[str, Any]:
     quantity: dict[str, Any] = {"value": value}
+    if comparator:
+        quantity["comparator"] = comparator
     if unit:
         quantity["unit"] = unit
         if ucum:
@@ -209,13 +214,18 @@ def lab_observation_resource(observation: LabObservation, *, subject: str) -> di
     resource: dict[str, Any] = {
         "resourceType": "Observation",
         "id": f"lab-{observation.pk}",
-        "extension": [{"url": ENTERED_QUANTITY_URL, "valueQuantity": _quantity(observation.value, observation.unit, ucum=False)}],
+        "extension": [{
+            "url": ENTERED_QUANTITY_URL,
+            "valueQuantity": _quantity(observation.value, observation.unit, ucum=False, comparator=observation.comparator),
+        }],
         "status": "final",
         "category": _category("laboratory"),
         "code": {**_concept(LOINC, analyte.loinc, analyte.display_name), "text": analyte.display_name},
         "subject": {"reference": subject},
         "effectiveDateTime": _instant(observation.observed_at),
-        "valueQuantity": _quantity(observation.value_canonical, observation.unit_canonical),
+        "valueQuantity": _quantity(
+            observation.value_canonical, observation.unit_canonical, comparator=observation.comparator
+        ),
     }
     if observation.specimen:
         resource["specimen"] = {"display": observation.specimen}
@@ -431,6 +441,7 @@ def _lab_data(resource: Observation, code: str) -> dict[str, Any]:
     if quantity is None:
         raise MissingField("valueQuantity: a laboratory result needs a quantity.", detail={"field": "valueQuantity"})
     value, unit = _float(quantity.value, "valueQuantity.value"), _quantity_unit(quantity)
+    comparator = str(quantity.comparator or "")
     for extension in resource.extension or []:
         if extension.url == ENTERED_QUANTITY_URL and extension.valueQuantity is not None:
             entered = extension.valueQuantity
@@ -438,12 +449,17 @@ def _lab_data(resource: Observation, code: str) -> dict[str, Any]:
             # The canonical quantity must agree with the one as entered, or one of them is wrong.
             expected = unit_to_canonical(code=code, value=entered_value, unit=entered_unit).value
             stated = unit_to_canonical(code=code, value=value, unit=unit).value
-            if abs(expected - stated) > 1e-9 * max(1.0, abs(stated)):
+            if abs(expected - stated) > 1e-9 * max(1.0, abs(stated)) or str(entered.comparator or "") != comparator:
                 raise InvalidField(
                     "valueQuantity: does not match the value as entered.", detail={"field": "valueQuantity"}
                 )
             value, unit = entered_value, entered_unit
-    data: dict[str, Any] = {"code": code, "value": value, "unit": unit, "observed_at": _effective(resource, "")}
+    # A coded (UCUM) unit from another system is taken as sent: no "did you mean" hint applies.
+    data: dict[str, Any] = {
+        "code": code, "value": value, "unit": unit, "observed_at": _effective(resource, ""), "unit_confirmed": True,
+    }
+    if comparator:
+        data["comparator"] = comparator
     if resource.specimen is not None and resource.specimen.display:
         data["specimen"] = str(resource.specimen.display)
     for reference in resource.referenceRange or []:

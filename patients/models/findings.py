@@ -50,7 +50,9 @@ class ClinicalFinding(AttributedRecord):
     hcv_status = models.CharField(max_length=12, choices=HcvStatus.choices, null=True, blank=True)  # noqa: DJ001  (null: not assessed)
     known_cirrhosis = models.BooleanField(null=True, blank=True)
     cholestatic_disease = models.BooleanField(null=True, blank=True)
-    # Staging findings BCLC 2022 needs beside the tumour burden.
+    # Staging findings BCLC 2022 needs: the tumour burden, then invasion and spread.
+    tumour_count = models.PositiveSmallIntegerField("number of liver tumours (HCC nodules)", null=True, blank=True)
+    tumour_largest_diameter_mm = models.FloatField("largest liver tumour diameter (mm)", null=True, blank=True)
     macrovascular_invasion = models.BooleanField(null=True, blank=True)
     extrahepatic_spread = models.BooleanField(null=True, blank=True)
     clinically_significant_portal_hypertension = models.BooleanField(null=True, blank=True)

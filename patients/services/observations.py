@@ -3,6 +3,12 @@
 A row is rejected (nothing stored) for an unknown analyte or unit, a value that is not a finite
 number or breaks the analyte's plausibility limits, or a date in the future. A batch is all or
 nothing and reports every bad row, not only the first.
+
+A value typical of the analyte only in another accepted unit ("albumin 3.5 g/L") is refused with
+``unit_suspect`` and the likely unit in ``detail.suggested_units``; the clinician resends it with
+``"unit_confirmed": true`` when the unusual value is real. A censored result ("<5", ">2000") is
+stored with its comparator (FHIR Quantity.comparator), given either as text in ``value`` or as
+``comparator`` beside a number.
 """
 
 from __future__ import annotations
@@ -27,8 +33,24 @@ from patients.errors import (
 )
 from patients.models import LabObservation, Patient, RecordSource
 from patients.services.events import record_changed_publish
-from patients.units import UnknownUnit, analyte_by_code, unit_to_canonical, value_check_plausible
-from patients.validation import fields_parse, number, number_read, past_datetime, text
+from patients.units import (
+    ImplausibleValue,
+    UnitSuspect,
+    UnknownUnit,
+    analyte_by_code,
+    unit_to_canonical,
+    value_check_plausible,
+    value_check_unit,
+)
+from patients.validation import (
+    boolean,
+    censored_number_read,
+    comparator_read,
+    fields_parse,
+    number,
+    past_datetime,
+    text,
+)
 
 OBSERVATION_BATCH_MAX = 1000
 
@@ -46,6 +68,7 @@ class ObservationInput:
     specimen: str = ""
     reference_low: float | None = None
     reference_high: float | None = None
+    comparator: str = ""
 
     def dedupe_key(self) -> tuple[str, dt.datetime, float]:
         """Same analyte, same time, same value: the same result reported twice."""
@@ -69,6 +92,8 @@ def _unit(value: Any, path: str) -> str:
 OBSERVATION_FIELDS = {
     "code": text(32, hint="LOINC code"),
     "value": _raw,
+    "comparator": comparator_read,
+    "unit_confirmed": boolean,
     "unit": _unit,
     "observed_at": past_datetime,
     "specimen": text(64),
@@ -92,7 +117,15 @@ def observation_input_parse(raw: Any, *, path: str = "") -> ObservationInput:
         analyte = analyte_by_code(code)
     except CdssError as exc:
         raise _at_field(exc, f"{prefix}code") from None
-    value = number_read(fields["value"], f"{prefix}value")
+    comparator, value = censored_number_read(fields["value"], f"{prefix}value")
+    stated = fields.get("comparator")
+    if stated is not None:
+        if comparator and stated != comparator:
+            raise InconsistentValues(
+                f"{prefix}comparator: {stated!r} contradicts the value's {comparator!r}.",
+                detail={"field": f"{prefix}comparator"},
+            )
+        comparator = stated
     unit: str = fields.get("unit") or ""
     if analyte.unit_spec(unit) is None and not unit:
         raise MissingField(f"{prefix}unit: required for {analyte.display_name}.", detail={"field": f"{prefix}unit"})
@@ -102,8 +135,18 @@ def observation_input_parse(raw: Any, *, path: str = "") -> ObservationInput:
         raise _at_field(exc, f"{prefix}unit") from None
     try:
         value_check_plausible(code=code, canonical_value=canonical.value)
-    except CdssError as exc:
+    except ImplausibleValue as exc:
+        # An impossible value that is ordinary in another unit is a unit mix-up: say which.
+        try:
+            value_check_unit(code=code, value=value, unit=unit)
+        except UnitSuspect as suspect:
+            raise _at_field(suspect, f"{prefix}unit") from None
         raise _at_field(exc, f"{prefix}value") from None
+    if not fields.get("unit_confirmed"):
+        try:
+            value_check_unit(code=code, value=value, unit=unit)
+        except UnitSuspect as exc:
+            raise _at_field(exc, f"{prefix}unit") from None
     low, high = fields.get("reference_low"), fields.get("reference_high")
     if low is not None and high is not None and low > high:
         raise InconsistentValues(
@@ -121,6 +164,7 @@ def observation_input_parse(raw: Any, *, path: str = "") -> ObservationInput:
         specimen=fields.get("specimen") or "",
         reference_low=low,
         reference_high=high,
+        comparator=comparator,
     )
 
 
@@ -164,6 +208,7 @@ def observations_save(
         LabObservation(
             patient=patient,
             code=item.code,
+            comparator=item.comparator,
             value=item.value,
             unit=item.unit,
             value_canonical=item.value_canonical,

@@ -157,6 +157,8 @@ FINDING_FIELDS: dict[str, Parser] = {
     "hcv_status": choice(HcvStatus),
     "known_cirrhosis": boolean,
     "cholestatic_disease": boolean,
+    "tumour_count": integer(0, 100),
+    "tumour_largest_diameter_mm": number(0, 400, low_inclusive=False),
     "macrovascular_invasion": boolean,
     "extrahepatic_spread": boolean,
     "clinically_significant_portal_hypertension": boolean,
@@ -167,6 +169,11 @@ FINDING_FIELDS: dict[str, Parser] = {
 def _finding_check(state: dict[str, Any], sent: set[str]) -> dict[str, Any]:
     if all(state.get(name) is None for name in FINDING_FIELDS if name != "assessed_on"):
         raise EmptyRecord("The assessment states nothing.", detail={"field": None})
+    # The tumour burden (BCLC 2022): a largest diameter needs at least one tumour.
+    if state.get("tumour_count") == 0 and state.get("tumour_largest_diameter_mm") is not None:
+        raise InconsistentValues(
+            "tumour_largest_diameter_mm: given with tumour_count 0.", detail={"field": "tumour_largest_diameter_mm"}
+        )
     return state
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from patients.models import ClinicalFinding, GeneticFinding, LabObservation
+from patients.models import ClinicalFinding, GeneticFinding, LabObservation, LifestyleRecord
 from tests.conftest import World, client_for
 
 
@@ -54,10 +54,20 @@ def test_findings_and_genetics_reach_scores_and_modifiers(world: World) -> None:
     assert any(m["present"] for m in body["response"]["modifiers"] if "PNPLA3" in m["factor"])
 
 
+FULL_PANEL = [("1751-7", 30.0, "g/L"), ("6768-6", 180.0, "U/L"), ("1742-6", 95.0, "U/L"), ("1920-8", 120.0, "U/L"),
+              ("1975-2", 40.0, "umol/L"), ("2160-0", 80.0, "umol/L"), ("2324-2", 210.0, "U/L")]
+
+
+def _scores(world: World) -> Any:
+    response = client_for(world.clinician).get(f"/api/v1/patients/{world.patient.pk}/scores/")
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
 def test_learned_models_with_contributions_when_inputs_suffice(world: World) -> None:
-    for code, value, unit in [("1751-7", 30.0, "g/L"), ("6768-6", 180.0, "U/L"), ("1742-6", 95.0, "U/L"), ("1920-8", 120.0, "U/L"),
-                              ("1975-2", 40.0, "umol/L"), ("2160-0", 80.0, "umol/L"), ("2324-2", 210.0, "U/L")]:
+    for code, value, unit in FULL_PANEL:
         lab(world, code, value, unit, days_ago=2)
+    ClinicalFinding.objects.create(patient=world.patient, assessed_on=timezone.now().date(), hcv_status="chronic")
     body = client_for(world.clinician).get(f"/api/v1/patients/{world.patient.pk}/scores/").json()
     learned = {m["key"]: m for m in body["learned"]}
     hcv = learned["hcv_stage"]
@@ -69,8 +79,90 @@ def test_learned_models_with_contributions_when_inputs_suffice(world: World) -> 
 
 
 def test_learned_models_not_applicable_without_labs(world: World) -> None:
+    ClinicalFinding.objects.create(patient=world.patient, assessed_on=timezone.now().date(), hcv_status="chronic")
     body = client_for(world.clinician).get(f"/api/v1/patients/{world.patient.pk}/scores/").json()
     assert all(m["applicable"] is False and m["missing"] for m in body["learned"])
+    assert {m["abstention"]["code"] for m in body["learned"]} == {"imputed_share_exceeded"}
+
+
+def test_hcv_stage_abstains_for_an_hcv_negative_alcohol_patient(world: World) -> None:
+    for code, value, unit in FULL_PANEL:
+        lab(world, code, value, unit, days_ago=2)
+    ClinicalFinding.objects.create(
+        patient=world.patient, assessed_on=timezone.now().date(), hcv_status="negative", hbv_status="negative",
+        known_cirrhosis=True,
+    )
+    LifestyleRecord.objects.create(
+        patient=world.patient, recorded_on=timezone.now().date(), alcohol_value=80, alcohol_unit="g/day",
+        alcohol_g_per_day=80,
+    )
+    learned = {m["key"]: m for m in _scores(world)["learned"]}
+    hcv = learned["hcv_stage"]
+    assert hcv["applicable"] is False and "probabilities" not in hcv
+    assert hcv["abstention"]["code"] == "hcv_not_positive"
+    assert hcv["abstention"]["field"] == "hcv_status"
+    assert "chronic hepatitis C" in hcv["abstention"]["reason"] and "is negative" in hcv["abstention"]["reason"]
+    assert "Hannover" in hcv["population"]
+    # The same labs in the ILPD cohort's age range: that model still applies, and names its cohort.
+    assert learned["ilpd"]["applicable"] is True and "Indian Liver Patient" in learned["ilpd"]["population"]
+
+
+def test_hcv_stage_abstains_when_the_hcv_status_is_not_recorded(world: World) -> None:
+    for code, value, unit in FULL_PANEL:
+        lab(world, code, value, unit, days_ago=2)
+    hcv = {m["key"]: m for m in _scores(world)["learned"]}["hcv_stage"]
+    assert hcv["applicable"] is False and hcv["abstention"]["code"] == "hcv_status_unknown"
+    assert "does not state" in hcv["abstention"]["reason"]
+
+
+def test_cohort_models_abstain_outside_the_cohort_age_range(world: World) -> None:
+    world.patient.birth_date = timezone.now().date().replace(year=timezone.now().year - 95)
+    world.patient.save()
+    for code, value, unit in FULL_PANEL:
+        lab(world, code, value, unit, days_ago=2)
+    ClinicalFinding.objects.create(patient=world.patient, assessed_on=timezone.now().date(), hcv_status="chronic")
+    learned = {m["key"]: m for m in _scores(world)["learned"]}
+    for key in ("hcv_stage", "ilpd"):
+        assert learned[key]["applicable"] is False
+        assert learned[key]["abstention"]["code"] == "age_outside_population"
+        assert "95" in learned[key]["abstention"]["reason"]
+
+
+def test_censored_afp_is_used_at_its_limit_and_flagged(world: World) -> None:
+    LabObservation.objects.create(
+        patient=world.patient, code="1834-1", comparator="<", value=5, unit="ng/mL", value_canonical=5,
+        unit_canonical="ng/mL", observed_at=timezone.now() - dt.timedelta(days=1),
+    )
+    lab(world, "42332-7", 12.0, "%", days_ago=1)
+    lab(world, "34444-0", 3.0, "ng/mL", days_ago=1)
+    body = _scores(world)
+    assert body["request"]["observations"][0] == {**body["request"]["observations"][0], "comparator": "<"}
+    galad = body["response"]["scores"]["galad"]
+    assert galad["computable"] is True
+    assert galad["censored"] is True
+    assert galad["censored_inputs"] == [{"name": "afp", "code": "1834-1", "comparator": "<", "value": 5.0, "unit": "ng/mL"}]
+    assert "bound" in galad["details"]["censored_note"]
+    # AFP-L3 % and DCP entered as laboratory results feed GALAD (not only findings).
+    used = {u["name"]: u["value"] for u in galad["inputs_used"]}
+    assert used["afp_l3"] == 12.0 and used["dcp"] == 3.0
+    # A score without censored inputs carries no flag.
+    assert "censored" not in body["response"]["scores"]["meld"]
+
+
+def test_clinician_tumour_burden_makes_bclc_computable_without_imaging(world: World) -> None:
+    ClinicalFinding.objects.create(
+        patient=world.patient, assessed_on=timezone.now().date(), ecog_ps=0, macrovascular_invasion=False,
+        extrahepatic_spread=False, ascites="none", encephalopathy="none", tumour_count=2,
+        tumour_largest_diameter_mm=25,
+    )
+    for code, value, unit in [("1975-2", 15.0, "umol/L"), ("1751-7", 40.0, "g/L"), ("6301-6", 1.0, "{INR}")]:
+        lab(world, code, value, unit, days_ago=1)
+    body = _scores(world)
+    assert body["request"]["findings"]["liver_tumours"] == [{"diameter_cm": 2.5, "source": "clinician"}] * 2
+    bclc = body["response"]["scores"]["bclc"]
+    assert bclc["computable"] is True and bclc["value"] == "A"
+    assert bclc["details"]["tumour_source"] == "clinician" and bclc["details"]["tumour_count"] == 2
+    assert {u.get("name") for u in body["inputs_used"]} >= {"tumour_count", "tumour_largest_diameter_mm"}
 
 
 def test_stored_staging_findings_make_bclc_computable(world: World) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -251,17 +252,48 @@ def test_csv_dry_run_reports_every_row_by_line_and_real_run_saves_none(world: Wo
         f"1742-6,30,U/L,{days_ago(-5)},,,\n"
         "1742-6,30,bananas,2024-01-03,,,\n"
         "1742-6,30\n"
-        "1742-6,<5,U/L,2024-01-03,,,\n"
+        "1742-6,<>5,U/L,2024-01-03,,,\n"
+        "1751-7,3.5,g/L,2024-01-03,,,\n"
     )
     dry = _import(world, text, dry_run=True, content_type="text/csv", format=None)
     assert dry.status_code == 200
-    assert [(e["row"], e["code"]) for e in dry.json()["errors"]] == [
+    errors = dry.json()["errors"]
+    assert [(e["row"], e["code"]) for e in errors] == [
         (5, "implausible_value"), (6, "implausible_value"), (7, "implausible_value"), (8, "future_date"),
-        (9, "unknown_unit"), (10, "invalid_csv"), (11, "not_a_number"),
+        (9, "unknown_unit"), (10, "invalid_csv"), (11, "not_a_number"), (12, "unit_suspect"),
     ]
+    assert errors[-1]["detail"]["suggested_units"] == ["g/dL"]
     real = _import(world, text, content_type="text/csv", format=None)
     assert real.status_code == 400 and real.json()["code"] == "import_invalid"
     assert not LabObservation.objects.exists()
+
+
+def test_csv_import_keeps_censored_results_and_confirmed_units(world: World) -> None:
+    text = (
+        "code,value,unit,observed_at,comparator,unit_confirmed\n"
+        "1834-1,<5,ng/mL,2024-01-02,,\n"
+        "1742-6,2000,U/L,2024-01-02,>,\n"
+        "1751-7,8,g/L,2024-01-02,,yes\n"
+    )
+    response = _import(world, text, content_type="text/csv", format=None)
+    assert response.status_code == 201, response.content
+    stored = {o.code: (o.comparator, o.value) for o in LabObservation.objects.all()}
+    assert stored == {"1834-1": ("<", 5.0), "1742-6": (">", 2000.0), "1751-7": ("", 8.0)}
+
+
+def test_fhir_round_trip_keeps_the_comparator(world: World) -> None:
+    LabObservation.objects.create(
+        patient=world.patient, code="1834-1", comparator="<", value=5, unit="ng/mL", value_canonical=5,
+        unit_canonical="ng/mL", observed_at=dt.datetime(2024, 1, 2, tzinfo=dt.UTC),
+    )
+    bundle = _export(world)
+    (lab,) = [e["resource"] for e in bundle["entry"] if e["resource"].get("id", "").startswith("lab-")]
+    assert lab["valueQuantity"]["comparator"] == "<"
+    assert lab["extension"][0]["valueQuantity"]["comparator"] == "<"
+    LabObservation.objects.all().delete()
+    response = _import(world, bundle)
+    assert response.status_code == 201, response.content
+    assert LabObservation.objects.get().comparator == "<"
 
 
 @pytest.mark.parametrize(

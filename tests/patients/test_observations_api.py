@@ -272,3 +272,53 @@ def test_list_latest_and_summary_query_counts_do_not_grow_with_rows(world: World
     assert _post(world, {"observations": rows}).status_code == 201
     after = [_query_count(client, url) for url in urls]
     assert before == after
+
+
+@pytest.mark.parametrize(
+    ("value", "comparator", "stored"),
+    [("<5", None, ("<", 5.0)), ("> 2000", None, (">", 2000.0)), ("≤0.5", None, ("<=", 0.5)), (5, "<", ("<", 5.0))],
+)
+def test_censored_results_keep_their_comparator(
+    world: World, value: Any, comparator: str | None, stored: tuple[str, float]
+) -> None:
+    body = observation(code="1834-1", value=value, unit="ng/mL")
+    if comparator is not None:
+        body["comparator"] = comparator
+    response = _post(world, body)
+    assert response.status_code == 201, response.content
+    assert (response.json()["comparator"], response.json()["value"]) == stored
+    saved = LabObservation.objects.get(pk=response.json()["id"])
+    assert (saved.comparator, saved.value, saved.value_canonical) == (stored[0], stored[1], stored[1])
+
+
+def test_a_contradictory_comparator_is_refused(world: World) -> None:
+    response = _post(world, {**observation(code="1834-1", value="<5", unit="ng/mL"), "comparator": ">"})
+    assert response.status_code == 400 and response.json()["code"] == "inconsistent_values"
+    response = _post(world, {**observation(code="1834-1", value=5, unit="ng/mL"), "comparator": "~"})
+    assert response.status_code == 400 and response.json()["code"] == "invalid_choice"
+    assert not LabObservation.objects.exists()
+
+
+def test_a_value_typical_only_in_another_unit_gets_a_did_you_mean_hint(world: World) -> None:
+    response = _post(world, observation(code="1751-7", value=3.5, unit="g/L"))
+    assert response.status_code == 400
+    error = response.json()
+    assert error["code"] == "unit_suspect" and error["detail"]["field"] == "unit"
+    assert error["detail"]["suggested_units"] == ["g/dL"] and "did you mean g/dL?" in error["message"]
+    # An impossible value that fits another unit gets the same hint rather than "implausible".
+    response = _post(world, observation(code="1751-7", value=35, unit="g/dL"))
+    assert response.json()["code"] == "unit_suspect" and response.json()["detail"]["suggested_units"] == ["g/L"]
+    assert not LabObservation.objects.exists()
+    # The clinician confirms an unusual but real value.
+    confirmed = _post(world, {**observation(code="1751-7", value=8, unit="g/L"), "unit_confirmed": True})
+    assert confirmed.status_code == 201, confirmed.content
+
+
+def test_afp_l3_and_dcp_are_catalogued_analytes(world: World) -> None:
+    for code, value, unit in (("42332-7", 12.5, "%"), ("34444-0", 40, "ng/mL")):
+        response = _post(world, observation(code=code, value=value, unit=unit))
+        assert response.status_code == 201, response.content
+    names = {row["code"]: row for row in client_for(world.clinician).get("/api/v1/analytes/").json()}
+    assert names["42332-7"]["canonical_unit"] == "%" and "PIVKA-II" in names["34444-0"]["display_name"]
+    refused = _post(world, observation(code="34444-0", value=40, unit="mAU/mL"))
+    assert refused.json()["code"] == "unknown_unit"  # no fixed factor between DCP assays: never guessed

@@ -12,15 +12,18 @@ from patients.units import (
     CanonicalValue,
     ImplausibleValue,
     NotANumber,
+    UnitSuspect,
     UnknownAnalyte,
     UnknownUnit,
     analyte_by_code,
     analyte_by_key,
     analytes,
+    unit_alternatives,
     unit_from_canonical,
     unit_to_canonical,
     units_accepted,
     value_check_plausible,
+    value_check_unit,
 )
 
 # Expected factors to canonical, written from docs/CLINICAL.md rather than read from the JSON,
@@ -75,6 +78,10 @@ CONVERSIONS: list[tuple[str, str, float]] = [
     ("2324-2", "IU/L", 1),
     ("2324-2", "ukat/L", 60),
     ("2324-2", "µkat/L", 60),
+    ("42332-7", "%", 1),
+    ("34444-0", "ng/mL", 1),
+    ("34444-0", "ug/L", 1),
+    ("34444-0", "µg/L", 1),
 ]
 
 CANONICAL = {
@@ -89,6 +96,8 @@ CANONICAL = {
     "1834-1": "ng/mL",
     "6768-6": "U/L",
     "2324-2": "U/L",
+    "42332-7": "%",
+    "34444-0": "ng/mL",
 }
 
 KEYS = {
@@ -103,6 +112,8 @@ KEYS = {
     "afp": "1834-1",
     "alp": "6768-6",
     "ggt": "2324-2",
+    "afp_l3": "42332-7",
+    "dcp": "34444-0",
 }
 
 
@@ -319,3 +330,31 @@ def test_catalogue_requires_canonical_unit_with_factor_one() -> None:
     }
     with pytest.raises(ValueError, match="canonical"):
         units._analyte_parse(raw)
+
+
+@pytest.mark.parametrize(
+    ("code", "value", "unit", "suggested"),
+    [
+        ("1751-7", 3.5, "g/L", ["g/dL"]),  # albumin in g/dL typed as g/L
+        ("1751-7", 35.0, "g/dL", ["g/L"]),  # and the other way round
+        ("1751-7", 35.0, "g/L", []),
+        ("2160-0", 1.1, "umol/L", ["mmol/L", "mg/dL"]),
+        ("777-3", 150.0, "/mm3", ["10*9/L"]),  # one spelling per distinct conversion
+        ("1975-2", 2.6, "mg/dL", []),
+        ("2951-2", 140.0, "mmol/L", []),  # every sodium unit converts alike: never a hint
+    ],
+)
+def test_did_you_mean_another_unit(code: str, value: float, unit: str, suggested: list[str]) -> None:
+    assert unit_alternatives(code=code, value=value, unit=unit) == suggested
+    if suggested:
+        with pytest.raises(UnitSuspect) as caught:
+            value_check_unit(code=code, value=value, unit=unit)
+        assert caught.value.code == "unit_suspect" and caught.value.detail["suggested_units"] == suggested
+        assert f"did you mean {suggested[0]}" in caught.value.message
+    else:
+        value_check_unit(code=code, value=value, unit=unit)
+
+
+def test_every_typical_range_lies_inside_the_plausible_limits() -> None:
+    for analyte in analytes():
+        assert analyte.plausible_min <= analyte.typical_low < analyte.typical_high <= analyte.plausible_max, analyte.key

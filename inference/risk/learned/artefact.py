@@ -1,4 +1,8 @@
-"""Versioned JSON artefacts: ``<root>/<key>/<version>/{model.json, MODEL_CARD.md, manifest.json}``.
+"""Versioned JSON artefacts: ``<root>/<key>/<version>/{model.json, MODEL_CARD.md, manifest.json, card.json}``.
+
+``card.json`` declares the model's intended population and required inputs
+(``inference.eligibility``); it describes the cohort rather than the fit, so a retrained version
+carries the previous version's card forward unchanged.
 
 No pickle anywhere: a model is coefficients and preprocessing constants in JSON, so loading
 executes no code. The manifest records the SHA-256 of model.json's bytes; loading recomputes
@@ -26,6 +30,7 @@ SCHEMA = "cdss.learned_risk/1"
 MODEL_FILE = "model.json"
 MANIFEST_FILE = "manifest.json"
 CARD_FILE = "MODEL_CARD.md"
+POPULATION_FILE = "card.json"
 # learned -> risk -> inference; artefacts live in the inference app, committed to the repo
 DEFAULT_ARTEFACT_ROOT = Path(__file__).resolve().parents[2] / "artefacts" / "risk"
 
@@ -41,6 +46,15 @@ class LoadedArtefact:
     sha256: str
     path: Path
     payload: dict[str, Any]
+    card: dict[str, Any] | None = None
+
+    @property
+    def population(self) -> dict[str, Any] | None:
+        return None if self.card is None else self.card.get("population")
+
+    @property
+    def inputs(self) -> dict[str, Any] | None:
+        return None if self.card is None else self.card.get("inputs")
 
 
 def round_floats(value: Any) -> Any:
@@ -84,6 +98,7 @@ def artefact_save(
     key, version = str(payload["key"]), str(payload["version"])
     _check_id(key, version)
     folder = root / key / version
+    previous = [v for v in artefact_versions(root, key) if v != version]
     folder.mkdir(parents=True, exist_ok=True)
     data = model_json_bytes(payload)
     digest = sha256_hex(data)
@@ -100,7 +115,25 @@ def artefact_save(
     (folder / MANIFEST_FILE).write_text(
         json.dumps(manifest, sort_keys=True, indent=2) + "\n", encoding="utf-8"
     )
-    return LoadedArtefact(key, version, digest, folder, json.loads(data))
+    card = None
+    if previous and (root / key / previous[-1] / POPULATION_FILE).is_file():
+        card = {**_card_read(root / key / previous[-1], key, previous[-1]), "version": version}
+        (folder / POPULATION_FILE).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    return LoadedArtefact(key, version, digest, folder, json.loads(data), card)
+
+
+def _card_read(folder: Path, key: str, version: str) -> dict[str, Any]:
+    from inference.eligibility import PopulationInvalid, inputs_parse, population_parse
+
+    try:
+        card = json.loads((folder / POPULATION_FILE).read_text(encoding="utf-8"))
+        if not isinstance(card, dict) or card.get("key") != key:
+            raise PopulationInvalid("card.json names another model")
+        population_parse(card.get("population"))
+        inputs_parse(card.get("inputs", {}))
+    except (ValueError, OSError) as exc:
+        raise ArtefactInvalid(f"card.json of {key}@{version} is invalid: {exc}") from exc
+    return card
 
 
 def _version_key(version: str) -> tuple[int, ...]:
@@ -154,4 +187,5 @@ def artefact_load(root: Path, key: str, version: str | None = None) -> LoadedArt
         )
     if payload.get("version") != version or manifest.get("key") != key:
         raise ArtefactInvalid(f"artefact {key}@{version}: manifest and payload disagree")
-    return LoadedArtefact(key, version, actual, folder, payload)
+    card = _card_read(folder, key, version) if (folder / POPULATION_FILE).is_file() else None
+    return LoadedArtefact(key, version, actual, folder, payload, card)

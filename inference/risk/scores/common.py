@@ -40,20 +40,39 @@ class Collector:
         self.inputs = inputs
         self.used: list[dict[str, Any]] = []
         self.missing: list[str] = []
+        self.censored: list[dict[str, Any]] = []
 
     def _missing(self, name: str) -> None:
         if name not in self.missing:
             self.missing.append(name)
 
-    def lab(self, key: str, unit: str) -> float | None:
-        """A lab value converted from canonical to the unit this score is defined in."""
+    def lab(self, key: str, unit: str, *, required: bool = True) -> float | None:
+        """A lab value converted from canonical to the unit this score is defined in.
+
+        A censored value ("<5") is used at its limit and recorded in ``censored``, so the result
+        says it is a bound rather than passing it off as exact.
+        """
         lab = self.inputs.labs.get(key)
         if lab is None:
-            self._missing(key)
+            if required:
+                self._missing(key)
             return None
         value = snap(unit_from_canonical(code=lab.code, value=lab.value, unit=unit))
-        self.used.append({"name": key, "code": lab.code, "value": value, "unit": unit, "date": lab.date})
+        used = {"name": key, "code": lab.code, "value": value, "unit": unit, "date": lab.date}
+        if lab.comparator:
+            used["comparator"] = lab.comparator
+            self.censored.append({"name": key, "code": lab.code, "comparator": lab.comparator, "value": value, "unit": unit})
+        self.used.append(used)
         return value
+
+    def censored_note(self) -> str | None:
+        if not self.censored:
+            return None
+        shown = ", ".join(f"{c['name']} {c['comparator']}{c['value']:g} {c['unit']}".rstrip() for c in self.censored)
+        return (
+            f"Computed from censored input(s) at their reported limit ({shown}): the true value lies beyond "
+            "that limit, so this result is a bound, not an exact score."
+        )
 
     def age(self) -> float | None:
         age = self.inputs.age_years
@@ -99,16 +118,18 @@ class Collector:
         citation: str,
         guideline_version: str,
     ) -> ScoreResult:
+        note = self.censored_note()
         return ScoreResult(
             id=score_id,
             computable=True,
             value=value,
             category=category,
-            details=details,
+            details={**details, "censored_note": note} if note else details,
             inputs_used=self.used,
             missing=[],
             citation=citation,
             guideline_version=guideline_version,
+            censored_inputs=list(self.censored),
         )
 
     def not_computable(

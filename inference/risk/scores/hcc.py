@@ -104,16 +104,22 @@ def logistic(z: float) -> float:
 def galad(inputs: ScoreInputs) -> ScoreResult:
     """GALAD Z = -10.08 + 0.09 age + 1.67 male + 2.34 log10(AFP ng/mL) + 0.04 AFP-L3% + 1.33 log10(DCP).
 
-    DCP in ng/mL as in the original muTASWako assay (``findings.dcp_ng_ml``); AFP-L3 in % of
-    total AFP. The value is Z rounded to two decimals; "positive" at Z >= -0.63 (Berhane 2016);
+    DCP in ng/mL as in the original muTASWako assay; AFP-L3 in % of total AFP. Both are read from
+    the laboratory observations (LOINC 42332-7 AFP-L3 %, 34444-0 DCP) when present, else from
+    ``findings.afp_l3_percent`` / ``findings.dcp_ng_ml`` (the vectorised batch path reads only
+    the findings). The value is Z rounded to two decimals; "positive" at Z >= -0.63 (Berhane 2016);
     ``details.probability`` is the logistic of the unrounded Z.
     """
     c = Collector(inputs)
     age = c.age()
     sex = c.sex()
     afp = c.lab("afp", "ng/mL")
-    afp_l3 = c.finding("afp_l3_percent", unit="%")
-    dcp = c.finding("dcp_ng_ml", unit="ng/mL")
+    afp_l3 = c.lab("afp_l3", "%", required=False)
+    if afp_l3 is None:
+        afp_l3 = c.finding("afp_l3_percent", unit="%")
+    dcp = c.lab("dcp", "ng/mL", required=False)
+    if dcp is None:
+        dcp = c.finding("dcp_ng_ml", unit="ng/mL")
     if age is None or sex is None or afp is None or afp_l3 is None or dcp is None:
         return c.not_computable(score_id="galad", citation=GALAD_CITATION, guideline_version=GALAD_VERSION)
     z = galad_z(age=age, male=sex == "male", afp_ng_ml=afp, afp_l3_percent=afp_l3, dcp_ng_ml=dcp)

@@ -10,6 +10,8 @@ not silently leave a score not computable. ``null`` for a finding means "not sta
 Duplicate observations of one analyte: the one with the latest date wins. If any of them is
 undated, or two share the latest date, the request fails with ``duplicate_observation``.
 Dates are ISO 8601 dates or date-times; a date-time without a time zone is read as UTC.
+An observation may carry ``comparator`` (<, <=, >=, >) for a censored result: scores use it at
+its limit and say so (``censored`` and ``censored_inputs`` in the score's result).
 """
 
 from __future__ import annotations
@@ -248,7 +250,7 @@ def _date(value: Any, path: str) -> tuple[str, datetime]:
 
 def _observation(raw: Any, path: str) -> tuple[LabValue, datetime | None]:
     obs = _object(raw, path)
-    _keys(obs, path, {"code", "value", "unit", "date"})
+    _keys(obs, path, {"code", "value", "unit", "date", "comparator"})
     for required in ("code", "value", "unit"):
         if required not in obs:
             raise _invalid(f"{path}.{required}", "is required")
@@ -260,6 +262,12 @@ def _observation(raw: Any, path: str) -> tuple[LabValue, datetime | None]:
     value = obs["value"]
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _invalid(f"{path}.value", "must be a number")
+    comparator = obs.get("comparator") or ""
+    if comparator not in ("", "<", "<=", ">=", ">"):
+        raise InvalidRequest(
+            f"{path}.comparator: must be one of <, <=, >=, >",
+            detail={"field": f"{path}.comparator", "allowed": ["<", "<=", ">=", ">"]},
+        )
     date_text, moment = _date(obs["date"], f"{path}.date") if obs.get("date") is not None else (None, None)
     try:
         analyte = analyte_by_code(code)
@@ -269,7 +277,9 @@ def _observation(raw: Any, path: str) -> tuple[LabValue, datetime | None]:
         field = {UnknownAnalyte: "code", UnknownUnit: "unit"}.get(type(exc), "value")
         detail = {**(exc.detail or {}), "field": f"{path}.{field}"}
         raise type(exc)(f"{path}: {exc.message}", detail=detail) from exc
-    lab = LabValue(key=analyte.key, code=code, value=canonical.value, unit=canonical.unit, date=date_text)
+    lab = LabValue(
+        key=analyte.key, code=code, value=canonical.value, unit=canonical.unit, date=date_text, comparator=comparator
+    )
     return lab, moment
 
 

@@ -42,6 +42,8 @@ class LabValue:
     value: float
     unit: str
     date: str | None = None
+    # A censored result ("<5"): the true value is comparator value (FHIR Quantity.comparator).
+    comparator: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,8 +120,12 @@ class ScoreResult:
     missing: list[str]
     citation: str
     guideline_version: str
+    # Censored inputs the score was computed from, at their reported limit: the result is then
+    # a bound, and the response says so (``censored``, ``censored_inputs``, ``details.censored_note``).
+    censored_inputs: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
+        censored = {"censored": True, "censored_inputs": self.censored_inputs} if self.censored_inputs else {}
         return {
             "computable": self.computable,
             "value": self.value,
@@ -129,4 +135,5 @@ class ScoreResult:
             "missing": self.missing,
             "citation": self.citation,
             "guideline_version": self.guideline_version,
+            **censored,
         }

@@ -1,0 +1,185 @@
+"""Whether a model may be applied to a patient: its card's intended population, checked as data.
+
+Every learned risk model and every imaging model declares in its card (``card.json``) the
+population it was developed on and the inputs it needs::
+
+    "population": {
+      "description": "Adults 19-77 years with chronic hepatitis C ...",
+      "criteria": [
+        {"field": "age_years", "min": 19, "max": 77, "code": "age_outside_population",
+         "label": "age"},
+        {"field": "hcv_status", "in": ["chronic"], "code": "hcv_not_positive",
+         "label": "HCV status", "expects": "HCV RNA positive (chronic hepatitis C)"}
+      ]
+    },
+    "inputs": {"required": ["Age"], "max_imputed_share": 0.25}
+
+A model outside its population ABSTAINS: the pipeline records an ``Abstention`` (a stable code
+and a sentence a clinician can read) instead of a result; it never runs the model silently. A
+fact the record does not hold (no HCV status, no birth date) abstains too, with the code
+``<field>_unknown``, unless the criterion says ``"unknown": "allow"`` (used for DICOM attributes
+that many archives leave empty, such as BodyPartExamined). Pure Python: the web process, the
+risk step and the GPU worker all read it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+IMPUTED_SHARE_EXCEEDED = "imputed_share_exceeded"
+REQUIRED_INPUT_MISSING = "required_input_missing"
+POPULATION_NOT_DECLARED = "population_not_declared"
+
+
+class PopulationInvalid(ValueError):
+    """A card's population or inputs block is malformed (reported by the registry checks)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Abstention:
+    """Why a model was not applied: ``code`` is stable, ``reason`` is for people."""
+
+    code: str
+    reason: str
+    field: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "reason": self.reason, "field": self.field}
+
+
+def age_years(birth_date: dt.date, on: dt.date) -> int:
+    """Completed years on ``on`` (the age a clinician states)."""
+    return on.year - birth_date.year - ((on.month, on.day) < (birth_date.month, birth_date.day))
+
+
+def _number(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PopulationInvalid(f"{where} must be a number")
+    return float(value)
+
+
+def population_parse(raw: Any, *, where: str = "population") -> list[dict[str, Any]]:
+    """Check a population block and return its criteria (raises ``PopulationInvalid``)."""
+    if not isinstance(raw, Mapping):
+        raise PopulationInvalid(f"{where} must be an object")
+    if not isinstance(raw.get("description"), str) or not raw["description"].strip():
+        raise PopulationInvalid(f"{where}.description must be a non-empty string")
+    criteria = raw.get("criteria")
+    if not isinstance(criteria, list):
+        raise PopulationInvalid(f"{where}.criteria must be a list")
+    for index, criterion in enumerate(criteria):
+        path = f"{where}.criteria[{index}]"
+        if not isinstance(criterion, Mapping) or not isinstance(criterion.get("field"), str):
+            raise PopulationInvalid(f"{path} must be an object with a field name")
+        ranged = "min" in criterion or "max" in criterion
+        if ranged == ("in" in criterion):
+            raise PopulationInvalid(f"{path} needs either min/max or in")
+        for bound in ("min", "max"):
+            if bound in criterion:
+                _number(criterion[bound], f"{path}.{bound}")
+        if "in" in criterion and (not isinstance(criterion["in"], list) or not criterion["in"]):
+            raise PopulationInvalid(f"{path}.in must be a non-empty list")
+        if criterion.get("unknown", "abstain") not in ("abstain", "allow"):
+            raise PopulationInvalid(f"{path}.unknown must be abstain or allow")
+    return list(criteria)
+
+
+def inputs_parse(raw: Any, *, where: str = "inputs") -> dict[str, Any]:
+    """Check an inputs block: ``required`` column names and ``max_imputed_share`` in [0, 1]."""
+    if not isinstance(raw, Mapping):
+        raise PopulationInvalid(f"{where} must be an object")
+    required = raw.get("required", [])
+    if not isinstance(required, list) or not all(isinstance(name, str) for name in required):
+        raise PopulationInvalid(f"{where}.required must be a list of input names")
+    share = raw.get("max_imputed_share")
+    if share is not None and not 0.0 <= _number(share, f"{where}.max_imputed_share") <= 1.0:
+        raise PopulationInvalid(f"{where}.max_imputed_share must lie in [0, 1]")
+    return dict(raw)
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).replace("_", " ")
+
+
+def population_check(
+    population: Mapping[str, Any] | None, facts: Mapping[str, Any], *, only: Collection[str] | None = None
+) -> Abstention | None:
+    """The first criterion the patient (``facts``) does not meet, as an ``Abstention``; else None.
+
+    ``facts`` holds what the record says (``age_years``, ``sex``, ``hcv_status``, ``modality``,
+    ``view_position``...); a missing key or ``None`` means the record does not say. ``only``
+    restricts the check to some fields (the imaging step checks age before it fetches a series).
+    """
+    if not population:
+        return Abstention(
+            POPULATION_NOT_DECLARED,
+            "Not applied: the model card declares no intended population, so eligibility cannot be checked.",
+        )
+    description = str(population.get("description", "")).rstrip(".")
+    for criterion in population_parse(population):
+        name = str(criterion["field"])
+        if only is not None and name not in only:
+            continue
+        label = str(criterion.get("label", name.replace("_", " ")))
+        value = facts.get(name)
+        if value is None or value == "":
+            if criterion.get("unknown", "abstain") == "allow":
+                continue
+            return Abstention(
+                str(criterion.get("unknown_code", f"{name}_unknown")),
+                f"Not applied: the record does not state the patient's {label}, which the model's intended "
+                f"population requires ({description}).",
+                name,
+            )
+        if "in" in criterion:
+            allowed = [str(v) for v in criterion["in"]]
+            ok = str(value).upper() in {a.upper() for a in allowed}
+            expects = str(criterion.get("expects", " or ".join(_shown(a) for a in allowed)))
+        else:
+            number = float(value)
+            low = None if criterion.get("min") is None else float(criterion["min"])
+            high = None if criterion.get("max") is None else float(criterion["max"])
+            ok = (low is None or number >= low) and (high is None or number <= high)
+            unit = f" {criterion['unit']}" if criterion.get("unit") else ""
+            if low is not None and high is not None:
+                expects = f"{_shown(low)}-{_shown(high)}{unit}"
+            elif low is not None:
+                expects = f"at least {_shown(low)}{unit}"
+            else:
+                expects = f"at most {_shown(high)}{unit}"
+        if not ok:
+            return Abstention(
+                str(criterion.get("code", f"{name}_outside_population")),
+                f"Not applied: the model was developed for {description}; it expects {label} {expects}, "
+                f"and this patient's {label} is {_shown(value)}.",
+                name,
+            )
+    return None
+
+
+def inputs_check(
+    inputs: Mapping[str, Any] | None, *, present: Sequence[str], imputed: Sequence[str], total: int
+) -> Abstention | None:
+    """Abstain when a required input is absent or more than the stated share would be imputed."""
+    if not inputs:
+        return None
+    missing = [name for name in inputs.get("required", []) if name not in present]
+    if missing:
+        return Abstention(
+            REQUIRED_INPUT_MISSING,
+            f"Not applied: the model needs {', '.join(missing)}, which the record does not hold.",
+            missing[0],
+        )
+    limit = inputs.get("max_imputed_share")
+    if limit is not None and total > 0 and len(imputed) / total > float(limit) + 1e-9:
+        return Abstention(
+            IMPUTED_SHARE_EXCEEDED,
+            f"Not applied: {len(imputed)} of its {total} inputs would be imputed ({', '.join(imputed)}); "
+            f"the model card allows at most {float(limit):.0%}.",
+        )
+    return None

@@ -1,0 +1,149 @@
+"""Models declare their intended population in their cards; outside it the pipeline abstains."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from pydicom.dataset import Dataset
+
+from inference.analysis import imaging
+from inference.analysis.catalog import CATALOG
+from inference.analysis.series_fetch import FetchedSeries
+from inference.checks import model_registry_check
+from inference.eligibility import (
+    PopulationInvalid,
+    age_years,
+    inputs_check,
+    population_check,
+    population_parse,
+)
+from inference.registry import model_card_get, model_list
+from inference.risk.learned.artefact import DEFAULT_ARTEFACT_ROOT, artefact_load
+
+TODAY = dt.date(2026, 6, 1)
+
+
+def _step(*, born: dt.date, model_key: str) -> Any:
+    request = SimpleNamespace(patient=SimpleNamespace(birth_date=born), created_at=dt.datetime(2026, 6, 1, tzinfo=dt.UTC))
+    return SimpleNamespace(request=request, series_uid="1.2.3.4", model_key=model_key)
+
+
+def _series(*, modality: str = "DX", view: str | None = "AP", study_date: str = "20260530") -> FetchedSeries:
+    ds = Dataset()
+    ds.StudyDate = study_date
+    ds.Modality = modality
+    if view is not None:
+        ds.ViewPosition = view
+    return FetchedSeries(datasets=[ds], modality=modality, sop_instance_uids=["1.2.3.4.5"])
+
+
+@pytest.fixture
+def no_model(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The model never runs in these tests: a call records that it would have."""
+    ran: list[str] = []
+
+    def classify(**kwargs: Any) -> dict[str, Any]:
+        ran.append("classify")
+        return {"findings": {"ran": True}}
+
+    monkeypatch.setattr(imaging, "_classify", classify)
+    monkeypatch.setattr(imaging, "study_uid_for_series", lambda **kwargs: "1.2.3")
+    return ran
+
+
+def test_every_served_model_declares_its_population() -> None:
+    for card in model_list(latest_only=True):
+        assert card.population is not None, card.key
+        population_parse(card.population)
+    for key in ("hcv_stage", "hcv_binary", "ilpd", "pbc"):
+        loaded = artefact_load(DEFAULT_ARTEFACT_ROOT, key)
+        assert loaded.population is not None and loaded.inputs is not None, key
+    assert not [p for p in model_registry_check() if p.id == "inference.E004"]
+
+
+def test_an_adult_gets_an_abstention_from_the_paediatric_cxr_model(
+    monkeypatch: pytest.MonkeyPatch, no_model: list[str]
+) -> None:
+    fetched: list[str] = []
+
+    def fetch(**kwargs: Any) -> FetchedSeries:
+        fetched.append("fetch")
+        return _series()
+
+    monkeypatch.setattr(imaging, "series_fetch", fetch)
+    result = imaging.imaging_run(
+        step=_step(born=dt.date(1970, 1, 1), model_key="cxr_pneumonia"), model=CATALOG["cxr_pneumonia"],
+        progress=lambda *args: None,
+    )
+    assert result["abstention"]["code"] == "age_outside_population"
+    assert "children aged 1-5" in result["abstention"]["reason"] and "is 56" in result["abstention"]["reason"]
+    assert result["findings"] == {} and result["model"]["key"] == "cxr_pneumonia"
+    assert len(result["model"]["weights_sha256"]) == 64
+    assert fetched == [] and no_model == []  # refused before the series is fetched or the model run
+
+
+def test_a_lateral_view_is_refused_and_a_frontal_one_is_classified(
+    monkeypatch: pytest.MonkeyPatch, no_model: list[str]
+) -> None:
+    step = _step(born=dt.date(2023, 3, 1), model_key="cxr_pneumonia")
+    monkeypatch.setattr(imaging, "series_fetch", lambda **kwargs: _series(view="LL"))
+    lateral = imaging.imaging_run(step=step, model=CATALOG["cxr_pneumonia"], progress=lambda *args: None)
+    assert lateral["abstention"]["code"] == "view_not_frontal" and no_model == []
+    assert lateral["sop_instance_uids"] == ["1.2.3.4.5"]
+    monkeypatch.setattr(imaging, "series_fetch", lambda **kwargs: _series(view="AP"))
+    frontal = imaging.imaging_run(step=step, model=CATALOG["cxr_pneumonia"], progress=lambda *args: None)
+    assert "abstention" not in frontal and no_model == ["classify"]
+
+
+def test_age_is_taken_on_the_study_date() -> None:
+    # Six on the analysis date, five on the day of the radiograph: inside the population.
+    facts = imaging.series_facts(
+        series=_series(study_date="20260101"), birth_date=dt.date(2020, 3, 1), fallback_date=TODAY
+    )
+    assert facts["age_years"] == 5 and facts["view_position"] == "AP" and facts["body_part"] is None
+    assert population_check(model_card_get(key="cxr_pneumonia").population, facts) is None
+
+
+def test_the_liver_model_is_for_adults() -> None:
+    population = model_card_get(key="liver_ct_seg").population
+    child = population_check(population, {"age_years": 9, "modality": "CT"})
+    assert child is not None and child.code == "age_outside_population"
+    # BodyPartExamined is often blank: allowed when absent, checked when stated.
+    assert population_check(population, {"age_years": 60, "modality": "CT"}) is None
+    head = population_check(population, {"age_years": 60, "modality": "CT", "body_part": "HEAD"})
+    assert head is not None and head.code == "body_part_outside_population"
+
+
+def test_imputed_share_above_the_card_limit_abstains() -> None:
+    inputs = artefact_load(DEFAULT_ARTEFACT_ROOT, "hcv_stage").inputs
+    assert inputs_check(inputs, present=["Age", "Sex"] + ["x"] * 7, imputed=["CHE", "CHOL", "PROT"], total=12) is None
+    too_many = inputs_check(inputs, present=["Age", "Sex"], imputed=["CHE", "CHOL", "PROT", "ALP"], total=12)
+    assert too_many is not None and too_many.code == "imputed_share_exceeded" and "4 of its 12" in too_many.reason
+    no_sex = inputs_check(inputs, present=["Age"], imputed=[], total=12)
+    assert no_sex is not None and no_sex.code == "required_input_missing"
+
+
+def test_a_card_without_population_abstains_and_is_reported(tmp_path: Path) -> None:
+    abstention = population_check(None, {"age_years": 40})
+    assert abstention is not None and abstention.code == "population_not_declared"
+    with pytest.raises(PopulationInvalid):
+        population_parse({"description": "x", "criteria": [{"field": "age_years"}]})
+
+
+def test_retraining_carries_the_population_card_forward(tmp_path: Path) -> None:
+    from inference.risk.learned.artefact import artefact_save
+
+    source = artefact_load(DEFAULT_ARTEFACT_ROOT, "ilpd")
+    folder = tmp_path / "ilpd" / source.version
+    folder.mkdir(parents=True)
+    card = json.loads((source.path / "card.json").read_text())
+    (folder / "card.json").write_text(json.dumps(card))
+    saved = artefact_save(tmp_path, {**source.payload, "version": "9.0.0"}, card_markdown="x", created_with="test")
+    assert saved.card is not None and saved.card["population"] == card["population"]
+    assert saved.card["version"] == "9.0.0"
+    assert age_years(dt.date(2000, 6, 2), TODAY) == 25
