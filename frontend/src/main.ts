@@ -2,7 +2,8 @@
 
 import { App } from './app';
 import { configBuild } from './config';
-import { dashboardPage, patientPage } from './pages/patient';
+import { dashboardPage } from './pages/dashboard';
+import { patientPage } from './pages/patient';
 import { patientsPage } from './pages/patients';
 import { notFoundPage } from './pages/notFound';
 import { reportPage } from './pages/report';
