@@ -11,8 +11,14 @@ from django.utils import timezone
 from inference.analysis.catalog import analysis_models
 from inference.analysis.errors import StepFailed
 from inference.analysis.progress import analysis_publish
+from inference.findings.services import (
+    FindingsNotReady,
+    findings_counted_for_fusion,
+    findings_review_block,
+    findings_sync_from_imaging,
+)
 from inference.fusion.recommendations import INTENDED_USE, fusion_build
-from inference.models import AnalysisRequest, AnalysisStep, StepKind, StepStatus
+from inference.models import AnalysisRequest, AnalysisStep, ImagingFinding, Report, StepKind, StepStatus
 from inference.reports.services import code_version, report_create_for_request
 
 
@@ -59,16 +65,24 @@ def _done_steps(analysis: AnalysisRequest, steps_in_hand: list[AnalysisStep] | N
     return by_kind
 
 
-def run_fusion(step: AnalysisStep, steps_in_hand: list[AnalysisStep] | None = None) -> dict[str, Any]:
+def _imaging_findings(analysis: AnalysisRequest, done: dict[str, list[AnalysisStep]]) -> list[ImagingFinding]:
+    """The analysis's findings: its model findings stored (once) as proposals, and any the
+    clinicians entered or decided since."""
+    imaging = [(s.key, s.result) for s in done.get(StepKind.IMAGING, [])]
+    return findings_sync_from_imaging(analysis=analysis, imaging=imaging)
+
+
+def fusion_compute(analysis: AnalysisRequest, done: dict[str, list[AnalysisStep]], findings: list[ImagingFinding]) -> dict[str, Any]:
+    """Staging and recommendations from the risk result and the *counted* findings only
+    (accepted, edited, clinician-entered); proposed findings are reported as awaiting review."""
     from inference.risk.scores.registry import scores_evaluate
 
-    analysis = step.request
-    done = _done_steps(analysis, steps_in_hand)
     risk = done.get(StepKind.RISK, [])
     if not risk:
         raise StepFailed("The risk step has no result.", code="missing_risk_result")
     risk_result = risk[0].result
-    imaging = [s.result for s in done.get(StepKind.IMAGING, [])]
+    counted = findings_counted_for_fusion(findings)
+    imaging = [_imaging_counted(s.result, counted["classifications"]) for s in done.get(StepKind.IMAGING, [])]
     request_body = risk_result["request"]
 
     def staging_scores(tumours: list[dict[str, Any]]) -> dict[str, Any]:
@@ -80,15 +94,32 @@ def run_fusion(step: AnalysisStep, steps_in_hand: list[AnalysisStep] | None = No
         scores=risk_result["response"]["scores"], findings={**request_body.get("findings", {}), **risk_result.get("context", {})},
         imaging=imaging,
         afp_on_file=afp_on_file, staging_scores=staging_scores,
+        reviewed_lesions=counted["lesions"] if counted["reviewed"] else None, findings_pending=counted["pending"],
     )
-    return fused.as_dict()
+    return {**fused.as_dict(), "findings_review": findings_review_block(findings)}
 
 
-def run_report(step: AnalysisStep, steps_in_hand: list[AnalysisStep] | None = None) -> dict[str, Any]:
+def _imaging_counted(result: dict[str, Any], classifications: dict[str, str]) -> dict[str, Any]:
+    """An imaging result as fusion may read it: image classifications only where a clinician
+    accepted or edited them (with the clinician's label); lesions come from the findings."""
+    if result.get("kind") != "classification":
+        return result
+    predictions = [
+        {**p, "reviewed_label": classifications[str(p.get("sop_instance_uid"))]}
+        for p in (result.get("findings") or {}).get("predictions", [])
+        if str(p.get("sop_instance_uid")) in classifications
+    ]
+    return {**result, "findings": {**(result.get("findings") or {}), "predictions": predictions}}
+
+
+def run_fusion(step: AnalysisStep, steps_in_hand: list[AnalysisStep] | None = None) -> dict[str, Any]:
     analysis = step.request
     done = _done_steps(analysis, steps_in_hand)
+    return fusion_compute(analysis, done, _imaging_findings(analysis, done))
+
+
+def report_content(analysis: AnalysisRequest, done: dict[str, list[AnalysisStep]], fusion: dict[str, Any]) -> dict[str, Any]:
     risk = done[StepKind.RISK][0].result
-    fusion = done[StepKind.FUSION][0].result
     imaging = [s.result for s in done.get(StepKind.IMAGING, [])]
     content: dict[str, Any] = {
         "schema": "cdss.report/1",
@@ -112,7 +143,7 @@ def run_report(step: AnalysisStep, steps_in_hand: list[AnalysisStep] | None = No
         "models": [r["model"] for r in imaging],
         "code_version": code_version(),
         "imaging_findings": [
-            {k: r[k] for k in ("kind", "series_uid", "model", "findings", "seg") if k in r} for r in imaging
+            {k: r[k] for k in ("kind", "series_uid", "model", "findings", "seg", "abstention") if k in r} for r in imaging
         ],
         "scores": risk["response"]["scores"],
         "modifiers": risk["response"].get("modifiers", []),
@@ -120,6 +151,9 @@ def run_report(step: AnalysisStep, steps_in_hand: list[AnalysisStep] | None = No
         "recommendations": fusion["recommendations"],
         "gaps": fusion["gaps"],
         "staging": fusion["staging"],
+        # Each model finding with its review state when this version was made (proposed,
+        # accepted, edited, rejected; clinician-entered); "notice" while any is proposed.
+        "findings_review": fusion.get("findings_review") or findings_review_block([]),
         "explanations": {
             "imaging": [r.get("explanations", {}) for r in imaging if r.get("explanations")],
             "learned_risk": [m.get("contributions") for m in risk.get("learned", []) if m.get("contributions")],
@@ -127,8 +161,31 @@ def run_report(step: AnalysisStep, steps_in_hand: list[AnalysisStep] | None = No
         "intended_use": INTENDED_USE,
         "generated_at": timezone.now().isoformat(),
     }
-    report = report_create_for_request(analysis=analysis, content=content)
+    return content
+
+
+def run_report(step: AnalysisStep, steps_in_hand: list[AnalysisStep] | None = None) -> dict[str, Any]:
+    analysis = step.request
+    done = _done_steps(analysis, steps_in_hand)
+    fusion = done[StepKind.FUSION][0].result
+    findings = list(ImagingFinding.objects.filter(analysis=analysis).select_related("decided_by").order_by("kind", "id"))
+    if fusion.get("findings_review", {}).get("findings", []) != findings_review_block(findings)["findings"]:
+        # A clinician decided on a finding between fusion and now: fuse again with the decision.
+        fusion = fusion_compute(analysis, done, findings)
+    report = report_create_for_request(analysis=analysis, content=report_content(analysis, done, fusion))
     return {"report_id": report.pk, "version": report.version, "sha256": report.content_sha256}
+
+
+def report_content_recompute(*, analysis: AnalysisRequest, derived_from: Report) -> dict[str, Any]:
+    """The content of a new draft version of the analysis's report, fused again from its stored
+    step results with the findings as decided now."""
+    done = _done_steps(analysis, None)
+    if StepKind.RISK not in done or StepKind.FUSION not in done:
+        raise FindingsNotReady("The analysis has not finished fusing its results yet.")
+    findings = list(ImagingFinding.objects.filter(analysis=analysis).select_related("decided_by").order_by("kind", "id"))
+    content = report_content(analysis, done, fusion_compute(analysis, done, findings))
+    content["derived_from"] = {"report_id": derived_from.pk, "version": derived_from.version, "reason": "finding_decision"}
+    return content
 
 
 def step_run(step: AnalysisStep, *, steps_in_hand: list[AnalysisStep] | None = None) -> dict[str, Any]:

@@ -1,6 +1,14 @@
 from django.urls import path
 
 from inference.api.analyses import AnalysisDetailApi, AnalysisListCreateApi, AnalysisModelsApi
+from inference.api.findings import (
+    AnalysisFindingsApi,
+    AnalysisFindingsDecideApi,
+    FindingDecideApi,
+    FindingDetailApi,
+    PatientFindingsApi,
+    ReportFindingsApi,
+)
 from inference.api.patient_results import ExplanationCatalogueApi, PatientRecordExportApi, PatientResultsApi
 from inference.api.reports import (
     PatientReportListApi,
@@ -23,6 +31,12 @@ urlpatterns = [
     path("reports/<int:report_id>/sign/", ReportSignApi.as_view(), name="report-sign"),
     path("reports/<int:report_id>/amend/", ReportAmendApi.as_view(), name="report-amend"),
     path("reports/<int:report_id>/release/", ReportReleaseApi.as_view(), name="report-release"),
+    path("reports/<int:report_id>/findings/", ReportFindingsApi.as_view(), name="report-findings"),
+    path("analyses/<int:analysis_id>/findings/", AnalysisFindingsApi.as_view(), name="analysis-findings"),
+    path("analyses/<int:analysis_id>/findings/decide/", AnalysisFindingsDecideApi.as_view(), name="analysis-findings-decide"),
+    path("findings/<int:finding_id>/", FindingDetailApi.as_view(), name="finding-detail"),
+    path("findings/<int:finding_id>/decide/", FindingDecideApi.as_view(), name="finding-decide"),
+    path("patients/<int:patient_id>/imaging-findings/", PatientFindingsApi.as_view(), name="patient-imaging-findings"),
     path("reports/<int:report_id>/export/<str:fmt>/", ReportExportApi.as_view(), name="report-export"),
     path("explanations/", ExplanationCatalogueApi.as_view(), name="explanations"),
     path("patients/<int:patient_id>/results/", PatientResultsApi.as_view(), name="patient-results"),

@@ -176,6 +176,9 @@ def chest_xray(results: list[dict[str, Any]]) -> list[Recommendation]:
             if positive
             else f"Pneumonia probability {probability:.2f} (threshold {threshold:.2f}): no radiographic pneumonia detected by the model; correlate clinically."
         )
+        reviewed = result.get("reviewed_label")
+        if reviewed and reviewed != result.get("label"):
+            statement += f" A clinician reviewed the image and labelled it {str(reviewed).replace('_', ' ')}."
         recommendations.append(
             Recommendation(
                 f"chest_xray_{result.get('sop_instance_uid', '')}", "chest", "Chest X-ray", statement,
@@ -194,26 +197,41 @@ def fusion_build(
     imaging: list[dict[str, Any]],
     afp_on_file: bool,
     staging_scores: Callable[[list[dict[str, Any]]], dict[str, Any]],
+    reviewed_lesions: list[dict[str, Any]] | None = None,
+    findings_pending: int = 0,
 ) -> FusionResult:
-    """``staging_scores(tumours)`` re-evaluates BCLC and GALAD with the given tumour list."""
+    """``staging_scores(tumours)`` re-evaluates BCLC and GALAD with the given tumour list.
+
+    ``reviewed_lesions``: the liver lesions a clinician accepted, edited or entered (flat
+    ``longest_axial_diameter_mm`` / ``volume_ml``), used instead of the segmentation's own
+    lesions, which are then only proposals; None where no finding review applies.
+    ``findings_pending``: findings still proposed, which count for nothing and make a gap.
+    """
     recommendations: list[Recommendation] = []
     gaps: list[Gap] = []
     for part in (liver_function(scores), fibrosis(scores), hcc_surveillance(scores, findings)):
         recommendations.extend(part[0])
         gaps.extend(part[1])
     entered = findings.get("liver_tumours") or []
-    seg_lesions = [lesion for result in imaging if result.get("kind") == "segmentation" for lesion in result.get("findings", {}).get("lesions", [])]
     if entered:
         lesions, source = [{"longest_axial_diameter_mm": float(t["diameter_cm"]) * 10} for t in entered], "clinician-entered findings"
+    elif reviewed_lesions is not None:
+        lesions, source = reviewed_lesions, "CT findings reviewed by a clinician"
     else:
-        lesions, source = seg_lesions, "the CT segmentation"
-    staging: dict[str, Any] = {}
+        lesions = [lesion for result in imaging if result.get("kind") == "segmentation" for lesion in result.get("findings", {}).get("lesions", [])]
+        source = "the CT segmentation"
+    if findings_pending:
+        gaps.append(Gap("findings_awaiting_review",
+                        f"{findings_pending} AI finding(s) await a clinician's review; until accepted they count towards "
+                        "no staging, recommendation or score.", ["review of the AI findings"]))
+    staging: dict[str, Any] = {"findings_awaiting_review": findings_pending} if findings_pending else {}
     if lesions:
         tumours = [{"diameter_cm": round((_quantity(les, "longest_axial_diameter", "mm") or 0.0) / 10, 2)} for les in lesions]
         staged = staging_scores(tumours)
-        recs, staging_gaps, staging = hcc_staging(
+        recs, staging_gaps, lesion_staging = hcc_staging(
             bclc=staged.get("bclc"), galad=staged.get("galad"), lesions=lesions, tumour_source=source, afp_on_file=afp_on_file
         )
+        staging.update(lesion_staging)
         recommendations.extend(recs)
         gaps.extend(staging_gaps)
     recommendations.extend(chest_xray([r for result in imaging if result.get("kind") == "classification" for r in result.get("findings", {}).get("predictions", [])]))

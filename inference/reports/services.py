@@ -138,7 +138,7 @@ def report_verify(report: Report) -> bool:
     return content_sha256(report.content) == report.content_sha256
 
 
-def _patient_reports_lock(patient_id: int) -> dict[int, Report]:
+def report_patient_lock(patient_id: int) -> dict[int, Report]:
     """Lock every report of a patient, in id order: the one order all lifecycle changes take."""
     return {r.pk: r for r in Report.objects.select_for_update().filter(patient_id=patient_id).order_by("pk")}
 
@@ -173,7 +173,7 @@ def report_sign_blocker(report: Report, *, reports: list[Report] | None = None) 
 def report_sign(*, actor: Any, report: Report, comment: str = "", request: Any = None) -> Report:
     report_require_signer(actor)
     with transaction.atomic():
-        reports = _patient_reports_lock(report.patient_id)
+        reports = report_patient_lock(report.patient_id)
         locked = reports[report.pk]
         blocker = report_sign_blocker(locked, reports=list(reports.values()))
         if blocker is not None:
@@ -216,7 +216,7 @@ def report_amend(*, actor: Any, report: Report, amendment: str, request: Any = N
     version stays current until the amendment is signed."""
     report_require_signer(actor)
     with transaction.atomic():
-        reports = _patient_reports_lock(report.patient_id)
+        reports = report_patient_lock(report.patient_id)
         locked = reports[report.pk]
         if locked.status != ReportStatus.FINAL:
             raise ReportNotCurrent("Only the current signed version can be amended.")

@@ -53,7 +53,16 @@ def _reports(world: Any) -> dict[str, int]:
                       released_by=world.clinician, released_at=now)
     held = report(2, ReportStatus.FINAL, signed_by=world.clinician, signed_at=now, supersedes=released)
     draft = report(3, ReportStatus.DRAFT)
-    built = {"released": released.pk, "held": held.pk, "draft": draft.pk, "analysis": analysis.pk}
+    # A finding of a second analysis that has no report yet (a decision then makes no draft).
+    from inference.models import ImagingFinding
+
+    second = AnalysisRequest.objects.create(patient=world.patient, requested_by=world.clinician,
+                                            idempotency_key="access-table-finding", status="running")
+    finding = ImagingFinding.objects.create(analysis=second, patient=world.patient, kind="lesion", step_key="imaging:x:",
+                                            source_ref="lesion:1", label="liver_lesion",
+                                            proposed={"longest_axial_diameter_mm": 18.0}, values={"longest_axial_diameter_mm": 18.0})
+    built = {"released": released.pk, "held": held.pk, "draft": draft.pk, "analysis": analysis.pk,
+             "finding": finding.pk, "finding_analysis": second.pk}
     world._access_reports = built
     return built
 
@@ -63,6 +72,8 @@ ACCESS_PLACEHOLDERS = {
     "held_report": lambda world: _reports(world)["held"],
     "draft_report": lambda world: _reports(world)["draft"],
     "analysis": lambda world: _reports(world)["analysis"],
+    "finding": lambda world: _reports(world)["finding"],
+    "finding_analysis": lambda world: _reports(world)["finding_analysis"],
 }
 
 R = "/api/v1/reports"
@@ -88,4 +99,12 @@ ACCESS_ROWS = [
     Endpoint("POST", R + "/{held_report}/release/", SIGNER_ACTION),
     Endpoint("POST", R + "/{held_report}/amend/", SIGNER_CREATE, {"text": "addendum"}),
     Endpoint("POST", R + "/{released_report}/sign/", SIGN_RELEASED, {"comment": "ok"}),
+    # Findings: clinical working material, decided by clinicians.
+    Endpoint("GET", "/api/v1/analyses/{finding_analysis}/findings/", CLINICAL_READ),
+    Endpoint("GET", R + "/{draft_report}/findings/", CLINICAL_READ),
+    Endpoint("GET", "/api/v1/patients/{patient}/imaging-findings/", CLINICAL_READ),
+    Endpoint("GET", "/api/v1/findings/{finding}/", CLINICAL_READ),
+    Endpoint("POST", "/api/v1/findings/{finding}/decide/", SIGNER_ACTION, {"status": "accepted"}),
+    Endpoint("POST", "/api/v1/analyses/{finding_analysis}/findings/", SIGNER_CREATE,
+             {"label": "liver_lesion", "values": {"longest_axial_diameter_mm": 20}}),
 ]
