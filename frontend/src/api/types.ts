@@ -53,6 +53,8 @@ export interface Observation {
   /** LOINC code */
   readonly code: string;
   readonly display_name?: string;
+  /** A censored result ("<5"): FHIR Quantity.comparator; "" when the value is exact. */
+  readonly comparator?: Comparator | '';
   readonly value: number;
   readonly unit: string;
   readonly value_canonical: number;
@@ -80,13 +82,18 @@ export interface ObservationSeries {
   }[];
 }
 
+export type Comparator = '<' | '<=' | '>=' | '>';
+
 export interface ObservationCreate {
   readonly code: string;
   readonly value: number;
+  readonly comparator?: Comparator;
   readonly unit: string;
   readonly observed_at: string;
   readonly reference_low?: number | null;
   readonly reference_high?: number | null;
+  /** Keep a value the server found unusual in its unit (after a unit_suspect answer). */
+  readonly unit_confirmed?: boolean;
 }
 
 export type Zygosity = 'homozygous' | 'heterozygous' | 'hemizygous' | 'absent';
@@ -128,6 +135,13 @@ export interface ClinicalFinding {
   readonly hcv_status: 'negative' | 'chronic' | 'cleared' | null;
   readonly known_cirrhosis: boolean | null;
   readonly cholestatic_disease: boolean | null;
+  /** The tumour burden and spread BCLC 2022 stages from (clinician-entered). */
+  readonly tumour_count?: number | null;
+  readonly tumour_largest_diameter_mm?: number | null;
+  readonly macrovascular_invasion?: boolean | null;
+  readonly extrahepatic_spread?: boolean | null;
+  readonly clinically_significant_portal_hypertension?: boolean | null;
+  readonly transplant_candidate?: boolean | null;
 }
 
 export interface ScoreInputUsed {

@@ -5,16 +5,20 @@ import { ApiError, formErrors } from '../api/errors';
 import type { Analyte, Observation } from '../api/types';
 import { h } from '../lib/dom';
 import { dateFormat } from '../lib/format';
-import { rangeFlag, rangeText, unitDisplay, valueFormat } from '../lib/units';
+import {
+  type Comparator, type ReferenceRange, rangeConvert, rangeFlagCensored, rangeText, unitChoices, unitDisplay, unitPreferenceSet,
+  unitPreferred, valueCensoredFormat, valueConvert,
+} from '../lib/units';
 import { dialogCreate } from './dialog';
 import { formClearErrors, formError, formLiveClear, formShowErrors, formValue, inputField, numberOrNull, selectField } from './form';
 import { stateEmpty } from './states';
 
 /** The order of the liver panel; other catalogue analytes follow. */
-export const PANEL_ORDER = ['alt', 'ast', 'bilirubin_total', 'albumin', 'platelets', 'inr', 'creatinine', 'sodium', 'afp', 'alp', 'ggt'];
+export const PANEL_ORDER = ['alt', 'ast', 'bilirubin_total', 'albumin', 'platelets', 'inr', 'creatinine', 'sodium', 'afp', 'afp_l3', 'dcp', 'alp', 'ggt'];
 
 const SHORT_NAMES: Readonly<Record<string, string>> = {
   bilirubin_total: 'Bilirubin', platelets: 'Platelets', inr: 'INR', albumin: 'Albumin', creatinine: 'Creatinine', sodium: 'Sodium',
+  afp_l3: 'AFP-L3', dcp: 'DCP (PIVKA-II)',
 };
 
 /** "Alanine aminotransferase (ALT)" -> "ALT": what fits a panel row; the full name is its title. */
@@ -85,15 +89,74 @@ export function observationsByAnalyte(data: LabData): Map<string, Observation[]>
   return grouped;
 }
 
-/** The lab's own range when it sent one (in the entered unit), else the catalogue's (canonical). */
-function rangeFor(observation: Observation, analyte: Analyte | undefined): { low: number | null; high: number | null; unit: string; value: number } | null {
+/** One result as the panel shows it: value and reference range in the same unit. */
+export interface LabRow {
+  readonly value: number;
+  readonly comparator: string;
+  readonly unit: string;
+  readonly range: ReferenceRange | null;
+  /** Whose range: the reporting laboratory's, or the catalogue's generic adult one. */
+  readonly rangeSource: 'laboratory' | 'generic' | null;
+  readonly flag: ReturnType<typeof rangeFlagCensored>;
+}
+
+/**
+ * The result in ``unit`` (the user's choice), with the laboratory's own range (sent in the
+ * entered unit) or else the catalogue's (canonical) converted to the same unit, so that value
+ * and range can be compared at a glance. Falls back to the entered unit when the catalogue
+ * sent no factor for ``unit``.
+ */
+export function labRow(observation: Observation, analyte: Analyte | undefined, unit: string): LabRow {
+  const comparator = observation.comparator ?? '';
+  const converted = analyte ? valueConvert(analyte, observation.value_canonical, observation.unit_canonical, unit) : null;
+  const shown = converted === null ? observation.unit : unit;
+  const value = converted ?? observation.value;
   const low = observation.reference_low ?? null;
   const high = observation.reference_high ?? null;
-  if (low !== null || high !== null) return { low, high, unit: observation.unit, value: observation.value };
-  if (analyte?.reference_range) {
-    return { ...analyte.reference_range, unit: analyte.canonical_unit, value: observation.value_canonical };
+  let range: ReferenceRange | null = null;
+  let rangeSource: LabRow['rangeSource'] = null;
+  if (low !== null || high !== null) {
+    range = analyte ? rangeConvert(analyte, { low, high }, observation.unit, shown) : shown === observation.unit ? { low, high } : null;
+    rangeSource = range ? 'laboratory' : null;
+  } else if (analyte?.reference_range) {
+    range = rangeConvert(analyte, analyte.reference_range, analyte.canonical_unit, shown);
+    rangeSource = range ? 'generic' : null;
   }
-  return null;
+  return { value, comparator, unit: shown, range, rangeSource, flag: range ? rangeFlagCensored(value, comparator, range) : 'unknown' };
+}
+
+const FLAG_TEXT = { high: 'High', low: 'Low', normal: 'Normal', unknown: '' } as const;
+
+function labRowCells(row: LabRow, analyte: Analyte, options: { plain?: boolean }, onUnit: (unit: string) => void): HTMLElement[] {
+  const flagText = row.flag === 'normal' && options.plain ? 'In the usual range' : FLAG_TEXT[row.flag];
+  const choices = unitChoices(analyte).filter((unit) => valueConvert(analyte, 1, analyte.canonical_unit, unit) !== null);
+  const unitLabel = (unit: string): string => unitDisplay(unit) || 'ratio';
+  let unitCell: HTMLElement;
+  if (choices.length > 1 && !options.plain) {
+    const select = h('select', { class: 'unit-select', name: `unit-${analyte.key}`, 'aria-label': `Unit for ${analyte.display_name}` },
+      ...choices.map((unit) => h('option', { value: unit, selected: unit === row.unit }, unitLabel(unit))));
+    // The row opens the trend on click; choosing a unit must not.
+    select.addEventListener('click', (event) => event.stopPropagation());
+    select.addEventListener('change', () => onUnit(select.value));
+    unitCell = h('span', { class: 'unit' }, select);
+  } else {
+    unitCell = h('span', { class: 'unit' }, unitDisplay(row.unit));
+  }
+  const censored = row.comparator
+    ? h('span', { class: 'visually-hidden' }, row.comparator.startsWith('<') ? ' (below the assay limit)' : ' (above the assay limit)')
+    : null;
+  return [
+    h('th', { scope: 'row', title: analyte.display_name }, analyteShortName(analyte)),
+    h('td', { class: 'num' },
+      h('span', { class: 'value', 'data-comparator': row.comparator || null }, valueCensoredFormat(row.value, row.comparator)), censored, ' ',
+      unitCell,
+      row.flag === 'high' || row.flag === 'low'
+        ? h('span', { class: `flag flag-${row.flag}`, title: flagText }, row.flag === 'high' ? ' ▲' : ' ▼', h('span', { class: 'visually-hidden' }, ` ${flagText}`))
+        : null,
+    ),
+    h('td', { class: 'range', title: row.rangeSource === 'generic' ? 'Generic adult range (the laboratory sent none)' : null },
+      row.range ? rangeText(row.range, row.unit) : '—'),
+  ];
 }
 
 export function labPanelRender(data: LabData, body: HTMLElement, options: { plain?: boolean } = {}): void {
@@ -108,33 +171,35 @@ export function labPanelRender(data: LabData, body: HTMLElement, options: { plai
     const latest = list?.[0];
     if (!latest) continue;
     const previous = list?.[1];
-    const range = rangeFor(latest, analyte);
-    const flag = range ? rangeFlag(range.value, range) : 'unknown';
-    const flagText = flag === 'high' ? 'High' : flag === 'low' ? 'Low' : flag === 'normal' ? (options.plain ? 'In the usual range' : 'Normal') : '';
-    let change: HTMLElement | null = null;
-    if (previous) {
-      const delta = latest.value_canonical - previous.value_canonical;
-      const arrow = Math.abs(delta) < 1e-9 ? '→' : delta > 0 ? '↑' : '↓';
-      change = h('span', { class: 'muted', title: `Previous ${valueFormat(previous.value)} ${unitDisplay(previous.unit)} on ${dateFormat(previous.observed_at)}` },
-        `${arrow} ${valueFormat(previous.value)}`);
-    }
-    rows.push(h('tr', { class: `flag-${flag}`, 'data-analyte': analyte.key },
-      h('th', { scope: 'row', title: analyte.display_name }, analyteShortName(analyte)),
-      h('td', { class: 'num' },
-        h('span', { class: 'value' }, valueFormat(latest.value)), ' ',
-        h('span', { class: 'unit' }, unitDisplay(latest.unit)),
-        flag === 'high' || flag === 'low'
-          ? h('span', { class: `flag flag-${flag}`, title: flagText }, flag === 'high' ? ' ▲' : ' ▼', h('span', { class: 'visually-hidden' }, ` ${flagText}`))
-          : null,
-      ),
-      h('td', { class: 'range' }, range ? rangeText(range, range.unit) : '—'),
-      h('td', null, h('time', { datetime: latest.observed_at }, dateFormat(latest.observed_at))),
-      h('td', { class: 'change' }, change),
-    ));
+    const tr = h('tr', { 'data-analyte': analyte.key });
+    const draw = (unit: string): void => {
+      const row = labRow(latest, analyte, unit);
+      let change: HTMLElement | null = null;
+      if (previous) {
+        const before = labRow(previous, analyte, row.unit);
+        const delta = latest.value_canonical - previous.value_canonical;
+        const arrow = latest.comparator || previous.comparator ? '·' : Math.abs(delta) < 1e-9 ? '→' : delta > 0 ? '↑' : '↓';
+        const text = valueCensoredFormat(before.value, before.comparator);
+        change = h('span', { class: 'muted', title: `Previous ${text} ${unitDisplay(before.unit)} on ${dateFormat(previous.observed_at)}` },
+          `${arrow} ${text}`);
+      }
+      tr.className = `flag-${row.flag}`;
+      tr.dataset.unit = row.unit;
+      tr.replaceChildren(
+        ...labRowCells(row, analyte, options, (chosen) => {
+          unitPreferenceSet(analyte.key, chosen);
+          draw(chosen);
+        }),
+        h('td', null, h('time', { datetime: latest.observed_at }, dateFormat(latest.observed_at))),
+        h('td', { class: 'change' }, change),
+      );
+    };
+    draw(unitPreferred(analyte));
+    rows.push(tr);
   }
   const other = data.observations.filter((o) => !data.analytes.some((a) => a.code === o.code));
   body.appendChild(h('div', { class: 'table-scroll' }, h('table', { class: 'table lab-table' },
-    h('caption', { class: 'visually-hidden' }, 'Latest laboratory results with reference ranges'),
+    h('caption', { class: 'visually-hidden' }, 'Latest laboratory results with reference ranges, each in the unit chosen for it'),
     h('thead', null, h('tr', null,
       h('th', { scope: 'col' }, 'Test'), h('th', { scope: 'col', class: 'num' }, 'Latest'),
       h('th', { scope: 'col' }, options.plain ? 'Usual range' : 'Reference'), h('th', { scope: 'col' }, 'Date'),
@@ -144,7 +209,18 @@ export function labPanelRender(data: LabData, body: HTMLElement, options: { plai
   if (other.length) body.appendChild(h('p', { class: 'muted' }, `${other.length} result(s) for tests outside the catalogue are not shown.`));
 }
 
-const LAB_FIELDS = ['code', 'analyte', 'value', 'unit', 'observed_at', 'reference_low', 'reference_high'];
+const LAB_FIELDS = ['code', 'analyte', 'comparator', 'value', 'unit', 'observed_at', 'reference_low', 'reference_high'];
+
+const COMPARATOR_CHOICES = [
+  { value: '', label: '=' }, { value: '<', label: '<' }, { value: '<=', label: '≤' }, { value: '>=', label: '≥' }, { value: '>', label: '>' },
+];
+
+/** The units a unit_suspect answer suggests ("did you mean g/dL?"); [] for any other error. */
+export function suggestedUnits(error: ApiError): string[] {
+  const detail = error.detail as { suggested_units?: unknown } | null;
+  if (error.code !== 'unit_suspect' || !detail || !Array.isArray(detail.suggested_units)) return [];
+  return detail.suggested_units.filter((u): u is string => typeof u === 'string');
+}
 
 function localDateTimeNow(): string {
   const now = new Date();
@@ -163,13 +239,18 @@ export async function labFormOpen(api: Api, store: LabStore, patientId: number, 
       choices: analytes.map((a) => ({ value: a.code, label: `${a.display_name} (LOINC ${a.code})` })),
     });
     const unitField = selectField({ name: 'unit', label: 'Unit', required: true, choices: [] });
+    // "Did you mean g/dL?": filled when the server finds the value typical only in another unit.
+    const hint = h('div', { class: 'unit-hint', role: 'status', hidden: true });
+    let unitConfirmed = false;
     const form = h('form', { class: 'form', novalidate: true },
       formError(),
       analyteField,
       h('div', { class: 'field-row' },
+        selectField({ name: 'comparator', label: 'Result is', choices: COMPARATOR_CHOICES, value: '', hint: 'Censored results such as "<5"' }),
         inputField({ name: 'value', label: 'Value', required: true, type: 'number', step: 'any', inputmode: 'decimal' }),
         unitField,
       ),
+      hint,
       inputField({ name: 'observed_at', label: 'Specimen taken', required: true, type: 'datetime-local', value: localDateTimeNow() }),
       h('fieldset', { class: 'fieldset' }, h('legend', null, 'Laboratory reference range (optional, in the unit above)'),
         h('div', { class: 'field-row' },
@@ -189,7 +270,42 @@ export async function labFormOpen(api: Api, store: LabStore, patientId: number, 
       unitSelect.replaceChildren(...units.map((unit) =>
         h('option', { value: unit, selected: unit === analyte?.canonical_unit }, unitDisplay(unit) ? `${unitDisplay(unit)}${unitDisplay(unit) !== unit ? ` (${unit})` : ''}` : 'no unit (ratio)')));
     };
-    codeSelect.addEventListener('change', fillUnits);
+    const hintClear = (): void => {
+      unitConfirmed = false;
+      hint.hidden = true;
+      hint.replaceChildren();
+    };
+    const hintShow = (message: string, suggested: readonly string[]): void => {
+      const entered = unitSelect.value;
+      hint.replaceChildren(
+        h('p', null, message),
+        h('div', { class: 'form-actions' },
+          ...suggested.map((unit) => h('button', {
+            type: 'button', class: 'btn btn-primary', 'data-unit': unit,
+            onclick: (() => {
+              unitSelect.value = unit;
+              hintClear();
+              form.requestSubmit();
+            }) as EventListener,
+          }, `Use ${unitDisplay(unit) || unit}`)),
+          h('button', {
+            type: 'button', class: 'btn', 'data-confirm': 'unit',
+            onclick: (() => {
+              hintClear();
+              unitConfirmed = true;
+              form.requestSubmit();
+            }) as EventListener,
+          }, `Keep ${unitDisplay(entered) || entered}: the value is right`),
+        ),
+      );
+      hint.hidden = false;
+    };
+    codeSelect.addEventListener('change', () => {
+      hintClear();
+      fillUnits();
+    });
+    unitSelect.addEventListener('change', hintClear);
+    form.querySelector('input[name=value]')?.addEventListener('input', hintClear);
     fillUnits();
     formLiveClear(form);
     form.addEventListener('submit', (event) => {
@@ -207,19 +323,25 @@ export async function labFormOpen(api: Api, store: LabStore, patientId: number, 
       }
       const submit = form.querySelector<HTMLButtonElement>('button[type=submit]');
       if (submit) submit.disabled = true;
+      const comparator = formValue(form, 'comparator') as Comparator | '';
       api.observationCreate(patientId, {
         code: formValue(form, 'code'),
         value: value as number,
+        ...(comparator ? { comparator } : {}),
         unit: formValue(form, 'unit'),
         observed_at: new Date(observed).toISOString(),
         reference_low: numberOrNull(formValue(form, 'reference_low')),
         reference_high: numberOrNull(formValue(form, 'reference_high')),
+        ...(unitConfirmed ? { unit_confirmed: true } : {}),
       }).then(() => {
         saved = true;
         dialog.close();
       }).catch((error: unknown) => {
         if (submit) submit.disabled = false;
-        if (error instanceof ApiError) {
+        if (error instanceof ApiError && suggestedUnits(error).length) {
+          formShowErrors(form, { fields: { unit: 'Unusual value for this unit.' }, general: null });
+          hintShow(error.message, suggestedUnits(error));
+        } else if (error instanceof ApiError) {
           const mapped = formErrors(error, LAB_FIELDS);
           const fields = { ...mapped.fields };
           if (fields.analyte) { fields.code = fields.analyte; delete fields.analyte; }

@@ -254,17 +254,42 @@ export function findingsRender(rows: readonly ClinicalFinding[], body: HTMLEleme
     h('dt', null, term),
     h('dd', null, text(key) ?? 'not assessed', latest[key] ? h('span', { class: 'muted' }, ` · ${dateFormat(latest[key]?.on)}`) : null),
   ];
+  const staging = STAGING_FACTS.filter(([, key]) => latest[key] !== undefined);
   body.appendChild(h('dl', { class: 'facts' },
     ...item('Ascites', 'ascites'), ...item('Encephalopathy', 'encephalopathy'), ...item('ECOG PS', 'ecog_ps'),
     ...item('Dialysis ≥2 in past week', 'dialysis_twice_past_week'), ...item('Known cirrhosis', 'known_cirrhosis'),
     ...item('Cholestatic disease', 'cholestatic_disease'), ...item('HBV', 'hbv_status'), ...item('HCV', 'hcv_status'),
+    // Tumour staging facts only once a clinician has stated any: most patients have none.
+    ...staging.flatMap(([term, key]) => item(term, key)),
   ));
+}
+
+const STAGING_FACTS: readonly (readonly [string, keyof ClinicalFinding])[] = [
+  ['Liver tumours (number)', 'tumour_count'],
+  ['Largest tumour (mm)', 'tumour_largest_diameter_mm'],
+  ['Macrovascular invasion', 'macrovascular_invasion'],
+  ['Extrahepatic spread', 'extrahepatic_spread'],
+  ['Portal hypertension (CSPH)', 'clinically_significant_portal_hypertension'],
+  ['Transplant candidate', 'transplant_candidate'],
+];
+
+const FINDING_FIELDS = [
+  'assessed_on', 'ascites', 'encephalopathy', 'ecog_ps', 'dialysis_twice_past_week', 'hbv_status', 'hcv_status',
+  'known_cirrhosis', 'cholestatic_disease', 'tumour_count', 'tumour_largest_diameter_mm', 'macrovascular_invasion',
+  'extrahepatic_spread', 'clinically_significant_portal_hypertension', 'transplant_candidate',
+] as const;
+
+/** Whole number of tumours (0 = none seen), or null when not assessed; a message when invalid. */
+export function tumourCountRead(text: string): { value: number | null } | { error: string } {
+  if (text.trim() === '') return { value: null };
+  const value = Number(text);
+  return Number.isInteger(value) && value >= 0 && value <= 100 ? { value } : { error: 'Enter a whole number from 0 to 100.' };
 }
 
 export function findingsFormOpen(submit: (body: Partial<ClinicalFinding>) => Promise<unknown>): Promise<boolean> {
   return recordFormOpen<Partial<ClinicalFinding>>({
     title: 'Record clinical findings',
-    fieldNames: ['assessed_on', 'ascites', 'encephalopathy', 'ecog_ps', 'dialysis_twice_past_week', 'hbv_status', 'hcv_status', 'known_cirrhosis', 'cholestatic_disease'],
+    fieldNames: FINDING_FIELDS,
     fields: [
       inputField({ name: 'assessed_on', label: 'Assessed on', type: 'date', required: true, value: todayIso(), max: todayIso() }),
       h('div', { class: 'field-row' },
@@ -287,9 +312,28 @@ export function findingsFormOpen(submit: (body: Partial<ClinicalFinding>) => Pro
         selectField({ name: 'known_cirrhosis', label: 'Known cirrhosis', blank: 'Not assessed', choices: TRI_STATE }),
         selectField({ name: 'cholestatic_disease', label: 'Cholestatic disease', blank: 'Not assessed', choices: TRI_STATE }),
       ),
+      h('fieldset', { class: 'fieldset', 'data-section': 'staging' },
+        h('legend', null, 'Liver tumour staging (BCLC 2022; leave blank when not assessed)'),
+        h('div', { class: 'field-row' },
+          inputField({ name: 'tumour_count', label: 'Number of tumours', type: 'number', step: '1', min: '0', inputmode: 'numeric' }),
+          inputField({ name: 'tumour_largest_diameter_mm', label: 'Largest diameter (mm)', type: 'number', step: 'any', min: '0', inputmode: 'decimal' }),
+        ),
+        h('div', { class: 'field-row' },
+          selectField({ name: 'macrovascular_invasion', label: 'Macrovascular invasion', blank: 'Not assessed', choices: TRI_STATE }),
+          selectField({ name: 'extrahepatic_spread', label: 'Extrahepatic spread', blank: 'Not assessed', choices: TRI_STATE }),
+        ),
+        h('div', { class: 'field-row' },
+          selectField({ name: 'clinically_significant_portal_hypertension', label: 'Clinically significant portal hypertension', blank: 'Not assessed', choices: TRI_STATE }),
+          selectField({ name: 'transplant_candidate', label: 'Liver transplant candidate', blank: 'Not assessed', choices: TRI_STATE }),
+        ),
+      ),
     ],
     collect: (form): Collected<Partial<ClinicalFinding>> => {
       if (!formValue(form, 'assessed_on')) return { errors: { assessed_on: 'Enter the date.' } };
+      const count = tumourCountRead(formValue(form, 'tumour_count'));
+      if ('error' in count) return { errors: { tumour_count: count.error } };
+      const largest = numberOrNull(formValue(form, 'tumour_largest_diameter_mm'));
+      if (largest !== null && largest <= 0) return { errors: { tumour_largest_diameter_mm: 'Enter a diameter above 0 mm.' } };
       const ecog = formValue(form, 'ecog_ps');
       const body: Record<string, unknown> = {
         assessed_on: formValue(form, 'assessed_on'),
@@ -301,6 +345,12 @@ export function findingsFormOpen(submit: (body: Partial<ClinicalFinding>) => Pro
         hcv_status: formValue(form, 'hcv_status') || null,
         known_cirrhosis: triState(formValue(form, 'known_cirrhosis')),
         cholestatic_disease: triState(formValue(form, 'cholestatic_disease')),
+        tumour_count: count.value,
+        tumour_largest_diameter_mm: largest,
+        macrovascular_invasion: triState(formValue(form, 'macrovascular_invasion')),
+        extrahepatic_spread: triState(formValue(form, 'extrahepatic_spread')),
+        clinically_significant_portal_hypertension: triState(formValue(form, 'clinically_significant_portal_hypertension')),
+        transplant_candidate: triState(formValue(form, 'transplant_candidate')),
       };
       if (Object.entries(body).every(([k, v]) => k === 'assessed_on' || v === null)) return { errors: { ascites: 'Record at least one finding.' } };
       return { body: body as Partial<ClinicalFinding> };

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
-  type AnalyteSpec, factorFromPairs, rangeFlag, rangeScale, rangeText, unitChoices, unitDisplay, valueFormat, valueWithUnit,
+  type AnalyteSpec, factorFromPairs, rangeConvert, rangeFlag, rangeFlagCensored, rangeScale, rangeText, unitChoices, unitDisplay,
+  unitPreferred, valueCensoredFormat, valueConvert, valueFormat, valueWithUnit,
 } from './units';
 
 const bilirubin: AnalyteSpec = {
@@ -46,5 +47,33 @@ describe('units', () => {
     expect(range.high).toBeCloseTo(1.228, 3);
     expect(factorFromPairs([{ canonical: 0, converted: 0 }])).toBeNull();
     expect(factorFromPairs([{ canonical: 1, converted: 2 }, { canonical: 1, converted: 3 }])).toBeNull();
+  });
+});
+
+describe('conversion with the catalogue factors', () => {
+  const albumin = {
+    key: 'albumin', code: '1751-7', display_name: 'Albumin', canonical_unit: 'g/L', units: ['g/L', 'g/dL'],
+    reference_range: { low: 35, high: 50 },
+    conversions: [{ unit: 'g/L', factor: 1, offset: 0 }, { unit: 'g/dL', factor: 10, offset: 0 }],
+  };
+
+  it('converts between any two accepted units and never guesses a missing factor', () => {
+    expect(valueConvert(albumin, 35, 'g/L', 'g/dL')).toBeCloseTo(3.5, 12);
+    expect(valueConvert(albumin, 3.5, 'g/dL', 'g/L')).toBeCloseTo(35, 12);
+    expect(valueConvert(albumin, 3.5, 'g/dL', 'mg/dL')).toBeNull();
+    expect(rangeConvert(albumin, { low: 35, high: null }, 'g/L', 'g/dL')).toEqual({ low: 3.5, high: null });
+  });
+
+  it('formats censored results as clinicians write them', () => {
+    expect(valueCensoredFormat(5, '<')).toBe('<5.00');
+    expect(valueCensoredFormat(2000, '>=')).toBe('≥2000');
+    expect(valueCensoredFormat(40, '')).toBe('40.0');
+    expect(rangeFlagCensored(5, '<', { low: 0, high: 10 })).toBe('normal');
+    expect(rangeFlagCensored(5, '<', { low: 7, high: 10 })).toBe('low');
+    expect(rangeFlagCensored(2000, '>', { low: 7, high: 56 })).toBe('high');
+  });
+
+  it('falls back to the canonical unit when no preference is stored', () => {
+    expect(unitPreferred(albumin)).toBe('g/L');
   });
 });
