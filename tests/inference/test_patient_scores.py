@@ -90,7 +90,6 @@ def test_hcv_stage_abstains_for_an_hcv_negative_alcohol_patient(world: World) ->
         lab(world, code, value, unit, days_ago=2)
     ClinicalFinding.objects.create(
         patient=world.patient, assessed_on=timezone.now().date(), hcv_status="negative", hbv_status="negative",
-        known_cirrhosis=True,
     )
     LifestyleRecord.objects.create(
         patient=world.patient, recorded_on=timezone.now().date(), alcohol_value=80, alcohol_unit="g/day",
@@ -105,6 +104,10 @@ def test_hcv_stage_abstains_for_an_hcv_negative_alcohol_patient(world: World) ->
     assert "Hannover" in hcv["population"]
     # The same labs in the ILPD cohort's age range: that model still applies, and names its cohort.
     assert learned["ilpd"]["applicable"] is True and "Indian Liver Patient" in learned["ilpd"]["population"]
+    # Once cirrhosis is established, telling "liver patient" from "not" adds nothing: ILPD abstains.
+    ClinicalFinding.objects.create(patient=world.patient, assessed_on=timezone.now().date(), known_cirrhosis=True)
+    ilpd = {m["key"]: m for m in _scores(world)["learned"]}["ilpd"]
+    assert ilpd["applicable"] is False and ilpd["abstention"]["code"] == "liver_disease_established"
 
 
 def test_hcv_stage_abstains_when_the_hcv_status_is_not_recorded(world: World) -> None:
