@@ -33,6 +33,8 @@ export interface PageTable {
   study: PageFactory;
   report: PageFactory;
   dashboard: PageFactory;
+  consultations: PageFactory;
+  consultation: PageFactory;
   notFound: PageFactory;
 }
 
@@ -102,7 +104,8 @@ export class App {
     const displayName = [me.first_name, me.last_name].filter(Boolean).join(' ') || me.username;
     const nav = h('nav', { class: 'topnav', 'aria-label': 'Main' },
       clinical
-        ? h('a', { href: '/patients', 'data-nav': 'patients' }, 'Patients')
+        ? [h('a', { href: '/patients', 'data-nav': 'patients' }, 'Patients'),
+          h('a', { href: '/consultations', 'data-nav': 'consultations' }, 'Consultations')]
         : h('a', { href: '/dashboard', 'data-nav': 'dashboard' }, 'My dashboard'),
     );
     const signOut = h('button', { type: 'button', class: 'btn btn-quiet', id: 'sign-out' }, 'Sign out');
@@ -183,7 +186,7 @@ export class App {
     const url = new URL(link.href, location.href);
     if (url.origin !== location.origin) return;
     const first = url.pathname.split('/')[1] ?? '';
-    if (!['', 'patients', 'studies', 'reports', 'dashboard'].includes(first)) return;
+    if (!['', 'patients', 'studies', 'reports', 'dashboard', 'consultations'].includes(first)) return;
     if (url.hash && url.pathname === location.pathname) return;
     event.preventDefault();
     this.navigate(url.pathname + url.search);

@@ -1,6 +1,8 @@
 /** Entry point: build the config, start the app on #app. */
 
 import { App } from './app';
+import { consultInboxPage } from './pages/consultInbox';
+import { consultRoomPage } from './pages/consultRoom';
 import { configBuild } from './config';
 import { dashboardPage } from './pages/dashboard';
 import { patientPage } from './pages/patient';
@@ -19,6 +21,11 @@ if (root) {
     report: reportPage,
     dashboard: dashboardPage,
     notFound: notFoundPage,
+    consultations: consultInboxPage,
+    consultation: (ctx, route) => {
+      if (route.name !== 'consultation') throw new Error('wrong route');
+      return consultRoomPage(ctx, route);
+    },
   });
   void app.init();
 }

@@ -7,6 +7,8 @@ export type Route =
   | { readonly name: 'study'; readonly studyUid: string; readonly patientId: number | null; readonly seriesUid: string | null }
   | { readonly name: 'report'; readonly reportId: number }
   | { readonly name: 'dashboard' }
+  | { readonly name: 'consultations' }
+  | { readonly name: 'consultation'; readonly consultationId: number }
   | { readonly name: 'notFound'; readonly path: string };
 
 const UID = /^[0-9.]{1,64}$/;
@@ -41,6 +43,11 @@ export function routeMatch(pathname: string, search: string): Route {
     if (reportId !== null) return { name: 'report', reportId };
   }
   if (head === 'dashboard' && parts.length === 1) return { name: 'dashboard' };
+  if (head === 'consultations' && parts.length === 1) return { name: 'consultations' };
+  if (head === 'consultations' && parts.length === 2) {
+    const consultationId = positiveInt(second);
+    if (consultationId !== null) return { name: 'consultation', consultationId };
+  }
   return { name: 'notFound', path: pathname };
 }
 
@@ -63,6 +70,10 @@ export function routeHref(route: Route): string {
       return `/reports/${route.reportId}`;
     case 'dashboard':
       return '/dashboard';
+    case 'consultations':
+      return '/consultations';
+    case 'consultation':
+      return `/consultations/${route.consultationId}`;
     case 'notFound':
       return route.path;
   }

@@ -21,6 +21,7 @@ import { rangeFlag } from '../lib/units';
 import type { Route } from '../lib/routes';
 import { type RealtimeEvent } from '../realtime/events';
 import { type ConnectionState, PatientChannel } from '../realtime/socket';
+import { consultPanel } from './consultPanel';
 
 export function notFoundElement(): HTMLElement {
   return h('div', { class: 'not-found', 'data-state': 'not-found' },
@@ -175,6 +176,7 @@ async function patientView(ctx: AppContext, patientId: number, self: boolean): P
   const analyses = new AnalysesPanel({
     api: ctx.api, patientId, canAnalyse: editable, announce: ctx.announce, studies: () => studiesCache,
   });
+  const consultCard = self || ctx.me.role === 'patient' ? null : consultPanel(ctx, patientId, { canRequest: editable, studies: () => studiesCache });
 
   const connection = h('span', { class: 'connection', 'data-state': 'connecting', title: 'Live updates' }, 'connecting…');
   const setConnection = (state: ConnectionState): void => {
@@ -193,6 +195,7 @@ async function patientView(ctx: AppContext, patientId: number, self: boolean): P
     clinical_finding: () => Promise.all([findingsCard.reload(true), scoreCard.reload(true)]).then(() => undefined),
     study: () => studiesCard.reload(true),
     imaging_study: () => studiesCard.reload(true),
+    consult_opinion: () => consultCard?.reload(true) ?? Promise.resolve(),
     patient: async () => { patient = await ctx.api.patientGet(patientId); redrawFlags(); },
   };
   const reloadAll = async (quiet: boolean): Promise<void> => {
@@ -246,6 +249,7 @@ async function patientView(ctx: AppContext, patientId: number, self: boolean): P
       studiesCard.element,
       geneticsCard.element, lifestyleCard.element, findingsCard.element,
       analyses.element,
+      consultCard?.element,
     ),
   );
   redrawFlags();
@@ -259,6 +263,7 @@ async function patientView(ctx: AppContext, patientId: number, self: boolean): P
       unsubscribe();
       trend.destroy();
       for (const card of [labCard, scoreCard, geneticsCard, lifestyleCard, findingsCard, studiesCard]) card.destroy();
+      consultCard?.destroy();
     },
   };
 }
