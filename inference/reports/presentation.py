@@ -403,14 +403,48 @@ def _header(content: Mapping[str, Any], ctx: DocumentContext) -> Header:
     )
 
 
-def _review_label(item: Mapping[str, Any]) -> str:
-    review = item.get("review")
-    status = review.get("status") if isinstance(review, Mapping) else item.get("review_status", item.get("status"))
-    if not isinstance(status, str):
+LESION_LABEL_NAMES = {
+    "liver_lesion": "liver lesion", "suspected_hcc": "suspected HCC", "suspected_metastasis": "suspected metastasis",
+    "cyst": "cyst", "haemangioma": "haemangioma", "other_benign": "other benign lesion", "liver": "liver",
+}
+
+
+def _review_label(review: Mapping[str, Any] | None) -> str:
+    """A finding's review as the reader needs it: the decision, the label, who, and why."""
+    if not review:
         return ""
-    label = REVIEW_LABELS.get(status, status.replace("_", " "))
-    who = review.get("decided_by_name") if isinstance(review, Mapping) else None
-    return f"{label} ({who})" if who else label
+    status = str(review.get("status") or "")
+    if review.get("source") == "clinician":
+        text = REVIEW_LABELS["clinician"]
+    else:
+        text = REVIEW_LABELS.get(status, status.replace("_", " "))
+    label = str(review.get("label") or "")
+    if label and label not in ("liver_lesion", "liver") and status != "rejected":
+        text += f" as {LESION_LABEL_NAMES.get(label, label.replace('_', ' '))}"
+    if review.get("decided_by") and status != "proposed":
+        text += f" by {review['decided_by']}"
+    if review.get("reason"):
+        text += f": {review['reason']}"
+    return text
+
+
+def _reviews(content: Mapping[str, Any]) -> dict[tuple[str, str], Mapping[str, Any]]:
+    """The findings' review states when this version was made, by (series, finding reference)."""
+    block = content.get("findings_review")
+    findings = block.get("findings", []) if isinstance(block, Mapping) else []
+    return {(str(f.get("series_uid") or ""), str(f.get("source_ref") or "")): f
+            for f in findings if isinstance(f, Mapping) and f.get("source") != "clinician"}
+
+
+def _corrected(review: Mapping[str, Any] | None, key: str, unit: str, shown: str) -> str:
+    """A measurement a clinician corrected: the corrected value, with the model's beside it."""
+    if not review or review.get("status") != "edited":
+        return shown
+    value = (review.get("values") or {}).get(key)
+    proposed = (review.get("proposed") or {}).get(key)
+    if not isinstance(value, (int, float)) or value == proposed:
+        return shown
+    return f"{number_text(float(value))} {unit} (corrected; model {shown})"
 
 
 def _series_title(series_uid: str, info: SeriesInfo | None, index: int) -> tuple[str, str]:
@@ -432,10 +466,13 @@ def _viewer_href(info: SeriesInfo | None, series_uid: str, instance_uid: str | N
 
 
 def key_slice_index(lesion: Mapping[str, Any]) -> int | None:
-    """The slice that shows the lesion: its centroid's, else the middle of its slice range."""
+    """The slice that shows the lesion: the model's key slice (its largest cross-section), else its
+    centroid's, else the middle of its slice range."""
     centroid = lesion.get("centroid_zyx")
     slices = lesion.get("slice_range")
-    if isinstance(centroid, list) and centroid and isinstance(centroid[0], (int, float)):
+    if isinstance(lesion.get("key_slice"), int):
+        index = int(lesion["key_slice"])
+    elif isinstance(centroid, list) and centroid and isinstance(centroid[0], (int, float)):
         index = round(float(centroid[0]))
     elif isinstance(slices, list) and len(slices) == 2 and all(isinstance(s, int) for s in slices):
         index = (slices[0] + slices[1]) // 2
@@ -453,6 +490,10 @@ def _imaging(content: Mapping[str, Any], ctx: DocumentContext) -> tuple[list[Ima
     }
     blocks: list[ImagingBlock] = []
     warnings: list[str] = []
+    reviews = _reviews(content)
+    block_state = content.get("findings_review")
+    entered = [f for f in (block_state.get("findings", []) if isinstance(block_state, Mapping) else [])
+               if isinstance(f, Mapping) and f.get("source") == "clinician" and f.get("kind") == "lesion"]
     for index, raw in enumerate(content.get("imaging_findings", []), start=1):
         if not isinstance(raw, Mapping) or raw.get("kind") == "noop":
             continue
@@ -470,7 +511,10 @@ def _imaging(content: Mapping[str, Any], ctx: DocumentContext) -> tuple[list[Ima
             if liver.get("present") is False:
                 summary.append(Row("Liver", "not found in this series"))
             else:
-                summary.append(Row("Liver volume", quantity_text(liver.get("volume"))))
+                liver_review = reviews.get((series_uid, "liver"))
+                summary.append(Row("Liver volume", _corrected(liver_review, "volume_ml", "mL", quantity_text(liver.get("volume")))))
+                if liver_review:
+                    summary.append(Row("Liver outline", _review_label(liver_review)))
                 summary.append(Row("Liver mean attenuation", quantity_text(liver.get("mean_density"))))
         lesions: list[Lesion] = []
         raw_lesions = [lesion for lesion in body.get("lesions", []) if isinstance(lesion, Mapping)]
@@ -489,21 +533,34 @@ def _imaging(content: Mapping[str, Any], ctx: DocumentContext) -> tuple[list[Ima
             key = key_slice_index(lesion)
             key_uid = instances[key] if key is not None and 0 <= key < len(instances) else None
             confidence = lesion.get("confidence")
+            review = reviews.get((series_uid, f"lesion:{lesion.get('id', position)}"))
+            diameter = quantity_text(lesion.get("longest_axial_diameter"))
+            volume = quantity_text(lesion.get("volume"), digits=2 if _small(lesion.get("volume")) else None)
             lesions.append(Lesion(
                 number=int(lesion.get("id", position)) if isinstance(lesion.get("id"), int) else position,
-                diameter=quantity_text(lesion.get("longest_axial_diameter")),
-                volume=quantity_text(lesion.get("volume"), digits=2 if _small(lesion.get("volume")) else None),
+                diameter=_corrected(review, "longest_axial_diameter_mm", "mm", diameter),
+                volume=_corrected(review, "volume_ml", "mL", volume),
                 density=quantity_text(lesion.get("mean_density")),
                 slices=slice_text,
                 confidence=percent_text(confidence) if isinstance(confidence, (int, float)) else "—",
-                review=_review_label(lesion),
+                review=_review_label(review),
                 key_slice=key,
                 key_instance_uid=key_uid,
                 viewer_href=_viewer_href(info, series_uid, key_uid, ctx.patient_id),
             ))
+        for extra, finding in enumerate((f for f in entered if str(f.get("series_uid") or "") == series_uid),
+                                        start=len(lesions) + 1):
+            values = finding.get("values") or {}
+            diameter_mm, volume_ml = values.get("longest_axial_diameter_mm"), values.get("volume_ml")
+            lesions.append(Lesion(
+                number=extra, diameter=f"{number_text(float(diameter_mm))} mm" if isinstance(diameter_mm, (int, float)) else "—",
+                volume=f"{number_text(float(volume_ml))} mL" if isinstance(volume_ml, (int, float)) else "—",
+                density="—", slices="—", confidence="—", review=_review_label(finding),
+                key_slice=None, key_instance_uid=None, viewer_href=_viewer_href(info, series_uid, None, ctx.patient_id),
+            ))
         if raw_lesions:
-            notes.append("Diameter: longest axial diameter. Confidence: the model's mean lesion probability "
-                         "over the lesion (test-time augmentation); it is not a probability of malignancy.")
+            notes.append("Diameter: longest axial diameter. Confidence: the model's confidence that the region is "
+                         "a lesion (its card says how it is computed); it is not a probability of malignancy.")
         predictions: list[Row] = []
         for prediction in body.get("predictions", []):
             if not isinstance(prediction, Mapping):
@@ -515,10 +572,8 @@ def _imaging(content: Mapping[str, Any], ctx: DocumentContext) -> tuple[list[Ima
             if isinstance(prediction.get("positive"), bool):
                 verdict = "above" if prediction["positive"] else "below"
                 verdict = f" — {verdict} the model's threshold" + (f" ({percent_text(threshold)})" if isinstance(threshold, (int, float)) else "")
-            review = _review_label(prediction)
-            predictions.append(Row(f"Probability of {label}", f"{percent_text(probability)}{verdict}" + (f" · {review}" if review else "")))
-        if any(lesion.review == REVIEW_LABELS["proposed"] for lesion in lesions):
-            warnings.append("Some AI findings have not been reviewed by a clinician yet; they are proposals until accepted.")
+            decided = _review_label(reviews.get((series_uid, f"prediction:{prediction.get('sop_instance_uid')}")))
+            predictions.append(Row(f"Probability of {label}", f"{percent_text(probability)}{verdict}" + (f" · {decided}" if decided else "")))
         seg = raw.get("seg") or {}
         blocks.append(ImagingBlock(
             title=title, study=study, model=model_name + (f" v{model.get('version')}" if model.get("version") else ""),
@@ -799,8 +854,9 @@ def document_build(content: Mapping[str, Any], ctx: DocumentContext) -> ReportDo
         warnings.insert(0, "Draft: not signed. Not for clinical decisions until a clinician signs it.")
     if not ctx.integrity_ok:
         warnings.insert(0, "The content of this report does not match its recorded hash: do not rely on it.")
-    if content.get("findings_review", {}).get("pending") if isinstance(content.get("findings_review"), Mapping) else False:
-        warnings.append("Made from AI findings that are still proposals: every finding must be decided before signing.")
+    review_block = content.get("findings_review")
+    if isinstance(review_block, Mapping) and review_block.get("notice"):
+        warnings.append(humanise_text(str(review_block["notice"])))
     scores, not_computed = _scores(content, ctx)
     blocks = imaging
     provenance = [

@@ -218,3 +218,34 @@ def test_quantities_read_in_human_units(raw: dict[str, Any], text: str) -> None:
 def test_numbers_and_rule_text() -> None:
     assert number_text(-1.82) == "−1.82" and number_text(1510.24) == "1510" and number_text(2.0) == "2"
     assert humanise_text("child_pugh not computable (ascites; ecog_ps)") == "Child-Pugh not computable (ascites; ECOG performance status)"
+
+
+def test_review_states_corrections_and_entered_lesions_are_shown() -> None:
+    series = "1.2.3"
+    lesion = {"longest_axial_diameter": {"value": 25.0, "unit": "mm"}, "volume": {"value": 3.1, "unit": "mL"},
+              "mean_density": {"value": 40.0, "unit": "[hnsf'U]"}, "slice_range": [3, 5], "centroid_zyx": [4.0, 10.0, 10.0]}
+    content: dict[str, Any] = {
+        "imaging_findings": [{"kind": "segmentation", "series_uid": series, "model": {"key": "liver_ct_seg", "version": "1.1.0"},
+                              "findings": {"lesion_count": 2, "lesions": [{"id": 1, **lesion}, {"id": 2, **lesion}]}}],
+        "findings_review": {"state": "proposed", "notice": "Made from 1 AI finding(s) that no clinician has reviewed yet.",
+                            "findings": [
+            {"kind": "lesion", "source": "model", "source_ref": "lesion:1", "series_uid": series, "status": "edited",
+             "label": "suspected_hcc", "values": {"longest_axial_diameter_mm": 21.0, "volume_ml": 3.1},
+             "proposed": {"longest_axial_diameter_mm": 25.0, "volume_ml": 3.1}, "decided_by": "Ann Lee",
+             "reason": "measured on the arterial phase"},
+            {"kind": "lesion", "source": "model", "source_ref": "lesion:2", "series_uid": series, "status": "rejected",
+             "label": "liver_lesion", "values": {}, "proposed": {}, "decided_by": "Ann Lee", "reason": "a vessel"},
+            {"kind": "lesion", "source": "clinician", "source_ref": "entered:1", "series_uid": series, "status": "accepted",
+             "label": "cyst", "values": {"longest_axial_diameter_mm": 8.0}, "proposed": {}, "decided_by": "Ann Lee", "reason": ""},
+        ]},
+    }
+    ctx = DocumentContext(patient_name="DOE, Jane", mrn="M1", birth_date=None, sex="female", state="draft", version=2,
+                          created_at=None, signer="", signed_at=None, sign_comment="", requester="Ann Lee")
+    document = document_build(content, ctx)
+    assert "Made from 1 AI finding(s) that no clinician has reviewed yet." in document.warnings
+    first, second, entered = document.imaging[0].lesions
+    assert first.diameter == "21 mm (corrected; model 25 mm)" and first.volume == "3.1 mL"
+    assert first.review == "accepted with changes as suspected HCC by Ann Lee: measured on the arterial phase"
+    assert second.review == "rejected by Ann Lee: a vessel"
+    assert (entered.number, entered.diameter, entered.review) == (3, "8 mm", "entered by a clinician as cyst by Ann Lee")
+    assert not [s for s in document.visible_strings() if INTERNAL.search(s)]

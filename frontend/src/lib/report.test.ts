@@ -56,3 +56,35 @@ describe('AI findings for the viewer', () => {
     expect(aiFindingsFromReport(content, 'nope', 'x')).toEqual([]);
   });
 });
+
+describe('the clinical document', () => {
+  it('reads the server document, keeping only in-app viewer links', async () => {
+    const { documentParse } = await import('./report');
+    const doc = documentParse({
+      header: { title: 'Liver clinical decision-support report', state: 'final', state_label: 'Signed', version: 3,
+        patient_name: 'DOE, Jane', mrn: 'MRN1', birth_date: '12 Apr 1965', age: '61 years', sex: 'Female',
+        requester: 'Ann Lee', signer: 'Bo Chan', signed_at: '07 Dec 2026 11:05 UTC' },
+      imaging: [{ title: 'Portal venous · CT · 02 Jan 2025', summary: [{ label: 'Liver volume', value: '1510 mL' }],
+        lesions: [
+          { number: 1, diameter: '21.4 mm', volume: '3.1 mL', density: '15 HU', slices: 'images 11–15 of 24', viewer_href: '/studies/1.2?series=3.4&instance=5.6' },
+          { number: 2, viewer_href: 'https://elsewhere.example/x' },
+        ] }],
+      scores: [{ score: 'fib4', name: 'FIB-4', value: '4.42', interpretation: 'above the high cut-off 2.67' }],
+      not_computed: [{ label: 'GALAD', value: 'needs AFP' }],
+      intended_use: 'Supports, not replaces, a clinician\'s judgement.',
+    });
+    expect(doc?.header.signer).toBe('Bo Chan');
+    expect(doc?.header.released_at).toBe('');
+    expect(doc?.imaging[0]?.lesions.map((l) => l.viewer_href)).toEqual(['/studies/1.2?series=3.4&instance=5.6', null]);
+    expect(doc?.imaging[0]?.lesions[1]?.diameter).toBe('');
+    expect(doc?.scores[0]?.name).toBe('FIB-4');
+    expect(doc?.not_computed).toEqual([{ label: 'GALAD', value: 'needs AFP' }]);
+    expect(documentParse({ scores: [] })).toBeNull();
+    expect(documentParse(null)).toBeNull();
+  });
+
+  it('writes Hounsfield units as HU, not as their UCUM code', async () => {
+    const { measureText } = await import('./report');
+    expect(measureText({ value: 89.4, unit: "[hnsf'U]" })).toBe('89.4 HU');
+  });
+});

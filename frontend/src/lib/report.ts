@@ -72,10 +72,14 @@ export function asText(value: unknown): string {
   return JSON.stringify(value);
 }
 
+/** UCUM units as a reader writes them ("[hnsf'U]" is Hounsfield units). */
+const MEASURE_UNITS: Readonly<Record<string, string>> = { "[hnsf'U]": 'HU', '{INR}': '', mm3: 'mm³' };
+
 /** {"value": 12.5, "unit": "mL"} -> "12.5 mL"; other values as text. */
 export function measureText(value: unknown): string {
   if (isRecord(value) && 'value' in value) {
-    const unit = typeof value.unit === 'string' ? ` ${value.unit}` : '';
+    const raw = typeof value.unit === 'string' ? (MEASURE_UNITS[value.unit] ?? value.unit) : '';
+    const unit = raw ? ` ${raw}` : '';
     return value.value === null || value.value === undefined ? '—' : `${asText(value.value)}${unit}`;
   }
   if (Array.isArray(value)) return value.map(asText).join('–');
@@ -122,4 +126,178 @@ export function aiFindingsFromReport(content: unknown, seriesUid: string, report
     blocks.push({ title: `${reportLabel}${modelName ? ` · ${modelName}` : ''}`, summary, lesions });
   }
   return blocks;
+}
+
+/**
+ * The clinical document the server builds from a report (inference/reports/presentation.py):
+ * the same rows the PDF and the printable HTML show, already in words and human units.
+ */
+export interface DocRow {
+  readonly label: string;
+  readonly value: string;
+}
+
+export interface DocHeader {
+  readonly title: string;
+  readonly state: string;
+  readonly state_label: string;
+  readonly version: number;
+  readonly patient_name: string;
+  readonly mrn: string;
+  readonly birth_date: string;
+  readonly age: string;
+  readonly sex: string;
+  readonly requester: string;
+  readonly requested_at: string;
+  readonly created_at: string;
+  readonly signer: string;
+  readonly signed_at: string;
+  readonly sign_comment: string;
+  readonly released_at: string;
+  readonly amendment: string;
+}
+
+export interface DocLesion {
+  readonly number: number;
+  readonly diameter: string;
+  readonly volume: string;
+  readonly density: string;
+  readonly slices: string;
+  readonly confidence: string;
+  readonly review: string;
+  readonly viewer_href: string | null;
+}
+
+export interface DocImaging {
+  readonly title: string;
+  readonly study: string;
+  readonly model: string;
+  readonly summary: readonly DocRow[];
+  readonly lesions: readonly DocLesion[];
+  readonly predictions: readonly DocRow[];
+  readonly notes: readonly string[];
+  readonly series_uid: string;
+}
+
+export interface DocScore {
+  readonly score: string;
+  readonly name: string;
+  readonly value: string;
+  readonly interpretation: string;
+  readonly inputs: string;
+  readonly reference: string;
+}
+
+export interface DocRecommendation {
+  readonly title: string;
+  readonly statement: string;
+  readonly evidence: readonly string[];
+  readonly reference: string;
+}
+
+export interface DocLearned {
+  readonly name: string;
+  readonly version: string;
+  readonly result: string;
+  readonly drivers: readonly string[];
+  readonly notes: readonly string[];
+  readonly applicable: boolean;
+}
+
+export interface DocModel {
+  readonly name: string;
+  readonly kind: string;
+  readonly version: string;
+  readonly weights_sha256: string;
+  readonly inputs: string;
+}
+
+export interface ReportDocument {
+  readonly header: DocHeader;
+  readonly warnings: readonly string[];
+  readonly imaging: readonly DocImaging[];
+  readonly staging: readonly DocRow[];
+  readonly scores: readonly DocScore[];
+  readonly not_computed: readonly DocRow[];
+  readonly labs: readonly DocRow[];
+  readonly learned: readonly DocLearned[];
+  readonly modifiers: readonly DocRow[];
+  readonly recommendations: readonly DocRecommendation[];
+  readonly gaps: readonly string[];
+  readonly models: readonly DocModel[];
+  readonly provenance: readonly DocRow[];
+  readonly intended_use: string;
+  readonly signature: string;
+  readonly printed_note: string;
+}
+
+const text = (value: unknown): string => (typeof value === 'string' ? value : value === null || value === undefined ? '' : String(value));
+const texts = (value: unknown): string[] => asArray(value).map(text);
+const rows = (value: unknown): DocRow[] => asArray(value).map((raw) => {
+  const r = asRecord(raw);
+  return { label: text(r.label), value: text(r.value) };
+});
+
+/** The document from the API, every field checked; null when the answer has none. */
+export function documentParse(raw: unknown): ReportDocument | null {
+  if (!isRecord(raw) || !isRecord(raw.header)) return null;
+  const hd = raw.header;
+  const header: DocHeader = {
+    title: text(hd.title), state: text(hd.state), state_label: text(hd.state_label),
+    version: typeof hd.version === 'number' ? hd.version : 0,
+    patient_name: text(hd.patient_name), mrn: text(hd.mrn), birth_date: text(hd.birth_date), age: text(hd.age),
+    sex: text(hd.sex), requester: text(hd.requester), requested_at: text(hd.requested_at), created_at: text(hd.created_at),
+    signer: text(hd.signer), signed_at: text(hd.signed_at), sign_comment: text(hd.sign_comment),
+    released_at: text(hd.released_at), amendment: text(hd.amendment),
+  };
+  return {
+    header,
+    warnings: texts(raw.warnings),
+    imaging: asArray(raw.imaging).map((item) => {
+      const b = asRecord(item);
+      return {
+        title: text(b.title), study: text(b.study), model: text(b.model), summary: rows(b.summary),
+        predictions: rows(b.predictions), notes: texts(b.notes), series_uid: text(b.series_uid),
+        lesions: asArray(b.lesions).map((l) => {
+          const lesion = asRecord(l);
+          const href = lesion.viewer_href;
+          return {
+            number: typeof lesion.number === 'number' ? lesion.number : 0,
+            diameter: text(lesion.diameter), volume: text(lesion.volume), density: text(lesion.density),
+            slices: text(lesion.slices), confidence: text(lesion.confidence), review: text(lesion.review),
+            // Only a link inside this app: the server builds /studies/... links.
+            viewer_href: typeof href === 'string' && href.startsWith('/studies/') ? href : null,
+          };
+        }),
+      };
+    }),
+    staging: rows(raw.staging),
+    scores: asArray(raw.scores).map((item) => {
+      const s = asRecord(item);
+      return { score: text(s.score), name: text(s.name), value: text(s.value), interpretation: text(s.interpretation),
+        inputs: text(s.inputs), reference: text(s.reference) };
+    }),
+    not_computed: rows(raw.not_computed),
+    labs: rows(raw.labs),
+    learned: asArray(raw.learned).map((item) => {
+      const m = asRecord(item);
+      return { name: text(m.name), version: text(m.version), result: text(m.result), drivers: texts(m.drivers),
+        notes: texts(m.notes), applicable: m.applicable !== false };
+    }),
+    modifiers: rows(raw.modifiers),
+    recommendations: asArray(raw.recommendations).map((item) => {
+      const r = asRecord(item);
+      return { title: text(r.title), statement: text(r.statement), evidence: texts(r.evidence), reference: text(r.reference) };
+    }),
+    gaps: texts(raw.gaps),
+    models: asArray(raw.models).map((item) => {
+      const m = asRecord(item);
+      return { name: text(m.name), kind: text(m.kind), version: text(m.version), weights_sha256: text(m.weights_sha256),
+        inputs: text(m.inputs) };
+    }),
+    provenance: rows(raw.provenance),
+    intended_use: text(raw.intended_use),
+    signature: text(raw.signature),
+    printed_note: text(raw.printed_note),
+  };
 }

@@ -40,4 +40,13 @@ describe('format', () => {
     expect(relativeTime('2025-01-10T11:00:00Z', now)).toBe('1 h ago');
     expect(relativeTime('2025-01-09T12:00:00Z', now)).toBe('yesterday');
   });
+
+  it('keeps the image a report links to', () => {
+    const route = { name: 'study', studyUid: '1.2.3', patientId: 5, seriesUid: '1.2.3.4', instanceUid: '1.2.3.4.15' } as const;
+    const href = routeHref(route);
+    expect(href).toBe('/studies/1.2.3?patient=5&series=1.2.3.4&instance=1.2.3.4.15');
+    const url = new URL(href, 'http://x');
+    expect(routeMatch(url.pathname, url.search)).toEqual(route);
+    expect(routeMatch('/studies/1.2.3', '?instance=bad%20uid')).toEqual({ name: 'study', studyUid: '1.2.3', patientId: null, seriesUid: null });
+  });
 });

@@ -4,7 +4,11 @@ export type Route =
   | { readonly name: 'home' }
   | { readonly name: 'patients'; readonly q: string }
   | { readonly name: 'patient'; readonly patientId: number }
-  | { readonly name: 'study'; readonly studyUid: string; readonly patientId: number | null; readonly seriesUid: string | null }
+  | {
+    readonly name: 'study'; readonly studyUid: string; readonly patientId: number | null; readonly seriesUid: string | null;
+    /** The image to open at (a report's lesion row links to the lesion's slice). */
+    readonly instanceUid?: string | null;
+  }
   | { readonly name: 'report'; readonly reportId: number }
   | { readonly name: 'dashboard' }
   | { readonly name: 'consultations' }
@@ -31,11 +35,13 @@ export function routeMatch(pathname: string, search: string): Route {
   }
   if (head === 'studies' && second && UID.test(second) && (parts.length === 2 || (parts.length === 3 && third === 'viewer'))) {
     const series = params.get('series');
+    const instance = params.get('instance');
     return {
       name: 'study',
       studyUid: second,
       patientId: positiveInt(params.get('patient') ?? undefined),
       seriesUid: series && UID.test(series) ? series : null,
+      ...(instance && UID.test(instance) ? { instanceUid: instance } : {}),
     };
   }
   if (head === 'reports' && parts.length === 2) {
@@ -63,6 +69,7 @@ export function routeHref(route: Route): string {
       const query = new URLSearchParams();
       if (route.patientId !== null) query.set('patient', String(route.patientId));
       if (route.seriesUid !== null) query.set('series', route.seriesUid);
+      if (route.instanceUid) query.set('instance', route.instanceUid);
       const text = query.toString();
       return `/studies/${route.studyUid}${text ? `?${text}` : ''}`;
     }

@@ -48,10 +48,11 @@ export async function studyPage(ctx: AppContext, route: Route): Promise<Page> {
       config: ctx.config.viewer,
       studyUid: route.studyUid,
       seriesUid: route.seriesUid,
+      instanceUid: route.instanceUid ?? null,
       announce: ctx.announce,
       aiFindings: patientId === null ? undefined : aiFindings,
       onSeriesChange: (seriesUid) => {
-        history.replaceState(null, '', routeHref({ ...route, seriesUid }));
+        history.replaceState(null, '', routeHref({ ...route, seriesUid, instanceUid: null }));
       },
     });
     if (destroyed) handle.destroy();

@@ -18,7 +18,8 @@ import { thumbnail } from '../components/studies';
 import type { ViewerConfig } from '../config';
 import { h, replace, uid } from '../lib/dom';
 import {
-  type DicomJson, SEG_SOP_CLASS, type SeriesInfo, TAG, frameImageIds, instancesSort, seriesInfoParse, seriesIsVolumetric, tagString,
+  type DicomJson, SEG_SOP_CLASS, type SeriesInfo, TAG, frameImageIds, instancesSort, seriesInfoParse, seriesIsVolumetric, tagNumbers,
+  tagString,
 } from './dicomJson';
 import { type AiFindingsLoader, AiFindingsModule } from './aiFindings';
 import { segInstanceFetch, segInstancesFor } from './dicomSeg';
@@ -33,6 +34,8 @@ export interface ViewerOptions {
   readonly config: ViewerConfig;
   readonly studyUid: string;
   readonly seriesUid: string | null;
+  /** Open the series at this image (SOP Instance UID), e.g. a lesion's key slice. */
+  readonly instanceUid?: string | null;
   readonly announce: (text: string, kind?: 'info' | 'error') => void;
   /** The user picked another series (the page keeps it in the URL). */
   readonly onSeriesChange?: (seriesUid: string) => void;
@@ -322,6 +325,20 @@ export class StudyViewer implements ViewerModule {
     this.setStatus(`${this.modality} · ${imageIds.length} image${imageIds.length === 1 ? '' : 's'}${volumetric ? ' · volume' : ''}`);
     if (volumetric) void this.loadSegOverlays(seriesUid);
     void this.aiModule.show(seriesUid);
+    if (this.options.instanceUid && seriesUid === this.options.seriesUid) this.jumpToInstance(instances, this.options.instanceUid);
+  }
+
+  /** Show the image with this SOP Instance UID in the first viewport (by its position in space). */
+  private jumpToInstance(instances: readonly DicomJson[], instanceUid: string): void {
+    const instance = instances.find((i) => tagString(i, TAG.sopUid) === instanceUid);
+    const position = instance ? tagNumbers(instance, TAG.imagePosition) : null;
+    const viewportId = this.viewportIds[0];
+    if (!position || position.length !== 3 || !this.engine || !viewportId) return;
+    const viewport = this.engine.getViewport(viewportId) as unknown as { jumpToWorld?: (world: Types.Point3) => boolean; render(): void };
+    if (viewport.jumpToWorld?.(position as unknown as Types.Point3)) {
+      viewport.render();
+      this.updateOverlay(viewportId);
+    }
   }
 
   /** DICOM SEG series of this study that segment the shown series (AI results) as overlays. */
