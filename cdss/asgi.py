@@ -2,16 +2,20 @@
 
 import os
 
-from django.core.asgi import get_asgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cdss.settings.dev")
-django_asgi_app = get_asgi_application()
+django.setup(set_prefix=False)
+
+from cdss.core.asgi_handler import CdssASGIHandler  # noqa: E402  (needs Django set up first)
+
+django_asgi_app = CdssASGIHandler()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs Django set up first)
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from cdss.core.server_tuning import daphne_tcp_nodelay_install  # noqa: E402
+from cdss.core.websocket import SameOriginValidator  # noqa: E402
 from cdss.routing import websocket_urlpatterns  # noqa: E402
 from imaging.dicomweb.asgi import DicomwebFastLane  # noqa: E402
 
@@ -23,8 +27,8 @@ application = ProtocolTypeRouter(
         # cycle (still audited); everything else goes to Django unchanged. Django's handler is
         # typed more narrowly than the plain ASGI callable the lane takes.
         "http": DicomwebFastLane(django_asgi_app),  # type: ignore[arg-type]
-        # The Origin header must name an allowed host: a page on another site cannot open a
-        # socket that rides on the clinician's session cookie.
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        # The Origin must be this site (scheme, host and port): a page on another site, or on
+        # another port of the same host, cannot open a socket on the clinician's session cookie.
+        "websocket": SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

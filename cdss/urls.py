@@ -4,6 +4,11 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from cdss.core.views import healthz, readyz
 
+handler400 = "cdss.core.http_errors.handler400"
+handler403 = "cdss.core.http_errors.handler403"
+handler404 = "cdss.core.http_errors.handler404"
+handler500 = "cdss.core.http_errors.handler500"
+
 api_v1 = [
     path("", include("cdss.accounts.api.urls")),
     path("", include("cdss.audit.api.urls")),

@@ -117,3 +117,11 @@ def client_for(user: User | None) -> APIClient:
 @pytest.fixture
 def api() -> Any:
     return client_for
+
+
+def same_error(left: Any, right: Any) -> bool:
+    """Two error bodies say the same thing (each answer has its own request id)."""
+    def strip(body: Any) -> Any:
+        return {k: v for k, v in body.items() if k != "request_id"} if isinstance(body, dict) else body
+
+    return bool(strip(left) == strip(right))

@@ -53,7 +53,9 @@ class AuditEvent(models.Model):
     object_id = models.CharField(max_length=128, blank=True)
     patient_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     client_ip = models.GenericIPAddressField(null=True, blank=True)
-    request_id = models.CharField(max_length=64, blank=True)
+    request_id = models.CharField(max_length=64, blank=True, db_index=True)
+    # The X-Request-ID a client sent, if any: kept apart, since clients choose it freely.
+    client_request_id = models.CharField(max_length=64, blank=True)
     outcome = models.CharField(max_length=16, choices=AuditOutcome.choices, default=AuditOutcome.SUCCESS)
     # Identifiers and counts only; never names, MRNs or values.
     detail = models.JSONField(default=dict, blank=True)

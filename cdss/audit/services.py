@@ -10,6 +10,7 @@ from django.db import connection, transaction
 from django.http import HttpRequest
 
 from cdss.audit.models import AuditAction, AuditEvent, AuditOutcome
+from cdss.core.ids import ID_MAX
 from cdss.core.request_context import request_id_var
 from cdss.core.transactions import atomic_without_flush_wait
 
@@ -44,15 +45,18 @@ def audit_event_build(*, actor: Any, action: str, object_type: str, **details: U
     request = details.get("request")
     request_id = getattr(request, "request_id", None) if request is not None else None
     object_id = details.get("object_id")
+    patient_id = details.get("patient_id")
     return AuditEvent(
         actor_id=actor.pk if authenticated else None,
         actor_username=actor.get_username() if authenticated else "",
         action=action,
         object_type=object_type,
-        object_id="" if object_id is None else str(object_id),
-        patient_id=details.get("patient_id"),
+        object_id="" if object_id is None else str(object_id)[:128],
+        # An id beyond 64 bits names no patient; the attempt stays visible in object_id.
+        patient_id=patient_id if isinstance(patient_id, int) and 0 < patient_id <= ID_MAX else None,
         client_ip=_client_ip(request),
         request_id=request_id or request_id_var.get(),
+        client_request_id=str(getattr(request, "client_request_id", "") or "")[:64],
         outcome=details.get("outcome", AuditOutcome.SUCCESS),
         detail=details.get("detail") or {},
     )

@@ -12,7 +12,8 @@ from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from cdss.core.errors import CdssError
+from cdss.core.errors import CdssError, Throttled
+from cdss.core.http_errors import current_request_id
 
 logger = logging.getLogger(__name__)
 
@@ -31,12 +32,16 @@ _DRF_CODES: dict[type[drf_exceptions.APIException], str] = {
 
 
 def error_body(code: str, message: str, detail: Any = None) -> dict[str, Any]:
-    return {"code": code, "message": message, "detail": detail}
+    return {"code": code, "message": message, "detail": detail, "request_id": current_request_id()}
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, CdssError):
-        return Response(exc.as_dict(), status=exc.status_code)
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Throttled) else None
+        return Response({**exc.as_dict(), "request_id": current_request_id()}, status=exc.status_code, headers=headers)
+    if isinstance(exc, RecursionError):
+        # A parser or serializer walking input nested deeper than the interpreter allows.
+        return Response(error_body("malformed_request", "The request is nested too deeply."), status=400)
     if isinstance(exc, (OperationalError, InterfaceError)):
         logger.warning("database unavailable: %s", type(exc).__name__)
         return Response(

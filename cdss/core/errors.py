@@ -59,3 +59,21 @@ class ServiceUnavailable(CdssError):
 
     code = "service_unavailable"
     status_code = 503
+
+
+class RequestTooLarge(CdssError):
+    """The body is over the limit for this endpoint (413)."""
+
+    code = "request_too_large"
+    status_code = 413
+
+
+class Throttled(CdssError):
+    """Too many requests from this client or for this account; retry after ``retry_after`` s (429)."""
+
+    code = "throttled"
+    status_code = 429
+
+    def __init__(self, message: str, *, retry_after: int, code: str | None = None, detail: object = None) -> None:
+        super().__init__(message, code=code, detail=detail)
+        self.retry_after = max(1, int(retry_after))

@@ -26,15 +26,20 @@ def client_ip(request: HttpRequest) -> str | None:
 
 
 class RequestIdMiddleware:
-    """Takes a sane X-Request-ID from the proxy or makes one; echoes it back."""
+    """Gives every request a server-made id, answered in X-Request-ID.
+
+    A client's own X-Request-ID is never the request's id (a client could otherwise reuse
+    one to blur the audit trail); a sane one is kept beside it as ``client_request_id``.
+    """
 
     def __init__(self, get_response: Handler) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         incoming = request.headers.get("X-Request-ID", "")
-        request_id = incoming if _REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
+        request_id = uuid.uuid4().hex
         request.request_id = request_id  # type: ignore[attr-defined]
+        request.client_request_id = incoming if _REQUEST_ID_RE.match(incoming) else ""  # type: ignore[attr-defined]
         token = request_id_var.set(request_id)
         try:
             response = self.get_response(request)

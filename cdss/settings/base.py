@@ -45,9 +45,12 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: every answer gets a request id, and every error answer is the JSON error body
+    # (or a plain page off the API), whatever raised it and whether or not DEBUG is on.
+    "cdss.core.middleware.RequestIdMiddleware",
+    "cdss.core.http_errors.ErrorBodyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "cdss.core.middleware.RequestIdMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -60,6 +63,9 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "cdss.urls"
+# Django's debug page never renders, not even with DEBUG on (the demo): errors are JSON.
+DEFAULT_EXCEPTION_REPORTER = "cdss.core.http_errors.QuietExceptionReporter"
+CSRF_FAILURE_VIEW = "cdss.core.http_errors.csrf_failure"
 ASGI_APPLICATION = "cdss.asgi.application"
 WSGI_APPLICATION = None
 
@@ -173,7 +179,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "cdss.core.parsers.JSONParser",
         "rest_framework.parsers.MultiPartParser",
         "rest_framework.parsers.FormParser",
     ],

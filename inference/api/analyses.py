@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 from cdss.audit.models import AuditAction
 from cdss.audit.services import audit_record
 from cdss.core.errors import NotFound
+from cdss.core.ids import id_parse
 from inference.analysis.catalog import analysis_models
 from inference.analysis.services import analysis_request_create
 from inference.models import AnalysisRequest
@@ -123,7 +124,8 @@ class AnalysisListCreateApi(APIView):
         patient_id = request.query_params.get("patient")
         analyses = analyses_for_user(request.user)
         if patient_id:
-            analyses = analyses.filter(patient_id=int(patient_id) if patient_id.isdigit() else -1)
+            patient_pk = id_parse(patient_id)
+            analyses = analyses.filter(patient_id=patient_pk) if patient_pk is not None else analyses.none()
         rows = list(analyses.select_related("report").prefetch_related("steps").order_by("-created_at")[:50])
         audit_record(actor=request.user, action=AuditAction.READ, object_type="analysis_list", request=request,
                      detail={"analysis_ids": [a.pk for a in rows]})

@@ -11,7 +11,11 @@ from rest_framework.views import APIView
 
 from cdss.audit.models import AuditAction
 from cdss.audit.services import audit_record
+from cdss.core.ids import query_int
 from patients.access import patient_get_for_user
+
+# A century: any longer window reaches before the first stored result and overflows dates.
+WINDOW_DAYS_MAX = 36500
 
 
 class ScoresEvaluateApi(APIView):
@@ -39,11 +43,11 @@ class PatientScoresApi(APIView):
         from inference.risk.patient_scores import patient_scores_evaluate
 
         patient = patient_get_for_user(request.user, patient_id, request=request)
-        window = request.query_params.get("window_days")
+        window = query_int(request.query_params, "window_days", low=1, high=WINDOW_DAYS_MAX)
         wanted = [s for s in request.query_params.get("scores", "").split(",") if s]
         kwargs: dict[str, Any] = {"score_ids": wanted or None}
-        if window and window.isdigit():
-            kwargs["window_days"] = int(window)
+        if window is not None:
+            kwargs["window_days"] = window
         result = patient_scores_evaluate(patient=patient, **kwargs)
         audit_record(actor=request.user, action=AuditAction.READ, object_type="patient_scores", object_id=patient.pk,
                      patient_id=patient.pk, request=request)

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
-from rest_framework.parsers import BaseParser, JSONParser, MultiPartParser
+from rest_framework.parsers import BaseParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from cdss.audit.models import AuditAction
 from cdss.audit.services import audit_record
+from cdss.core.parsers import JSONParser, json_loads_strict
 from patients.access import (
     patient_get_for_edit,
     patient_get_for_export,
@@ -31,7 +31,11 @@ FHIR_JSON = "application/fhir+json"
 IMPORT_MAX_BYTES = 20 * 1024 * 1024
 
 
-class FhirJsonParser(JSONParser):
+class ImportJsonParser(JSONParser):
+    max_bytes = IMPORT_MAX_BYTES
+
+
+class FhirJsonParser(ImportJsonParser):
     media_type = FHIR_JSON
 
 
@@ -70,7 +74,7 @@ def import_document_read(request: Request) -> tuple[ImportFormat, Any]:
     if content_type in ("application/json", FHIR_JSON):
         return "fhir", request.data
     upload = request.data.get("file") if hasattr(request.data, "get") else None
-    if upload is None:
+    if upload is None or not hasattr(upload, "read"):  # absent, or a text field named "file"
         raise MissingField("file: a FHIR Bundle or a CSV file is required.", detail={"field": "file"})
     if upload.size > IMPORT_MAX_BYTES:
         raise ImportTooLarge("The file is too large.", detail={"max_bytes": IMPORT_MAX_BYTES})
@@ -80,7 +84,7 @@ def import_document_read(request: Request) -> tuple[ImportFormat, Any]:
         return "csv", _csv_text(raw)
     if name.endswith(".json") or upload.content_type in ("application/json", FHIR_JSON):
         try:
-            return "fhir", json.loads(raw)
+            return "fhir", json_loads_strict(raw.decode("utf-8"))
         except (ValueError, UnicodeDecodeError) as exc:
             raise InvalidFhir("The file is not JSON.", detail={"errors": []}) from exc
     raise UnsupportedImportFormat("Send a FHIR Bundle (.json) or a CSV file (.csv).", detail={"field": "file"})
@@ -119,7 +123,7 @@ class PatientFhirExportApi(GenericAPIView[Any]):
 
 
 class PatientImportApi(GenericAPIView[Any]):
-    parser_classes = [JSONParser, FhirJsonParser, CsvParser, MultiPartParser]
+    parser_classes = [ImportJsonParser, FhirJsonParser, CsvParser, MultiPartParser]
     serializer_class = ImportReportSerializer
 
     @extend_schema(

@@ -13,11 +13,14 @@ from tests.conftest import World, client_for
 
 
 def test_read_is_audited(world: World) -> None:
-    client_for(world.clinician).get(f"/api/v1/patients/{world.patient.pk}/", HTTP_X_REQUEST_ID="req-abc-1")
+    response = client_for(world.clinician).get(f"/api/v1/patients/{world.patient.pk}/", HTTP_X_REQUEST_ID="req-abc-1")
     event = AuditEvent.objects.get(action="read", object_type="patient", actor_id=world.clinician.pk)
     assert event.patient_id == world.patient.pk
     assert event.outcome == "success"
-    assert event.request_id == "req-abc-1"
+    # The server makes the request id; the client's own value is kept apart.
+    assert event.request_id == response["X-Request-ID"] != "req-abc-1"
+    assert len(event.request_id) == 32
+    assert event.client_request_id == "req-abc-1"
     assert event.client_ip == "127.0.0.1"
 
 

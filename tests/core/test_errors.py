@@ -9,7 +9,7 @@ def test_error_body_shape_for_validation(world: World) -> None:
     )
     assert response.status_code == 400
     body = response.json()
-    assert set(body) == {"code", "message", "detail"}
+    assert set(body) == {"code", "message", "detail", "request_id"}
     assert body["code"] == "validation_failed"
     assert "birth_date" in body["detail"]
 
