@@ -2,7 +2,8 @@
 
 import type { Http } from './http';
 import type {
-  Analysis, AnalysisModel, Analyte, ClinicalFinding, GeneticFinding, ImagingStudy, LifestyleRecord, Me,
+  Analysis, AnalysisModel, Analyte, ClinicalFinding, FindingDecisionBody, FindingsDecided, GeneticFinding, ImagingFinding,
+  ImagingStudy, LifestyleRecord, Me,
   Observation, ObservationCreate, ObservationSeries, Page, Patient, PatientScoresBody, Report, ReportSummary, ScoresResponse,
   SyncReport, UploadReport,
 } from './types';
@@ -132,6 +133,25 @@ export class Api {
 
   reportAmend(reportId: number, text: string): Promise<Report> {
     return this.http.post<Report>(`/reports/${reportId}/amend/`, { text });
+  }
+
+  /** Release the current signed version to the patient (audited; the policy may do it at signing). */
+  reportRelease(reportId: number): Promise<Report> {
+    return this.http.post<Report>(`/reports/${reportId}/release/`);
+  }
+
+  /** The findings of the analysis a report version presents, as decided now. */
+  async reportFindings(reportId: number): Promise<ImagingFinding[]> {
+    return listOf(await this.http.get<ImagingFinding[]>(`/reports/${reportId}/findings/`));
+  }
+
+  async analysisFindings(analysisId: number): Promise<ImagingFinding[]> {
+    return listOf(await this.http.get<ImagingFinding[]>(`/analyses/${analysisId}/findings/`));
+  }
+
+  /** Accept, edit or reject one finding; the answer names the new draft report version. */
+  findingDecide(findingId: number, body: FindingDecisionBody): Promise<FindingsDecided> {
+    return this.http.post<FindingsDecided>(`/findings/${findingId}/decide/`, body);
   }
 
   reportExportUrl(reportId: number, format: 'pdf' | 'fhir' | 'html'): string {

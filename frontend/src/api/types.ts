@@ -257,12 +257,15 @@ export interface AnalysisModel {
   readonly description: string;
 }
 
+/** draft -> final (shown "signed") -> amended | superseded, once a newer version is signed. */
+export type ReportStatusValue = 'draft' | 'final' | 'amended' | 'superseded';
+
 export interface ReportSummary {
   readonly id: number;
   readonly version: number;
-  readonly status: 'draft' | 'final' | 'amended';
+  readonly status: ReportStatusValue;
   readonly request: number | null;
-  /** The version this one amends, and the amendment that replaced this one. */
+  /** The signed version this one replaced (set when signed), and the signed one that replaced it. */
   readonly supersedes: number | null;
   readonly superseded_by: number | null;
   /** The patient's newest report (only in the list). */
@@ -270,9 +273,62 @@ export interface ReportSummary {
   readonly created_at: string;
   readonly signed_at: string | null;
   readonly content_sha256: string;
+  /** Lifecycle, by name (absent from a patient's plain version). */
+  readonly status_label?: string;
+  /** The patient's current signed version: a newer draft never displaces it. */
+  readonly current?: boolean;
+  readonly requested_by_name?: string | null;
+  readonly requested_at?: string | null;
+  readonly signed_by_name?: string | null;
+  readonly released_by_name?: string | null;
+  readonly released_at?: string | null;
+  readonly analysis?: number | null;
+  readonly amends?: number | null;
+  readonly derived_from?: number | null;
+  /** AI findings still proposed when this version was made: it cannot be signed while > 0. */
+  readonly findings_pending?: number;
+}
+
+export type FindingStatusValue = 'proposed' | 'accepted' | 'edited' | 'rejected';
+
+/** A reviewable imaging finding (inference/findings): a model's proposal or a clinician's entry. */
+export interface ImagingFinding {
+  readonly id: number;
+  readonly analysis: number;
+  readonly kind: 'lesion' | 'nodule' | 'classification' | 'segmentation';
+  readonly source: 'model' | 'clinician';
+  readonly label: string;
+  readonly status: FindingStatusValue;
+  readonly counts: boolean;
+  readonly counts_as_tumour: boolean;
+  readonly series_uid: string;
+  readonly model_key: string;
+  readonly model_version: string;
+  /** "lesion:<n>" (the model's lesion number), "liver", "prediction:<SOP UID>", "clinician:…". */
+  readonly source_ref: string;
+  readonly values: Readonly<Record<string, unknown>>;
+  readonly proposed: Readonly<Record<string, unknown>>;
+  readonly decided_by: string | null;
+  readonly decided_at: string | null;
+  readonly reason: string;
+}
+
+export interface FindingDecisionBody {
+  readonly status: 'accepted' | 'edited' | 'rejected';
+  readonly reason?: string;
+  readonly label?: string;
+  readonly values?: Readonly<Record<string, number>>;
+}
+
+/** After decisions: the findings as they stand and the new draft version (null before the first report). */
+export interface FindingsDecided {
+  readonly findings: readonly ImagingFinding[];
+  readonly report: { readonly id: number; readonly version: number; readonly status: ReportStatusValue } | null;
 }
 
 export interface Report extends ReportSummary {
+  /** Why this draft cannot be signed now (proposed findings, a newer version), or null. */
+  readonly sign_blocker?: { readonly code: string; readonly message: string } | null;
   readonly patient: number;
   readonly content: ReportContent;
   readonly integrity_ok: boolean;

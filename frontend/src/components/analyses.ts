@@ -103,7 +103,11 @@ export class AnalysesPanel {
       h('a', { href: routeHref({ name: 'report', reportId: r.id }) }, `Report v${r.version}`),
       ' ', h('span', { class: `badge badge-${r.status}` }, r.signed_at ? 'signed' : r.status),
       ' ', reportCurrency(r, reports),
-      h('span', { class: 'muted' }, ` · ${dateTimeFormat(r.created_at)}`)))));
+      h('span', { class: 'muted report-people' }, [
+        ` · ${dateTimeFormat(r.created_at)}`,
+        r.requested_by_name ? ` · requested by ${r.requested_by_name}` : '',
+        r.signed_by_name && r.signed_at ? ` · signed by ${r.signed_by_name}, ${dateTimeFormat(r.signed_at)}` : '',
+      ].join(''))))));
   }
 
   private drawAnalyses(): void {
@@ -252,9 +256,19 @@ export class AnalysesPanel {
 }
 
 /** "current", or which version replaced this one (an amendment or a later run). */
+/** Where a version stands: a draft (beside the signed one, never displacing it), the current
+ * signed version, or a signed version a newer signed one replaced. */
 export function reportCurrency(report: ReportSummary, all: readonly ReportSummary[]): HTMLElement {
-  if (report.latest) return h('span', { class: 'badge badge-current', 'data-currency': 'current' }, 'current');
+  if (report.status === 'draft') {
+    const pending = report.findings_pending ?? 0;
+    return h('span', { class: 'badge badge-draft', 'data-currency': 'draft' },
+      pending ? `draft · ${pending} finding(s) to review` : 'draft');
+  }
+  if (report.current ?? report.latest) {
+    return h('span', { class: 'badge badge-current', 'data-currency': 'current' }, report.released_at ? 'current · released' : 'current');
+  }
   const replacement = all.find((other) => other.id === report.superseded_by);
-  const text = replacement ? `superseded by v${replacement.version}` : 'superseded by a later report';
+  const verb = report.status === 'amended' ? 'amended by' : 'superseded by';
+  const text = replacement ? `${verb} v${replacement.version}` : `${verb} a later report`;
   return h('span', { class: 'badge badge-superseded', 'data-currency': 'superseded' }, text);
 }

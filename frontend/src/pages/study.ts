@@ -1,8 +1,9 @@
 /** The study page: patient context and the Cornerstone3D viewer (its own chunk, loaded here). */
 
-import type { AppContext, Page } from '../app';
+import { type AppContext, type Page, canEdit } from '../app';
 import { ApiError } from '../api/errors';
 import type { Patient } from '../api/types';
+import { FindingReview } from '../components/findingReview';
 import { stateError, stateLoading } from '../components/states';
 import { h, replace } from '../lib/dom';
 import { personName } from '../lib/format';
@@ -39,6 +40,18 @@ export async function studyPage(ctx: AppContext, route: Route): Promise<Page> {
     const report = await ctx.api.reportGet(latest.report_id);
     return aiFindingsFromReport(report.content, seriesUid, `Report v${report.version}`);
   };
+  /** The review of the same analysis's findings of this series (a clinician decides). */
+  const aiFindingsReview = async (seriesUid: string): Promise<FindingReview | null> => {
+    if (patientId === null || ctx.me.role === 'patient') return null;
+    const analyses = await ctx.api.analyses(patientId);
+    const latest = analyses.find((a) => a.status === 'succeeded' && a.report_id !== null && a.series_uids.includes(seriesUid));
+    if (!latest || latest.report_id === null) return null;
+    const review = new FindingReview({
+      api: ctx.api, reportId: latest.report_id, seriesUid, canDecide: canEdit(ctx.me), announce: ctx.announce, draftLink: true,
+    });
+    await review.load();
+    return review;
+  };
   let handle: ViewerHandle | null = null;
   let destroyed = false;
   void import('../viewer/viewer').then(async ({ viewerMount }) => {
@@ -51,6 +64,7 @@ export async function studyPage(ctx: AppContext, route: Route): Promise<Page> {
       instanceUid: route.instanceUid ?? null,
       announce: ctx.announce,
       aiFindings: patientId === null ? undefined : aiFindings,
+      aiFindingsReview: patientId === null ? undefined : aiFindingsReview,
       onSeriesChange: (seriesUid) => {
         history.replaceState(null, '', routeHref({ ...route, seriesUid, instanceUid: null }));
       },

@@ -6,14 +6,24 @@ import type { ViewerModule } from './module';
 
 export type AiFindingsLoader = (seriesUid: string) => Promise<AiFindingsBlock[]>;
 
+/** The review (accept, edit, reject) of the series's AI findings, mounted under the table. */
+export interface AiFindingsReviewPanel {
+  readonly element: HTMLElement;
+  destroy(): void;
+}
+export type AiFindingsReviewFactory = (seriesUid: string) => Promise<AiFindingsReviewPanel | null>;
+
 export class AiFindingsModule implements ViewerModule {
   readonly element: HTMLElement;
   private readonly body: HTMLElement;
   private readonly loader: AiFindingsLoader | null;
+  private readonly review: AiFindingsReviewFactory | null;
+  private reviewPanel: AiFindingsReviewPanel | null = null;
   private ticket = 0;
 
-  constructor(loader: AiFindingsLoader | null) {
+  constructor(loader: AiFindingsLoader | null, review: AiFindingsReviewFactory | null = null) {
     this.loader = loader;
+    this.review = review;
     this.body = h('div', { class: 'ai-body', 'aria-live': 'polite' });
     this.element = h('section', { class: 'panel', id: 'ai-findings', 'aria-labelledby': 'ai-title' },
       h('header', { class: 'panel-head' }, h('h2', { id: 'ai-title' }, 'AI findings')), this.body);
@@ -26,6 +36,8 @@ export class AiFindingsModule implements ViewerModule {
   async show(seriesUid: string): Promise<void> {
     if (!this.loader) return;
     const ticket = ++this.ticket;
+    this.reviewPanel?.destroy();
+    this.reviewPanel = null;
     replace(this.body, h('p', { class: 'muted small', role: 'status' }, 'Looking for analyses of this series…'));
     let blocks: AiFindingsBlock[];
     try {
@@ -48,9 +60,21 @@ export class AiFindingsModule implements ViewerModule {
         h('tbody', null, ...block.lesions.map((lesion) => h('tr', null, h('td', null, lesion.id), ...lesion.cells.map(([, text]) => h('td', { class: 'measure-value' }, text))))))
         : null,
     )));
+    if (!this.review) return;
+    const panel = await this.review(seriesUid).catch(() => null);
+    if (ticket !== this.ticket) {
+      panel?.destroy();
+      return;
+    }
+    if (panel) {
+      this.reviewPanel = panel;
+      this.body.appendChild(panel.element);
+    }
   }
 
   destroy(): void {
     this.ticket += 1;
+    this.reviewPanel?.destroy();
+    this.reviewPanel = null;
   }
 }

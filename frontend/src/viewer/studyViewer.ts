@@ -21,7 +21,7 @@ import {
   type DicomJson, SEG_SOP_CLASS, type SeriesInfo, TAG, frameImageIds, instancesSort, seriesInfoParse, seriesIsVolumetric, tagNumbers,
   tagString,
 } from './dicomJson';
-import { type AiFindingsLoader, AiFindingsModule } from './aiFindings';
+import { type AiFindingsLoader, AiFindingsModule, type AiFindingsReviewFactory } from './aiFindings';
 import { segInstanceFetch, segInstancesFor } from './dicomSeg';
 import { instanceWindowDefault, shownSliceFirst } from './loading';
 import { MeasurementsModule } from './measurements';
@@ -41,6 +41,8 @@ export interface ViewerOptions {
   readonly onSeriesChange?: (seriesUid: string) => void;
   /** AI findings of a series from the reports (the page knows the API; the viewer does not). */
   readonly aiFindings?: AiFindingsLoader;
+  /** Accept, edit or reject the shown series's AI findings (clinicians). */
+  readonly aiFindingsReview?: AiFindingsReviewFactory;
 }
 
 type Layout = 'single' | 'mpr';
@@ -142,7 +144,7 @@ export class StudyViewer implements ViewerModule {
     this.segmentationModule = new SegmentationModule({ announce: (text) => options.announce(text), render: () => this.engine?.render() });
     this.measurementsModule = new MeasurementsModule();
     this.measurementsModule.rerender = () => this.engine?.render();
-    this.aiModule = new AiFindingsModule(options.aiFindings ?? null);
+    this.aiModule = new AiFindingsModule(options.aiFindings ?? null, options.aiFindingsReview ?? null);
     this.element = h('div', { class: 'viewer', 'data-state': 'loading', tabindex: '-1' },
       this.toolbar,
       h('div', { class: 'viewer-main' },

@@ -1,0 +1,69 @@
+/**
+ * A report version's place in its lifecycle, and the release step: draft -> signed ->
+ * (amended | superseded); release to the patient is its own, audited step on the current
+ * signed version (inference/reports/services.py). The page only shows what the server allows;
+ * the server enforces it.
+ */
+
+import type { Api } from '../api/client';
+import { ApiError, errorText } from '../api/errors';
+import type { Report, ReportSummary } from '../api/types';
+import { h, replace } from '../lib/dom';
+import { dateTimeFormat } from '../lib/format';
+import './findingReview.css';
+
+const STATE_TEXT: Record<string, string> = { draft: 'draft', final: 'signed', amended: 'amended', superseded: 'superseded' };
+
+/** "draft", "signed", "amended", "superseded", with "released" beside a released version. */
+export function reportStateBadges(report: ReportSummary): HTMLElement {
+  const state = STATE_TEXT[report.status] ?? report.status;
+  return h('span', { class: 'report-state', 'data-state': report.status },
+    h('span', { class: `badge badge-${report.status}`, 'data-badge': 'state' }, state),
+    report.released_at ? h('span', { class: 'badge badge-released', 'data-badge': 'released' }, 'released') : null);
+}
+
+export interface ReleaseOptions {
+  readonly api: Api;
+  readonly canRelease: boolean;
+  readonly announce?: (text: string) => void;
+  readonly onReleased?: (report: Report) => void;
+}
+
+/** Who released the version and when, or the button that releases the current signed one. */
+export function releaseArea(report: Report, options: ReleaseOptions): HTMLElement {
+  const area = h('div', { class: 'release-area', id: 'report-release' });
+  const draw = (current: Report): void => {
+    if (current.released_at) {
+      replace(area, h('p', { class: 'released', id: 'report-released' },
+        `Released to the patient${current.released_by_name ? ` by ${current.released_by_name}` : ''} on ${dateTimeFormat(current.released_at)}.`));
+      return;
+    }
+    if (current.status !== 'final') {
+      replace(area, h('p', { class: 'muted small' }, current.status === 'draft'
+        ? 'Not visible to the patient: a draft is never released. Sign it first.'
+        : 'Not visible to the patient: only the current signed version can be released.'));
+      return;
+    }
+    if (!options.canRelease) {
+      replace(area, h('p', { class: 'muted small' }, 'Signed; not yet released to the patient.'));
+      return;
+    }
+    const error = h('p', { class: 'form-error', role: 'alert', hidden: true });
+    const button = h('button', { type: 'button', class: 'btn', id: 'release-submit' }, 'Release to the patient');
+    button.addEventListener('click', () => {
+      button.disabled = true;
+      options.api.reportRelease(current.id).then((released) => {
+        options.announce?.('Report released to the patient.');
+        draw(released);
+        options.onReleased?.(released);
+      }).catch((caught: unknown) => {
+        button.disabled = false;
+        error.hidden = false;
+        error.textContent = caught instanceof ApiError ? errorText(caught) : 'Could not release.';
+      });
+    });
+    replace(area, h('p', { class: 'muted small' }, 'Signed; the patient sees it only once released.'), button, error);
+  };
+  draw(report);
+  return area;
+}
