@@ -19,6 +19,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
+from functools import cache
 from typing import Any
 
 # Shown when a report predates the intended-use statement in its content.
@@ -156,13 +157,20 @@ def _category_after(score_id: str) -> Callable[[re.Match[str]], str]:
     return replace
 
 
+# Score ids as whole words, longest first ("meld_na" before "meld"); with a bare category after the value.
+_SCORE_PATTERNS = [
+    (score_id, re.compile(rf"\b{re.escape(score_id)} (-?[0-9.]+) \(([^)]+)\)"), re.compile(rf"\b{re.escape(score_id)}\b"))
+    for score_id in sorted(SCORE_NAMES, key=len, reverse=True)
+]
+
+
 def humanise_text(text: str) -> str:
     """Free text written by the rules (recommendations, gaps): score ids and input keys in words."""
     out = text
-    for score_id in sorted(SCORE_NAMES, key=len, reverse=True):
+    for score_id, with_category, bare in _SCORE_PATTERNS:
         # "albi -1.82 (2)" -> "ALBI -1.82 (grade 2)": the rules write a bare category after the value.
-        out = re.sub(rf"\b{re.escape(score_id)} (-?[0-9.]+) \(([^)]+)\)", _category_after(score_id), out)
-        out = re.sub(rf"\b{re.escape(score_id)}\b", SCORE_NAMES[score_id], out)
+        out = with_category.sub(_category_after(score_id), out)
+        out = bare.sub(SCORE_NAMES[score_id], out)
     return _SNAKE.sub(lambda m: words(m.group(0)), out)
 
 
@@ -899,11 +907,22 @@ def user_display_name(user: Any) -> str:
     return full or str(getattr(user, "username", "")) or "unknown user"
 
 
+@cache
+def _card_name(key: str, version: str | None) -> str | None:
+    """The model card's name (a card version never changes, so it is read once per process)."""
+    from inference.registry import ModelNotFound, model_card_get
+
+    try:
+        card = model_card_get(key=key, version=version)
+    except ModelNotFound:
+        return None
+    return str(card.data.get("name") or "") or None
+
+
 def report_document(report: Any) -> ReportDocument:
     """The document of one report version, with names and series looked up now."""
     from cdss.accounts.models import User
     from imaging.models import ImagingSeries
-    from inference.registry import ModelNotFound, model_card_get
     from inference.reports.content import content_sha256
     from patients.models import Patient
     from patients.units import analyte_by_code
@@ -931,11 +950,7 @@ def report_document(report: Any) -> ReportDocument:
                 for f in content.get("imaging_findings", []) if isinstance(f, Mapping)}
 
     def imaging_model_name(key: str) -> str | None:
-        try:
-            card = model_card_get(key=key, version=versions.get(key))
-        except ModelNotFound:
-            return None
-        return str(card.data.get("name") or "") or None
+        return _card_name(key, versions.get(key))
 
     ctx = DocumentContext(
         patient_name=f"{patient.family_name.upper()}, {patient.given_name}", mrn=patient.mrn,
