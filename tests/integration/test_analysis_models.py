@@ -6,6 +6,7 @@ the committed model artefacts, writes the SEG back and fuses everything into one
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
@@ -55,8 +56,22 @@ def series_of(mrn: str, modality: str) -> tuple[Patient, str]:
     return series.study.patient, series.series_instance_uid
 
 
+def test_chest_xray_model_abstains_for_an_adult(demo: dict[str, Any]) -> None:
+    # The demo radiographs are children's (Kermany et al.); the demo patients are adults.
+    patient, series_uid = series_of("DEMO-0003", "DX")
+    analysis = run(patient, series_uid, "cxr_pneumonia")
+    assert analysis.status == AnalysisStatus.SUCCEEDED, (analysis.error_code, analysis.error_message)
+    finding = Report.objects.get(request=analysis).content["imaging_findings"][0]
+    assert finding["abstention"]["code"] == "age_outside_population"
+    assert "children aged 1-5" in finding["abstention"]["reason"]
+    assert finding["findings"] == {} and finding["model"]["key"] == "cxr_pneumonia"
+
+
 def test_chest_xray_model_report(demo: dict[str, Any]) -> None:
     patient, series_uid = series_of("DEMO-0003", "DX")
+    # A child of four on the study date (2025-04-12): inside the model's intended population.
+    patient.birth_date = dt.date(2021, 1, 15)
+    patient.save(update_fields=["birth_date"])
     analysis = run(patient, series_uid, "cxr_pneumonia")
     assert analysis.status == AnalysisStatus.SUCCEEDED, (analysis.error_code, analysis.error_message)
     report = Report.objects.get(request=analysis)
@@ -65,7 +80,7 @@ def test_chest_xray_model_report(demo: dict[str, Any]) -> None:
     prediction = report.content["imaging_findings"][0]["findings"]["predictions"][0]
     assert 0.0 <= prediction["probability"] <= 1.0
     assert prediction["heatmap_ref"].startswith("data:image/png;base64,")
-    assert any(r["domain"] == "chest" for r in report.content["recommendations"])
+    assert "abstention" not in report.content["imaging_findings"][0]
     assert report.content["inputs"]["imaging"][0]["sop_instance_uids"]
 
 
