@@ -14,11 +14,16 @@ from cdss.audit.models import AuditAction
 from cdss.audit.services import audit_record
 from cdss.core.errors import NotFound
 from cdss.core.ids import id_parse
+from cdss.core.jsonbounds import json_check_bounds
 from inference.analysis.catalog import analysis_models
 from inference.analysis.services import analysis_request_create
 from inference.models import AnalysisRequest
 from inference.selectors import analyses_for_user, analysis_get_for_user, user_is_patient
 from patients.access import patient_get_for_edit
+
+# Options are a few flags per model; anything bigger is stored in every request row for nothing.
+OPTIONS_MAX_DEPTH = 4
+OPTIONS_MAX_BYTES = 4096
 
 
 class AnalysisCreateSerializer(serializers.Serializer[Any]):
@@ -27,6 +32,10 @@ class AnalysisCreateSerializer(serializers.Serializer[Any]):
     models = serializers.ListField(child=serializers.CharField(max_length=64), max_length=10, default=list)
     options = serializers.DictField(default=dict)
     idempotency_key = serializers.CharField(max_length=128)
+
+    def validate_options(self, value: dict[str, Any]) -> dict[str, Any]:
+        json_check_bounds(value, field="options", max_depth=OPTIONS_MAX_DEPTH, max_bytes=OPTIONS_MAX_BYTES)
+        return value
 
 
 class AnalysisStepSerializer(serializers.Serializer[Any]):

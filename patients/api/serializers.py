@@ -7,6 +7,7 @@ stable code; the write serializers here only describe request bodies in the Open
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from typing import Any
 
 from django.utils import timezone
@@ -16,6 +17,7 @@ from rest_framework import serializers
 from cdss.accounts.models import CareTeam
 from patients.models import ClinicalFinding, GeneticFinding, LabObservation, LifestyleRecord, Patient
 from patients.units import UnknownAnalyte, analyte_by_code
+from patients.validation import latest_valid_date
 
 
 def iso_datetime(value: dt.datetime | None) -> str | None:
@@ -24,6 +26,16 @@ def iso_datetime(value: dt.datetime | None) -> str | None:
         return None
     text = timezone.localtime(value).isoformat() if timezone.is_aware(value) else value.isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+BIRTH_DATE_MAX_AGE_YEARS = 130
+# Characters that hide or reorder what a clinician reads: C0/C1 controls (tab, newline and the
+# like included: a name or an address line is one line) and the bidirectional overrides.
+_BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def text_is_clean(text: str) -> bool:
+    return not any(unicodedata.category(ch) == "Cc" or ch in _BIDI_CONTROLS for ch in text)
 
 
 class PatientSerializer(serializers.ModelSerializer[Patient]):
@@ -39,15 +51,34 @@ class PatientSerializer(serializers.ModelSerializer[Patient]):
         read_only_fields = ["id", "created_at", "updated_at"]
 
     def validate_birth_date(self, value: dt.date) -> dt.date:
-        if value > dt.date.today():
+        # Today somewhere on Earth at the latest; no one alive was born more than 130 years
+        # ago, and a year-1 birth date made every later analysis of the patient fail.
+        if value > latest_valid_date():
             raise serializers.ValidationError("Birth date is in the future.", code="future_date")
+        today = dt.date.today()
+        earliest = today.replace(year=today.year - BIRTH_DATE_MAX_AGE_YEARS, day=min(today.day, 28))
+        if value < earliest:
+            raise serializers.ValidationError(
+                f"Birth date is more than {BIRTH_DATE_MAX_AGE_YEARS} years ago.", code="implausible_date"
+            )
         return value
 
     def validate_care_team(self, value: CareTeam | None) -> CareTeam | None:
         user = self.context["request"].user
+        if value is None and user.role != "admin":
+            # A patient without a care team is invisible to every clinician.
+            raise serializers.ValidationError("Only an administrator may remove the care team.", code="care_team_required")
         if value is not None and user.role != "admin" and not value.members.filter(pk=user.pk).exists():
             raise serializers.ValidationError("You are not a member of that care team.", code="not_member")
         return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        for name, value in attrs.items():
+            if isinstance(value, str) and not text_is_clean(value):
+                raise serializers.ValidationError(
+                    {name: ["Control or direction-override characters are not allowed."]}, code="control_characters"
+                )
+        return attrs
 
     def to_representation(self, instance: Patient) -> dict[str, Any]:
         # The patient list is the portal's busiest read: build the row directly (a test checks
