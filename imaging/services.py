@@ -506,8 +506,22 @@ def _validate(item: _Item) -> None:
         item.result.reject("dicomdir", "A DICOMDIR media index; skipped.", status="skipped")
 
 
+def _other_patient_allowed(*, pid: str, patient: Patient, relink_from: Patient | None) -> bool | None:
+    """None when ``pid`` is no other patient's MRN; else whether the user named that patient.
+
+    A PatientID that is another patient's MRN is never relinked on ``confirm_relink`` alone: the
+    user must name that patient (``relink_from``, which the caller has already checked the user
+    may change), so no study is ever filed under a patient the user cannot see or change.
+    """
+    other = Patient.objects.filter(mrn=pid).exclude(pk=patient.pk).values_list("pk", flat=True).first()
+    if other is None:
+        return None
+    return relink_from is not None and relink_from.pk == other
+
+
 def _check_study(
-    *, uid: str, items: list[_Item], patient: Patient, confirm_relink: bool, client: DICOMwebClient
+    *, uid: str, items: list[_Item], patient: Patient, confirm_relink: bool, client: DICOMwebClient,
+    relink_from: Patient | None = None,
 ) -> bool:
     """Study-level checks; rejects every file of the study on failure. True if a mismatch is confirmed."""
 
@@ -528,7 +542,7 @@ def _check_study(
     if owner is None:
         pacs_ids = {_text(i, "00100020", 64) for i in _qido_studies_by_uid(client, [uid]).get(uid, [])}
         for pacs_id in sorted(pacs_ids - {patient.mrn}):
-            if Patient.objects.filter(mrn=pacs_id).exclude(pk=patient.pk).exists():
+            if _other_patient_allowed(pid=pacs_id, patient=patient, relink_from=relink_from) is False:
                 reject_all("study_conflict", "This study is filed under another patient in the PACS.")
                 return False
             if not confirm_relink:
@@ -588,10 +602,15 @@ def imaging_upload(
     patient: Patient,
     sources: Sequence[UploadSource],
     confirm_relink: bool = False,
+    relink_from: Patient | None = None,
     link_source: str = LinkSource.UPLOAD,
     request: Any = None,
 ) -> UploadReport:
-    """Validate every file, then send each fully valid study by STOW-RS and link it."""
+    """Validate every file, then send each fully valid study by STOW-RS and link it.
+
+    A file whose PatientID differs from the MRN is stored only with ``confirm_relink``; if that
+    PatientID is another patient's MRN, only when ``relink_from`` is that patient as well.
+    """
     with tempfile.TemporaryDirectory(prefix="cdss-upload-") as tmp:
         items = list(_upload_items(sources, Path(tmp)))
         if not items:
@@ -600,13 +619,24 @@ def imaging_upload(
             if item.path is not None and item.result.status == "pending":
                 _validate(item)
         seen_sops: set[str] = set()
+        foreign: dict[str, bool | None] = {}
         for item in items:
             if item.info is None or item.result.status != "pending":
                 continue
             if item.info.sop_instance_uid in seen_sops:
                 item.result.reject("duplicate_instance", "The same SOPInstanceUID appears twice in this upload.")
             seen_sops.add(item.info.sop_instance_uid)
-            if item.info.patient_id != patient.mrn and not confirm_relink:
+            if item.info.patient_id == patient.mrn:
+                continue
+            other = foreign.setdefault(
+                item.info.patient_id, _other_patient_allowed(pid=item.info.patient_id, patient=patient, relink_from=relink_from)
+            )
+            if other is False:
+                item.result.reject(
+                    "study_conflict", "The file's PatientID is another patient's MRN; name that patient to relink it.",
+                    {"where": "file"},
+                )
+            elif not confirm_relink:
                 item.result.reject(
                     "patient_mismatch", "The file's PatientID is not this patient's MRN.",
                     {"dicom_patient_id": item.info.patient_id, "mrn": patient.mrn, "where": "file"},
@@ -628,7 +658,10 @@ def imaging_upload(
             failed = any(i.result.status != "pending" for i in study_items)
             mismatch = False
             if not failed and not unattributed:
-                mismatch = _check_study(uid=uid, items=study_items, patient=patient, confirm_relink=confirm_relink, client=client)
+                mismatch = _check_study(
+                    uid=uid, items=study_items, patient=patient, confirm_relink=confirm_relink, client=client,
+                    relink_from=relink_from,
+                )
                 failed = any(i.result.status != "pending" for i in study_items)
             if failed or unattributed:
                 code, message = (

@@ -36,6 +36,11 @@ class ImagingUploadSerializer(serializers.Serializer[None]):
         required=False, default=False,
         help_text="Link files whose PatientID differs from the patient's MRN (the mismatch is recorded).",
     )
+    relink_from = serializers.IntegerField(
+        required=False, min_value=1,
+        help_text="When the files' PatientID is another patient's MRN: that patient's id. You must be "
+        "allowed to change both patients, and confirm_relink must be set too.",
+    )
 
 
 class FileResultSerializer(serializers.Serializer[None]):

@@ -80,8 +80,14 @@ class PatientImagingUploadApi(APIView):
             raise ValidationFailed("Attach DICOM files or zip archives of them (multipart field 'files').", code="no_files")
         data = request.data if hasattr(request.data, "get") else {}
         confirm = str(data.get("confirm_relink", "")).strip().lower() in _TRUE
+        relink_raw = data.get("relink_from")
+        # The other patient named for a relink must be one this user may change (404/403 otherwise).
+        relink_from = patient_get_for_edit(request.user, relink_raw, request=request) if relink_raw not in (None, "") else None
         sources = [UploadSource(name=f.name or "upload", path=Path(f.temporary_file_path())) for f in uploaded]
-        report = imaging_upload(actor=request.user, patient=patient, sources=sources, confirm_relink=confirm, request=request)
+        report = imaging_upload(
+            actor=request.user, patient=patient, sources=sources, confirm_relink=confirm, relink_from=relink_from,
+            request=request,
+        )
         body = report.as_dict()
         if report.stored == 0:
             return Response(
