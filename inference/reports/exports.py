@@ -170,7 +170,7 @@ def report_pdf(report: Report, *, fetch: InstanceFetch | None = None) -> bytes:
             rows += [[str(lesion.number), lesion.diameter, lesion.volume, lesion.density, lesion.slices, lesion.confidence,
                       lesion.review or "—"] for lesion in block.lesions]
             story.append(Spacer(1, 3))
-            story.append(table(rows, [0.05, 0.15, 0.12, 0.15, 0.19, 0.13, 0.21]))
+            story.append(table(rows, [0.05, 0.16, 0.1, 0.13, 0.15, 0.12, 0.29]))
             for note in block.notes:
                 story.append(p(note, small))
             for lesion in block.lesions:

@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.utils import timezone
 from playwright.sync_api import expect
 from pydicom.dataset import Dataset
 
@@ -23,7 +22,7 @@ from tests.browser.conftest import SCREENSHOTS
 from tests.browser.data import off_loop, panel_record
 from tests.browser.phantom import PhantomStudy, dicom_file_bytes, orthanc_delete_study
 from tests.conftest import World, client_for, world_build
-from tests.inference.report_document_data import SERIES_DESCRIPTION, liver_report, phantom_with_seg
+from tests.inference.report_document_data import SERIES_DESCRIPTION, liver_report_signed, phantom_with_seg
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -38,10 +37,8 @@ def _signed_report(world: World, phantom: PhantomStudy, seg: Dataset) -> int:
         f"/api/v1/patients/{world.patient.id}/imaging/upload/", {"files": files}, format="multipart")
     assert response.status_code == 201, response.content
     panel_record(actor=world.clinician, patient=world.patient)
-    report = liver_report(clinician=world.clinician, patient=world.patient, phantom=phantom, seg=seg, key="browser")
-    # Signed directly: the review and sign-off flow has its own tests; this one is about reading.
-    Report.objects.filter(pk=report.pk).update(status="final", signed_by=world.clinician, signed_at=timezone.now(),
-                                               sign_comment="Discussed at the liver MDT.")
+    report = liver_report_signed(clinician=world.clinician, patient=world.patient, phantom=phantom, seg=seg, key="browser",
+                                 comment="Discussed at the liver MDT.")
     return report.pk
 
 
@@ -75,6 +72,7 @@ def test_report_page_and_pdf_read_as_a_clinical_document(open_session: Any, live
     expect(findings.locator("h3").first).to_have_text(f"{SERIES_DESCRIPTION} · CT · 02 Jan 2025")
     expect(findings).to_contain_text("HU")
     expect(findings.locator(".lesion-row")).to_have_count(1)
+    expect(findings.locator(".lesion-row")).to_contain_text(f"accepted with changes as suspected HCC by {world.clinician.get_full_name()}")
     expect(page.locator("#report-scores li[data-score=fib4]")).to_contain_text("FIB-4")
     expect(page.locator("#report-not-computed")).to_contain_text("GALAD (needs AFP")
     expect(page.locator("#report-models")).to_contain_text("Liver and liver-lesion CT segmentation")

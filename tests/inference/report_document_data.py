@@ -92,3 +92,28 @@ def liver_report(*, clinician: Any, patient: Any, phantom: PhantomStudy, seg: Da
         )
     broker.drain()
     return Report.objects.get(request=analysis)
+
+
+def liver_report_signed(*, clinician: Any, patient: Any, phantom: PhantomStudy, seg: Dataset, key: str = "liver",
+                        comment: str = "") -> Report:
+    """The phantom's analysis as a hepatologist leaves it: the lesion accepted as suspected HCC
+    with its diameter corrected, the liver outline accepted, then the recomputed version signed."""
+    from inference.findings.services import Decision, findings_decide
+    from inference.models import ImagingFinding
+    from inference.reports.services import report_sign
+
+    first = liver_report(clinician=clinician, patient=patient, phantom=phantom, seg=seg, key=key)
+    analysis = first.request
+    assert analysis is not None
+    decisions = []
+    for finding in ImagingFinding.objects.filter(analysis=analysis).order_by("pk"):
+        if finding.kind == "lesion":
+            diameter = float(finding.values.get("longest_axial_diameter_mm") or 6.0)
+            decisions.append(Decision(finding.pk, "edited", reason="re-measured on the portal venous phase",
+                                      label="suspected_hcc", values={"longest_axial_diameter_mm": round(diameter + 1.0, 1)}))
+        else:
+            decisions.append(Decision(finding.pk, "accepted"))
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        _findings, draft = findings_decide(actor=clinician, analysis=analysis, decisions=decisions)
+        assert draft is not None
+        return report_sign(actor=clinician, report=draft, comment=comment)

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.utils import timezone
 
 from inference.models import Report
 from inference.reports.exports import report_html, report_pdf
@@ -30,7 +29,7 @@ from tests.conftest import World, client_for
 from tests.inference.report_document_data import (
     SERIES_DESCRIPTION,
     MemoryPacs,
-    liver_report,
+    liver_report_signed,
     phantom_link,
     phantom_with_seg,
 )
@@ -50,12 +49,8 @@ def signed_liver_report(world: World) -> tuple[Report, MemoryPacs]:
     from tests.browser.data import panel_record
 
     panel_record(actor=world.clinician, patient=world.patient)
-    report = liver_report(clinician=world.clinician, patient=world.patient, phantom=phantom, seg=seg)
-    # Signed directly: the lifecycle (deciding findings, then signing) has its own tests; these
-    # are about how a signed report reads.
-    Report.objects.filter(pk=report.pk).update(status="final", signed_by=world.clinician, signed_at=timezone.now(),
-                                               sign_comment="Agree; discuss at the liver MDT.")
-    report.refresh_from_db()
+    report = liver_report_signed(clinician=world.clinician, patient=world.patient, phantom=phantom, seg=seg,
+                                 comment="Agree; discuss at the liver MDT.")
     return report, MemoryPacs([*phantom.datasets, seg])
 
 
@@ -95,6 +90,9 @@ def test_pdf_carries_patient_findings_key_images_models_signer_and_intended_use(
     assert re.search(rf"{lesion['longest_axial_diameter']['value']:g} mm", text)
     assert re.search(r"Liver volume \d+(\.\d+)? mL", text) and re.search(r"\d+(\.\d+)? HU", text)
     assert "Key image, lesion 1" in text and "Yellow: this lesion's AI outline" in text
+    # The clinician's review of the lesion: the decision, the corrected diameter beside the model's.
+    assert f"accepted with changes as suspected HCC by {world.clinician.get_full_name()}" in text
+    assert f"(corrected; model {lesion['longest_axial_diameter']['value']:g} mm)" in text
     # Every model: the imaging model and each cohort model, by name.
     assert "Liver and liver-lesion CT segmentation" in text
     for learned in report.content["learned_risk"]:
