@@ -257,3 +257,35 @@ def test_duplicates_in_different_units_are_still_the_same_analyte() -> None:
     with pytest.raises(ValidationFailed) as caught:
         scores_evaluate(request)
     assert caught.value.code == "duplicate_observation"
+
+
+def test_a_censored_input_is_computed_at_its_limit_and_flagged() -> None:
+    exact = scores_evaluate(body())["scores"]
+    observations = [dict(o) for o in BODY["observations"]]
+    observations[0]["comparator"] = "<"  # bilirubin "<1.9 mg/dL"
+    censored = scores_evaluate(body(observations=observations))["scores"]
+    meld = censored["meld"]
+    assert meld["value"] == exact["meld"]["value"] and meld["censored"] is True
+    assert meld["censored_inputs"] == [
+        {"name": "bilirubin_total", "code": "1975-2", "comparator": "<", "value": 1.9, "unit": "mg/dL"}
+    ]
+    assert "bound" in meld["details"]["censored_note"]
+    # Scores that never read bilirubin carry no flag; every exact response carries none.
+    assert "censored" not in censored["fib4"] and not any("censored" in s for s in exact.values())
+
+
+def test_a_bad_comparator_is_refused_with_its_field() -> None:
+    observations = [dict(o) for o in BODY["observations"]]
+    observations[0]["comparator"] = "~"
+    with pytest.raises(ValidationFailed) as caught:
+        scores_evaluate(body(observations=observations))
+    assert caught.value.code == "invalid_request" and caught.value.detail["field"] == "observations[0].comparator"
+
+
+def test_galad_prefers_afp_l3_and_dcp_results_over_findings() -> None:
+    observations = [*BODY["observations"], {"code": "42332-7", "value": 20, "unit": "%"},
+                    {"code": "34444-0", "value": 50, "unit": "ng/mL"}]
+    galad = scores_evaluate(body(observations=observations))["scores"]["galad"]
+    used = {u["name"]: u["value"] for u in galad["inputs_used"]}
+    assert used["afp_l3"] == 20 and used["dcp"] == 50
+    assert galad["value"] > scores_evaluate(body())["scores"]["galad"]["value"]
