@@ -209,8 +209,39 @@ def model_weights_verify(*, card: ModelCard) -> Path:
     return path
 
 
+def _population_carried(directory: Path, data: dict[str, Any]) -> dict[str, Any]:
+    """The card with the intended population of the card it replaces (or of the newest earlier
+    version): the population describes the training cohort, which retraining does not change,
+    and a card without one makes the pipeline abstain on every patient."""
+    if "population" in data:
+        return data
+    earlier = sorted(
+        (p for p in directory.parent.glob(f"*/{CARD_FILE}") if _VERSION_RE.match(p.parent.name) and p.parent != directory),
+        key=lambda p: _version_key(p.parent.name),
+        reverse=True,
+    )
+    for path in [directory / CARD_FILE, *earlier]:
+        try:
+            previous = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(previous, dict) and isinstance(previous.get("population"), dict):
+            carried: dict[str, Any] = {}
+            for name, value in data.items():
+                carried[name] = value
+                if name == "intended_use":
+                    carried["population"] = previous["population"]
+            carried.setdefault("population", previous["population"])
+            return carried
+    return data
+
+
 def model_card_write(*, directory: Path, data: dict[str, Any], markdown: str) -> ModelCard:
-    """Write ``card.json`` and ``MODEL_CARD.md`` (used by training); returns the parsed card."""
+    """Write ``card.json`` and ``MODEL_CARD.md`` (used by training); returns the parsed card.
+
+    A card written without a ``population`` keeps the one already declared for the model.
+    """
+    data = _population_carried(directory, data)
     directory.mkdir(parents=True, exist_ok=True)
     (directory / CARD_FILE).write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
     (directory / MODEL_CARD_MD).write_text(markdown, encoding="utf-8")

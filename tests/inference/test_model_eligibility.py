@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -147,3 +148,14 @@ def test_retraining_carries_the_population_card_forward(tmp_path: Path) -> None:
     assert saved.card is not None and saved.card["population"] == card["population"]
     assert saved.card["version"] == "9.0.0"
     assert age_years(dt.date(2000, 6, 2), TODAY) == 25
+
+
+def test_retraining_an_imaging_model_keeps_its_declared_population(tmp_path: Path) -> None:
+    from inference.registry import model_card_write
+
+    source = model_card_get(key="cxr_pneumonia")
+    shutil.copytree(source.directory, tmp_path / "cxr_pneumonia" / source.version)
+    retrained = {k: v for k, v in source.data.items() if k != "population"}
+    card = model_card_write(directory=tmp_path / "cxr_pneumonia" / "9.0.0", data={**retrained, "version": "9.0.0"}, markdown="x")
+    assert card.population == source.population
+    assert list(card.data).index("population") == list(card.data).index("intended_use") + 1
