@@ -124,8 +124,12 @@ print(json.dumps({'patient': patient.pk, 'token': token.key}))
 
 
 async def run(base: str, port: int, info: dict[str, Any], n_requests: int, n_clients: int) -> int:
-    login = requests.post(f"{base}/api/v1/auth/login/", json={"username": "bench", "password": "bench-password-123"}, timeout=10)
-    cookie = "; ".join(f"{k}={v}" for k, v in login.cookies.items())
+    # A session login is a page's: CSRF token and the site's Origin.
+    session = requests.Session()
+    csrf = session.get(f"{base}/api/v1/auth/csrf/", timeout=10).json()["csrf_token"]
+    session.post(f"{base}/api/v1/auth/login/", json={"username": "bench", "password": "bench-password-123"},
+                 headers={"X-CSRFToken": csrf, "Origin": base}, timeout=10).raise_for_status()
+    cookie = "; ".join(f"{k}={v}" for k, v in session.cookies.items())
     headers = {"Cookie": cookie, "Origin": f"http://127.0.0.1:{port}"}
     url = f"ws://127.0.0.1:{port}/ws/patients/{info['patient']}/"
     # The other browsers watching the patient live in a process of their own, as they would on

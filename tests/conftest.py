@@ -46,6 +46,14 @@ def _close_stray_connections(django_db_setup: Any, django_db_blocker: Any) -> An
         )
 
 
+@pytest.fixture(autouse=True)
+def _login_throttle_reset() -> None:
+    """Each test starts with no login attempts counted (the test profile's counters are per process)."""
+    from django.core.cache import caches
+
+    caches["throttle"].clear()
+
+
 @dataclass
 class World:
     """Two care teams, each with a clinician and a patient; a consultant on an open case."""

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.hashers import check_password
 from django.http import HttpRequest
 
 from cdss.accounts.models import User
@@ -29,6 +30,9 @@ class LockoutModelBackend(ModelBackend):
             return None
         locked = User.objects.filter(username=username).first()
         if locked is not None and account_is_locked(locked):
+            # Hash the attempt anyway, so that a locked account answers in the time of any
+            # failed login and timing does not tell a locked account from a wrong password.
+            check_password(password, locked.password)
             return None
         user = super().authenticate(request, username=username, password=password, **kwargs)
         if user is None:

@@ -54,6 +54,16 @@ def account_register_failure(*, username: str) -> None:
             user.locked_until = timezone.now() + timedelta(minutes=settings.LOCKOUT_MINUTES)
             user.failed_login_count = 0
             user.save(update_fields=["locked_until", "failed_login_count"])
+            account_tokens_revoke(user=user)
+
+
+def account_tokens_revoke(*, user: User) -> int:
+    """Delete the user's API tokens (on lock-out and password change); sessions end by their own
+    rules (a password change invalidates them through the session's auth hash)."""
+    from rest_framework.authtoken.models import Token
+
+    deleted, _ = Token.objects.filter(user=user).delete()
+    return deleted
 
 
 def account_register_success(*, user: User) -> None:

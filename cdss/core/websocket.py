@@ -49,12 +49,10 @@ def site_scheme(scope: dict[str, Any]) -> str:
     return "https" if scope.get("scheme") in ("wss", "https") else "http"
 
 
-def websocket_origin_allowed(scope: dict[str, Any]) -> bool:
-    origin = _header(scope, b"origin")
-    host = _header(scope, b"host")
-    if not origin or not host:
-        return False
-    parts = urlsplit(origin)
+def origin_allowed(origin: str, *, scheme: str, host: str) -> bool:
+    """Whether ``origin`` is the site at ``scheme``://``host`` (host in ALLOWED_HOSTS) or one of
+    CSRF_TRUSTED_ORIGINS, compared on scheme, host and port."""
+    parts = urlsplit(origin or "")
     if parts.path or parts.query or parts.fragment or parts.username or parts.password:
         return False
     theirs = _origin_tuple(parts.scheme, parts.netloc)
@@ -66,7 +64,15 @@ def websocket_origin_allowed(scope: dict[str, Any]) -> bool:
     host_name, _port = split_domain_port(host.lower())
     if not host_name or not validate_host(host_name, settings.ALLOWED_HOSTS):
         return False
-    return theirs == _origin_tuple(site_scheme(scope), host)
+    return theirs == _origin_tuple(scheme, host)
+
+
+def websocket_origin_allowed(scope: dict[str, Any]) -> bool:
+    origin = _header(scope, b"origin")
+    host = _header(scope, b"host")
+    if not origin or not host:
+        return False
+    return origin_allowed(origin, scheme=site_scheme(scope), host=host)
 
 
 class SameOriginValidator:

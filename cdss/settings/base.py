@@ -130,6 +130,12 @@ LOGIN_REDIRECT_URL = "/"
 # Lock an account for LOCKOUT_MINUTES after LOCKOUT_THRESHOLD consecutive failures.
 LOCKOUT_THRESHOLD = 5
 LOCKOUT_MINUTES = 15
+# Login attempts per minute, per account and per client address (429 with Retry-After beyond).
+LOGIN_THROTTLE_PER_ACCOUNT = 10
+LOGIN_THROTTLE_PER_IP = 30
+# API tokens expire this long after issue (a new one is issued at the next login); a lock-out
+# or a password change deletes them at once.
+AUTH_TOKEN_TTL = timedelta(hours=12)
 
 SESSION_COOKIE_AGE = 60 * 60 * 8  # one clinical shift
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
@@ -169,8 +175,8 @@ STATICFILES_DIRS = [BASE_DIR / "frontend" / "dist"] if (BASE_DIR / "frontend" / 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first so that an anonymous request gets 401 with WWW-Authenticate, not 403.
-        "rest_framework.authentication.TokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        "cdss.accounts.authentication.ExpiringTokenAuthentication",
+        "cdss.accounts.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
@@ -198,6 +204,16 @@ SPECTACULAR_SETTINGS = {
 AUDIT_READS_WAIT_FOR_FLUSH = ENV.audit_reads_wait_for_flush
 
 REDIS_URL = ENV.redis_url
+# "throttle": login counters shared by every web process (cdss.accounts.throttling).
+CACHES: dict[str, dict[str, Any]] = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "throttle": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "cdss-throttle",
+        "OPTIONS": {"socket_timeout": 2, "socket_connect_timeout": 2},
+    },
+}
 REDIS_LAYER_READ_TIMEOUT_S = 15
 # The pub/sub layer: one PUBLISH per event and one subscription per web process, which fans out
 # to its local sockets in memory. The list-based RedisChannelLayer popped one Redis message per

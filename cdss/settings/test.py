@@ -11,6 +11,11 @@ ALLOWED_HOSTS = ["localhost", "127.0.0.1", "[::1]", "testserver"]
 CELERY_TASK_SOFT_TIME_LIMIT = 120
 CELERY_TASK_TIME_LIMIT = 180
 ANALYSIS_NOOP_MODEL_ENABLED = True
+# Per-process login counters, emptied before each test (tests/conftest.py).
+CACHES = {
+    **CACHES,  # noqa: F405
+    "throttle": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "cdss-test-throttle"},
+}
 
 # The suite uses its own Orthanc instance (scripts/orthanc.py --name test, port 8043) so that
 # tests never touch the demo PACS, unless DICOMWEB_URL says otherwise.

@@ -51,7 +51,11 @@ def test_session_login_needs_csrf_for_writes(world: World) -> None:
     from rest_framework.test import APIClient
 
     client = APIClient(enforce_csrf_checks=True)
-    response = client.post("/api/v1/auth/login/", {"username": world.clinician.username, "password": PASSWORD}, format="json")
+    csrf = client.get("/api/v1/auth/csrf/").json()["csrf_token"]
+    response = client.post(
+        "/api/v1/auth/login/", {"username": world.clinician.username, "password": PASSWORD}, format="json",
+        HTTP_X_CSRFTOKEN=csrf, HTTP_ORIGIN="http://testserver",
+    )
     assert response.status_code == 200
     assert client.post("/api/v1/auth/logout/").status_code == 403  # no CSRF token
     csrf = client.get("/api/v1/auth/csrf/").json()["csrf_token"]
