@@ -231,7 +231,10 @@ export async function reportPage(ctx: AppContext, route: Route): Promise<Page> {
       replace(versions, h('ul', { class: 'report-list' }, ...all.map((r) => h('li', null,
         r.id === report.id ? h('strong', { 'aria-current': 'page' }, `v${r.version} (this version)`) : h('a', { href: routeHref({ name: 'report', reportId: r.id }) }, `v${r.version}`),
         ' ', reportCurrency(r, all),
-        h('span', { class: 'muted' }, ` · ${r.signed_at ? 'signed' : r.status} · ${dateTimeFormat(r.created_at)}`)))));
+        h('span', { class: 'muted' }, [
+          ` · created ${dateTimeFormat(r.created_at)}${r.requested_by_name ? ` (requested by ${r.requested_by_name})` : ''}`,
+          r.signed_at ? ` · signed ${dateTimeFormat(r.signed_at)}${r.signed_by_name ? ` by ${r.signed_by_name}` : ''}` : '',
+        ].join(''))))));
     }).catch((error: unknown) => replace(versions, stateError(error)));
   }
 
