@@ -183,3 +183,34 @@ def inputs_check(
             f"the model card allows at most {float(limit):.0%}.",
         )
     return None
+
+
+POPULATION_HEADING = "## Intended population"
+
+
+def population_markdown(population: Mapping[str, Any] | None, inputs: Mapping[str, Any] | None = None) -> str:
+    """The MODEL_CARD.md section that states, for people, what ``card.json`` states as data."""
+    if not population:
+        return ""
+    lines = [POPULATION_HEADING, "", f"For {str(population.get('description', '')).rstrip('.')}."]
+    if population.get("setting"):
+        lines += ["", f"Setting: {population['setting']}"]
+    lines += ["", "The analysis abstains (does not run the model, and says why) when the record shows:"]
+    for criterion in population_parse(population):
+        label = str(criterion.get("label", str(criterion["field"]).replace("_", " ")))
+        if "in" in criterion:
+            expects = str(criterion.get("expects", " or ".join(_shown(v) for v in criterion["in"])))
+        else:
+            low, high = criterion.get("min"), criterion.get("max")
+            unit = f" {criterion['unit']}" if criterion.get("unit") else ""
+            expects = str(criterion.get("expects", f"{_shown(float(low)) if low is not None else ''}"
+                                                   f"-{_shown(float(high)) if high is not None else ''}{unit}"))
+        unknown = " (not checked when the record does not say)" if criterion.get("unknown") == "allow" else \
+            " (abstains when the record does not say)"
+        lines.append(f"- {label} other than {expects}{unknown}: `{criterion.get('code', str(criterion['field']) + '_outside_population')}`")
+    if inputs:
+        if inputs.get("required"):
+            lines.append(f"- a required input missing ({', '.join(inputs['required'])}): `{REQUIRED_INPUT_MISSING}`")
+        if inputs.get("max_imputed_share") is not None:
+            lines.append(f"- more than {float(inputs['max_imputed_share']):.0%} of its inputs to impute: `{IMPUTED_SHARE_EXCEEDED}`")
+    return "\n".join(lines) + "\n"

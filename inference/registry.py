@@ -25,7 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from cdss.core.errors import CdssError, NotFound, ValidationFailed
-from inference.eligibility import PopulationInvalid, inputs_parse, population_parse
+from inference.eligibility import (
+    POPULATION_HEADING,
+    PopulationInvalid,
+    inputs_parse,
+    population_markdown,
+    population_parse,
+)
 
 ARTEFACT_ROOT = Path(__file__).resolve().parent / "artefacts" / "imaging"
 CARD_FILE = "card.json"
@@ -242,6 +248,8 @@ def model_card_write(*, directory: Path, data: dict[str, Any], markdown: str) ->
     A card written without a ``population`` keeps the one already declared for the model.
     """
     data = _population_carried(directory, data)
+    if POPULATION_HEADING not in markdown and isinstance(data.get("population"), dict):
+        markdown = markdown.rstrip("\n") + "\n\n" + population_markdown(data["population"], data.get("inputs"))
     directory.mkdir(parents=True, exist_ok=True)
     (directory / CARD_FILE).write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
     (directory / MODEL_CARD_MD).write_text(markdown, encoding="utf-8")

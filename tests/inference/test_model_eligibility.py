@@ -147,6 +147,10 @@ def test_retraining_carries_the_population_card_forward(tmp_path: Path) -> None:
     saved = artefact_save(tmp_path, {**source.payload, "version": "9.0.0"}, card_markdown="x", created_with="test")
     assert saved.card is not None and saved.card["population"] == card["population"]
     assert saved.card["version"] == "9.0.0"
+    assert "`liver_disease_established`" in (saved.path / "MODEL_CARD.md").read_text()
+    # A rerun of the same version keeps that version's own card, not an earlier one's.
+    again = artefact_save(tmp_path, {**source.payload, "version": "9.0.0"}, card_markdown="x", created_with="test")
+    assert again.card == saved.card
     assert age_years(dt.date(2000, 6, 2), TODAY) == 25
 
 
@@ -159,3 +163,4 @@ def test_retraining_an_imaging_model_keeps_its_declared_population(tmp_path: Pat
     card = model_card_write(directory=tmp_path / "cxr_pneumonia" / "9.0.0", data={**retrained, "version": "9.0.0"}, markdown="x")
     assert card.population == source.population
     assert list(card.data).index("population") == list(card.data).index("intended_use") + 1
+    assert "## Intended population" in (card.directory / "MODEL_CARD.md").read_text()

@@ -98,11 +98,16 @@ def artefact_save(
     key, version = str(payload["key"]), str(payload["version"])
     _check_id(key, version)
     folder = root / key / version
-    previous = [v for v in artefact_versions(root, key) if v != version]
+    card = _card_carried(root, key, version)
     folder.mkdir(parents=True, exist_ok=True)
     data = model_json_bytes(payload)
     digest = sha256_hex(data)
     (folder / MODEL_FILE).write_bytes(data)
+    if card is not None:
+        from inference.eligibility import population_markdown
+
+        (folder / POPULATION_FILE).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+        card_markdown = card_markdown.rstrip("\n") + "\n\n" + population_markdown(card.get("population"), card.get("inputs"))
     (folder / CARD_FILE).write_text(card_markdown, encoding="utf-8")
     manifest = {
         "key": key,
@@ -115,11 +120,18 @@ def artefact_save(
     (folder / MANIFEST_FILE).write_text(
         json.dumps(manifest, sort_keys=True, indent=2) + "\n", encoding="utf-8"
     )
-    card = None
-    if previous and (root / key / previous[-1] / POPULATION_FILE).is_file():
-        card = {**_card_read(root / key / previous[-1], key, previous[-1]), "version": version}
-        (folder / POPULATION_FILE).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
     return LoadedArtefact(key, version, digest, folder, json.loads(data), card)
+
+
+def _card_carried(root: Path, key: str, version: str) -> dict[str, Any] | None:
+    """The population card for ``version``: its own when it has one (a rerun), else the newest
+    earlier version's, renumbered; None when the model has never declared one."""
+    if (root / key / version / POPULATION_FILE).is_file():
+        return _card_read(root / key / version, key, version)
+    for earlier in reversed([v for v in artefact_versions(root, key) if v != version]):
+        if (root / key / earlier / POPULATION_FILE).is_file():
+            return {**_card_read(root / key / earlier, key, earlier), "version": version}
+    return None
 
 
 def _card_read(folder: Path, key: str, version: str) -> dict[str, Any]:
