@@ -175,3 +175,38 @@ def test_another_patients_data_is_not_reachable_from_the_portal(open_session: An
         assert status == 404, path
     session.goto(f"/reports/{setup.released.pk}")
     page.wait_for_selector("text=/not found/i")
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["390x844", "1440x900"])
+def test_patient_messages_the_care_team_and_reads_the_reply(open_session: Any, viewport: tuple[int, int]) -> None:
+    world = off_loop(world_build)
+    patient = open_session(world.patient_user, viewport=viewport, label=f"patient-{viewport[0]}")
+    page = patient.page
+    page.wait_for_url(re.compile(r"/dashboard$"))
+    expect(page.locator("#care-messages .pt-message-empty")).to_be_visible()
+    page.fill("#care-messages textarea", "Is my liver cancer score something to worry about?")
+    page.click("#care-message-send")
+    mine = page.locator("#care-messages li.pt-message-mine")
+    expect(mine).to_contain_text("Is my liver cancer score")
+    expect(mine.locator(".pt-receipt")).to_have_text("Sent")
+    _no_sideways_scroll(page, viewport[0])
+    axe_assert_clean(page, f"dashboard messages at {viewport[0]} px")
+    patient.snap("message-sent")
+
+    clinician = open_session(world.clinician, label="clinician")
+    their = clinician.page
+    clinician.goto(f"/patients/{world.patient.pk}")
+    incoming = their.locator("#care-messages li.pt-message").first
+    expect(incoming).to_contain_text("Is my liver cancer score")
+    their.fill("#care-messages textarea", "No need to worry: we will talk it through at your next visit.")
+    their.click("#care-message-send")
+    expect(their.locator("#care-messages li.pt-message-mine")).to_contain_text("No need to worry")
+    clinician.snap("reply")
+
+    # The patient's open page learns of the reply over the thread socket, and sees their own
+    # message marked read by the care team.
+    reply = page.locator("#care-messages li.pt-message:not(.pt-message-mine)")
+    expect(reply).to_contain_text("No need to worry")
+    expect(mine.locator(".pt-receipt")).to_have_text("Read by your care team")
+    patient.snap("reply-read")
+    expect(their.locator("#care-messages li.pt-message-mine .pt-receipt")).to_have_text("Read by the patient")

@@ -102,3 +102,40 @@ export function explanationCatalogue(http: Http): Promise<ExplanationCatalogue> 
 export function patientRecordUrl(http: Http, patientId: number, format: 'fhir' | 'pdf'): string {
   return http.api(`/patients/${patientId}/record/${format}/`);
 }
+
+export interface ThreadParticipant {
+  readonly user: number;
+  readonly username: string;
+  readonly role: string;
+  readonly last_read_id: number;
+}
+
+export interface CareThread {
+  readonly id: number;
+  readonly patient: number | null;
+  readonly participants: readonly ThreadParticipant[];
+}
+
+export interface ThreadMessage {
+  readonly id: number;
+  readonly author: number;
+  readonly author_name: string;
+  readonly body: string;
+  readonly created_at: string;
+}
+
+export function careThread(http: Http, patientId: number): Promise<CareThread> {
+  return http.get<CareThread>(`/patients/${patientId}/care-thread/`);
+}
+
+export function threadMessages(http: Http, threadId: number, after: number): Promise<ThreadMessage[]> {
+  return http.get<ThreadMessage[]>(`/threads/${threadId}/messages/`, { after });
+}
+
+export function threadSend(http: Http, threadId: number, body: string, clientKey: string): Promise<ThreadMessage> {
+  return http.post<ThreadMessage>(`/threads/${threadId}/messages/`, { body, client_key: clientKey });
+}
+
+export function threadRead(http: Http, threadId: number, messageId: number): Promise<ThreadParticipant> {
+  return http.post<ThreadParticipant>(`/threads/${threadId}/read/`, { message_id: messageId });
+}

@@ -11,6 +11,7 @@ import { type ExplanationCatalogue, type PatientResults, explanationCatalogue, p
 import type { Analyte, Observation, Patient } from '../api/types';
 import { analytesOrdered } from '../components/labs';
 import { labsRender } from '../components/patientLabs';
+import { CareMessages } from '../components/patientMessages';
 import { geneticsRender, reportsRender, scoreHistoryRender } from '../components/patientResults';
 import { stateError, stateLoading } from '../components/states';
 import { h, replace } from '../lib/dom';
@@ -42,7 +43,7 @@ function downloads(ctx: AppContext, patientId: number): HTMLElement {
     h('p', { class: 'muted small' }, 'The FHIR file is a standard format that other health apps and hospitals can read.'));
 }
 
-function render(ctx: AppContext, data: DashboardData, root: HTMLElement): void {
+function render(ctx: AppContext, data: DashboardData, root: HTMLElement, messages: CareMessages): void {
   const { patient, results, catalogue } = data;
   const reports = section('pt-reports', 'My latest results');
   reportsRender(results, reports.body);
@@ -61,7 +62,7 @@ function render(ctx: AppContext, data: DashboardData, root: HTMLElement): void {
       h('p', { class: 'pt-urgent', role: 'note' }, catalogue.general.urgent),
     ),
     h('div', { class: 'pt-grid' },
-      h('div', { class: 'pt-col' }, reports.element, scores.element),
+      h('div', { class: 'pt-col' }, reports.element, messages.element, scores.element),
       h('div', { class: 'pt-col' }, labs.element, genes.element, record.element),
     ),
   );
@@ -77,6 +78,7 @@ export async function dashboardPage(ctx: AppContext): Promise<Page> {
   }
   const root = h('div', { class: 'pt-page', 'data-patient': String(patientId) }, stateLoading('Loading your results…'));
   let destroyed = false;
+  const messages = new CareMessages({ api: ctx.api, me: ctx.me, wsRoot: ctx.config.wsRoot, patientId, announce: ctx.announce });
   const load = async (): Promise<void> => {
     try {
       const [patient, results, catalogue, analytes, observations] = await Promise.all([
@@ -84,7 +86,8 @@ export async function dashboardPage(ctx: AppContext): Promise<Page> {
         ctx.api.analytes(), ctx.api.observations(patientId),
       ]);
       if (destroyed) return;
-      render(ctx, { patient, results, catalogue, analytes: analytesOrdered(analytes), observations }, root);
+      render(ctx, { patient, results, catalogue, analytes: analytesOrdered(analytes), observations }, root, messages);
+      void messages.start();
     } catch (error) {
       if (destroyed) return;
       const retry = (): void => { replace(root, stateLoading('Loading your results…')); void load(); };
@@ -93,5 +96,5 @@ export async function dashboardPage(ctx: AppContext): Promise<Page> {
     }
   };
   await load();
-  return { element: root, title: 'My dashboard', destroy: () => { destroyed = true; } };
+  return { element: root, title: 'My dashboard', destroy: () => { destroyed = true; messages.destroy(); } };
 }

@@ -9,6 +9,7 @@ import { ApiError } from '../api/errors';
 import type { ClinicalFinding, ImagingStudy, LifestyleRecord, Patient, ScoresResponse } from '../api/types';
 import { AnalysesPanel } from '../components/analyses';
 import { Card } from '../components/card';
+import { CareMessages } from '../components/patientMessages';
 import { type LabData, LabStore, labFormOpen, labPanelRender, observationsByAnalyte } from '../components/labs';
 import { findingsFormOpen, findingsLatest, findingsRender, geneticsFormOpen, geneticsRender, lifestyleFormOpen, lifestyleLatest, lifestyleRender } from '../components/records';
 import { scoresRender } from '../components/scores';
@@ -176,6 +177,10 @@ async function patientView(ctx: AppContext, patientId: number, self: boolean): P
   const analyses = new AnalysesPanel({
     api: ctx.api, patientId, canAnalyse: editable, announce: ctx.announce, studies: () => studiesCache,
   });
+  // The care team answers the patient's messages here (the patient writes from their dashboard).
+  const careMessages = !self && ctx.me.role === 'clinician'
+    ? new CareMessages({ api: ctx.api, me: ctx.me, wsRoot: ctx.config.wsRoot, patientId, announce: ctx.announce })
+    : null;
   const consultCard = self || ctx.me.role === 'patient' ? null : consultPanel(ctx, patientId, { canRequest: editable, studies: () => studiesCache });
 
   const connection = h('span', { class: 'connection', 'data-state': 'connecting', title: 'Live updates' }, 'connecting…');
@@ -250,16 +255,19 @@ async function patientView(ctx: AppContext, patientId: number, self: boolean): P
       geneticsCard.element, lifestyleCard.element, findingsCard.element,
       analyses.element,
       consultCard?.element,
+      careMessages?.element ?? null,
     ),
   );
   redrawFlags();
   void reloadAll(false);
   channel.start();
+  void careMessages?.start();
   return {
     element,
     title: self ? 'My dashboard' : `${patient.family_name.toUpperCase()}, ${patient.given_name}`,
     destroy() {
       channel.stop();
+      careMessages?.destroy();
       unsubscribe();
       trend.destroy();
       for (const card of [labCard, scoreCard, geneticsCard, lifestyleCard, findingsCard, studiesCard]) card.destroy();
