@@ -93,7 +93,7 @@ def _existing_keys(patient: Patient, parsed: _Parsed) -> set[tuple[Any, ...]]:
     codes = {item.code for item in parsed.observations}
     if codes:
         stored = LabObservation.objects.filter(patient=patient, code__in=codes).values_list(
-            "code", "observed_at", "value_canonical"
+            "code", "observed_at", "value_canonical", "comparator"
         )
         keys.update((OBSERVATION, *observation_dedupe_key(*row)) for row in stored)
     for name, states in parsed.records.items():

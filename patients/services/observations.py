@@ -70,13 +70,16 @@ class ObservationInput:
     reference_high: float | None = None
     comparator: str = ""
 
-    def dedupe_key(self) -> tuple[str, dt.datetime, float]:
-        """Same analyte, same time, same value: the same result reported twice."""
-        return observation_dedupe_key(self.code, self.observed_at, self.value_canonical)
+    def dedupe_key(self) -> tuple[str, dt.datetime, float, str]:
+        """Same analyte, same time, same value (and comparator): the same result reported twice."""
+        return observation_dedupe_key(self.code, self.observed_at, self.value_canonical, self.comparator)
 
 
-def observation_dedupe_key(code: str, observed_at: dt.datetime, value_canonical: float) -> tuple[str, dt.datetime, float]:
-    return code, observed_at.astimezone(dt.UTC), round(value_canonical, 9)
+def observation_dedupe_key(
+    code: str, observed_at: dt.datetime, value_canonical: float, comparator: str = ""
+) -> tuple[str, dt.datetime, float, str]:
+    # "<5" and "5" at the same moment are different results, not one reported twice.
+    return code, observed_at.astimezone(dt.UTC), round(value_canonical, 9), comparator
 
 
 def _raw(value: Any, path: str) -> Any:

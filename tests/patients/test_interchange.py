@@ -281,6 +281,15 @@ def test_csv_import_keeps_censored_results_and_confirmed_units(world: World) -> 
     assert stored == {"1834-1": ("<", 5.0), "1742-6": (">", 2000.0), "1751-7": ("", 8.0)}
 
 
+def test_a_censored_result_is_not_a_duplicate_of_the_exact_one(world: World) -> None:
+    text = "code,value,unit,observed_at\n1834-1,<5,ng/mL,2024-01-02\n"
+    assert _import(world, text, content_type="text/csv", format=None).status_code == 201
+    again = _import(world, text + "1834-1,5,ng/mL,2024-01-02\n", content_type="text/csv", format=None)
+    assert again.status_code == 201, again.content
+    assert again.json()["duplicates"] == 1 and again.json()["records"]["observation"] == 1
+    assert sorted(o.comparator for o in LabObservation.objects.all()) == ["", "<"]
+
+
 def test_fhir_round_trip_keeps_the_comparator(world: World) -> None:
     LabObservation.objects.create(
         patient=world.patient, code="1834-1", comparator="<", value=5, unit="ng/mL", value_canonical=5,
