@@ -247,3 +247,30 @@ def test_review_states_corrections_and_entered_lesions_are_shown() -> None:
     assert second.review == "rejected by Ann Lee: a vessel"
     assert (entered.number, entered.diameter, entered.review) == (3, "8 mm", "entered by a clinician as cyst by Ann Lee")
     assert not [s for s in document.visible_strings() if INTERNAL.search(s)]
+
+
+def test_key_image_magnifies_a_small_lesion_of_a_full_size_slice() -> None:
+    import numpy as np
+    from PIL import Image
+
+    from inference.reports.key_images import PANEL_PX, key_image_render
+
+    hu = np.full((512, 512), -1000.0, dtype=np.float32)
+    yy, xx = np.mgrid[0:512, 0:512]
+    hu[((yy - 256) / 200) ** 2 + ((xx - 256) / 240) ** 2 <= 1] = 60.0
+    lesion = (yy - 200) ** 2 + (xx - 150) ** 2 <= 6**2  # about 9 mm across at 0.75 mm pixels
+    other = (yy - 320) ** 2 + (xx - 350) ** 2 <= 5**2
+    hu[lesion | other] = 15.0
+    png = key_image_render(hu=hu, lesion_mask=lesion | other, pixel_spacing_mm=(0.75, 0.75), centre_rc=(200.0, 150.0))
+    picture = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    assert picture.shape == (PANEL_PX, 2 * PANEL_PX + 8, 3)
+    zoom = picture[:, PANEL_PX + 8:]
+    yellow = (zoom[..., 0] > 200) & (zoom[..., 1] > 180) & (zoom[..., 2] < 80)
+    blue = (zoom[..., 0] < 60) & (zoom[..., 2] > 200)
+    rows, cols = np.nonzero(yellow)
+    # The magnified view (60 mm field) centres the lesion shown and leaves the other one out.
+    assert abs(rows.mean() - PANEL_PX / 2) < 12 and abs(cols.mean() - PANEL_PX / 2) < 12
+    assert np.ptp(rows) > 30, "magnified: a 9 mm lesion spans about 38 px of the 60 mm field (6 px in the whole image)"
+    assert not blue.any()
+    whole = picture[:, :PANEL_PX]
+    assert ((whole[..., 0] < 60) & (whole[..., 2] > 200)).any(), "the other lesion is outlined in the whole image"
