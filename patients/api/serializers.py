@@ -214,6 +214,7 @@ class SeriesPointSerializer(serializers.Serializer[Any]):
     value = serializers.FloatField(help_text="In the series' unit.")
     value_as_entered = serializers.FloatField()
     unit_as_entered = serializers.CharField()
+    comparator = serializers.CharField(help_text='Censored result ("<", "<=", ">=", ">"); "" when exact.')
 
 
 class SeriesSerializer(serializers.Serializer[Any]):
@@ -234,6 +235,7 @@ class SeriesSerializer(serializers.Serializer[Any]):
                 {
                     "id": p.id, "observed_at": iso_datetime(p.observed_at), "value": p.value,
                     "value_as_entered": p.value_as_entered, "unit_as_entered": p.unit_as_entered,
+                    "comparator": p.comparator,
                 }
                 for p in instance.points
             ],

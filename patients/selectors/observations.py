@@ -44,6 +44,7 @@ class SeriesPoint:
     value: float
     value_as_entered: float
     unit_as_entered: str
+    comparator: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +77,7 @@ def observation_series(
     if until is not None:
         rows = rows.filter(observed_at__lte=until)
     values = list(
-        rows.order_by("observed_at", "id").values_list("id", "observed_at", "value_canonical", "value", "unit")[
+        rows.order_by("observed_at", "id").values_list("id", "observed_at", "value_canonical", "value", "unit", "comparator")[
             : SERIES_MAX_POINTS + 1
         ]
     )
@@ -87,7 +88,8 @@ def observation_series(
             value=unit_from_canonical(code=analyte.loinc, value=canonical, unit=spec.unit),
             value_as_entered=entered,
             unit_as_entered=entered_unit,
+            comparator=comparator,
         )
-        for pk, observed_at, canonical, entered, entered_unit in values[:SERIES_MAX_POINTS]
+        for pk, observed_at, canonical, entered, entered_unit, comparator in values[:SERIES_MAX_POINTS]
     ]
     return Series(analyte=analyte, unit=spec.unit, points=points, truncated=len(values) > SERIES_MAX_POINTS)

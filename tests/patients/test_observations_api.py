@@ -322,3 +322,12 @@ def test_afp_l3_and_dcp_are_catalogued_analytes(world: World) -> None:
     assert names["42332-7"]["canonical_unit"] == "%" and "PIVKA-II" in names["34444-0"]["display_name"]
     refused = _post(world, observation(code="34444-0", value=40, unit="mAU/mL"))
     assert refused.json()["code"] == "unknown_unit"  # no fixed factor between DCP assays: never guessed
+
+
+def test_series_points_carry_the_comparator(world: World) -> None:
+    assert _post(world, observation(code="1834-1", value="<5", unit="ng/mL", when="2024-03-01")).status_code == 201
+    assert _post(world, observation(code="1834-1", value=12, unit="ng/mL", when="2024-03-02")).status_code == 201
+    series = client_for(world.clinician).get(
+        patient_url(world.patient.pk, "observations/series/"), {"code": "1834-1", "unit": "kU/L"}
+    ).json()
+    assert [(p["comparator"], round(p["value"], 3)) for p in series["points"]] == [("<", round(5 / 1.21, 3)), ("", round(12 / 1.21, 3))]
