@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from contextvars import ContextVar
 from typing import Any, TypedDict, Unpack
 
 from django.conf import settings
@@ -62,8 +63,16 @@ def audit_event_build(*, actor: Any, action: str, object_type: str, **details: U
     )
 
 
+# The entries written while serving the current request (set by AuditRefusedRequestsMiddleware),
+# so that a refused request that wrote none still gets one.
+audit_entries_var: ContextVar[list[AuditEvent] | None] = ContextVar("audit_entries", default=None)
+
+
 def audit_record(*, actor: Any, action: str, object_type: str, **details: Unpack[AuditDetails]) -> AuditEvent:
     event = audit_event_build(actor=actor, action=action, object_type=object_type, **details)
+    written = audit_entries_var.get()
+    if written is not None:
+        written.append(event)
     if action in _NOTHING_CHANGED and not settings.AUDIT_READS_WAIT_FOR_FLUSH:
         _save_without_waiting_for_flush(event)
     else:

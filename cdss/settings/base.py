@@ -59,6 +59,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "cdss.core.middleware.PatientDataNoStoreMiddleware",
+    "cdss.audit.middleware.AuditRefusedRequestsMiddleware",
     "cdss.core.middleware.DatabaseUnavailableMiddleware",
 ]
 
@@ -330,6 +331,10 @@ DICOMWEB_PROXY_QIDO_MAX_BYTES = 32 * 1024**2  # QIDO answers are read whole to f
 # hundreds of frame requests cost one database check; a revoked right ends within this time.
 # 0 checks the database on every request.
 DICOMWEB_PROXY_ACCESS_CACHE_S = 5.0
+# A viewer's reads of one series (metadata, then every frame) are audited once per view: the
+# first read, and again only after this long (per user and web process). Denials are always
+# written, each on its own.
+DICOMWEB_AUDIT_SERIES_VIEW_S = 300.0
 # The proxy keeps whole pixel answers (frames, bulk data, rendered images; each at most 4 MiB)
 # of immutable SOP instances in memory, per process, so a viewer scrolling back through a series
 # is not relayed from the PACS again (imaging/dicomweb/frame_cache.py). Every read is still

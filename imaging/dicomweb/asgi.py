@@ -74,6 +74,7 @@ class _AuditRequest:
 
     META: dict[str, str] = field(default_factory=dict)
     request_id: str = ""
+    client_request_id: str = ""
 
 
 class DicomwebFastLane:
@@ -135,7 +136,7 @@ class DicomwebFastLane:
             cache_key = (path, accept, scope.get("query_string", b""), scope.get("scheme", "http"), host)
             cached = FRAME_CACHE.get(cache_key)
             if cached is not None:
-                request_id = self._audit(scope, headers, access, route)
+                request_id = self._audit(scope, headers, access, route, parts.get("series"))
                 await self._send_whole(send, cached.content_type, cached.body, request_id)
                 return True
         try:
@@ -161,10 +162,10 @@ class DicomwebFastLane:
                 body = rewriter.whole(body, content_type)
             if cache_key is not None:
                 FRAME_CACHE.put(cache_key, CachedAnswer(content_type, body), entry_max_bytes=proxy.WHOLE_BODY_MAX)
-            request_id = self._audit(scope, headers, access, route)
+            request_id = self._audit(scope, headers, access, route, parts.get("series"))
             await self._send_whole(send, content_type, body, request_id)
             return True
-        request_id = self._audit(scope, headers, access, route)
+        request_id = self._audit(scope, headers, access, route, parts.get("series"))
         response_headers = _response_headers(content_type, request_id)
         if rewriter is None and "content-length" in upstream.headers:
             response_headers.append((b"content-length", upstream.headers["content-length"].encode("latin-1")))
@@ -177,12 +178,17 @@ class DicomwebFastLane:
             await upstream.aclose()
         return True
 
-    def _audit(self, scope: Scope, headers: dict[bytes, bytes], access: Any, route: str) -> str:
-        """Queue the read's audit entry; the request id it is filed under (the client's, if sane)."""
-        request_id = headers.get(b"x-request-id", b"").decode("latin-1")
-        request_id = request_id if _REQUEST_ID.match(request_id) else uuid.uuid4().hex
+    def _audit(self, scope: Scope, headers: dict[bytes, bytes], access: Any, route: str, series: str | None) -> str:
+        """Queue the read's audit entry; the request id it is filed under (made here; a sane
+        client X-Request-ID is kept beside it, as Django's RequestIdMiddleware does)."""
+        incoming = headers.get(b"x-request-id", b"").decode("latin-1")
+        request_id = uuid.uuid4().hex
         client = scope.get("client") or ("", 0)
-        self.proxy.audit_writer().add(_AuditRequest(META={"REMOTE_ADDR": client[0]}, request_id=request_id), access, route)
+        request = _AuditRequest(
+            META={"REMOTE_ADDR": client[0]}, request_id=request_id,
+            client_request_id=incoming if _REQUEST_ID.match(incoming) else "",
+        )
+        self.proxy.audit_writer().add(request, access, route, series=series)
         return request_id
 
     @staticmethod

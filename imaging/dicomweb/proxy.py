@@ -293,13 +293,32 @@ class _AuditWriter:
     def __init__(self) -> None:
         self.pending: list[_AuditEntry] = []
         self.task: asyncio.Task[None] | None = None
+        self.series_views: dict[tuple[Any, int | None, str], float] = {}
 
     def add(self, request: Any, access: ProxyAccess, route: str,
-            study_id: int | None = None, patient_id: int | None = None) -> None:
+            study_id: int | None = None, patient_id: int | None = None, series: str | None = None) -> None:
+        if series is not None and route in SERIES_VIEW_ROUTES and not self._first_in_series_view(access, study_id, series):
+            return
         self.pending.append((request, access.user, study_id or access.study_id, patient_id or access.patient_id, route))
         if self.task is None or self.task.done():
             # A fresh context: the request's own (its worker thread) ends with the request.
             self.task = asyncio.get_running_loop().create_task(self._later(), context=contextvars.Context())
+
+    def _first_in_series_view(self, access: ProxyAccess, study_id: int | None, series: str) -> bool:
+        """Whether this read opens a view of the series (for this user, in this process).
+
+        A viewer reads a series' metadata and then every frame: one entry per view, not dozens
+        per scroll, which buried every other entry. A read of the same series by the same user
+        within DICOMWEB_AUDIT_SERIES_VIEW_S of the view's first read belongs to that view.
+        """
+        now = time.monotonic()
+        key = (getattr(access.user, "pk", None), study_id or access.study_id, series)
+        if self.series_views.get(key, 0.0) > now:
+            return False
+        if len(self.series_views) > _SERIES_VIEWS_MAX:
+            self.series_views = {k: t for k, t in self.series_views.items() if t > now}
+        self.series_views[key] = now + float(settings.DICOMWEB_AUDIT_SERIES_VIEW_S)
+        return True
 
     async def _later(self) -> None:
         await asyncio.sleep(self.delay_s)
@@ -320,6 +339,12 @@ class _AuditWriter:
 
 
 _AUDIT_PENDING_MAX = 100_000
+_SERIES_VIEWS_MAX = 10_000
+# Reads of one series (its metadata, frames, instances, rendered images) that make up a view.
+SERIES_VIEW_ROUTES = frozenset({
+    "series", "series-metadata", "series-rendered", "series-thumbnail", "qido-series-instances",
+    "instance", "instance-metadata", "instance-rendered", "instance-thumbnail", "frames", "frames-rendered", "bulk",
+})
 
 
 def _audit_write(batch: list[_AuditEntry]) -> None:
@@ -729,7 +754,7 @@ async def dicomweb_proxy(request: HttpRequest, route: str, **parts: str) -> Http
             ACCESS_CACHE.put(cache_key, access, ttl)
     if route == "qido-studies":
         return await _qido_studies(request, access, params)
-    audit_writer().add(request, access, route)
+    audit_writer().add(request, access, route, series=parts.get("series"))
     if access.pseudonym is not None:
         return await _deid_forward(request, route, parts, params, access)
     return await _forward(request, route, parts, params)

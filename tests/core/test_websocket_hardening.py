@@ -76,3 +76,8 @@ async def test_other_port_is_refused_end_to_end(tworld: Any) -> None:
     assert not connected
     connected, _ = await _connect(f"/ws/patients/{tworld.patient.pk}/", cookie)
     assert connected
+    # One entry for the subscription; the refused Origin never reached the application.
+    entries = await sync_to_async(
+        lambda: list(AuditEvent.objects.filter(actor_id=tworld.clinician.pk, object_type="patient_events").values_list("action", "outcome"))
+    )()
+    assert entries == [("subscribe", "success")]
