@@ -35,6 +35,22 @@ def _document_with_images(report: Report, fetch: InstanceFetch | None) -> tuple[
     return document, key_images_for_document(document, report.content, fetch=fetch)
 
 
+def _heatmaps(content: dict[str, Any], series_uid: str) -> list[bytes]:
+    """The classification heatmaps the imaging step kept in the report (PNG data URLs)."""
+    out = []
+    for finding in content.get("imaging_findings", []):
+        if not isinstance(finding, dict) or str(finding.get("series_uid")) != series_uid:
+            continue
+        for prediction in (finding.get("findings") or {}).get("predictions", []):
+            ref = prediction.get("heatmap_ref") if isinstance(prediction, dict) else None
+            if isinstance(ref, str) and ref.startswith("data:image/png;base64,"):
+                try:
+                    out.append(base64.b64decode(ref.split(",", 1)[1], validate=True))
+                except ValueError:
+                    continue
+    return out
+
+
 def report_html(report: Report, *, fetch: InstanceFetch | None = None) -> str:
     document, images = _document_with_images(report, fetch)
     blocks = []
@@ -47,7 +63,8 @@ def report_html(report: Report, *, fetch: InstanceFetch | None = None) -> str:
                 "image": ("data:image/png;base64," + base64.b64encode(image.png).decode()) if image and image.png else None,
                 "caption": image.caption if image else "",
             })
-        blocks.append({"block": block, "lesions": lesions})
+        heatmaps = ["data:image/png;base64," + base64.b64encode(png).decode() for png in _heatmaps(report.content, block.series_uid)]
+        blocks.append({"block": block, "lesions": lesions, "heatmaps": heatmaps})
     return render_to_string("inference/report_print.html", {
         "doc": document, "blocks": blocks, "printed_at": timezone.now(),
     })
@@ -187,6 +204,12 @@ def report_pdf(report: Report, *, fetch: InstanceFetch | None = None) -> bytes:
                     story.append(p(image.caption, small))
         if block.predictions:
             story.append(table([["Finding", "Result"], *[[r.label, r.value] for r in block.predictions]], [0.4, 0.6]))
+            for number, heatmap in enumerate(_heatmaps(report.content, block.series_uid), start=1):
+                picture = Image(io.BytesIO(heatmap))
+                picture.drawWidth = 60 * mm
+                picture.drawHeight = picture.drawWidth * picture.imageHeight / picture.imageWidth
+                story.append(KeepTogether([Spacer(1, 4), p(f"Heatmap, image {number}", h3), picture,
+                                           p("Where the model looked (Grad-CAM); not an outline of the finding.", small)]))
     if document.staging:
         story.append(p("Staging", h3))
         story.append(table([[r.label, r.value] for r in document.staging], [0.4, 0.6], head=False))
@@ -239,7 +262,7 @@ def report_pdf(report: Report, *, fetch: InstanceFetch | None = None) -> bytes:
     if document.models:
         rows = [["Model", "Type", "Version", "Inputs", "Weights SHA-256"]]
         rows += [[m.name, m.kind, m.version, m.inputs, Paragraph(t(m.weights_sha256), small)] for m in document.models]
-        story.append(table(rows, [0.26, 0.11, 0.09, 0.25, 0.29]))
+        story.append(table(rows, [0.25, 0.11, 0.1, 0.25, 0.29]))
     else:
         story.append(p("No model was used (validated scores only)."))
     story.append(Spacer(1, 3))
@@ -258,6 +281,15 @@ def report_pdf(report: Report, *, fetch: InstanceFetch | None = None) -> bytes:
 
     def on_page(canvas: Any, doc: Any) -> None:
         canvas.saveState()
+        if header.state == "draft":
+            # Every page of an unsigned report says so, wherever it is read or copied.
+            canvas.setFont(bold, 54)
+            canvas.setFillColor(colors.Color(0.75, 0.1, 0.1, alpha=0.12))
+            canvas.translate(A4[0] / 2, A4[1] / 2)
+            canvas.rotate(45)
+            canvas.drawCentredString(0, 0, "DRAFT · NOT SIGNED")
+            canvas.rotate(-45)
+            canvas.translate(-A4[0] / 2, -A4[1] / 2)
         canvas.setFont(regular, 7)
         canvas.setFillColor(colors.HexColor("#555555"))
         canvas.drawString(18 * mm, 10 * mm, footer.replace("&amp;", "&"))

@@ -391,7 +391,7 @@ def _header(content: Mapping[str, Any], ctx: DocumentContext) -> Header:
     amendment = content.get("amendment") or {}
     on = (ctx.created_at or datetime.now()).date()
     return Header(
-        title="Liver clinical decision-support report",
+        title="Clinical decision-support report",
         state=ctx.state,
         state_label=STATE_LABELS.get(ctx.state, ctx.state.capitalize()),
         version=ctx.version,
@@ -514,6 +514,10 @@ def _imaging(content: Mapping[str, Any], ctx: DocumentContext) -> tuple[list[Ima
         instances = instances_by_series.get(series_uid, [])
         summary: list[Row] = []
         notes: list[str] = []
+        abstention = raw.get("abstention")
+        if isinstance(abstention, Mapping) and abstention.get("reason"):
+            # Outside the model's intended population: the reason, never an empty "no findings".
+            summary.append(Row("Model not applied", re.sub(r"^\s*not applied:\s*", "", str(abstention["reason"]), flags=re.I)))
         liver = body.get("liver") or {}
         if liver:
             if liver.get("present") is False:

@@ -103,6 +103,16 @@ def test_report_page_and_pdf_read_as_a_clinical_document(open_session: Any, live
     assert "Liver and liver-lesion CT segmentation" in text
     assert "supports, not replaces, a clinician's judgement" in text
 
+    # The printable HTML: the same document, with the key image.
+    print_href = page.locator("#report-print").get_attribute("href") or ""
+    printable = session.page.context.new_page()
+    printable.goto(f"{session.base}{print_href}")
+    expect(printable.locator("figure img")).to_have_count(1)
+    printed = printable.locator("body").inner_text()
+    assert patient.mrn in printed and not INTERNAL.search(printed), INTERNAL.findall(printed)
+    printable.screenshot(path=str(SCREENSHOTS / f"{session.name}-print-view.png"), full_page=True)
+    printable.close()
+
     # A lesion row opens the viewer at the lesion's image.
     link = findings.locator(".lesion-row a.lesion-open")
     link.click()

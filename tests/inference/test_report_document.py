@@ -274,3 +274,32 @@ def test_key_image_magnifies_a_small_lesion_of_a_full_size_slice() -> None:
     assert not blue.any()
     whole = picture[:, :PANEL_PX]
     assert ((whole[..., 0] < 60) & (whole[..., 2] > 200)).any(), "the other lesion is outlined in the whole image"
+
+
+def test_chest_xray_report_prints_its_heatmap_and_a_draft_says_so_on_every_page(world: World) -> None:
+    import base64
+
+    from PIL import Image
+
+    from inference.reports.content import content_sha256
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 64), (200, 40, 40)).save(buffer, format="PNG")
+    heatmap = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    content: dict[str, Any] = {
+        "request": {"requested_by_user_id": world.clinician.pk, "requested_at": "2026-01-02T10:00:00+00:00"},
+        "imaging_findings": [{"kind": "classification", "series_uid": "1.2.3",
+                              "model": {"key": "cxr_pneumonia", "version": "1.0.0", "weights_sha256": "ab" * 32},
+                              "findings": {"predictions": [{"sop_instance_uid": "1.2.3.1", "label": "PNEUMONIA", "probability": 0.91,
+                                                            "threshold": 0.5, "positive": True, "heatmap_ref": heatmap}]}}],
+        "intended_use": "Supports, not replaces, a clinician's judgement.",
+    }
+    report = Report.objects.create(patient=world.patient, version=1, content=content, content_sha256=content_sha256(content),
+                                   created_by=world.clinician)
+    text = _flat(" ".join(_pdf_pages(report_pdf(report, fetch=MemoryPacs([])), save_as="cxr-draft")))
+    assert "Probability of pneumonia 91.0 % — above the model's threshold (50.0 %)" in text
+    assert "Heatmap, image 1" in text and "Paediatric chest X-ray pneumonia classifier" in text
+    assert "Draft: not signed." in text and text.count("DRAFT · NOT SIGNED") >= 1
+    assert "Signed by not signed" in text and "Not signed." in text and world.clinician.get_full_name() in text
+    html = report_html(report, fetch=MemoryPacs([]))
+    assert html.count(heatmap) == 1
