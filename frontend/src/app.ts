@@ -35,6 +35,7 @@ export interface PageTable {
   dashboard: PageFactory;
   consultations: PageFactory;
   consultation: PageFactory;
+  audit: PageFactory;
   notFound: PageFactory;
 }
 
@@ -105,7 +106,8 @@ export class App {
     const nav = h('nav', { class: 'topnav', 'aria-label': 'Main' },
       clinical
         ? [h('a', { href: '/patients', 'data-nav': 'patients' }, 'Patients'),
-          h('a', { href: '/consultations', 'data-nav': 'consultations' }, 'Consultations')]
+          h('a', { href: '/consultations', 'data-nav': 'consultations' }, 'Consultations'),
+          ...(me.role === 'admin' ? [h('a', { href: '/audit', 'data-nav': 'audit' }, 'Audit trail')] : [])]
         : h('a', { href: '/dashboard', 'data-nav': 'dashboard' }, 'My dashboard'),
     );
     const signOut = h('button', { type: 'button', class: 'btn btn-quiet', id: 'sign-out' }, 'Sign out');

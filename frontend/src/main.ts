@@ -1,6 +1,7 @@
 /** Entry point: build the config, start the app on #app. */
 
 import { App } from './app';
+import { auditPage } from './pages/audit';
 import { consultInboxPage } from './pages/consultInbox';
 import { consultRoomPage } from './pages/consultRoom';
 import { configBuild } from './config';
@@ -21,6 +22,7 @@ if (root) {
     report: reportPage,
     dashboard: dashboardPage,
     notFound: notFoundPage,
+    audit: auditPage,
     consultations: consultInboxPage,
     consultation: (ctx, route) => {
       if (route.name !== 'consultation') throw new Error('wrong route');

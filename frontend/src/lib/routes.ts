@@ -13,6 +13,7 @@ export type Route =
   | { readonly name: 'dashboard' }
   | { readonly name: 'consultations' }
   | { readonly name: 'consultation'; readonly consultationId: number }
+  | { readonly name: 'audit' }
   | { readonly name: 'notFound'; readonly path: string };
 
 const UID = /^[0-9.]{1,64}$/;
@@ -49,6 +50,7 @@ export function routeMatch(pathname: string, search: string): Route {
     if (reportId !== null) return { name: 'report', reportId };
   }
   if (head === 'dashboard' && parts.length === 1) return { name: 'dashboard' };
+  if (head === 'audit' && parts.length === 1) return { name: 'audit' };
   if (head === 'consultations' && parts.length === 1) return { name: 'consultations' };
   if (head === 'consultations' && parts.length === 2) {
     const consultationId = positiveInt(second);
@@ -81,6 +83,8 @@ export function routeHref(route: Route): string {
       return '/consultations';
     case 'consultation':
       return `/consultations/${route.consultationId}`;
+    case 'audit':
+      return '/audit';
     case 'notFound':
       return route.path;
   }
