@@ -13,10 +13,15 @@ import torch
 
 from inference.registry import ModelInputInvalid, model_card_get
 from inference.runtime.dicom_seg import seg_dicom_create, seg_dicom_from_volume
-from inference.runtime.io import DicomAttributeMissing, dicom_series_from_datasets, dicom_series_read
+from inference.runtime.io import (
+    DicomAttributeMissing,
+    dicom_files,
+    dicom_series_from_datasets,
+    dicom_series_read,
+)
 from inference.runtime.liver import run_liver_seg
 from inference.runtime.networks import liver_architecture, network_build
-from inference.runtime.postprocessing import labels_clean
+from inference.runtime.postprocessing import RULE_FEATURES, labels_clean
 from inference.runtime.training.liver_fit import (
     TRAIN,
     Case,
@@ -31,6 +36,7 @@ from inference.runtime.training.liver_fit import (
 from tests.inference.data.synthetic import ct_series_datasets, ct_series_write, phantom_hu
 
 MODEL = {"key": "liver_ct_seg", "version": "1.0.0", "weights_sha256": "ab" * 32}
+DEMO_CT = Path(__file__).resolve().parents[2] / "imaging" / "demo_data" / "ct-abdomen"
 
 
 def test_dicom_series_is_sorted_and_rescaled(tmp_path: Path) -> None:
@@ -224,13 +230,39 @@ def test_trained_weights_load_into_the_runtime_network() -> None:
 
 
 def test_registered_liver_card_reports_clean_held_out_folds() -> None:
-    """The registered version's LOPO rows never list the held-out patient among the training cases."""
+    """The registered version's LOPO rows never list the held-out patient among the training cases,
+    and its lesion rule's leave-one-case-out rows never fit the rule on the case they score."""
     card = model_card_get(key="liver_ct_seg")
-    assert card.version == "1.1.0"
+    assert card.version == "1.2.0"
+    assert card.weights_sha256 == model_card_get(key="liver_ct_seg", version="1.1.0").weights_sha256
     rows = card.data["metrics"]["leave_one_patient_out"]
     assert {r["patient"] for r in rows} == {"3Dircadb1.1", "3Dircadb1.7"}
     for r in rows + card.data["metrics"]["other_held_out"]:
         assert r["patient"] not in r["trained_on"]
+    rule = card.data["postprocessing"]["lesion_rule"]
+    assert rule["features"] == list(RULE_FEATURES) and 0.0 < rule["min_confidence"] < 1.0
+    table = card.data["metrics"]["lesion_rule"]["leave_one_case_out"]
+    assert {r["case"] for r in table} == set(rule["trained_on"]) >= {"3Dircadb1.1", "3Dircadb1.7", "lits117-roi"}
+    for r in table:
+        assert r["case"] not in r["rule_trained_on"]
+
+
+def test_demo_ct_proposes_no_lesion() -> None:
+    """The registered model on the demo CT (the TotalSegmentator example: no liver lesion) proposes
+    no lesion. 1.1.0 proposed a 134.8 mL 'lesion' along the liver's back through all 20 slices; it
+    is now held back with its reason, and its voxels count as liver."""
+    datasets = [pydicom.dcmread(p) for p in dicom_files(DEMO_CT)]
+    for ds in datasets:
+        ds.SeriesInstanceUID = "2.25.1"  # the source blanks its UIDs; the demo seeding sets them
+    hu, spacing = dicom_series_from_datasets(datasets).internal()
+    labels, findings = run_liver_seg(hu, spacing)
+    assert findings["model"]["version"] == "1.2.0"
+    assert findings["liver"]["present"] and findings["liver"]["volume"]["value"] > 500
+    assert findings["lesion_count"] == 0 and findings["lesions"] == []
+    assert not (labels == 2).any()
+    held_back = findings["lesion_candidates_not_proposed"]
+    assert max(c["volume"]["value"] for c in held_back) > 100
+    assert all(c["reason"] in ("spans_scan", "below_min_confidence") for c in held_back)
 
 
 def test_lesions_mostly_outside_the_liver_are_dropped() -> None:

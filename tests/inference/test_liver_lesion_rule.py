@@ -166,3 +166,10 @@ def test_rule_needs_true_and_false_candidates() -> None:
     cc = case_candidates(case=case, raw=raw, lesion_prob=prob, votes=prob // 110, n_tta=2, postprocessing=post)
     with pytest.raises(ValueError):
         rule_fit([cc])
+
+
+def test_report_key_image_is_the_lesions_key_slice() -> None:
+    from inference.reports.presentation import key_slice_index
+
+    assert key_slice_index({"key_slice": 7, "centroid_zyx": [4.2, 1.0, 1.0], "slice_range": [2, 9]}) == 7
+    assert key_slice_index({"centroid_zyx": [4.2, 1.0, 1.0], "slice_range": [2, 9]}) == 4
