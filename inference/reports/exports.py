@@ -19,7 +19,13 @@ from django.utils import timezone
 
 from inference.models import Report
 from inference.reports.key_images import InstanceFetch, KeyImage, key_images_for_document
-from inference.reports.presentation import ReportDocument, report_document, score_name
+from inference.reports.presentation import (
+    ReportDocument,
+    category_text,
+    humanise_text,
+    report_document,
+    score_name,
+)
 
 # DejaVu (Debian's fonts-dejavu-core) covers the minus sign, superscripts and arrows the document
 # uses; reportlab's own Vera is the fallback, with the few glyphs it lacks spelled in ASCII.
@@ -322,7 +328,7 @@ def report_fhir_bundle(report: Report) -> dict[str, Any]:
             resource["effectiveDateTime"] = used["date"]
         observations.append(resource)
     predictions = [
-        {"outcome": {"text": f"{score_name(score_id)}: {result.get('category') or result.get('value')}"},
+        {"outcome": {"text": f"{score_name(score_id)}: {category_text(score_id, str(result.get('category') or result.get('value')))}"},
          **({"probabilityDecimal": result["details"]["probability"]} if isinstance(result.get("details", {}).get("probability"), (int, float)) else {})}
         for score_id, result in sorted(content.get("scores", {}).items()) if result.get("computable")
     ]
@@ -338,7 +344,7 @@ def report_fhir_bundle(report: Report) -> dict[str, Any]:
         "code": {"text": "Liver disease clinical decision-support report"},
         "subject": patient_ref, "issued": report.created_at.isoformat(),
         "result": [{"reference": f"Observation/{o['id']}"} for o in observations],
-        "conclusion": " ".join(r["statement"] for r in content.get("recommendations", []))[:10000] or "No recommendations.",
+        "conclusion": humanise_text(" ".join(r["statement"] for r in content.get("recommendations", [])))[:10000] or "No recommendations.",
         "identifier": [{"system": "urn:cdss:report-sha256", "value": report.content_sha256}],
         "extension": [{"url": "urn:cdss:report-version", "valueInteger": report.version}],
     }

@@ -303,3 +303,15 @@ def test_chest_xray_report_prints_its_heatmap_and_a_draft_says_so_on_every_page(
     assert "Signed by not signed" in text and "Not signed." in text and world.clinician.get_full_name() in text
     html = report_html(report, fetch=MemoryPacs([]))
     assert html.count(heatmap) == 1
+
+
+def test_fhir_bundle_speaks_in_names(world: World, signed_liver_report: tuple[Report, MemoryPacs]) -> None:
+    from inference.reports.exports import report_fhir_bundle
+
+    report, _pacs = signed_liver_report
+    bundle = report_fhir_bundle(report)
+    diagnostic = bundle["entry"][0]["resource"]
+    risk = bundle["entry"][1]["resource"]
+    texts = [diagnostic["conclusion"], *(p["outcome"]["text"] for p in risk["prediction"])]
+    assert "FIB-4: high" in texts and "ALBI: grade 2" in texts
+    assert not [t for t in texts if INTERNAL.search(t)]
