@@ -39,10 +39,35 @@ def run_imaging(step: AnalysisStep) -> dict[str, Any]:
         delay = float(step.request.options.get("noop_sleep_s", 0) or 0)
         if delay:
             time.sleep(min(delay, 120.0))
+        lesions = step.request.options.get("noop_lesions")
+        if lesions:
+            return _noop_segmentation(step, lesions)
         return {"kind": "noop", "model": {"key": "noop", "version": "1", "weights_sha256": None}, "findings": {}}
     from inference.analysis.imaging import imaging_run
 
     return imaging_run(step=step, model=model, progress=lambda name, k, n: _progress(step, name, k, n))
+
+
+def _noop_segmentation(step: AnalysisStep, lesions: Any) -> dict[str, Any]:
+    """The test model's liver lesions, when a test asks for them (``options.noop_lesions``: a
+    list of ``{"diameter_mm", "volume_ml", "slices": [first, last]}``): the finding lifecycle
+    needs lesions that a real model on a synthetic image does not reliably give. The noop model
+    exists only where ``ANALYSIS_NOOP_MODEL_ENABLED`` is set (tests)."""
+    if not isinstance(lesions, list) or len(lesions) > 20:
+        raise StepFailed("noop_lesions must be a list of at most 20 lesions.", code="invalid_options")
+    found = []
+    for number, lesion in enumerate(lesions, start=1):
+        try:
+            diameter, volume = float(lesion["diameter_mm"]), float(lesion["volume_ml"])
+            first, last = (int(v) for v in lesion.get("slices", [0, 0]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StepFailed("Each noop lesion needs diameter_mm, volume_ml and slices.", code="invalid_options") from exc
+        found.append({"id": number, "volume": {"value": volume, "unit": "mL"},
+                      "longest_axial_diameter": {"value": diameter, "unit": "mm"},
+                      "mean_density": {"value": 20.0, "unit": "[hnsf'U]"}, "slice_range": [first, last]})
+    return {"kind": "segmentation", "series_uid": step.series_uid,
+            "model": {"key": "noop", "version": "1", "weights_sha256": None},
+            "findings": {"liver": {"present": False}, "lesion_count": len(found), "lesions": found}}
 
 
 def run_risk(step: AnalysisStep) -> dict[str, Any]:

@@ -71,7 +71,8 @@ def test_analysis_runs_live_in_two_browsers_then_report_is_signed(open_session: 
     expect(page.locator("#report-status")).to_have_text("signed")
     clinician.snap("signed")
 
-    # An amendment is a new version; the signed one stays as it was.
+    # An amendment is a new draft beside the signed version, which stays current until the
+    # amendment is signed.
     signed_url = page.url
     page.click("#report-signoff summary")
     page.fill("textarea[name=text]", "Platelets repeated: 128.")
@@ -80,8 +81,11 @@ def test_analysis_runs_live_in_two_browsers_then_report_is_signed(open_session: 
     expect(page.locator("h1")).to_contain_text("Report v2")
     expect(page.locator(".amendment")).to_contain_text("Platelets repeated: 128.")
     expect(page.locator("#report-versions li")).to_have_count(2)
+    expect(page.locator("#report-versions [data-currency=draft]")).to_have_text("draft")
     expect(page.locator("#report-versions [data-currency=current]")).to_have_text("current")
-    expect(page.locator("#report-versions [data-currency=superseded]")).to_have_text("superseded by v2")
+    page.click("#sign-submit")
+    expect(page.locator("#report-status")).to_have_text("signed")
+    expect(page.locator("#report-versions [data-currency=superseded]")).to_have_text("amended by v2")
     clinician.snap("amended")
 
     # The consultant may read the report but not sign it.
