@@ -82,6 +82,8 @@ class RoomViewer {
   private readonly stage: HTMLElement;
   private instances: Instance[] = [];
   private loadedSeries = 0;
+  private shownSrc = '';
+  private objectUrl: string | null = null;
   state: ViewState;
   onLocalChange: (state: ViewState) => void = () => undefined;
   /** Applied states' receive times, for the follower-side latency the bench reads. */
@@ -169,12 +171,22 @@ class RoomViewer {
     }
     if (instance) {
       const src = `${this.root}/studies/${series.study_uid}/series/${series.series_uid}/instances/${instance.sop}/rendered?window=${state.wc},${state.ww},linear`;
-      if (this.image.getAttribute('src') !== src) {
-        await new Promise<void>((resolve) => {
-          this.image.onload = () => resolve();
-          this.image.onerror = () => resolve();
-          this.image.src = src;
-        });
+      if (this.shownSrc !== src) {
+        // Fetched rather than set as the img's src: a browser's image Accept header (avif,
+        // webp, ...) is more than a PACS renders; JPEG is what every DICOMweb server offers.
+        const response = await fetch(src, { credentials: 'same-origin', headers: { Accept: 'image/jpeg' } });
+        if (this.state !== state) return;
+        if (response.ok) {
+          const url = URL.createObjectURL(await response.blob());
+          await new Promise<void>((resolve) => {
+            this.image.onload = () => resolve();
+            this.image.onerror = () => resolve();
+            this.image.src = url;
+          });
+          if (this.objectUrl) URL.revokeObjectURL(this.objectUrl);
+          this.objectUrl = url;
+          this.shownSrc = src;
+        }
       }
     }
     if (this.state !== state) return;
@@ -183,6 +195,11 @@ class RoomViewer {
       zoom: String(state.zoom), slices: String(this.instances.length),
     });
     this.element.dispatchEvent(new CustomEvent('cdss:room-rendered', { detail: { state } }));
+  }
+
+  destroy(): void {
+    if (this.objectUrl) URL.revokeObjectURL(this.objectUrl);
+    this.objectUrl = null;
   }
 
   currentImageRef(): string | null {
@@ -561,6 +578,7 @@ export async function consultRoomPage(ctx: AppContext, route: { consultationId: 
     destroy() {
       stopped = true;
       call.hangup(false);
+      viewer.destroy();
       socket?.close(1000);
     },
   };

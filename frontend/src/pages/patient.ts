@@ -206,7 +206,7 @@ async function patientView(ctx: AppContext, patientId: number, self: boolean): P
   const reloadAll = async (quiet: boolean): Promise<void> => {
     await Promise.all([
       labCard.reload(quiet), scoreCard.reload(quiet), geneticsCard.reload(quiet), lifestyleCard.reload(quiet),
-      findingsCard.reload(quiet), studiesCard.reload(quiet), analyses.reload(),
+      findingsCard.reload(quiet), studiesCard.reload(quiet), analyses.reload(), consultCard?.reload(quiet),
     ]);
   };
 
