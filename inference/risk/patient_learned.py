@@ -92,6 +92,8 @@ def patient_learned_evaluate(body: dict[str, Any], *, facts: dict[str, Any] | No
             "out_of_range": list(predictions.out_of_range[0]),
             "contributions": [{"feature": name, "log_odds": round(value, 4)}
                               for name, value in top_contributions(predictions, 0, target=min(target, predictions.contributions.shape[1] - 1), k=6)],
-            "note": "Cohort model (see its model card); contributions are in log-odds against an average training patient.",
+            "note": "Cohort model (see its model card); contributions are in log-odds against an average training patient."
+            + (f" Computed with censored input(s) at their reported limit ({', '.join(censored)}): an estimate from a bound."
+               if censored else ""),
         })
     return results

@@ -180,3 +180,17 @@ def test_stored_staging_findings_make_bclc_computable(world: World) -> None:
     bclc = body["response"]["scores"]["bclc"]
     # No tumour entered: BCLC still needs the tumour burden, and says so rather than guessing.
     assert "liver_tumours" in " ".join(bclc["missing"]) or bclc["computable"]
+
+
+def test_cohort_model_says_when_an_input_was_censored(world: World) -> None:
+    for code, value, unit in FULL_PANEL:
+        if code != "1742-6":
+            lab(world, code, value, unit, days_ago=2)
+    LabObservation.objects.create(
+        patient=world.patient, code="1742-6", comparator=">", value=2000, unit="U/L", value_canonical=2000,
+        unit_canonical="U/L", observed_at=timezone.now() - dt.timedelta(days=1),
+    )
+    ClinicalFinding.objects.create(patient=world.patient, assessed_on=timezone.now().date(), hcv_status="chronic")
+    hcv = {m["key"]: m for m in _scores(world)["learned"]}["hcv_stage"]
+    assert hcv["applicable"] is True and hcv["censored_inputs"] == ["ALT >"]
+    assert "censored input(s)" in hcv["note"]
