@@ -6,16 +6,20 @@ import os
 from typing import Any
 
 from celery import Celery, signals
+from django.conf import settings
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cdss.settings.dev")
 
 app = Celery("cdss")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.conf.task_queues = [Queue("default"), Queue("gpu")]
-app.conf.task_default_queue = "default"
+# Real queue names come from the settings (the test profile suffixes them; see cdss.core.queues).
+app.conf.task_queues = [Queue(name) for name in settings.CDSS_QUEUES]
+app.conf.task_default_queue = settings.CELERY_TASK_DEFAULT_QUEUE
 app.conf.worker_hijack_root_logger = False
 app.autodiscover_tasks()
+# The remote control command /readyz asks every worker (which database it works on).
+import cdss.core.worker_identity  # noqa: E402,F401
 
 # Celery's Django fix-up closes every database connection before and after each task, and
 # with Django's connection pool it closes the pool itself: every task in a pool process then

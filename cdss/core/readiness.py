@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import redis
 import requests
@@ -58,17 +59,33 @@ def pacs_probe() -> str | None:
 
 
 def workers_probe() -> str | None:
-    """Every Celery queue needs at least one live worker consuming it."""
+    """Every Celery queue needs at least one live worker consuming it, and every worker that
+    consumes one must work on this process's database: a worker on another database (a test
+    run's, a stale DATABASE_URL) takes requests it can never find, which then wait for ever."""
     from cdss.celery import app
+    from cdss.core.worker_identity import database_identity
 
     try:
         replies = app.control.inspect(timeout=settings.READINESS_TIMEOUT_S).active_queues() or {}
+        ours = set(settings.CDSS_QUEUES)
+        consumers = sorted(name for name, queues in replies.items() if ours & {queue["name"] for queue in queues})
+        identities: dict[str, Any] = {}
+        if consumers:
+            answers = app.control.broadcast(
+                "cdss_database_identity", reply=True, destination=consumers, limit=len(consumers),
+                timeout=settings.READINESS_TIMEOUT_S,
+            ) or []
+            identities = {name: body for answer in answers for name, body in answer.items()}
     except Exception as exc:  # broker down or unreachable
         return f"workers unreachable ({type(exc).__name__})"
     consumed = {queue["name"] for queues in replies.values() for queue in queues}
     missing = [queue for queue in settings.CDSS_QUEUES if queue not in consumed]
     if missing:
         return "no live worker on queue " + ", ".join(missing)
+    mine = database_identity()
+    elsewhere = [name for name in consumers if (identities.get(name) or {}).get("database") != mine]
+    if elsewhere:
+        return "worker on another database (cannot see this one's requests): " + ", ".join(elsewhere)
     return None
 
 

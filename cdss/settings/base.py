@@ -245,9 +245,11 @@ CELERY_TASK_SOFT_TIME_LIMIT = 15 * 60
 CELERY_TASK_TIME_LIMIT = 20 * 60
 # Longer than the hard time limit, so Redis never redelivers a task that is still running.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": ENV.broker_visibility_timeout_s}
+# Real queue names are the logical ones plus this suffix (cdss.core.queues.queue_name).
+CDSS_QUEUE_SUFFIX = ""
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CDSS_QUEUES = ("default", "gpu")
+CDSS_QUEUES: tuple[str, ...] = ("default", "gpu")
 
 DICOMWEB_URL = ENV.dicomweb_url
 DICOMWEB_CREDENTIALS_FILE = DATA_DIR / "orthanc" / "credentials.json"

@@ -1,9 +1,15 @@
 """Test profile: the development defaults, faster hashing, deterministic settings."""
 
+import copy
 import os
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from cdss.env import ENV
+from cdss.settings.base import CELERY_BEAT_SCHEDULE as _BASE_BEAT
+from cdss.settings.base import CHANNEL_LAYERS as _BASE_CHANNEL_LAYERS
 from cdss.settings.base import DATA_DIR, _dicomweb_credentials
+from cdss.settings.base import REDIS_URL as _BASE_REDIS_URL
 from cdss.settings.dev import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed; tests only
@@ -16,6 +22,27 @@ CACHES = {
     **CACHES,  # noqa: F405
     "throttle": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "cdss-test-throttle"},
 }
+
+# The suite never shares Redis state with a demo running on the same machine: its own Redis
+# database (15 when REDIS_URL names the demo's default, database 0; CDSS_TEST_REDIS_URL picks
+# another), its own Celery queue names (so neither side's worker takes the other's tasks, even
+# on one database) and its own channel-layer prefix (pub/sub channels span Redis databases).
+_redis = urlsplit(os.environ.get("CDSS_TEST_REDIS_URL") or _BASE_REDIS_URL)
+if not os.environ.get("CDSS_TEST_REDIS_URL") and _redis.path in ("", "/", "/0"):
+    _redis = _redis._replace(path="/15")
+REDIS_URL = urlunsplit(_redis)
+CELERY_BROKER_URL = REDIS_URL
+_layers: dict[str, Any] = copy.deepcopy(_BASE_CHANNEL_LAYERS)
+_layers["default"]["CONFIG"]["hosts"][0]["address"] = REDIS_URL
+_layers["default"]["CONFIG"]["prefix"] = "cdss-test"
+CHANNEL_LAYERS = _layers
+CDSS_QUEUE_SUFFIX = "-test"
+CDSS_QUEUES = ("default-test", "gpu-test")
+CELERY_TASK_DEFAULT_QUEUE = "default-test"
+_beat: dict[str, dict[str, Any]] = copy.deepcopy(_BASE_BEAT)
+for _entry in _beat.values():
+    _entry.setdefault("options", {})["queue"] = CELERY_TASK_DEFAULT_QUEUE
+CELERY_BEAT_SCHEDULE = _beat
 
 # The suite uses its own Orthanc instance (scripts/orthanc.py --name test, port 8043) so that
 # tests never touch the demo PACS, unless DICOMWEB_URL says otherwise.

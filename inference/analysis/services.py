@@ -145,11 +145,12 @@ def _first_steps_mark_dispatched(steps: list[AnalysisStep]) -> list[AnalysisStep
 
 def messages_send(messages: list[Message]) -> None:
     """Send workflow messages to Celery; they carry ids only, never patient data."""
+    from cdss.core.queues import queue_name
     from inference.tasks import analysis_advance_task, analysis_step_task
 
     for what, object_id, queue in messages:
         task = analysis_advance_task if what == "advance" else analysis_step_task
-        task.apply_async(args=[object_id], queue=queue)
+        task.apply_async(args=[object_id], queue=queue_name(queue))
 
 
 def _step_queue(step: AnalysisStep) -> str:

@@ -46,7 +46,7 @@ def test_readyz_names_an_unreachable_pacs(db: Any, client: Client, settings: Any
 
 
 def test_readyz_reports_missing_workers(db: Any, client: Client, settings: Any) -> None:
-    settings.CDSS_QUEUES = ("default", "gpu", "queue-nobody-consumes")
+    settings.CDSS_QUEUES = (*settings.CDSS_QUEUES, "queue-nobody-consumes")
     body = client.get("/readyz").json()
     assert "workers" in body["failed"]
     assert "queue-nobody-consumes" in body["checks"]["workers"]

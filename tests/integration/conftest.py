@@ -67,7 +67,7 @@ class WorkerProcess:
     def start(self) -> None:
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", "cdss", "worker", "-Q", "default,gpu",
+                [sys.executable, "-m", "celery", "-A", "cdss", "worker", "-Q", ",".join(settings.CDSS_QUEUES),
                  "-c", "1", "--pool", "prefork", "-n", f"test-{os.getpid()}-{time.monotonic_ns()}@%h",
                  "--without-gossip", "--without-mingle", "-l", "INFO",
                  *(["-B", "-s", str(self.log_path.with_suffix(".beat"))] if self.beat else [])],

@@ -12,6 +12,7 @@ from celery import Celery
 from channels.testing import WebsocketCommunicator
 
 from cdss.asgi import application
+from cdss.core.queues import queue_name
 from inference.analysis.services import Message, analysis_request_create
 from inference.models import AnalysisRequest, AnalysisStatus, AnalysisStep, Report, StepStatus
 from tests.conftest import World, world_build
@@ -84,7 +85,7 @@ def test_request_completes_after_redis_restart(tworld: World, tmp_path: Any, own
     def dispatch(messages: list[Message]) -> None:
         for what, object_id, queue in messages:
             name = "inference.analysis_advance" if what == "advance" else "inference.analysis_step"
-            sender.send_task(name, args=[object_id], queue=queue)
+            sender.send_task(name, args=[object_id], queue=queue_name(queue))
 
     try:
         worker.start()
