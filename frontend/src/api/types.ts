@@ -151,6 +151,8 @@ export interface ScoreInputUsed {
   readonly unit?: string | null;
   readonly date?: string | null;
   readonly kind?: string;
+  /** A censored laboratory value ("<5"), used at its limit. */
+  readonly comparator?: string;
 }
 
 export interface ScoreResult {
@@ -162,6 +164,8 @@ export interface ScoreResult {
   readonly missing: readonly string[];
   readonly citation: string;
   readonly guideline_version?: string;
+  /** Present and true when the score was computed from a censored input: a bound, not exact. */
+  readonly censored?: boolean;
 }
 
 /** What the portal shows: the scores, modifiers, and the dated inputs they used. */

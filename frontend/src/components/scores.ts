@@ -4,13 +4,15 @@ import type { Modifier, ScoreInputUsed, ScoreResult, ScoresResponse } from '../a
 import { h } from '../lib/dom';
 import { dateFormat } from '../lib/format';
 import { SCORE_INFO, categoryText, inputName, scoreIdsSorted, scoreName, scoreValueText } from '../lib/scores';
-import { unitDisplay, valueFormat } from '../lib/units';
+import { unitDisplay, valueCensoredFormat } from '../lib/units';
 import { stateEmpty } from './states';
 
 const UNDATED = new Set(['age_years', 'sex']);
 
 function inputText(input: ScoreInputUsed): string {
-  const value = typeof input.value === 'number' ? valueFormat(input.value) : String(input.value ?? '—').replace(/_/g, ' ');
+  const value = typeof input.value === 'number'
+    ? valueCensoredFormat(input.value, input.comparator)
+    : String(input.value ?? '—').replace(/_/g, ' ');
   const unit = input.unit ? ` ${unitDisplay(input.unit)}` : '';
   return `${inputName(input.name)} ${value}${unit}`.trim();
 }
@@ -57,6 +59,12 @@ function scoreRow(id: string, result: ScoreResult, plain: boolean, all: readonly
       h('summary', null, `Inputs used (${inputs.length})`, span ? h('span', { class: 'muted' }, ` · ${span}`) : null),
       inputsList(inputs),
       !plain && result.citation ? h('p', { class: 'citation' }, result.citation, result.guideline_version ? ` (${result.guideline_version})` : '') : null));
+  }
+  const censoredNote = result.details?.censored_note;
+  if (result.computable && result.censored) {
+    body.appendChild(h('p', { class: 'censored', 'data-censored': 'true' },
+      h('strong', null, plain ? 'Approximate: ' : 'Censored input: '),
+      typeof censoredNote === 'string' ? censoredNote : 'computed from a result reported only as a limit ("<" or ">").'));
   }
   if (result.missing.length) {
     body.appendChild(h('p', { class: 'missing' }, h('strong', null, plain ? 'Needs: ' : 'Missing: '), result.missing.map(inputName).join(', ')));
