@@ -1,4 +1,4 @@
-# ruff: noqa: RUF001 (typographic minus, en dash and multiplication signs are meant for the reader)
+# ruff: noqa: RUF001, RUF002 (typographic minus, en dash and multiplication signs are meant for the reader)
 """A report version as the document a clinician reads: display rows built from its content.
 
 One source of wording for every surface: the printable HTML, the PDF and the report page (the
@@ -686,17 +686,25 @@ def _score_value(score_id: str, result: Mapping[str, Any]) -> str:
     return str(value).replace("_", " ")
 
 
+def value_words(value: str) -> str:
+    """A coded answer in words: "grade_1_2" -> "grade 1–2", "moderate_severe" -> "moderate or severe"."""
+    return re.sub(r"(\d)_(\d)", r"\1–\2", value).replace("moderate_severe", "moderate or severe").replace("_", " ")
+
+
 def _input_text(used: Mapping[str, Any], ctx: DocumentContext) -> str:
     name = used.get("name")
     code = used.get("code")
-    label = (ctx.analyte_name(code) if isinstance(code, str) else None) or words(str(name or code or "input")).capitalize()
+    label = (ctx.analyte_name(code) if isinstance(code, str) else None) or words(str(name or code or "input"))
+    label = label[:1].upper() + label[1:]
     value = used.get("value")
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
+    if isinstance(value, bool):
+        shown = "yes" if value else "no"
+    elif isinstance(value, (int, float)):
         shown = f"{number_text(float(value))} {unit_text(used.get('unit'))}".strip()
     elif isinstance(value, str):
-        shown = value.replace("_", " ")
+        shown = value_words(value)
     else:
-        shown = "—"
+        shown = "not stated"
     return f"{label} {shown}"
 
 

@@ -315,3 +315,17 @@ def test_fhir_bundle_speaks_in_names(world: World, signed_liver_report: tuple[Re
     texts = [diagnostic["conclusion"], *(p["outcome"]["text"] for p in risk["prediction"])]
     assert "FIB-4: high" in texts and "ALBI: grade 2" in texts
     assert not [t for t in texts if INTERNAL.search(t)]
+
+
+def test_score_inputs_read_as_answers() -> None:
+    content: dict[str, Any] = {"scores": {"child_pugh": {
+        "computable": True, "value": 9, "category": "B",
+        "inputs_used": [{"name": "ascites", "value": "moderate_severe"}, {"name": "encephalopathy", "value": "grade_1_2"},
+                        {"name": "dialysis_twice_past_week", "value": None}, {"name": "ast_upper_limit_normal_u_l", "value": 40, "unit": "U/L"}],
+    }}}
+    ctx = DocumentContext(patient_name="DOE, Jane", mrn="M1", birth_date=None, sex="female", state="draft", version=1,
+                          created_at=None, signer="", signed_at=None, sign_comment="", requester="")
+    line = document_build(content, ctx).scores[0]
+    assert line.inputs == ("Ascites moderate or severe; Encephalopathy grade 1–2; Dialysis in the past week not stated; "
+                           "AST upper limit of normal 40 U/L")
+    assert line.interpretation == "class B (7–9 points, significant functional compromise)"
