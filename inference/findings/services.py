@@ -77,7 +77,7 @@ def _lesion_values(lesion: dict[str, Any]) -> dict[str, Any]:
         "volume_ml": _measure(lesion.get("volume")),
         "mean_density_hu": _measure(lesion.get("mean_density")),
     }
-    for key in ("slice_range", "confidence"):
+    for key in ("slice_range", "key_slice", "confidence"):
         if key in lesion:
             values[key] = lesion[key]
     return values

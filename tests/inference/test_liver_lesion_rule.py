@@ -173,3 +173,12 @@ def test_report_key_image_is_the_lesions_key_slice() -> None:
 
     assert key_slice_index({"key_slice": 7, "centroid_zyx": [4.2, 1.0, 1.0], "slice_range": [2, 9]}) == 7
     assert key_slice_index({"centroid_zyx": [4.2, 1.0, 1.0], "slice_range": [2, 9]}) == 4
+
+
+def test_a_lesion_finding_keeps_its_key_slice_and_confidence() -> None:
+    from inference.findings.services import _lesion_values
+
+    values = _lesion_values(
+        {"volume": {"value": 1.2, "unit": "mL"}, "slice_range": [5, 9], "key_slice": 7, "confidence": 0.81}
+    )
+    assert values["key_slice"] == 7 and values["confidence"] == 0.81 and values["slice_range"] == [5, 9]
