@@ -63,10 +63,11 @@ def _population_facts(patient: Patient, as_of: dt.date) -> dict[str, Any]:
     if patient.sex in ("male", "female"):
         facts["sex"] = patient.sex
     stated = ClinicalFinding.objects.filter(patient=patient, assessed_on__lte=as_of).order_by("-assessed_on", "-id")
-    for name in _POPULATION_FIELDS:
-        value = stated.exclude(**{f"{name}__isnull": True}).values_list(name, flat=True).first()
-        if value is not None:
-            facts[name] = value
+    # One query, newest first: the first non-null value of each field is its latest statement.
+    for row in stated.values(*_POPULATION_FIELDS):
+        for name, value in row.items():
+            if value is not None:
+                facts.setdefault(name, value)
     return facts
 
 
