@@ -237,7 +237,8 @@ def report_pdf(report: Report, *, fetch: InstanceFetch | None = None) -> bytes:
     if document.learned:
         story.append(p("Cohort models", h3))
         for model in document.learned:
-            story.append(p(f"{model.name} (v{model.version}): {model.result}"))
+            story.append(Paragraph(f"<b>{t(model.name)}</b> (v{t(model.version)}): {t(model.result)}",
+                                   ParagraphStyle("learned", parent=base, spaceBefore=4)))
             for driver in model.drivers:
                 story.append(p(f"• {driver}", small))
             for note in model.notes:
