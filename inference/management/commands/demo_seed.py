@@ -7,10 +7,11 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
 from cdss.accounts.models import CareTeam, Role, User
 from cdss.accounts.services import user_create
-from consultations.models import Consultation
+from patients.access import share_grant_create, share_grants_active
 from patients.models import ClinicalFinding, GeneticFinding, LabObservation, LifestyleRecord, Patient
 from patients.services import (
     clinical_finding_create,
@@ -178,8 +179,13 @@ class Command(BaseCommand):
             if index == 0 and patient.user_id is None:
                 patient.user = users["patient"]
                 patient.save(update_fields=["user"])
-            if index == 0 and not Consultation.objects.filter(patient=patient, consultant=users["consultant"]).exists():
-                Consultation.objects.create(patient=patient, consultant=users["consultant"], requested_by=users["clinician"], question="Transplant assessment?")
+            if index == 0 and not share_grants_active(users["consultant"]).filter(patient=patient).exists():
+                # The demo consultant sees this case for a month; consultations themselves are
+                # requested in the portal (the consultations app sits above this one).
+                share_grant_create(
+                    granted_by=users["clinician"], user=users["consultant"], patient=patient, identifiable=True,
+                    expires_at=timezone.now() + dt.timedelta(days=30),
+                )
             demo_records_seed(
                 patient=patient, actor=users["clinician"] if index < 3 else users["clinician2"], today=dt.date.today()
             )
