@@ -202,6 +202,14 @@ class FindingStatus(models.TextChoices):
     REJECTED = "rejected"
 
 
+class FindingDecisionStatus(models.TextChoices):
+    """What a clinician may decide about a finding (the API's choices)."""
+
+    ACCEPTED = "accepted"
+    EDITED = "edited"
+    REJECTED = "rejected"
+
+
 class FindingSource(models.TextChoices):
     MODEL = "model"
     CLINICIAN = "clinician"

@@ -308,7 +308,8 @@ CELERY_BEAT_SCHEDULE = {
 # Patient.status shares its field name with other "status" enums in the schema (the report's);
 # naming both explicitly keeps `spectacular --fail-on-warn` and `check --deploy` clean.
 SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(  # type: ignore[attr-defined]
-    {"PatientStatusEnum": "patients.models.PatientStatus", "ReportStatusEnum": "inference.models.ReportStatus"}
+    {"PatientStatusEnum": "patients.models.PatientStatus", "ReportStatusEnum": "inference.models.ReportStatus",
+     "FindingDecisionStatusEnum": "inference.models.FindingDecisionStatus"}
 )
 
 # --- imaging ---

@@ -18,7 +18,7 @@ from cdss.audit.models import AuditAction
 from cdss.audit.services import audit_record
 from cdss.core.errors import NotFound
 from inference.findings.services import Decision, finding_as_dict, finding_enter, findings_decide
-from inference.models import AnalysisRequest, FindingKind, FindingStatus, ImagingFinding, Report
+from inference.models import AnalysisRequest, FindingDecisionStatus, FindingKind, ImagingFinding, Report
 from inference.reports.services import user_display_name
 from inference.selectors import (
     analysis_get_for_user,
@@ -31,7 +31,7 @@ from patients.access import patient_get_for_user
 
 
 class DecisionSerializer(serializers.Serializer[Any]):
-    status = serializers.ChoiceField(choices=[FindingStatus.ACCEPTED, FindingStatus.EDITED, FindingStatus.REJECTED])
+    status = serializers.ChoiceField(choices=FindingDecisionStatus.choices)
     reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
     # "label" is the API's word; DRF's stubs type Serializer.label (a Field attribute) as a string.
     label = serializers.CharField(max_length=32, required=False)  # type: ignore[assignment]
