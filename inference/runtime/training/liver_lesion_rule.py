@@ -481,7 +481,7 @@ def markdown_section(metrics: dict[str, Any], rule: dict[str, Any]) -> str:
     ]
     false_ml = [
         f"- {r['case']}: false lesions before (mL) {r['before']['false_lesion_ml'] or 'none'}; after "
-        f"{r['after']['false_lesion_ml'] or 'none'}"
+        f"{r['after']['false_lesion_ml'] or 'none'}" + (f" ({r['note']})" if r.get("note") else "")
         for r in metrics["leave_one_case_out"]
     ]
     cal = metrics["calibration_out_of_fold"]
