@@ -126,12 +126,19 @@ def report_draft_create(
     *, actor: Any, patient_id: int, content: dict[str, Any], analysis_id: int | None,
     amends: Report | None = None, derived_from: Report | None = None,
 ) -> Report:
-    """A new draft version beside whatever is signed (the caller holds the patient's report locks)."""
-    return Report.objects.create(
-        patient_id=patient_id, request=None, analysis_id=analysis_id, version=_next_version(patient_id),
-        amends=amends, derived_from=derived_from, content=content, content_sha256=content_sha256(content),
-        created_by=actor,
-    )
+    """A new draft version beside whatever is signed (the caller holds the patient's report
+    locks). The report step does not take them, so a version number it just took is retried."""
+    for _ in range(5):
+        try:
+            with transaction.atomic():
+                return Report.objects.create(
+                    patient_id=patient_id, request=None, analysis_id=analysis_id, version=_next_version(patient_id),
+                    amends=amends, derived_from=derived_from, content=content, content_sha256=content_sha256(content),
+                    created_by=actor,
+                )
+        except IntegrityError:
+            continue
+    raise Conflict("Could not allocate a report version.", code="report_version_conflict")
 
 
 def report_verify(report: Report) -> bool:

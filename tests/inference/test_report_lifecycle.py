@@ -181,3 +181,16 @@ def test_patient_sockets_forward_only_what_a_patient_may_see(event: dict[str, An
     from inference.consumers import event_visible_to_patient
 
     assert event_visible_to_patient(event) is visible
+
+
+def test_a_draft_whose_version_number_was_just_taken_takes_the_next(world: World, make: Any, monkeypatch: Any) -> None:
+    """The report step allocates versions without the patient's report locks: a draft made at
+    the same moment retries with the next number instead of failing."""
+    from inference.reports import services
+
+    v1 = make("a")
+    sign(world, v1)
+    numbers = iter([v1.version, v1.version + 1])
+    monkeypatch.setattr(services, "_next_version", lambda patient_id: next(numbers))
+    response = client_for(world.clinician).post(f"/api/v1/reports/{v1.pk}/amend/", {"text": "x"}, format="json")
+    assert response.status_code == 201 and response.json()["version"] == v1.version + 1
