@@ -141,6 +141,11 @@ export class App {
       route = isClinical(me) ? { name: 'patients', q: '' } : { name: 'dashboard' };
       history.replaceState(null, '', routeHref(route));
     }
+    if (!isClinical(me) && route.name === 'patient' && route.patientId === me.patient_id) {
+      // A patient's own record is shown as their dashboard (explained, released results only).
+      route = { name: 'dashboard' };
+      history.replaceState(null, '', routeHref(route));
+    }
     this.current?.destroy();
     this.current = null;
     const factory = this.pages[route.name];

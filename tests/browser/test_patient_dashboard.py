@@ -159,6 +159,10 @@ def test_dashboard_before_anything_is_released(open_session: Any) -> None:
     _no_sideways_scroll(page, PHONE[0])
     axe_assert_clean(page, "empty dashboard")
     session.snap("empty")
+    # Their own record by its clinical URL is their dashboard: explained results, never the raw view.
+    session.goto(f"/patients/{world.patient.pk}")
+    page.wait_for_url(re.compile(r"/dashboard$"))
+    expect(page.locator("#pt-reports")).to_be_visible()
 
 
 def test_another_patients_data_is_not_reachable_from_the_portal(open_session: Any) -> None:

@@ -73,7 +73,7 @@ export function imagingActions(options: {
   api: Api; patientId: number; announce: (text: string, kind?: 'info' | 'error') => void; after: () => Promise<void>;
 }): HTMLElement[] {
   const { api, patientId, announce, after } = options;
-  const input = h('input', { type: 'file', multiple: true, accept: '.dcm,.zip,application/dicom,application/zip', id: 'imaging-file', class: 'visually-hidden', tabindex: '-1' });
+  const input = h('input', { type: 'file', multiple: true, accept: '.dcm,.zip,application/dicom,application/zip', id: 'imaging-file', class: 'visually-hidden', tabindex: '-1', 'aria-label': 'DICOM files to upload' });
   const upload = h('button', { type: 'button', class: 'btn btn-small', id: 'imaging-upload', title: 'DICOM files or zip archives of them' }, 'Upload DICOM…');
   const sync = h('button', { type: 'button', class: 'btn btn-small', id: 'imaging-sync', title: 'Link this patient\'s studies from the PACS (PatientID = MRN)' }, 'Sync from PACS');
   upload.addEventListener('click', () => input.click());
