@@ -198,6 +198,7 @@ SPECTACULAR_SETTINGS = {
     "Results support, and do not replace, a clinician's judgement.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "cdss.core.schema.error_responses"],
 }
 
 # Audit entries of reads commit without waiting for the WAL flush (see cdss.audit.services);

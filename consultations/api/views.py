@@ -16,6 +16,7 @@ from cdss.accounts.models import CareTeam, Role, User
 from cdss.audit.models import AuditAction
 from cdss.audit.services import audit_record
 from cdss.core.errors import NotFound, PermissionDenied
+from cdss.core.ids import id_parse
 from consultations.api.serializers import (
     ConsultantDirectorySerializer,
     ConsultationRequestSerializer,
@@ -64,6 +65,7 @@ def _render(request: Request, consultations: list[Consultation]) -> Any:
 class ConsultationListApi(GenericAPIView[Any]):
     permission_classes = [IsAuthenticated]
     serializer_class = ConsultationSerializer
+    pagination_class = None  # a plain list (at most 200), as the schema says
 
     @extend_schema(
         operation_id="consultations_list",
@@ -74,7 +76,8 @@ class ConsultationListApi(GenericAPIView[Any]):
         rows = consultations_for_user(request.user).select_related("patient", "grant").order_by("-opened_at")
         patient = request.query_params.get("patient")
         if patient:
-            rows = rows.filter(patient_id=int(patient) if patient.isdigit() else 0)
+            patient_pk = id_parse(patient)  # "²".isdigit() is true, int("²") fails
+            rows = rows.filter(patient_id=patient_pk) if patient_pk is not None else rows.none()
         items = list(rows[:200])
         audit_record(actor=request.user, action=AuditAction.READ, object_type="consultation_list", request=request,
                      detail={"consultation_ids": [c.pk for c in items]})
@@ -190,6 +193,7 @@ class PatientOpinionListApi(GenericAPIView[Any]):
     """Signed consultant opinions: part of the patient's record."""
 
     permission_classes = [IsAuthenticated]
+    pagination_class = None
     serializer_class = OpinionSerializer
 
     @extend_schema(responses=OpinionSerializer(many=True))

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
@@ -152,10 +151,17 @@ class AnalysisDetailApi(APIView):
         return Response(AnalysisSerializer(analysis).data)
 
 
+class AnalysisModelSerializer(serializers.Serializer[Any]):
+    key = serializers.CharField()
+    kind = serializers.CharField()
+    modalities = serializers.ListField(child=serializers.CharField())
+    description = serializers.CharField()
+
+
 class AnalysisModelsApi(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=AnalysisModelSerializer(many=True))
     def get(self, request: Request) -> Response:
         return Response([
             {"key": m.key, "kind": m.kind, "modalities": list(m.modalities), "description": m.description}

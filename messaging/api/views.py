@@ -46,6 +46,7 @@ class ThreadDetailApi(GenericAPIView[Any]):
 class ThreadMessageListApi(GenericAPIView[Any]):
     permission_classes = [IsAuthenticated]
     serializer_class = MessageSerializer
+    pagination_class = None
 
     @extend_schema(
         operation_id="thread_messages_list",

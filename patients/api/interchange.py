@@ -109,7 +109,7 @@ class PatientSummaryApi(GenericAPIView[Any]):
 class PatientFhirExportApi(GenericAPIView[Any]):
     @extend_schema(
         operation_id="patients_fhir_export",
-        responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="A FHIR R4 Bundle (type collection).")},
+        responses={(200, FHIR_JSON): OpenApiResponse(OpenApiTypes.OBJECT, description="A FHIR R4 Bundle (type collection).")},
     )
     def get(self, request: Request, patient_id: int) -> Response:
         patient = patient_get_for_export(request.user, patient_id, request=request)

@@ -27,6 +27,7 @@ class PatientListApi(GenericAPIView[Any]):
 
     @extend_schema(
         operation_id="patients_list",
+        responses=PatientSerializer(many=True),
         parameters=[
             OpenApiParameter("q", str, description="Name or MRN terms (each must match)"),
             OpenApiParameter("birth_date", str, description="YYYY-MM-DD"),
