@@ -100,3 +100,22 @@ def test_clinician_enters_the_tumour_burden(open_session: Any) -> None:
     expect(page.locator("#card-findings")).to_contain_text("Liver tumours (number)")
     stored = off_loop(lambda: ClinicalFinding.objects.get(patient=world.patient))
     assert (stored.tumour_count, stored.tumour_largest_diameter_mm, stored.macrovascular_invasion) == (2, 25.0, False)
+
+
+def test_a_score_from_a_censored_result_says_so(open_session: Any) -> None:
+    def record(world: Any) -> None:
+        now = timezone.now().isoformat()
+        for code, value, unit in (("1920-8", ">1000", "U/L"), ("1742-6", 400, "U/L"), ("777-3", 150, "10*9/L")):
+            observation_record(actor=world.clinician, patient=world.patient,
+                               data={"code": code, "value": value, "unit": unit, "observed_at": now})
+
+    world = off_loop(world_build)
+    off_loop(record, world)
+    session = open_session(world.clinician)
+    page = session.page
+    session.goto(f"/patients/{world.patient.id}")
+    fib4 = page.locator("#card-scores li[data-score=fib4]")
+    expect(fib4.locator(".censored")).to_contain_text("bound")
+    expect(page.locator("#card-labs tr[data-analyte=ast] .value")).to_have_text(">1000")
+    expect(page.locator("#card-labs tr[data-analyte=ast]")).to_have_class(re.compile("flag-high"))
+    session.snap("censored-score")
