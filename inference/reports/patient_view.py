@@ -34,6 +34,9 @@ SCORE_NAMES: dict[str, tuple[str, str]] = {
     "bclc": ("BCLC stage", "the stage of a liver tumour"),
 }
 
+# Categories that are bare numbers or letters, in words.
+CATEGORY_WORDS = {"albi": "grade {}", "child_pugh": "class {}", "bclc": "stage {}"}
+
 # What each kind of recommendation means for the patient, in words.
 RECOMMENDATION_TEXT: dict[str, str] = {
     "liver_function": "Your blood tests were used to assess how well your liver is working.",
@@ -56,9 +59,11 @@ def _score_lines(content: dict[str, Any]) -> list[dict[str, str]]:
         if not result.get("computable"):
             continue
         value = result.get("value")
-        category = result.get("category")
+        category = str(result.get("category") or "")
+        if category and score_id in CATEGORY_WORDS:
+            category = CATEGORY_WORDS[score_id].format(category)
         shown = str(value) if value is not None else ""
-        lines.append({"name": name, "value": shown, "category": str(category or ""), "about": meaning})
+        lines.append({"name": name, "value": shown, "category": category, "about": meaning})
     return lines
 
 

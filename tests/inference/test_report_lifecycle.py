@@ -194,3 +194,18 @@ def test_a_draft_whose_version_number_was_just_taken_takes_the_next(world: World
     monkeypatch.setattr(services, "_next_version", lambda patient_id: next(numbers))
     response = client_for(world.clinician).post(f"/api/v1/reports/{v1.pk}/amend/", {"text": "x"}, format="json")
     assert response.status_code == 201 and response.json()["version"] == v1.version + 1
+
+
+def test_patient_version_names_scores_in_words() -> None:
+    from inference.reports.patient_view import _score_lines
+
+    lines = _score_lines({"scores": {
+        "albi": {"computable": True, "value": -1.82, "category": "2"},
+        "fib4": {"computable": True, "value": 4.42, "category": "high"},
+        "meld": {"computable": False, "missing": ["INR"]},
+        "some_model_key": {"computable": True, "value": 1, "category": "x"},
+    }})
+    assert lines == [
+        {"name": "ALBI grade", "value": "-1.82", "category": "grade 2", "about": "how well the liver is working"},
+        {"name": "FIB-4", "value": "4.42", "category": "high", "about": "the likelihood of scarring of the liver"},
+    ]
