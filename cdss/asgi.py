@@ -14,12 +14,13 @@ django_asgi_app = CdssASGIHandler()
 from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs Django set up first)
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from cdss.core.server_tuning import daphne_tcp_nodelay_install  # noqa: E402
+from cdss.core.server_tuning import daphne_form_parsing_disable, daphne_tcp_nodelay_install  # noqa: E402
 from cdss.core.websocket import SameOriginValidator  # noqa: E402
 from cdss.routing import websocket_urlpatterns  # noqa: E402
 from imaging.dicomweb.asgi import DicomwebFastLane  # noqa: E402
 
 daphne_tcp_nodelay_install()
+daphne_form_parsing_disable()
 
 application = ProtocolTypeRouter(
     {

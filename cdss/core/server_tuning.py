@@ -45,3 +45,26 @@ def daphne_tcp_nodelay_install() -> bool:
     HTTPFactory.buildProtocol = build_protocol
     setattr(HTTPFactory, _INSTALLED_FLAG, True)
     return True
+
+
+def daphne_form_parsing_disable() -> bool:
+    """Twisted parses a multipart/form-data POST body itself (into ``request.args``, which
+    Daphne never reads) before handing the request on: an upload was read into memory whole
+    once more, and a body it could not parse was answered with a bare 400 (no body, no
+    Content-Type, no request id) that Django never saw. Django parses the body itself."""
+    try:
+        from daphne.http_protocol import WebRequest
+    except ImportError:  # another ASGI server
+        return False
+    if getattr(WebRequest, "_cdss_no_form_parsing", False):
+        return True
+    original = WebRequest.__init__
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        # Twisted's Request sets this per instance (its parsePOSTFormSubmission argument).
+        self._parsePOSTFormSubmission = False
+
+    WebRequest.__init__ = __init__
+    WebRequest._cdss_no_form_parsing = True
+    return True

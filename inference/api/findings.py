@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -66,6 +66,9 @@ def _report_ref(report: Report | None) -> dict[str, Any] | None:
             "staging": report.content.get("staging", {}), "findings_pending": report.content.get("findings_review", {}).get("proposed", 0)}
 
 
+# The list views answer a JSON array of findings (finding_as_dict), not one object.
+FINDING_LIST = inline_serializer("ImagingFindingItem", fields={"id": serializers.IntegerField(required=False)}, many=True)
+
 def _listed(request: Request, findings: list[ImagingFinding], *, patient_id: int, scope: str, scope_id: int) -> Response:
     audit_record(actor=request.user, action=AuditAction.READ, object_type="imaging_finding_list", patient_id=patient_id,
                  request=request, detail={scope: scope_id, "finding_ids": [f.pk for f in findings]})
@@ -81,7 +84,7 @@ class AnalysisFindingsApi(APIView):
 
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=FINDING_LIST)
     def get(self, request: Request, analysis_id: int) -> Response:
         analysis = analysis_get_for_user(request.user, analysis_id)
         return _listed(request, _of_analysis(request.user, analysis), patient_id=analysis.patient_id,
@@ -148,7 +151,7 @@ class ReportFindingsApi(APIView):
 
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=FINDING_LIST)
     def get(self, request: Request, report_id: int) -> Response:
         if user_is_patient(request.user):
             raise NotFound("Report not found.")
@@ -161,7 +164,7 @@ class ReportFindingsApi(APIView):
 class PatientFindingsApi(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=FINDING_LIST)
     def get(self, request: Request, patient_id: int) -> Response:
         if user_is_patient(request.user):
             raise NotFound("Findings not found.")

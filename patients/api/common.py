@@ -5,13 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from rest_framework.pagination import PageNumberPagination
-
+from cdss.core.pagination import StrictPageNumberPagination
 from patients.errors import InvalidField
 from patients.validation import datetime_read
 
 
-class RecordPagination(PageNumberPagination):
+class RecordPagination(StrictPageNumberPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500

@@ -7,7 +7,7 @@ from typing import Any
 from twisted.internet.address import IPv4Address
 from twisted.internet.testing import StringTransport
 
-from cdss.core.server_tuning import daphne_tcp_nodelay_install
+from cdss.core.server_tuning import daphne_form_parsing_disable, daphne_tcp_nodelay_install
 
 
 class _RecordingTransport(StringTransport):
@@ -31,3 +31,13 @@ def test_connections_get_tcp_nodelay() -> None:
     protocol.makeConnection(transport)
     assert transport.no_delay is True
     protocol.connectionLost(None)
+
+
+def test_twisted_leaves_form_bodies_to_django() -> None:
+    """The live check is the schemathesis run (an unparsable multipart body gets Django's JSON 400)."""
+    from daphne.http_protocol import WebRequest
+
+    assert daphne_form_parsing_disable()
+    assert daphne_form_parsing_disable()  # idempotent: one wrapper, not two
+    assert WebRequest._cdss_no_form_parsing is True
+    assert WebRequest.__init__.__qualname__.endswith("daphne_form_parsing_disable.<locals>.__init__")

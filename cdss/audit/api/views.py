@@ -6,12 +6,12 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.generics import ListAPIView
-from rest_framework.pagination import PageNumberPagination
 
 from cdss.audit.models import AuditAction, AuditEvent, AuditOutcome
 from cdss.core.dates import query_datetime
 from cdss.core.errors import ValidationFailed
 from cdss.core.ids import id_parse
+from cdss.core.pagination import StrictPageNumberPagination
 from cdss.core.permissions import IsAdminRole
 
 
@@ -24,7 +24,7 @@ class AuditEventSerializer(serializers.ModelSerializer[AuditEvent]):
         ]
 
 
-class AuditPagination(PageNumberPagination):
+class AuditPagination(StrictPageNumberPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500
