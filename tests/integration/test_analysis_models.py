@@ -6,7 +6,6 @@ the committed model artefacts, writes the SEG back and fuses everything into one
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
@@ -57,8 +56,8 @@ def series_of(mrn: str, modality: str) -> tuple[Patient, str]:
 
 
 def test_chest_xray_model_abstains_for_an_adult(demo: dict[str, Any]) -> None:
-    # The demo radiographs are children's (Kermany et al.); the demo patients are adults.
-    patient, series_uid = series_of("DEMO-0003", "DX")
+    # The demo radiographs are children's (Kermany et al.); DEMO-0002 is an adult.
+    patient, series_uid = series_of("DEMO-0002", "DX")
     analysis = run(patient, series_uid, "cxr_pneumonia")
     assert analysis.status == AnalysisStatus.SUCCEEDED, (analysis.error_code, analysis.error_message)
     finding = Report.objects.get(request=analysis).content["imaging_findings"][0]
@@ -68,10 +67,8 @@ def test_chest_xray_model_abstains_for_an_adult(demo: dict[str, Any]) -> None:
 
 
 def test_chest_xray_model_report(demo: dict[str, Any]) -> None:
-    patient, series_uid = series_of("DEMO-0003", "DX")
     # A child of four on the study date (2025-04-12): inside the model's intended population.
-    patient.birth_date = dt.date(2021, 1, 15)
-    patient.save(update_fields=["birth_date"])
+    patient, series_uid = series_of("DEMO-0005", "DX")
     analysis = run(patient, series_uid, "cxr_pneumonia")
     assert analysis.status == AnalysisStatus.SUCCEEDED, (analysis.error_code, analysis.error_message)
     report = Report.objects.get(request=analysis)
@@ -102,7 +99,8 @@ def test_liver_ct_model_report_and_seg(demo: dict[str, Any]) -> None:
 
 
 def test_wrong_modality_fails_with_a_code(demo: dict[str, Any]) -> None:
-    patient, series_uid = series_of("DEMO-0003", "DX")
+    # An adult's radiograph: old enough for the liver model, so the modality check decides.
+    patient, series_uid = series_of("DEMO-0002", "DX")
     analysis = run(patient, series_uid, "liver_ct_seg")
     assert analysis.status == AnalysisStatus.FAILED and analysis.error_code == "modality_mismatch"
     assert not Report.objects.filter(request=analysis).exists()

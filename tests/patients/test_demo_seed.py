@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from io import StringIO
 
 import pytest
@@ -18,9 +19,14 @@ def test_demo_seed_records_are_valid_complete_and_idempotent() -> None:
     counts = [model.objects.count() for model in (LabObservation, GeneticFinding, LifestyleRecord, ClinicalFinding)]
     call_command("demo_seed", stdout=StringIO())
     assert [model.objects.count() for model in (LabObservation, GeneticFinding, LifestyleRecord, ClinicalFinding)] == counts
-    patients = list(Patient.objects.filter(mrn__startswith="DEMO-"))
-    assert len(patients) == 4
-    for patient in patients:
+    patients = list(Patient.objects.filter(mrn__startswith="DEMO-").order_by("mrn"))
+    assert [p.mrn for p in patients] == [f"DEMO-000{n}" for n in range(1, 7)]
+    adults, children = patients[:4], patients[4:]
+    # The children carry the paediatric demo radiographs: young enough for cxr_pneumonia.
+    today = dt.date.today()
+    assert all((today - child.birth_date).days < 6 * 365 for child in children)
+    assert all((today - adult.birth_date).days > 40 * 365 for adult in adults)
+    for patient in adults:
         latest = observation_latest(patient=patient)
         assert len(latest) == 11  # every catalogued analyte
         assert LabObservation.objects.filter(patient=patient, code="1742-6").count() >= 5  # a history

@@ -11,7 +11,7 @@ from imaging.demo import demo_imaging_load
 
 
 class Command(BaseCommand):
-    help = "Load imaging/demo_data into the PACS (STOW-RS) and link it to DEMO-0001..DEMO-0004 (run demo_seed first)."
+    help = "Load imaging/demo_data into the PACS (STOW-RS) and link it to DEMO-0001..DEMO-0006 (run demo_seed first)."
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.stdout.write("demo imaging:")

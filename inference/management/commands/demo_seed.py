@@ -35,7 +35,18 @@ DEMO_PATIENTS = [
     ("DEMO-0002", "Sam", "Okafor", dt.date(1958, 11, 2), "female"),
     ("DEMO-0003", "Jordan", "Lindqvist", dt.date(1972, 6, 21), "male"),
     ("DEMO-0004", "Robin", "Tanaka", dt.date(1949, 1, 30), "female"),
+    # Children: the demo chest radiographs are paediatric (Kermany et al., ages 1-5), so they
+    # belong to children, inside cxr_pneumonia's intended population; an adult's radiograph
+    # (DEMO-0002) shows the model's abstention.
+    ("DEMO-0005", "Noa", "Haddad", dt.date(2021, 1, 15), "female"),
+    ("DEMO-0006", "Eli", "Moreau", dt.date(2022, 2, 3), "male"),
 ]
+# Care team of each demo patient; the demo clinician sees all but DEMO-0004.
+DEMO_CARE_TEAMS = {
+    "DEMO-0001": "Hepatology (demo)", "DEMO-0002": "Hepatology (demo)", "DEMO-0003": "Hepatology (demo)",
+    "DEMO-0004": "Thoracic imaging (demo)",
+    "DEMO-0005": "Paediatric respiratory (demo)", "DEMO-0006": "Paediatric respiratory (demo)",
+}
 
 
 # Synthetic clinical histories, one per demo patient (by MRN). Laboratory series run from the
@@ -166,15 +177,15 @@ class Command(BaseCommand):
             if user is None:
                 user = user_create(username=username, password=demo_password(username), role=role, first_name=first, last_name=last)
             users[username] = user
-        team, _ = CareTeam.objects.get_or_create(name="Hepatology (demo)")
-        team.members.add(users["clinician"])
-        other_team, _ = CareTeam.objects.get_or_create(name="Thoracic imaging (demo)")
-        other_team.members.add(users["clinician2"])
+        teams = {name: CareTeam.objects.get_or_create(name=name)[0] for name in sorted(set(DEMO_CARE_TEAMS.values()))}
+        teams["Hepatology (demo)"].members.add(users["clinician"])
+        teams["Thoracic imaging (demo)"].members.add(users["clinician2"])
+        teams["Paediatric respiratory (demo)"].members.add(users["clinician"], users["clinician2"])
         for index, (mrn, given, family, born, sex) in enumerate(DEMO_PATIENTS):
             patient, _created = Patient.objects.get_or_create(
                 mrn=mrn,
                 defaults={"given_name": given, "family_name": family, "birth_date": born, "sex": sex,
-                          "care_team": team if index < 3 else other_team},
+                          "care_team": teams[DEMO_CARE_TEAMS[mrn]]},
             )
             if index == 0 and patient.user_id is None:
                 patient.user = users["patient"]
