@@ -19,7 +19,7 @@ from cdss.core.errors import NotFound
 from inference.explanations.explain import catalogue_public
 from inference.reports.patient_results import patient_record_fhir, patient_results
 from inference.reports.patient_summary import patient_summary_pdf
-from patients.access import patient_get_for_user
+from patients.access import patient_get_for_export, patient_get_for_user
 
 FHIR_JSON = "application/fhir+json"
 
@@ -60,7 +60,7 @@ class PatientRecordExportApi(APIView):
                    (200, "application/pdf"): OpenApiTypes.BINARY},
     )
     def get(self, request: Request, patient_id: int, fmt: str) -> HttpResponse:
-        patient = patient_get_for_user(request.user, patient_id, request=request)
+        patient = patient_get_for_export(request.user, patient_id, request=request)
         stamp = timezone.now()
         if fmt == "fhir":
             bundle = patient_record_fhir(user=request.user, patient=patient)

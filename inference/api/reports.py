@@ -39,7 +39,7 @@ from inference.reports.services import (
     user_display_name,
 )
 from inference.selectors import report_get_for_user, report_versions_for_patient, user_is_patient
-from patients.access import patient_get_for_user
+from patients.access import patient_get_for_export, patient_get_for_user
 
 
 def _superseding_id(report: Report) -> int | None:
@@ -263,6 +263,8 @@ class ReportExportApi(APIView):
         if fmt not in ("pdf", "fhir", "html"):
             raise NotFound("Unknown export format.")
         report = report_get_for_user(request.user, report_id)
+        # A printed report names the patient: refused to a de-identified share.
+        patient_get_for_export(request.user, report.patient_id, request=request)
         _audit_read(request, report, action=AuditAction.EXPORT, format=fmt)
         patient_version = user_is_patient(request.user)
         if fmt == "pdf":

@@ -94,8 +94,10 @@ def test_record_canary_never_reaches_a_deidentified_consultant(consult: Consult)
     leaked = [(path, value) for path, text in bodies for value in (*CANARY.values(), "1961-03-14", "19610314",
                                                                     consult.study.study_instance_uid) if value in text]
     assert leaked == []
-    # The FHIR bundle carries identifiers by nature: refused to a de-identified share.
+    # Documents that carry identifiers by nature are refused to a de-identified share.
     assert client.get(f"/api/v1/patients/{pid}/fhir/").status_code == 404
+    assert client.get(f"/api/v1/patients/{pid}/record/pdf/").status_code == 404
+    assert client.get(f"/api/v1/patients/{pid}/record/fhir/").status_code == 404
     # The studies are listed with pseudonymous UIDs, consistently.
     studies = client.get(f"/api/v1/patients/{pid}/imaging/studies/").json()
     assert studies[0]["study_instance_uid"].startswith("2.25.")
