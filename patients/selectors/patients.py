@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from patients.access import patients_for_user
+from patients.access import patient_pseudonyms_for_user, patients_for_user
 from patients.models import Patient
 from patients.validation import past_date
 
@@ -14,6 +14,9 @@ from patients.validation import past_date
 def patient_search(*, user: Any, query: str = "", birth_date: str | None = None) -> QuerySet[Patient]:
     """Every term must match a name (contains) or the MRN (exactly); ``birth_date`` is YYYY-MM-DD."""
     patients = patients_for_user(user)
+    if query.split() or birth_date:
+        # Identifiers a user sees only as a pseudonym must not find the record either.
+        patients = patients.exclude(pk__in=list(patient_pseudonyms_for_user(user)))
     for term in query.split():
         patients = patients.filter(
             Q(family_name__icontains=term) | Q(given_name__icontains=term) | Q(mrn__iexact=term)

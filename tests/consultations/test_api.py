@@ -94,6 +94,10 @@ def test_record_canary_never_reaches_a_deidentified_consultant(consult: Consult)
     leaked = [(path, value) for path, text in bodies for value in (*CANARY.values(), "1961-03-14", "19610314",
                                                                     consult.study.study_instance_uid) if value in text]
     assert leaked == []
+    # Searching by the real name, MRN or birth date does not find the pseudonymous record.
+    for query in ({"q": CANARY["family_name"]}, {"q": CANARY["mrn"]}, {"birth_date": "1961-03-14"}):
+        assert client.get("/api/v1/patients/", query).json()["results"] == []
+    assert len(client.get("/api/v1/patients/").json()["results"]) == 1
     # Documents that carry identifiers by nature are refused to a de-identified share.
     assert client.get(f"/api/v1/patients/{pid}/fhir/").status_code == 404
     assert client.get(f"/api/v1/patients/{pid}/record/pdf/").status_code == 404
