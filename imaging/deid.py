@@ -69,9 +69,8 @@ def imaging_rows_for_user(user: Any, patient_id: int, rows: list[dict[str, Any]]
 # Information with Full Dates (study and series dates kept, times dropped) and Retain Patient
 # Characteristics (sex only). UIDs are replaced by ``uid_pseudonym`` (consistent per share);
 # PatientName and PatientID become the share's pseudonym; PatientIdentityRemoved is YES and
-# DeidentificationMethodCodeSequence names the profile and options (CID 7050). Burned-in
-# annotation is not removed from pixels: BurnedInAnnotation is passed on, and the proxy refuses
-# pixels of an instance that says YES.
+# DeidentificationMethod names the profile and options. Burned-in annotation is not removed
+# from pixels: BurnedInAnnotation is passed on so that a viewer can flag such an image.
 
 
 RETAINED_KEYWORDS = (
