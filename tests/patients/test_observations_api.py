@@ -148,7 +148,8 @@ def test_batch_is_all_or_nothing_and_reports_every_bad_row(world: World) -> None
         (4, "future_date", "observations[4].observed_at"),
     ]
     assert not LabObservation.objects.exists()
-    assert not audit_entries(action=AuditAction.CREATE)
+    # Nothing saved: the refused request's own entry is a failure, no creation succeeded.
+    assert not audit_entries(action=AuditAction.CREATE, outcome="success")
 
 
 def test_batch_of_the_maximum_size_is_saved_in_one_go(world: World) -> None:

@@ -55,9 +55,11 @@ def test_crud_round_trip_is_audited(world: World, path: str, body: dict[str, Any
     assert client.get(item).status_code == 404
     actions = [(e.action, e.object_type) for e in audit_entries(patient_id=world.patient.pk)]
     name = {"genetics": "genetic_finding", "lifestyle": "lifestyle_record", "findings": "clinical_finding"}[path]
+    detail_url = {"genetics": "genetic-finding-detail", "lifestyle": "lifestyle-record-detail", "findings": "clinical-finding-detail"}[path]
     assert actions == [
         (AuditAction.CREATE, name), (AuditAction.READ, name), (AuditAction.READ, f"{name}_list"),
         (AuditAction.UPDATE, name), (AuditAction.DELETE, name),
+        (AuditAction.READ, detail_url),  # the 404 after the delete: refused requests are recorded too
     ]
     assert audit_entries(action=AuditAction.UPDATE)[0].detail == {"fields": [date_field]}
 
