@@ -159,6 +159,15 @@ def test_dashboard_before_anything_is_released(open_session: Any) -> None:
     _no_sideways_scroll(page, PHONE[0])
     axe_assert_clean(page, "empty dashboard")
     session.snap("empty")
+    # A report released while the page is open appears without a reload (the patient's socket).
+    def release() -> int:
+        content = _content(71.69, "high")
+        report = Report.objects.create(patient=world.patient, version=1, content=content, content_sha256=content_sha256(content))
+        return report_release(actor=world.clinician, report=report_sign(actor=world.clinician, report=report)).pk
+
+    released = off_loop(release)
+    expect(page.locator(f"#pt-reports article[data-report='{released}']")).to_be_visible()
+    expect(page.locator("#pt-scores li[data-score=amap]")).to_contain_text("71.69")
     # Their own record by its clinical URL is their dashboard: explained results, never the raw view.
     session.goto(f"/patients/{world.patient.pk}")
     page.wait_for_url(re.compile(r"/dashboard$"))

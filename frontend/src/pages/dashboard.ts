@@ -16,6 +16,7 @@ import { geneticsRender, reportsRender, scoreHistoryRender } from '../components
 import { stateError, stateLoading } from '../components/states';
 import { h, replace } from '../lib/dom';
 import { dateFormat, personName } from '../lib/format';
+import { PatientChannel } from '../realtime/socket';
 
 interface DashboardData {
   readonly patient: Patient;
@@ -78,6 +79,7 @@ export async function dashboardPage(ctx: AppContext): Promise<Page> {
   }
   const root = h('div', { class: 'pt-page', 'data-patient': String(patientId) }, stateLoading('Loading your results…'));
   let destroyed = false;
+  let messagesStarted = false;
   const messages = new CareMessages({ api: ctx.api, me: ctx.me, wsRoot: ctx.config.wsRoot, patientId, announce: ctx.announce });
   const load = async (): Promise<void> => {
     try {
@@ -87,7 +89,10 @@ export async function dashboardPage(ctx: AppContext): Promise<Page> {
       ]);
       if (destroyed) return;
       render(ctx, { patient, results, catalogue, analytes: analytesOrdered(analytes), observations }, root, messages);
-      void messages.start();
+      if (!messagesStarted) {
+        messagesStarted = true;
+        void messages.start();
+      }
     } catch (error) {
       if (destroyed) return;
       const retry = (): void => { replace(root, stateLoading('Loading your results…')); void load(); };
@@ -96,5 +101,31 @@ export async function dashboardPage(ctx: AppContext): Promise<Page> {
     }
   };
   await load();
-  return { element: root, title: 'My dashboard', destroy: () => { destroyed = true; messages.destroy(); } };
+  // A report released, or a result added, while the page is open shows without a reload; the
+  // socket sends a patient only events about their own released results (inference/consumers.py).
+  let reloading: Promise<void> | null = null;
+  let again = false;
+  const reload = (): void => {
+    if (reloading) {
+      again = true;  // a change during a read is read again after it
+      return;
+    }
+    reloading = (async () => {
+      do {
+        again = false;
+        await load();
+      } while (again && !destroyed);
+    })().finally(() => { reloading = null; });
+  };
+  const channel = new PatientChannel(ctx.config.wsRoot, patientId, ctx.config.realtime, {
+    onEvent: (event) => {
+      if (event.type === 'record.changed' || event.type === 'report.ready') reload();
+    },
+    onResync: reload,
+  });
+  channel.start();
+  return {
+    element: root, title: 'My dashboard',
+    destroy: () => { destroyed = true; channel.stop(); messages.destroy(); },
+  };
 }
