@@ -22,8 +22,10 @@ def test_the_test_profile_has_its_own_redis_queues_and_channels() -> None:
     assert settings.CDSS_QUEUES == ("default-test", "gpu-test")
     assert not set(settings.CDSS_QUEUES) & set(base.CDSS_QUEUES)
     assert settings.CELERY_TASK_DEFAULT_QUEUE in settings.CDSS_QUEUES
-    assert all(entry["options"]["queue"] in settings.CDSS_QUEUES for entry in settings.CELERY_BEAT_SCHEDULE.values())
-    assert settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] != base.CHANNEL_LAYERS["default"]["CONFIG"].get("prefix", "asgi")
+    beat: dict[str, Any] = settings.CELERY_BEAT_SCHEDULE
+    assert all(entry["options"]["queue"] in settings.CDSS_QUEUES for entry in beat.values())
+    base_layers: dict[str, Any] = base.CHANNEL_LAYERS
+    assert settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] != base_layers["default"]["CONFIG"].get("prefix", "asgi")
     if base.REDIS_URL.endswith(("/0", ":6379")):  # the demo's default database
         assert settings.REDIS_URL != base.REDIS_URL
 
