@@ -25,7 +25,8 @@ def test_the_test_profile_has_its_own_redis_queues_and_channels() -> None:
     beat: dict[str, Any] = settings.CELERY_BEAT_SCHEDULE
     assert all(entry["options"]["queue"] in settings.CDSS_QUEUES for entry in beat.values())
     base_layers: dict[str, Any] = base.CHANNEL_LAYERS
-    assert settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] != base_layers["default"]["CONFIG"].get("prefix", "asgi")
+    layers: dict[str, Any] = settings.CHANNEL_LAYERS
+    assert layers["default"]["CONFIG"]["prefix"] != base_layers["default"]["CONFIG"].get("prefix", "asgi")
     if base.REDIS_URL.endswith(("/0", ":6379")):  # the demo's default database
         assert settings.REDIS_URL != base.REDIS_URL
 
