@@ -7,6 +7,7 @@ start-up through Django's system-check framework, each with a stable id that nam
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,8 @@ class Env:
     dicomweb_frame_cache_mb: int
     # "held" (a clinician releases each signed report) or "on_sign"; checked by inference.E010.
     report_release_policy: str = "held"
+    # RTCIceServer objects for the consult room's calls; none is needed on one network.
+    webrtc_ice_servers: list[dict[str, object]] = field(default_factory=list)
     problems: list[EnvProblem] = field(default_factory=list)
 
 
@@ -99,6 +102,21 @@ def _url(name: str, default: str | None, schemes: set[str], problems: list[EnvPr
     return raw
 
 
+def _ice_servers(name: str, problems: list[EnvProblem]) -> list[dict[str, object]]:
+    """A JSON list of RTCIceServer objects, e.g. [{"urls": ["turn:turn.example.org:3478"], ...}]."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return []
+    try:
+        servers = json.loads(raw)
+    except ValueError:
+        servers = None
+    if not isinstance(servers, list) or not all(isinstance(s, dict) and s.get("urls") for s in servers):
+        problems.append(EnvProblem("cdss.E008", name, f"{name} must be a JSON list of objects with \"urls\""))
+        return []
+    return servers
+
+
 def env_read() -> Env:
     problems: list[EnvProblem] = []
     debug = _bool("DEBUG", False, problems)
@@ -135,6 +153,7 @@ def env_read() -> Env:
         audit_reads_wait_for_flush=_bool("AUDIT_READS_WAIT_FOR_FLUSH", False, problems),
         dicomweb_frame_cache_mb=_non_negative_int("DICOMWEB_PROXY_FRAME_CACHE_MB", 256, problems),
         report_release_policy=os.environ.get("REPORT_RELEASE_POLICY", "held").strip().lower() or "held",
+        webrtc_ice_servers=_ice_servers("WEBRTC_ICE_SERVERS", problems),
         problems=problems,
     )
 

@@ -299,6 +299,8 @@ ANALYSIS_DEADLINE_S = 60 * 60
 ANALYSIS_SWEEP_EVERY_S = ENV.analysis_sweep_every_s
 # When a signed report reaches the patient: "held" (a clinician releases it) or "on_sign".
 REPORT_RELEASE_POLICY = ENV.report_release_policy
+# STUN/TURN servers handed to the consult room's browsers (WEBRTC_ICE_SERVERS, cdss.E008).
+WEBRTC_ICE_SERVERS = ENV.webrtc_ice_servers
 # Scores use the latest stored value of each input within this window.
 SCORES_LOOKBACK_DAYS = 90
 CELERY_BEAT_SCHEDULE = {

@@ -37,6 +37,8 @@ def test_production_requires_secret_key() -> None:
         ("LOG_LEVEL", "LOUD", "cdss.E004"),
         ("DICOMWEB_PROXY_FRAME_CACHE_MB", "-1", "cdss.E007"),
         ("DICOMWEB_PROXY_FRAME_CACHE_MB", "lots", "cdss.E007"),
+        ("WEBRTC_ICE_SERVERS", "stun:stun.example.org", "cdss.E008"),
+        ("WEBRTC_ICE_SERVERS", '[{"username": "no-urls"}]', "cdss.E008"),
     ],
 )
 def test_bad_variable_is_named(variable: str, value: str, check_id: str) -> None:
