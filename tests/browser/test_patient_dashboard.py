@@ -63,6 +63,16 @@ def _build() -> Setup:
     return Setup(world=world, released=released, draft=draft)
 
 
+def _pdf_text(pdf: bytes) -> str:
+    import pypdfium2 as pdfium
+
+    document = pdfium.PdfDocument(pdf)
+    try:
+        return re.sub(r"\s+", " ", " ".join(page.get_textpage().get_text_range() for page in document))
+    finally:
+        document.close()
+
+
 def _no_sideways_scroll(page: Any, width: int) -> None:
     widths = page.evaluate("() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
     assert widths[0] <= widths[1], f"horizontal scroll at {width} px: scrollWidth {widths[0]} > clientWidth {widths[1]}"
@@ -142,7 +152,10 @@ def test_dashboard_released_explained_draft_never_shown(open_session: Any, viewp
     assert bundle.entry[0].resource.__resource_type__ == "Patient"
     with page.expect_download() as pdf_info:
         page.click("#download-pdf")
-    assert Path(pdf_info.value.path()).read_bytes().startswith(b"%PDF")
+    summary = _pdf_text(Path(pdf_info.value.path()).read_bytes())
+    patient = setup.world.patient
+    assert "My health record summary" in summary and patient.family_name in summary and patient.mrn in summary
+    assert f"From report version {setup.released.version}," in summary  # the released one, not the draft
     exports = off_loop(lambda: sorted(AuditEvent.objects.filter(object_type="patient_record", actor_id=setup.world.patient_user.pk)
                                       .values_list("detail__format", flat=True)))
     assert exports == ["fhir-r4", "pdf-summary"]
