@@ -23,6 +23,7 @@ from cdss.core.events import consultation_group, event_publish_on_commit, patien
 from consultations.models import Consultation, ConsultationStatus, Opinion, Urgency
 from consultations.notify import consultation_notify
 from imaging.models import ImagingStudy
+from inference.models import Report
 from messaging.services import thread_create
 from patients.access import patient_get_for_edit, share_grant_create, share_grant_end
 from patients.models import ShareScope
@@ -101,6 +102,8 @@ def consultation_request(
             "study_instance_uid", flat=True))
         if known != set(uids):
             raise _invalid("study_uids", "every study must be one of this patient's.", "unknown_study")
+        if Report.objects.filter(patient=patient, pk__in=reports).count() != len(reports):
+            raise _invalid("report_ids", "every report must be one of this patient's.", "unknown_report")
     else:
         uids, reports = [], []
     with transaction.atomic():

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from cdss.accounts.models import Role
 from cdss.core.errors import NotFound
 from inference.models import SIGNED_STATUSES, AnalysisRequest, ImagingFinding, Report
-from patients.access import patients_for_user
+from patients.access import patients_for_user, report_scope_q
 
 
 def user_is_patient(user: Any) -> bool:
@@ -23,8 +23,13 @@ def user_is_patient(user: Any) -> bool:
     return getattr(user, "role", None) == Role.PATIENT
 
 
+def _scoped(queryset: QuerySet[Any], scope: Q) -> QuerySet[Any]:
+    # A by-study share reaches reports through a join that can repeat a row.
+    return queryset if scope == Q() else queryset.filter(scope).distinct()
+
+
 def reports_for_user(user: Any) -> QuerySet[Report]:
-    reports = Report.objects.filter(patient__in=patients_for_user(user))
+    reports = Report.objects.filter(patient__in=patients_for_user(user)).filter(report_scope_q(user))
     if user_is_patient(user):
         return reports.filter(released_at__isnull=False, status__in=SIGNED_STATUSES)
     return reports
@@ -58,7 +63,8 @@ def analyses_for_user(user: Any) -> QuerySet[AnalysisRequest]:
     """Analyses are clinical working material: never shown to patients."""
     if user_is_patient(user):
         return AnalysisRequest.objects.none()
-    return AnalysisRequest.objects.filter(patient__in=patients_for_user(user))
+    analyses = AnalysisRequest.objects.filter(patient__in=patients_for_user(user))
+    return _scoped(analyses, report_scope_q(user, report_field="report_versions__pk"))
 
 
 def analysis_get_for_user(user: Any, analysis_id: Any) -> AnalysisRequest:
@@ -75,7 +81,8 @@ def analysis_get_for_user(user: Any, analysis_id: Any) -> AnalysisRequest:
 def findings_for_user(user: Any) -> QuerySet[ImagingFinding]:
     if user_is_patient(user):
         return ImagingFinding.objects.none()
-    return ImagingFinding.objects.filter(patient__in=patients_for_user(user))
+    findings = ImagingFinding.objects.filter(patient__in=patients_for_user(user))
+    return _scoped(findings, report_scope_q(user, report_field="analysis__report_versions__pk"))
 
 
 def finding_get_for_user(user: Any, finding_id: Any) -> ImagingFinding:

@@ -9,7 +9,8 @@ exactly like a missing one (``NotFound``), so existence never leaks.
   revoked; the check compares with the current time, so a grant ends at its expiry without
   any job having to run. A de-identified grant shows a pseudonym and an age band instead of
   identifiers (``patient_identifiable_for_user``, ``patient_deidentified_view``); a grant
-  scoped to chosen studies limits imaging to those StudyInstanceUIDs (``study_scope_q``)
+  scoped to chosen studies limits imaging to those StudyInstanceUIDs (``study_scope_q``) and
+  reports to the chosen report ids (``report_scope_q``)
 - patient: their own record only
 - admin: every patient (each access is audited like any other)
 
@@ -174,23 +175,30 @@ def patient_rows_for_user(user: Any, patients: list[Patient], rows: Any) -> list
     ]
 
 
-def study_scope_q(user: Any, *, patient_field: str = "patient_id", uid_field: str = "study_instance_uid") -> Q:
-    """A filter over imaging studies that keeps what this user's grants share.
-
-    Everyone but a consultant: no restriction beyond ``patients_for_user``. A consultant:
-    every study of a patient shared as a whole record, and only the chosen StudyInstanceUIDs
-    of a patient shared by study.
-    """
+def _grant_scope_q(user: Any, *, column: str, patient_field: str, item_field: str) -> Q:
+    """Everyone but a consultant: no restriction beyond ``patients_for_user``. A consultant:
+    everything of a patient shared as a whole record, and only the chosen items (the grant's
+    ``column``) of a patient shared by study."""
     if not _is_consultant(user):
         return Q()
     whole: set[int] = set()
-    chosen: set[str] = set()
-    for patient_id, scope, uids in share_grants_active(user).values_list("patient_id", "scope", "study_uids"):
+    chosen: set[Any] = set()
+    for patient_id, scope, items in share_grants_active(user).values_list("patient_id", "scope", column):
         if scope == ShareScope.RECORD:
             whole.add(patient_id)
         else:
-            chosen.update(str(uid) for uid in uids or [])
-    return Q(**{f"{patient_field}__in": whole}) | Q(**{f"{uid_field}__in": chosen})
+            chosen.update(items or [])
+    return Q(**{f"{patient_field}__in": whole}) | Q(**{f"{item_field}__in": chosen})
+
+
+def study_scope_q(user: Any, *, patient_field: str = "patient_id", uid_field: str = "study_instance_uid") -> Q:
+    """A filter over imaging studies that keeps what this user's grants share."""
+    return _grant_scope_q(user, column="study_uids", patient_field=patient_field, item_field=uid_field)
+
+
+def report_scope_q(user: Any, *, patient_field: str = "patient_id", report_field: str = "pk") -> Q:
+    """A filter over reports (or what hangs off them) that keeps what this user's grants share."""
+    return _grant_scope_q(user, column="report_ids", patient_field=patient_field, item_field=report_field)
 
 
 def patient_access_ends_at(user: Any, patient_id: int) -> dt.datetime | None:

@@ -45,6 +45,7 @@ def test_request_appears_in_consultant_inbox_and_notifies(consult: Consult, djan
         ({"expires_at": "2001-01-01T00:00:00Z"}, "invalid_expiry"),
         ({"scope": "studies", "study_uids": ["1.2.3.999"]}, "unknown_study"),
         ({"scope": "studies"}, "empty_scope"),
+        ({"scope": "studies", "report_ids": [987654]}, "unknown_report"),
     ],
 )
 def test_request_rejects_bad_input(consult: Consult, override: dict[str, Any], code: str) -> None:
@@ -172,6 +173,28 @@ def test_study_scope_limits_imaging(consult: Consult) -> None:
     open_consultation(consult, scope="studies", study_uids=[consult.study.study_instance_uid], identifiable=True)
     studies = client_for(consult.consultant).get(f"/api/v1/patients/{consult.patient.pk}/imaging/studies/").json()
     assert [s["study_instance_uid"] for s in studies] == [consult.study.study_instance_uid]
+
+
+def test_report_scope_limits_reports(consult: Consult) -> None:
+    from inference.models import Report
+    from inference.reports.content import content_sha256
+
+    content: dict[str, Any] = {"schema": "cdss.report/1", "scores": {}}
+    shared, other = (
+        Report.objects.create(patient=consult.patient, version=v, content=content, content_sha256=content_sha256(content))
+        for v in (1, 2)
+    )
+    open_consultation(consult, scope="studies", study_uids=[consult.study.study_instance_uid], report_ids=[shared.pk],
+                      identifiable=True)
+    consultant = client_for(consult.consultant)
+    listed = consultant.get(f"/api/v1/patients/{consult.patient.pk}/reports/").json()
+    rows = listed["results"] if isinstance(listed, dict) else listed
+    assert [r["id"] for r in rows] == [shared.pk]
+    assert consultant.get(f"/api/v1/reports/{shared.pk}/").status_code == 200
+    assert consultant.get(f"/api/v1/reports/{other.pk}/").status_code == 404
+    assert consultant.get(f"/api/v1/reports/{other.pk}/export/pdf/").status_code == 404
+    # The care team still sees both.
+    assert client_for(consult.clinician).get(f"/api/v1/reports/{other.pk}/").status_code == 200
 
 
 def test_opinion_signed_once_and_on_the_patient_record(consult: Consult) -> None:
