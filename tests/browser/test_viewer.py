@@ -153,6 +153,10 @@ def test_ct_study_renders_scrolls_measures_and_reformats(open_session: Any, ct_w
     page.wait_for_url(re.compile(rf"/studies/{re.escape(phantom.study_uid)}"))
     expect(page.locator(".viewer")).to_have_attribute("data-state", "ready", timeout=60_000)
     expect(page.locator(".viewer")).to_have_attribute("data-mode", "volume")
+    # Titled as a reader expects: the study's description and date, the patient's identifiers.
+    expect(page.locator("#study-title")).to_contain_text("CT abdomen (synthetic phantom)")
+    expect(page.locator("#study-title")).not_to_contain_text(phantom.study_uid)
+    expect(page.locator("#study-patient")).to_contain_text(f"MRN {world.patient.mrn}")
     first = _wait_rendered(page)
     assert first["sd"] > 10, first
     # The viewer marks its first drawn image (User Timing; bench/bench_viewer.py reads it).

@@ -2,11 +2,11 @@
 
 import { type AppContext, type Page, canEdit } from '../app';
 import { ApiError } from '../api/errors';
-import type { Patient } from '../api/types';
+import type { ImagingStudy, Patient } from '../api/types';
 import { FindingReview } from '../components/findingReview';
 import { stateError, stateLoading } from '../components/states';
 import { h, replace } from '../lib/dom';
-import { personName } from '../lib/format';
+import { dateFormat, personName } from '../lib/format';
 import { type AiFindingsBlock, aiFindingsFromReport } from '../lib/report';
 import { type Route, routeHref } from '../lib/routes';
 import type { ViewerHandle } from '../viewer/viewer';
@@ -22,13 +22,23 @@ export async function studyPage(ctx: AppContext, route: Route): Promise<Page> {
       if (error instanceof ApiError && error.isNotFound) return { element: notFoundElement(), title: 'Not found', destroy: () => undefined };
     }
   }
+  let study: ImagingStudy | null = null;
+  if (patient !== null) {
+    try {
+      study = (await ctx.api.studies(patient.id)).find((s) => s.study_instance_uid === route.studyUid) ?? null;
+    } catch {
+      study = null; // the viewer still opens; only the heading falls back to the UID
+    }
+  }
   const host = h('div', { class: 'viewer-host' }, stateLoading('Loading the viewer…'));
   const back = patient
     ? h('a', { href: ctx.me.role === 'patient' ? routeHref({ name: 'dashboard' }) : routeHref({ name: 'patient', patientId: patient.id }) }, `← ${personName(patient.given_name, patient.family_name)}`)
     : h('a', { href: '/' }, '← Back');
   const element = h('div', { class: 'study-page' },
-    h('div', { class: 'page-head compact' }, h('p', { class: 'crumb' }, back), h('h1', { class: 'visually-hidden' }, 'Imaging study'),
-      h('p', { class: 'muted mono small' }, `Study ${route.studyUid}`)),
+    h('div', { class: 'page-head compact' }, h('p', { class: 'crumb' }, back),
+      h('h1', { class: 'study-title', id: 'study-title' }, studyHeading(study)),
+      patient ? h('p', { class: 'study-patient small', id: 'study-patient' }, patientLine(patient, study)) : null,
+      h('p', { class: 'muted mono small', title: 'StudyInstanceUID' }, `Study ${route.studyUid}`)),
     host);
   const patientId = patient?.id ?? null;
   /** The latest finished analysis of this series that has a report, read as AI findings. */
@@ -76,11 +86,28 @@ export async function studyPage(ctx: AppContext, route: Route): Promise<Page> {
   });
   return {
     element,
-    title: 'Imaging study',
+    title: studyHeading(study),
     destroy() {
       destroyed = true;
       handle?.destroy();
       handle = null;
     },
   };
+}
+
+/** What a reader looks for first: the study's description and date, not its UID. */
+function studyHeading(study: ImagingStudy | null): string {
+  if (study === null) return 'Imaging study';
+  const what = study.description || study.modalities.split(',').filter((m) => m !== 'SEG').join(', ') || 'Imaging study';
+  return study.study_date ? `${what} · ${dateFormat(study.study_date)}` : what;
+}
+
+/** The patient's identifiers beside the images (a de-identified share shows its pseudonym). */
+function patientLine(patient: Patient, study: ImagingStudy | null): string {
+  const parts = [personName(patient.given_name, patient.family_name)];
+  if (patient.mrn) parts.push(`MRN ${patient.mrn}`);
+  if (patient.birth_date) parts.push(`born ${dateFormat(patient.birth_date)}`);
+  if (patient.sex && patient.sex !== 'unknown') parts.push(patient.sex);
+  if (study?.accession_number) parts.push(`accession ${study.accession_number}`);
+  return parts.join(' · ');
 }
