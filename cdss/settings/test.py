@@ -22,6 +22,9 @@ CACHES = {
     **CACHES,  # noqa: F405
     "throttle": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "cdss-test-throttle"},
 }
+# The browser tier signs every user in through /login/ from one loopback address to one
+# long-lived Daphne; the throttle tests set their own limits.
+LOGIN_THROTTLE_PER_IP = 600
 
 # The suite never shares Redis state with a demo running on the same machine: its own Redis
 # database (15 when REDIS_URL names the demo's default, database 0; CDSS_TEST_REDIS_URL picks

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from django.test import Client
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -128,3 +129,11 @@ def test_token_issue_needs_no_csrf(world: World) -> None:
     client = APIClient(enforce_csrf_checks=True)
     response = client.post("/api/v1/auth/token/", {"username": world.clinician.username, "password": PASSWORD}, format="json")
     assert response.status_code == 200
+
+
+def test_portal_sign_in_page_is_throttled_too(world: World, settings: Any) -> None:
+    settings.LOGIN_THROTTLE_PER_IP = 4
+    responses = [Client().post("/login/", {"username": f"portal{i}", "password": "x"}) for i in range(5)]
+    assert [r.status_code for r in responses] == [200, 200, 200, 200, 429]
+    assert 1 <= int(responses[-1]["Retry-After"]) <= 61
+    assert b"Too many sign-in attempts" in responses[-1].content
