@@ -36,7 +36,7 @@ from inference.eligibility import (
 ARTEFACT_ROOT = Path(__file__).resolve().parent / "artefacts" / "imaging"
 CARD_FILE = "card.json"
 MODEL_CARD_MD = "MODEL_CARD.md"
-TASKS = ("classification", "segmentation")
+TASKS = ("classification", "segmentation", "detection")
 _REQUIRED = ("key", "version", "task", "architecture", "weights", "preprocessing", "postprocessing")
 _VERSION_RE = re.compile(r"^\d+\.\d+\.\d+$")
 

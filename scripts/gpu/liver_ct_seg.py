@@ -36,7 +36,7 @@
    evaluates every fold's weights with the full runtime pipeline (``segment_volume`` +
    ``labels_clean``) at the original resolution, installs the final weights as the new version and
    writes its card (``card`` re-scores the cached fold outputs and rewrites it, e.g. after a
-   post-processing change, and ``--timing`` adds the CPU inference time). The recipe is ``inference/runtime/training/liver_fit.py``, shared with the CPU path
+   post-processing change, and ``--timing`` adds the CPU inference time). The recipe is ``inference/training/imaging/liver_fit.py``, shared with the CPU path
    (``manage.py train_model liver_ct_seg``).
 """
 
@@ -86,7 +86,7 @@ def _log_to(path: Path) -> Any:
 
 
 def export(args: argparse.Namespace) -> None:
-    from inference.runtime.training.liver import gpu_cases_export
+    from inference.training.imaging.liver import gpu_cases_export
 
     manifest = gpu_cases_export(
         data=Path(args.data), extra=Path(args.extra_liver) if args.extra_liver else None, out=Path(args.out)
@@ -99,7 +99,7 @@ def train_one(args: argparse.Namespace) -> None:
     import torch
     from scipy import ndimage
 
-    from inference.runtime.training.liver_fit import (
+    from inference.training.imaging.liver_fit import (
         RECIPES,
         case_load,
         dice_np,
@@ -207,8 +207,8 @@ def command_line(budget_s: float) -> str:
 
 def results_import(args: argparse.Namespace) -> None:
     from inference.registry import ARTEFACT_ROOT
-    from inference.runtime.training import common
-    from inference.runtime.training.liver import gpu_results_import
+    from inference.training.imaging import common
+    from inference.training.imaging.liver import gpu_results_import
 
     common.threads_set(args.threads)
     command = command_line(args.budget_s)
@@ -227,7 +227,7 @@ def card(args: argparse.Namespace) -> None:
     """Re-score the folds from their cached raw labels with the current post-processing, optionally
     time CPU inference, and rewrite the card (no training, no GPU)."""
     from inference.registry import ARTEFACT_ROOT
-    from inference.runtime.training.liver import card_refresh, cpu_timing_run, folds_rescore
+    from inference.training.imaging.liver import card_refresh, cpu_timing_run, folds_rescore
 
     data = Path(args.data)
     folds_rescore(data=data, extra=Path(args.extra_liver) if args.extra_liver else None)

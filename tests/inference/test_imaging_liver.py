@@ -22,7 +22,7 @@ from inference.runtime.io import (
 from inference.runtime.liver import run_liver_seg
 from inference.runtime.networks import liver_architecture, network_build
 from inference.runtime.postprocessing import RULE_FEATURES, labels_clean
-from inference.runtime.training.liver_fit import (
+from inference.training.imaging.liver_fit import (
     TRAIN,
     Case,
     Sampler,

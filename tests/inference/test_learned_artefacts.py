@@ -29,8 +29,8 @@ from inference.risk.learned.datasets import (
     outcome_encode,
     task_get,
 )
-from inference.risk.learned.metrics import auroc
 from inference.risk.learned.predictor import risk_predict
+from inference.training.risk.metrics import auroc
 
 HCV_CSV = """\
 "","Category","Age","Sex","ALB","ALP","ALT","AST","BIL","CHE","CHOL","CREA","GGT","PROT"

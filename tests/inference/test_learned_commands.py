@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from inference.management.commands.train_risk_model import created_with_command
-from inference.risk.learned import training_classifier
+from inference.training.risk import classifier_train as training_classifier
 from tests.inference.learned_synthetic import hcv_rows, write_hcv_csv
 
 ILPD_ROWS = "Age,Gender,TB,DB,Alkphos,Sgpt,Sgot,TP,ALB,A/G\n50,Male,3.1,1.5,400,80,120,6.5,3.0,0.9\n"

@@ -10,7 +10,7 @@ import pytest
 from inference.risk.learned.datasets import EXCLUDED, FORMATS, cohort_read, outcome_encode, task_get
 from inference.risk.learned.errors import InputInvalid, UnknownModel
 from inference.risk.learned.features import HCV_FEATURES, feature_specs_fit, features_encode
-from inference.risk.learned.selection import duplicate_groups, holdout_split
+from inference.training.risk.selection import duplicate_groups, holdout_split
 
 HCV_HEAD = '"","Category","Age","Sex","ALB","ALP","ALT","AST","BIL","CHE","CHOL","CREA","GGT","PROT"\n'
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from inference.risk.learned import metrics as m
-from inference.risk.learned.survival import (
+from inference.training.risk import metrics as m
+from inference.training.risk.survival import (
     breslow_baseline_survival,
     cox_fit,
     cox_log_partial_likelihood,

@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 import pytest
 
-from inference.risk.learned import training_classifier
 from inference.risk.learned.artefact import (
     MANIFEST_FILE,
     MODEL_FILE,
@@ -25,10 +24,11 @@ from inference.risk.learned.artefact import (
 from inference.risk.learned.batch import prediction_rows, risk_predict_file
 from inference.risk.learned.datasets import task_get
 from inference.risk.learned.errors import ArtefactIntegrityError, ArtefactMissing, InputInvalid
-from inference.risk.learned.mayo import mayo_from_pbc_values, mayo_risk_score
 from inference.risk.learned.predictor import risk_predict, top_contributions
-from inference.risk.learned.survival import harrell_c_index
-from inference.risk.learned.training import risk_model_train_and_save
+from inference.training.risk import classifier_train as training_classifier
+from inference.training.risk.mayo import mayo_from_pbc_values, mayo_risk_score
+from inference.training.risk.survival import harrell_c_index
+from inference.training.risk.train import risk_model_train_and_save
 from tests.inference.learned_synthetic import hcv_rows, pbc_rows, write_hcv_csv, write_pbc_csv
 
 

@@ -16,7 +16,7 @@ from inference.runtime.postprocessing import (
     lesion_confidence,
     lesions_decide,
 )
-from inference.runtime.training.liver_lesion_rule import (
+from inference.training.imaging.liver_lesion_rule import (
     THRESHOLDS,
     RuleCase,
     case_candidates,

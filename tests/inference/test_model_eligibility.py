@@ -13,7 +13,7 @@ import pytest
 from pydicom.dataset import Dataset
 
 from inference.analysis import imaging
-from inference.analysis.catalog import CATALOG
+from inference.analysis.catalog import card_models
 from inference.analysis.series_fetch import FetchedSeries
 from inference.checks import model_registry_check
 from inference.eligibility import (
@@ -78,7 +78,7 @@ def test_an_adult_gets_an_abstention_from_the_paediatric_cxr_model(
 
     monkeypatch.setattr(imaging, "series_fetch", fetch)
     result = imaging.imaging_run(
-        step=_step(born=dt.date(1970, 1, 1), model_key="cxr_pneumonia"), model=CATALOG["cxr_pneumonia"],
+        step=_step(born=dt.date(1970, 1, 1), model_key="cxr_pneumonia"), model=card_models()["cxr_pneumonia"],
         progress=lambda *args: None,
     )
     assert result["abstention"]["code"] == "age_outside_population"
@@ -93,11 +93,11 @@ def test_a_lateral_view_is_refused_and_a_frontal_one_is_classified(
 ) -> None:
     step = _step(born=dt.date(2023, 3, 1), model_key="cxr_pneumonia")
     monkeypatch.setattr(imaging, "series_fetch", lambda **kwargs: _series(view="LL"))
-    lateral = imaging.imaging_run(step=step, model=CATALOG["cxr_pneumonia"], progress=lambda *args: None)
+    lateral = imaging.imaging_run(step=step, model=card_models()["cxr_pneumonia"], progress=lambda *args: None)
     assert lateral["abstention"]["code"] == "view_not_frontal" and no_model == []
     assert lateral["sop_instance_uids"] == ["1.2.3.4.5"]
     monkeypatch.setattr(imaging, "series_fetch", lambda **kwargs: _series(view="AP"))
-    frontal = imaging.imaging_run(step=step, model=CATALOG["cxr_pneumonia"], progress=lambda *args: None)
+    frontal = imaging.imaging_run(step=step, model=card_models()["cxr_pneumonia"], progress=lambda *args: None)
     assert "abstention" not in frontal and no_model == ["classify"]
 
 

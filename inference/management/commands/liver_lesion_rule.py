@@ -1,7 +1,7 @@
 """``manage.py liver_lesion_rule --data ../shared/data [--card]``: calibrate and evaluate the lesion-level
 decision rule of ``liver_ct_seg`` (leave one case out) and, with ``--card``, write it into the card.
 
-Thin wrapper around :mod:`inference.runtime.training.liver_lesion_rule` (imported lazily, so that
+Thin wrapper around :mod:`inference.training.imaging.liver_lesion_rule` (imported lazily, so that
 listing commands never imports torch). The network runs once per case; its outputs are cached under
 ``var/liver_lesion_rule``.
 """
@@ -25,7 +25,7 @@ class Command(BaseCommand):
         parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default 1)")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from inference.runtime.training import common, liver_lesion_rule
+        from inference.training.imaging import common, liver_lesion_rule
 
         common.threads_set(options["threads"])
         data = Path(options["data"])

@@ -51,7 +51,7 @@ class Command(BaseCommand):
         parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default 1)")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from inference.runtime.training import common
+        from inference.training.imaging import common
 
         common.threads_set(options["threads"])
         data = Path(options["data"])
@@ -66,7 +66,7 @@ class Command(BaseCommand):
         out = Path(options["out"]) if options["out"] else None
         try:
             if options["model"] == "cxr_pneumonia":
-                from inference.runtime.training import cxr
+                from inference.training.imaging import cxr
 
                 result = cxr.train(
                     data=data,
@@ -78,7 +78,7 @@ class Command(BaseCommand):
                     epochs=options["epochs"],
                 )
             else:
-                from inference.runtime.training import liver
+                from inference.training.imaging import liver
 
                 result = liver.train(
                     data=data,

@@ -11,10 +11,10 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from inference.risk.learned.artefact import DEFAULT_ARTEFACT_ROOT
-from inference.risk.learned.cards import payload_summary
 from inference.risk.learned.datasets import DEFAULT_DATA_ROOT, MODEL_KEYS, data_path_resolve, task_get
 from inference.risk.learned.errors import LearnedRiskError
-from inference.risk.learned.training import DEFAULT_SEED, risk_model_train_and_save
+from inference.training.risk.cards import payload_summary
+from inference.training.risk.train import DEFAULT_SEED, risk_model_train_and_save
 
 
 def created_with_command(

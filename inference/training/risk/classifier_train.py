@@ -30,10 +30,8 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import SplineTransformer
 
-from inference.risk.learned import metrics
 from inference.risk.learned.datasets import EXCLUDED, FORMATS, TaskSpec, cohort_read, outcome_encode
 from inference.risk.learned.errors import TrainingDataInvalid
-from inference.risk.learned.evaluation import evaluate_binary, evaluate_multiclass
 from inference.risk.learned.features import (
     HCV_FEATURES,
     ILPD_FEATURES,
@@ -41,7 +39,10 @@ from inference.risk.learned.features import (
     feature_specs_fit,
     features_encode,
 )
-from inference.risk.learned.payload import (
+from inference.risk.learned.predictor import risk_predict
+from inference.training.risk import metrics
+from inference.training.risk.evaluation import evaluate_binary, evaluate_multiclass
+from inference.training.risk.payload import (
     Values,
     artefact_preview,
     base_payload,
@@ -51,8 +52,7 @@ from inference.risk.learned.payload import (
     target_block,
     values_subset,
 )
-from inference.risk.learned.predictor import risk_predict
-from inference.risk.learned.selection import (
+from inference.training.risk.selection import (
     HOLDOUT_FRACTION,
     CandidateScore,
     candidate_select,

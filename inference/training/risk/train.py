@@ -24,10 +24,10 @@ from typing import Any
 from threadpoolctl import threadpool_limits
 
 from inference.risk.learned.artefact import LoadedArtefact, artefact_save, model_json_bytes
-from inference.risk.learned.cards import model_card_render
 from inference.risk.learned.datasets import task_get
-from inference.risk.learned.training_classifier import classifier_train
-from inference.risk.learned.training_survival import survival_train
+from inference.training.risk.cards import model_card_render
+from inference.training.risk.classifier_train import classifier_train
+from inference.training.risk.survival_train import survival_train
 
 DEFAULT_SEED = 42
 

@@ -16,10 +16,11 @@ import numpy as np
 
 from inference.risk.learned.datasets import FORMATS, TaskSpec, cohort_read, outcome_encode
 from inference.risk.learned.errors import TrainingDataInvalid
-from inference.risk.learned.evaluation import evaluate_survival
 from inference.risk.learned.features import PBC_FEATURE_SETS, feature_specs_fit, features_encode
-from inference.risk.learned.mayo import DAYS_PER_YEAR, EDEMA_SCORE, mayo_from_pbc_values
-from inference.risk.learned.payload import (
+from inference.risk.learned.predictor import risk_predict
+from inference.training.risk.evaluation import evaluate_survival
+from inference.training.risk.mayo import DAYS_PER_YEAR, EDEMA_SCORE, mayo_from_pbc_values
+from inference.training.risk.payload import (
     artefact_preview,
     base_payload,
     columns_of,
@@ -28,8 +29,7 @@ from inference.risk.learned.payload import (
     target_block,
     values_subset,
 )
-from inference.risk.learned.predictor import risk_predict
-from inference.risk.learned.selection import (
+from inference.training.risk.selection import (
     HOLDOUT_FRACTION,
     CandidateScore,
     candidate_select,
@@ -37,7 +37,7 @@ from inference.risk.learned.selection import (
     duplicate_groups,
     holdout_split,
 )
-from inference.risk.learned.survival import (
+from inference.training.risk.survival import (
     breslow_baseline_survival,
     cox_fit,
     cox_log_partial_likelihood,

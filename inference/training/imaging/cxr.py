@@ -37,7 +37,7 @@ from tqdm import tqdm
 from inference.registry import ARTEFACT_ROOT, model_card_write
 from inference.runtime.networks import cxr_architecture, network_build
 from inference.runtime.preprocessing import cxr_channels
-from inference.runtime.training import common
+from inference.training.imaging import common
 
 KEY = "cxr_pneumonia"
 VERSION = "1.0.0"

@@ -12,10 +12,10 @@ Two ways to the same artefact:
   small budget (batch 8, 400 iterations by default) and evaluates with the runtime pipeline.
 - GPU (how 1.1.0 was made): ``scripts/gpu/liver_ct_seg.py`` exports the cases on the model grid
   (:func:`gpu_cases_export`), trains the folds and the final model on the GPU machine with the same
-  core (:mod:`inference.runtime.training.liver_fit`), and :func:`gpu_results_import` evaluates the
+  core (:mod:`inference.training.imaging.liver_fit`), and :func:`gpu_results_import` evaluates the
   returned fold weights here with the full runtime pipeline and writes the card.
 
-The recipe itself lives in :mod:`inference.runtime.training.liver_fit`.
+The recipe itself lives in :mod:`inference.training.imaging.liver_fit`.
 """
 
 from __future__ import annotations
@@ -38,8 +38,8 @@ from inference.runtime.io import dicom_files, dicom_series_from_datasets, dicom_
 from inference.runtime.liver import segment_volume
 from inference.runtime.networks import liver_architecture
 from inference.runtime.postprocessing import dice, labels_clean
-from inference.runtime.training import common
-from inference.runtime.training.liver_fit import (
+from inference.training.imaging import common
+from inference.training.imaging.liver_fit import (
     CPU_DEFAULTS,
     POSTPROCESSING,
     PREPROCESSING,
@@ -549,7 +549,7 @@ def _card(
             "recipe": (
                 "E-U-Net++-style (random crops, random flips, added Gaussian noise; centre crop at test; HU window; "
                 "fixed in-plane spacing) plus small rotations/scalings, HU scale/shift, blur, random slice step and "
-                "synthetic liver lesions; see inference/runtime/training/liver_fit.py"
+                "synthetic liver lesions; see inference/training/imaging/liver_fit.py"
             ),
             **{k: v for k, v in TRAIN.items() if k not in ("batch", "crop")},
             **record,

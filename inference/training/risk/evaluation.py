@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from inference.risk.learned import metrics as m
-from inference.risk.learned.survival import censoring_survival, cox_fit, harrell_c_index, kaplan_meier
+from inference.training.risk import metrics as m
+from inference.training.risk.survival import censoring_survival, cox_fit, harrell_c_index, kaplan_meier
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]

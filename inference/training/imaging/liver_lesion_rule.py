@@ -42,7 +42,7 @@ from inference.runtime.postprocessing import (
     lesion_confidence,
     lesion_rule_reason,
 )
-from inference.runtime.training.liver import extra_liver_load, patient_load, patients_find
+from inference.training.imaging.liver import extra_liver_load, patient_load, patients_find
 
 KEY = "liver_ct_seg"
 CACHE_DIR = Path("var/liver_lesion_rule")

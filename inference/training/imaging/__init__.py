@@ -1,0 +1,1 @@
+"""Imaging model training and evaluation (liver CT, chest X-ray)."""

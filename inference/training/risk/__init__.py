@@ -1,0 +1,1 @@
+"""Learned tabular risk model training, evaluation and cards."""
