@@ -1,29 +1,24 @@
-"""The imaging step: fetch the series by WADO-RS, run the model, keep findings, write a SEG.
+"""The imaging step: fetch the series by WADO-RS, check the model's population, run the model.
 
-Runs in the GPU worker only (the web process never imports torch): the runtime is imported
-inside the functions.
+Each model's own work (inference, SEG or other objects back to the PACS, the findings kept)
+lives in its runner, ``inference.analysis.runners.<model key>``.
 """
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import io
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-from PIL import Image
-
 from inference.analysis.catalog import AnalysisModel
 from inference.analysis.errors import StepFailed
+from inference.analysis.runners import runner_for
 from inference.analysis.series_fetch import FetchedSeries, series_fetch, study_uid_for_series
 from inference.eligibility import Abstention, age_years, population_check
 from inference.models import AnalysisStep
 from inference.registry import ModelCard, model_card_get
 
 Progress = Callable[[str, int, int], None]
-HEATMAP_MAX_PX = 256  # heatmaps are kept inside the report, so keep them small
 
 
 class ModalityMismatch(StepFailed):
@@ -90,9 +85,7 @@ def imaging_run(*, step: AnalysisStep, model: AnalysisModel, progress: Progress)
         return _abstained(model=model, card=card, base=base, abstention=abstention)
     progress("running model", 0, 1)
     try:
-        if model.kind == "segmentation":
-            return {**base, **_segment(model=model, series=series)}
-        return {**base, **_classify(model=model, series=series)}
+        return {**base, **runner_for(model.key)(model=model, series=series)}
     except StepFailed:
         raise
     except Exception as exc:
@@ -100,60 +93,3 @@ def imaging_run(*, step: AnalysisStep, model: AnalysisModel, progress: Progress)
         if isinstance(code, str):  # the runtime's own errors carry stable codes
             raise StepFailed(str(getattr(exc, "message", exc))[:300], code=code) from exc
         raise
-
-
-def _segment(*, model: AnalysisModel, series: FetchedSeries) -> dict[str, Any]:
-    from inference.runtime.dicom_seg import seg_dicom_from_volume
-    from inference.runtime.io import dicom_series_from_datasets
-    from inference.runtime.liver import run_liver_seg
-
-    volume = dicom_series_from_datasets(series.datasets)
-    volume_hu, spacing = volume.internal()
-    labels, findings = run_liver_seg(volume_hu, spacing, model_key=model.key)
-    provenance = findings.get("model") or {}
-    seg = seg_dicom_from_volume(labels_zyx=labels, volume=volume, model=provenance)
-    seg_ref = _seg_store(seg)
-    return {"model": provenance, "findings": findings, "seg": seg_ref,
-            "explanations": {"uncertainty": [lesion.get("confidence") for lesion in findings.get("lesions", [])]}}
-
-
-def _seg_store(seg: Any) -> dict[str, Any]:
-    """Write the SEG back to the PACS by STOW-RS; the report keeps its UIDs."""
-    from inference.analysis.series_fetch import _client
-
-    try:
-        _client().store_instances(datasets=[seg])  # type: ignore[attr-defined]
-    except Exception as exc:
-        from inference.analysis.errors import TransientStepError
-
-        raise TransientStepError("storing the SEG in the PACS failed") from exc
-    return {"series_uid": str(seg.SeriesInstanceUID), "sop_instance_uid": str(seg.SOPInstanceUID)}
-
-
-def _heatmap_data_url(heatmap: np.ndarray | None) -> str | None:
-    if heatmap is None:
-        return None
-    image = Image.fromarray(np.asarray(heatmap, dtype=np.uint8))
-    image.thumbnail((HEATMAP_MAX_PX, HEATMAP_MAX_PX))
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
-
-
-def _classify(*, model: AnalysisModel, series: FetchedSeries) -> dict[str, Any]:
-    from inference.runtime.cxr import run_cxr
-    from inference.runtime.io import _dicom_image
-
-    images = [_dicom_image(ds) for ds in series.datasets]
-    results = run_cxr(model.key, images)
-    predictions = []
-    for ds, result in zip(series.datasets, results, strict=True):
-        predictions.append({
-            "series_uid": str(ds.SeriesInstanceUID), "sop_instance_uid": str(ds.SOPInstanceUID),
-            "probability": result["calibrated_probability"], "threshold": result["threshold"],
-            "positive": result["positive"], "label": result["label"], "probabilities": result["probabilities"],
-            "heatmap_ref": _heatmap_data_url(result.get("heatmap")),
-        })
-    return {"model": results[0]["model"], "findings": {"predictions": predictions},
-            # The heatmaps themselves live in the predictions; the explanation names where.
-            "explanations": {"heatmaps": [{"sop_instance_uid": p["sop_instance_uid"], "in": "findings.predictions"} for p in predictions]}}

@@ -24,7 +24,7 @@ class FetchedSeries:
     sop_instance_uids: list[str]
 
 
-def _client() -> object:
+def archive_client() -> object:
     from dicomweb_client.api import DICOMwebClient
     from dicomweb_client.session_utils import create_session_from_user_pass
 
@@ -48,7 +48,7 @@ def _slice_position(ds: Dataset) -> float:
 def series_fetch(
     *, study_uid: str, series_uid: str, on_progress: Callable[[int, int], None] | None = None
 ) -> FetchedSeries:
-    client = _client()
+    client = archive_client()
     try:
         instances = client.search_for_instances(study_instance_uid=study_uid, series_instance_uid=series_uid)  # type: ignore[attr-defined]
     except requests.HTTPError as exc:
@@ -117,7 +117,7 @@ def study_uid_for_series(*, series_uid: str) -> str:
             return str(linked.study.study_instance_uid)
     except ImportError:  # the imaging app's models are optional for this lookup
         pass
-    client = _client()
+    client = archive_client()
     try:
         found = client.search_for_series(search_filters={"SeriesInstanceUID": series_uid})  # type: ignore[attr-defined]
     except requests.RequestException as exc:

@@ -231,7 +231,7 @@ def images_read(path: Path) -> list[tuple[str, NDArray[Any]]]:
             return [(p.name, _image_file(p)) for p in files]
         dicoms = dicom_files(path)
         if dicoms:
-            return [(p.name, _dicom_image(pydicom.dcmread(p))) for p in dicoms]
+            return [(p.name, dicom_image(pydicom.dcmread(p))) for p in dicoms]
         raise ModelInputInvalid("folder holds no PNG, JPEG or DICOM images", detail={"input": path.name})
     raise ModelInputInvalid("unsupported image input", detail={"input": path.name})
 
@@ -246,7 +246,7 @@ def _image_file(path: Path) -> NDArray[Any]:
         raise ModelInputInvalid("cannot decode image", detail={"input": path.name}) from exc
 
 
-def _dicom_image(ds: pydicom.Dataset) -> NDArray[Any]:
+def dicom_image(ds: pydicom.Dataset) -> NDArray[Any]:
     photometric = str(_require(ds, "PhotometricInterpretation"))
     arr = ds.pixel_array.astype(np.float32)
     if arr.ndim != 2:

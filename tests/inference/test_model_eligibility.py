@@ -52,7 +52,7 @@ def no_model(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         ran.append("classify")
         return {"findings": {"ran": True}}
 
-    monkeypatch.setattr(imaging, "_classify", classify)
+    monkeypatch.setattr(imaging, "runner_for", lambda key: classify)
     monkeypatch.setattr(imaging, "study_uid_for_series", lambda **kwargs: "1.2.3")
     return ran
 
