@@ -149,6 +149,9 @@ class Report(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
     )
     released_at = models.DateTimeField(null=True, blank=True)
+    # The DICOM SR of the signed version's measurements (inference.reports.dicom_sr): its status
+    # and UIDs. Outside the hashed content: it is written after signing, by the worker.
+    sr = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-version"]
