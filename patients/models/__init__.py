@@ -4,6 +4,7 @@ from patients.models.findings import Ascites, ClinicalFinding, Encephalopathy, H
 from patients.models.genetics import GeneticFinding, Zygosity
 from patients.models.grants import ShareGrant, ShareScope
 from patients.models.lifestyle import AlcoholUnit, DiabetesStatus, LifestyleRecord, SmokingStatus
+from patients.models.nodules import LungNodule, LungNoduleAssessment
 from patients.models.observations import LabObservation
 from patients.models.patient import Patient, PatientStatus, Sex
 from patients.models.source import RecordSource
@@ -19,6 +20,8 @@ __all__ = [
     "HcvStatus",
     "LabObservation",
     "LifestyleRecord",
+    "LungNodule",
+    "LungNoduleAssessment",
     "Patient",
     "PatientStatus",
     "RecordSource",
