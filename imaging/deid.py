@@ -69,8 +69,9 @@ def imaging_rows_for_user(user: Any, patient_id: int, rows: list[dict[str, Any]]
 # Information with Full Dates (study and series dates kept, times dropped) and Retain Patient
 # Characteristics (sex only). UIDs are replaced by ``uid_pseudonym`` (consistent per share);
 # PatientName and PatientID become the share's pseudonym; PatientIdentityRemoved is YES and
-# DeidentificationMethod names the profile and options. Burned-in annotation is not removed
-# from pixels: BurnedInAnnotation is passed on so that a viewer can flag such an image.
+# DeidentificationMethod names the profile and options. Pixels that may carry burned-in text
+# (``burned_in_risk``) never leave as stored: uncompressed ones are masked (``pixel_mask``),
+# any others are withheld with a message in ImageComments (``BURNED_IN_WITHHELD``).
 
 
 RETAINED_KEYWORDS = (
@@ -100,26 +101,169 @@ def _hex(tag: int) -> str:
     return f"{tag:08X}"
 
 
-def dataset_deidentify(ds: Dataset, *, pseudonym: str) -> Dataset:
-    """A new dataset holding only retained attributes, UIDs mapped, identity replaced."""
+def _attributes_deidentify(ds: Dataset, *, pseudonym: str) -> Dataset:
     out = Dataset()
     for element in ds:
         tag = int(element.tag)
         if tag not in RETAINED_TAGS:
             continue
         if element.VR == "SQ":
-            out.add_new(element.tag, "SQ", Sequence([dataset_deidentify(item, pseudonym=pseudonym) for item in element.value]))
+            out.add_new(element.tag, "SQ", Sequence([_attributes_deidentify(item, pseudonym=pseudonym)
+                                                     for item in element.value]))
         elif element.VR == _UID_VR and tag not in _STANDARD_UID_TAGS and element.value:
             values = element.value if element.VM > 1 else [element.value]
             mapped = [uid_pseudonym(str(v), pseudonym=pseudonym) for v in values]
             out.add_new(element.tag, "UI", mapped if element.VM > 1 else mapped[0])
         else:
             out.add(element)
+    return out
+
+
+def dataset_deidentify(ds: Dataset, *, pseudonym: str) -> Dataset:
+    """A new dataset holding only retained attributes, UIDs mapped, identity replaced, and
+    pixels that may show burned-in text masked or withheld."""
+    out = _attributes_deidentify(ds, pseudonym=pseudonym)
+    method = ["DICOM PS3.15 E.1 Basic Profile (retain list); dates retained"]
+    if burned_in_risk(ds) and any(k in ds for k in _PIXEL_KEYWORDS):
+        masked = pixel_mask(ds)
+        for keyword in _PIXEL_KEYWORDS:
+            if keyword in out:
+                del out[keyword]
+        if masked is None:
+            out.ImageComments = BURNED_IN_WITHHELD
+            method.append("pixels withheld: burned-in annotation")
+        else:
+            out.add_new(0x7FE00010, ds["PixelData"].VR, masked)
+            method.append(f"burned-in text masked: {_mask_kind(ds)}")
     out.PatientName = pseudonym
     out.PatientID = pseudonym
     out.PatientIdentityRemoved = "YES"
-    out.DeidentificationMethod = "DICOM PS3.15 E.1 Basic Profile (retain list); dates retained"
+    # LO, at most 64 characters a value: one value per step taken.
+    out.DeidentificationMethod = method if len(method) > 1 else method[0]
     return out
+
+
+# --- burned-in annotation ---------------------------------------------------------------------------
+#
+# BurnedInAnnotation YES says so; secondary captures, "other" and ultrasound images carry
+# text in their pixels so often (name, MRN, date in the image itself) that they are treated the
+# same whatever the attribute says. No OCR here: the text is assumed to lie where devices put
+# it. Ultrasound describes its image areas (SequenceOfUltrasoundRegions), so everything outside
+# them is blacked out; for any other image the top and bottom bands (BAND_FRACTION of the
+# height each) are, where scanners and capture software write patient banners.
+
+BURNED_IN_MODALITIES = frozenset({"SC", "OT", "US"})
+# Secondary Capture (all kinds), Ultrasound and Ultrasound Multi-frame, current and retired.
+BURNED_IN_SOP_CLASS_PREFIXES = (
+    "1.2.840.10008.5.1.4.1.1.7", "1.2.840.10008.5.1.4.1.1.6.", "1.2.840.10008.5.1.4.1.1.3.",
+)
+BAND_FRACTION = 0.12
+BURNED_IN_WITHHELD = (
+    "Pixel data withheld: this image may show identifying text burned into the pixels, and it "
+    "could not be masked. Ask the sharing clinician for an identifiable share to see it."
+)
+_PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
+_MASKABLE_PHOTOMETRIC = frozenset({"MONOCHROME1", "MONOCHROME2", "RGB", "PALETTE COLOR", "YBR_FULL"})
+_UNCOMPRESSED_LE = frozenset({"1.2.840.10008.1.2", "1.2.840.10008.1.2.1"})
+
+
+def burned_in_risk_of(*, burned_in: str | None, modality: str | None, sop_class: str | None) -> bool:
+    if (burned_in or "").strip().upper() == "YES":
+        return True
+    if (modality or "").strip().upper() in BURNED_IN_MODALITIES:
+        return True
+    return bool(sop_class) and str(sop_class).startswith(BURNED_IN_SOP_CLASS_PREFIXES)
+
+
+def burned_in_risk(ds: Dataset) -> bool:
+    """Whether this instance's pixels may show identifying text."""
+    return burned_in_risk_of(burned_in=ds.get("BurnedInAnnotation"), modality=ds.get("Modality"),
+                             sop_class=ds.get("SOPClassUID"))
+
+
+def _json_first(item: dict[str, Any], tag: str) -> str | None:
+    values = (item.get(tag) or {}).get("Value") if isinstance(item.get(tag), dict) else None
+    return str(values[0]) if isinstance(values, list) and values else None
+
+
+def burned_in_risk_json(item: dict[str, Any]) -> bool:
+    """``burned_in_risk`` for a DICOM JSON dataset (instance metadata)."""
+    return burned_in_risk_of(burned_in=_json_first(item, "00280301"), modality=_json_first(item, "00080060"),
+                             sop_class=_json_first(item, "00080016"))
+
+
+def _us_regions(ds: Dataset) -> list[tuple[int, int, int, int]]:
+    regions = []
+    for region in ds.get("SequenceOfUltrasoundRegions") or []:
+        try:
+            box = (int(region.RegionLocationMinX0), int(region.RegionLocationMinY0),
+                   int(region.RegionLocationMaxX1), int(region.RegionLocationMaxY1))
+        except (AttributeError, TypeError, ValueError):
+            return []  # a region without its box: fall back to the bands
+        regions.append(box)
+    return regions
+
+
+def _mask_kind(ds: Dataset) -> str:
+    return "outside ultrasound regions" if _us_regions(ds) else "top and bottom bands"
+
+
+def text_region_mask(ds: Dataset) -> Any:
+    """A (rows, columns) boolean array, True where burned-in text may be: outside the
+    ultrasound regions if the image has them, else the top and bottom bands."""
+    import numpy as np
+
+    rows, columns = int(ds.Rows), int(ds.Columns)
+    regions = _us_regions(ds)
+    if regions:
+        mask = np.ones((rows, columns), dtype=bool)
+        for x0, y0, x1, y1 in regions:
+            mask[max(y0, 0):max(y1 + 1, 0), max(x0, 0):max(x1 + 1, 0)] = False
+        return mask
+    band = max(1, round(rows * BAND_FRACTION))
+    mask = np.zeros((rows, columns), dtype=bool)
+    mask[:band, :] = True
+    mask[rows - band:, :] = True
+    return mask
+
+
+def pixel_mask(ds: Dataset) -> bytes | None:
+    """The instance's PixelData with the text regions (``text_region_mask``) set to black
+    (the lowest stored value; the highest for MONOCHROME1), in the same layout; None when the pixels
+    cannot be masked safely here (compressed, big endian, float, subsampled colour, short)."""
+    import numpy as np
+
+    transfer = str(getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", "") or "1.2.840.10008.1.2")
+    if "PixelData" not in ds or transfer not in _UNCOMPRESSED_LE or ds["PixelData"].is_undefined_length:
+        return None
+    bits = int(ds.get("BitsAllocated") or 0)
+    photometric = str(ds.get("PhotometricInterpretation") or "").strip().upper()
+    if bits not in (8, 16, 32) or photometric not in _MASKABLE_PHOTOMETRIC:
+        return None
+    rows, columns = int(ds.get("Rows") or 0), int(ds.get("Columns") or 0)
+    frames = int(ds.get("NumberOfFrames") or 1)
+    samples = int(ds.get("SamplesPerPixel") or 1)
+    if min(rows, columns, frames, samples) <= 0:
+        return None
+    size = bits // 8
+    expected = frames * rows * columns * samples * size
+    data = bytes(ds.PixelData)
+    if len(data) < expected:
+        return None
+    signed = int(ds.get("PixelRepresentation") or 0) == 1 and photometric.startswith("MONOCHROME")
+    pixels = np.frombuffer(data[:expected], dtype=f"<{'i' if signed else 'u'}{size}").copy()
+    planar = samples > 1 and int(ds.get("PlanarConfiguration") or 0) == 1
+    shape = (frames, samples, rows, columns) if planar else (frames, rows, columns, samples)
+    pixels = pixels.reshape(shape)
+    stored = min(int(ds.get("BitsStored") or bits), bits)
+    low, high = (-(1 << (stored - 1)), (1 << (stored - 1)) - 1) if signed else (0, (1 << stored) - 1)
+    black = high if photometric == "MONOCHROME1" else low
+    mask = text_region_mask(ds)
+    if planar:
+        pixels[:, :, mask] = black
+    else:
+        pixels[:, mask, :] = black
+    return pixels.tobytes() + data[expected:]
 
 
 def json_deidentify(item: dict[str, Any], *, pseudonym: str, url_uid_map: Any = None) -> dict[str, Any]:
@@ -180,3 +324,15 @@ _URL_UID = re.compile(r"(studies|series|instances)/([0-9.]{1,64})")
 def url_uids_map(url: str, *, pseudonym: str) -> str:
     """A proxy URL with each study, series and instance UID in its path replaced by its pseudonym."""
     return _URL_UID.sub(lambda m: f"{m.group(1)}/{uid_pseudonym(m.group(2), pseudonym=pseudonym)}", url)
+
+
+def pixels_withheld_for_series(*, study_id: int, series_uid: str | None) -> bool:
+    """Whether a pixel answer (frames, rendered, thumbnail, bulk) for this series, or for the
+    whole study when no series is named, is withheld from a de-identified share: such answers
+    are relayed as the PACS made them and cannot be masked here, so a series whose modality
+    carries burned-in text does not leave as pixels at all (its instances do, masked)."""
+    rows = ImagingSeries.objects.filter(study_id=study_id)
+    if series_uid:
+        rows = rows.filter(series_instance_uid=series_uid)
+    return any(burned_in_risk_of(burned_in=None, modality=m, sop_class=None)
+               for m in rows.values_list("modality", flat=True))
