@@ -27,5 +27,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include(api_v1)),
     path("dicomweb/", include("imaging.dicomweb.urls")),
+    path("", include("interop.urls")),
     path("", include("frontend.urls")),
 ]

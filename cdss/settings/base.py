@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "inference",
     "messaging",
     "consultations",
+    "interop",
     "frontend",
 ]
 
@@ -61,6 +62,8 @@ MIDDLEWARE = [
     "cdss.core.middleware.PatientDataNoStoreMiddleware",
     "cdss.audit.middleware.AuditRefusedRequestsMiddleware",
     "cdss.core.middleware.DatabaseUnavailableMiddleware",
+    # A session opened by a SMART launch reaches the launched patient only.
+    "interop.smart.middleware.EhrContextMiddleware",
 ]
 
 ROOT_URLCONF = "cdss.urls"
@@ -357,3 +360,9 @@ LOGGING["loggers"]["dicomweb_client"] = {"level": "WARNING"}
 LOGGING["loggers"]["httpx"] = {"level": "WARNING"}
 LOGGING["loggers"]["pydicom"] = {"level": "ERROR"}
 LOGGING["loggers"]["highdicom"] = {"level": "WARNING"}
+
+# Interoperability (interop/, docs/INTEROP.md): outbound calls to an EHR's FHIR server and
+# authorization server time out fast, so a hook answers within its budget or says why not.
+INTEROP_EHR_TIMEOUT_S = 5.0
+INTEROP_CDS_REQUIRE_JWT = True
+INTEROP_FHIR_TOKEN_TTL = timedelta(hours=1)

@@ -1,0 +1,88 @@
+"""CDS Hooks endpoints: discovery and the patient-view service. Every call is audited."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from cdss.audit.models import AuditAction, AuditOutcome
+from cdss.audit.services import audit_record
+from cdss.core.errors import CdssError
+from interop.cds.auth import hook_caller_verify
+from interop.cds.definitions import SERVICE_ID, discovery
+from interop.cds.service import InvalidHookRequest, hook_request_parse, patient_view
+from interop.registry import registration_for_iss
+
+CORS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+    "Access-Control-Allow-Headers": "Authorization, Content-Type",
+}
+
+
+def _json(body: Any, status: int = 200) -> JsonResponse:
+    response = JsonResponse(body, status=status)
+    for name, value in CORS.items():
+        response[name] = value
+    return response
+
+
+def _error(exc: CdssError) -> JsonResponse:
+    return _json(exc.as_dict(), status=exc.status_code)
+
+
+@csrf_exempt
+def services(request: HttpRequest) -> HttpResponse:
+    if request.method == "OPTIONS":
+        return _json({})
+    if request.method != "GET":
+        return _json({"code": "method_not_allowed", "message": "GET only.", "detail": None}, status=405)
+    audit_record(actor=None, action=AuditAction.READ, object_type="cds_discovery", request=request)
+    return _json(discovery())
+
+
+@csrf_exempt
+def service(request: HttpRequest, service_id: str) -> HttpResponse:
+    if request.method == "OPTIONS":
+        return _json({})
+    if service_id != SERVICE_ID:
+        return _json({"code": "not_found", "message": "No such CDS service.", "detail": None}, status=404)
+    if request.method != "POST":
+        return _json({"code": "method_not_allowed", "message": "POST only.", "detail": None}, status=405)
+    started = time.perf_counter()
+    detail: dict[str, Any] = {"service": service_id}
+    patient_id = None
+    actor = None
+    try:
+        registration = None
+        if settings.INTEROP_CDS_REQUIRE_JWT:
+            registration = hook_caller_verify(request.headers.get("Authorization"), audience=request.build_absolute_uri(request.path))
+        try:
+            body = json.loads(request.body or b"null")
+        except ValueError as exc:
+            raise InvalidHookRequest("The request body is not JSON.", detail={"field": "body"}) from exc
+        call = hook_request_parse(body)
+        detail["hookInstance"] = call.hook_instance
+        server_registration = registration_for_iss(call.fhir_server)
+        if registration is None:
+            registration = server_registration
+        elif call.fhir_server and server_registration != registration:
+            raise InvalidHookRequest("fhirServer is not the signing EHR's FHIR server.", detail={"field": "fhirServer"})
+        outcome = patient_view(call=call, registration=registration, base_url=request.build_absolute_uri("/"))
+    except CdssError as exc:
+        detail.update(code=exc.code)
+        audit_record(actor=None, action=AuditAction.READ, object_type="cds_hook", object_id=detail.get("hookInstance", ""),
+                     outcome=AuditOutcome.DENIED if exc.status_code in (401, 403) else AuditOutcome.FAILED, request=request, detail=detail)
+        return _error(exc)
+    actor = outcome.user
+    patient_id = outcome.local_patient.pk if outcome.local_patient else None
+    detail.update(cards=len(outcome.cards), fetched=outcome.fetched, ms=round((time.perf_counter() - started) * 1000, 1),
+                  ehr=registration.pk if registration else None)
+    audit_record(actor=actor, action=AuditAction.READ, object_type="cds_hook", object_id=call.hook_instance,
+                 patient_id=patient_id, request=request, detail=detail)
+    return _json({"cards": outcome.cards})
