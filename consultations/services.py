@@ -24,6 +24,7 @@ from consultations.models import Consultation, ConsultationStatus, Opinion, Urge
 from consultations.notify import consultation_notify
 from imaging.models import ImagingStudy
 from inference.models import Report
+from inference.reports.opinions import SecondOpinion, report_opinion_attach
 from messaging.services import thread_create
 from patients.access import patient_get_for_edit, share_grant_create, share_grant_end
 from patients.models import ShareScope
@@ -200,6 +201,10 @@ def consultation_close(*, consultation: Consultation, user: Any, request: Any = 
     return consultation
 
 
+def _display_name(user: Any) -> str:
+    return " ".join(p for p in (user.first_name, user.last_name) if p) or user.username
+
+
 def _opinion_digest(*, consultation_id: int, author_id: int, answer: str, recommendations: list[str],
                     urgency: str, signed_at: dt.datetime) -> str:
     content = {"consultation": consultation_id, "author": author_id, "answer": answer,
@@ -211,7 +216,8 @@ def opinion_sign(
     *, consultation: Consultation, user: Any, answer: str, recommendations: list[Any] | None, urgency: str,
     request: Any = None,
 ) -> Opinion:
-    """The consultant's structured answer, signed once; it joins the patient's record."""
+    """The consultant's structured answer, signed once; it joins the patient's record and, as a
+    new draft version, their newest report (``inference.reports.opinions``)."""
     text = (answer or "").strip()
     if not text or len(text) > QUESTION_MAX_CHARS:
         raise _invalid("answer", f"1 to {QUESTION_MAX_CHARS} characters.")
@@ -237,6 +243,12 @@ def opinion_sign(
         )
         audit_record(actor=user, action=AuditAction.CREATE, object_type="consult_opinion", object_id=opinion.pk,
                      patient_id=consultation.patient_id, request=request, detail={"consultation_id": consultation.pk})
+        # The opinion also joins the patient's next report version (a new draft to sign).
+        report_opinion_attach(actor=user, patient_id=consultation.patient_id, request=request, opinion=SecondOpinion(
+            ref=f"consult_opinion:{opinion.pk}", opinion_id=opinion.pk, consultation_id=consultation.pk,
+            author_id=user.pk, author=_display_name(user), answer=text, recommendations=items, urgency=urgency,
+            signed_at=signed_at.isoformat(), content_sha256=opinion.content_sha256,
+        ))
         event_publish_on_commit(
             groups=[patient_group(consultation.patient_id)], event_type="record.changed",
             payload={"patient_id": consultation.patient_id, "record": "consult_opinion", "action": "created",

@@ -303,12 +303,14 @@ def _draft_recompute(*, actor: Any, analysis: AnalysisRequest, reports: dict[int
     """The new draft version after decisions; None while the analysis has no report yet (its
     report step will read the decisions itself)."""
     from inference.analysis.steps import report_content_recompute  # steps reads this module
+    from inference.reports.opinions import second_opinions_carry
 
     versions = [r for r in reports.values() if r.analysis_id == analysis.pk]
     if not versions:
         return None
     base = max(versions, key=lambda r: r.version)
     content = report_content_recompute(analysis=analysis, derived_from=base)
+    content = second_opinions_carry(base.content, content)
     draft = report_draft_create(actor=actor, patient_id=analysis.patient_id, content=content, analysis_id=analysis.pk, derived_from=base)
     audit_record(actor=actor, action=AuditAction.CREATE, object_type="report", object_id=draft.pk,
                  patient_id=analysis.patient_id, request=request, detail={"derived_from": base.pk, "reason": "finding_decision"})
