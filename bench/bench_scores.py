@@ -20,19 +20,16 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from inference.risk.scores import (
-    SCORES,
-    BatchColumns,
-    BatchScoreResult,
-    ScoreInputs,
-    scores_evaluate_batch,
-)
-from inference.risk.scores.batch import (
+from bench.scores_batch import (
     BOOLEANS,
     ENUMS,
     NODULE_NUMBERS,
+    BatchColumns,
+    BatchScoreResult,
     score_inputs_from_columns,
+    scores_evaluate_batch,
 )
+from inference.risk.scores import SCORES, ScoreInputs
 
 SEED = 20240601
 

@@ -1,8 +1,9 @@
 """Vectorised evaluation of every score over a cohort held as columnar numpy arrays.
 
-This mirrors the per-patient functions formula for formula, in the same order of floating
-point operations, so results are identical (``tests/inference/test_scores_batch.py`` checks it
-on thousands of random patients). Missing values are NaN (numbers) or -1 (codes); a score is
+Benchmark code, not served: the one implementation of each score is the per-patient function
+in ``inference.risk.scores``. This mirrors it formula for formula, in the same order of floating
+point operations, so results are identical (``tests/bench/test_scores_batch.py`` checks it on
+thousands of random patients); ``bench/bench_scores.py`` compares their speed. Missing values are NaN (numbers) or -1 (codes); a score is
 computable for a row exactly when its per-patient function would be.
 
 Nodules and tumours are ragged: one row per nodule (or tumour) with the index of its patient,
@@ -19,12 +20,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from inference.risk.errors import UnknownScore
+from inference.risk.scores import hcc, liver, lung, meld
+from inference.risk.scores.common import SNAP
+from inference.risk.scores.types import Findings, LabValue, Nodule, ScoreInputs, Tumour
 from patients.units import analyte_by_key
-
-from . import hcc, liver, lung, meld
-from .common import SNAP
-from .errors import UnknownScore
-from .types import Findings, LabValue, Nodule, ScoreInputs, Tumour
 
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]

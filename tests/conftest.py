@@ -13,6 +13,24 @@ from consultations.models import Consultation
 from patients.models import Patient, ShareGrant
 from tests.factories import CareTeamFactory, PatientFactory, UserFactory
 
+_FOLDER_MARKERS = {"integration": "integration", "browser": "browser"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """One marker scheme: a test under tests/integration or tests/browser carries that marker.
+
+    Tests elsewhere mark themselves when they need the real services, so that
+    ``-m "not integration and not browser"`` (the fast tier) selects exactly the unit tests.
+    """
+    for item in items:
+        parts = item.path.parts
+        if "tests" not in parts:
+            continue
+        folder = parts[parts.index("tests") + 1] if len(parts) > parts.index("tests") + 1 else ""
+        marker = _FOLDER_MARKERS.get(folder)
+        if marker and marker not in item.keywords:
+            item.add_marker(getattr(pytest.mark, marker))
+
 
 @pytest.fixture(autouse=True, scope="session")
 def _audit_flush_allowed() -> None:

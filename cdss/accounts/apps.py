@@ -7,4 +7,4 @@ class AccountsConfig(AppConfig):
     label = "accounts"
 
     def ready(self) -> None:
-        from cdss.accounts import schema, signals  # noqa: F401  (OpenAPI auth schemes, login audit receivers)
+        from cdss.accounts import schema, signals  # noqa: F401  (OpenAPI auth schemes, token revocation)

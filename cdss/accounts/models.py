@@ -24,13 +24,10 @@ class User(AbstractUser):
         return self.username
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        # set_password() leaves the new raw password here until the next save.
-        password_changed = getattr(self, "_password", None) is not None and self.pk is not None
+        # set_password() leaves the new raw password here until the next save; the post_save
+        # receiver in cdss.accounts.signals revokes the API tokens when it sees this flag.
+        self.password_changed_on_save = getattr(self, "_password", None) is not None and self.pk is not None
         super().save(*args, **kwargs)
-        if password_changed:
-            from cdss.accounts.services import account_tokens_revoke
-
-            account_tokens_revoke(user=self)
 
 
 class CareTeam(models.Model):

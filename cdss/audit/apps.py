@@ -5,3 +5,6 @@ class AuditConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "cdss.audit"
     label = "audit"
+
+    def ready(self) -> None:
+        from cdss.audit import receivers  # noqa: F401  (login audit receivers)

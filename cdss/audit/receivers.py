@@ -1,4 +1,4 @@
-"""Logins and failed logins go to the audit trail."""
+"""Logins and failed logins go to the audit trail (the audit app listens to the auth signals)."""
 
 from __future__ import annotations
 

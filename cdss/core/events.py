@@ -18,7 +18,8 @@ PUBLISH_TIMEOUT_S = 5.0
 
 EVENT_TYPES = frozenset(
     {"analysis.status", "analysis.progress", "report.ready", "record.changed", "state.snapshot",
-     "access.revoked", "consultation.changed", "message.created", "message.read"}
+     "access.revoked", "consultation.changed", "message.created", "message.read",
+     "intake.progress"}
 )
 
 
@@ -77,11 +78,10 @@ class _DirectPublisher:
     group's channel, on the Redis host the group hashes to), with a synchronous client and one
     pipelined round trip for all the groups of an event.
 
-    Handing each event to an event loop thread and waiting for it took 1.3 ms against 0.2 ms
-    here, half a dozen times between a model's end and its report; handing it over without
-    waiting let a busy worker hold the event back. The layer's own serialiser is used; the
-    group channel name and shard choice follow channels_redis 4 (``tests/core/test_events.py``
-    sends through here and receives through the layer, so a change there fails a test).
+    Waiting on an event loop thread per event costs several times more, several times per
+    analysis (figures in docs/ARCHITECTURE.md). The layer's own serialiser is used; the group
+    channel name and shard choice follow channels_redis 4 (``tests/core/test_events.py`` sends
+    through here and receives through the layer, so a change there fails a test).
     """
 
     _by_process: dict[tuple[int, int], _DirectPublisher] = {}

@@ -62,7 +62,8 @@ def workers_probe() -> str | None:
     """Every Celery queue needs at least one live worker consuming it, and every worker that
     consumes one must work on this process's database: a worker on another database (a test
     run's, a stale DATABASE_URL) takes requests it can never find, which then wait for ever."""
-    from cdss.celery import app
+    from celery import current_app as app
+
     from cdss.core.worker_identity import database_identity
 
     try:

@@ -19,8 +19,8 @@ Whole pixel answers (frames, bulk data, rendered images) are kept in ``frame_cac
 and served from there to a caller whose access to the study is remembered, audited like any
 other read.
 
-Wiring: ``cdss/asgi.py`` routes HTTP through ``DicomwebFastLane(django_asgi_app)``; Daphne can
-also serve ``imaging.dicomweb.asgi:application`` directly.
+Wiring: ``cdss/asgi.py`` routes HTTP through ``DicomwebFastLane(django_asgi_app)``, the one
+ASGI entry point.
 """
 
 from __future__ import annotations
@@ -220,16 +220,3 @@ def _response_headers(content_type: str, request_id: str) -> list[tuple[bytes, b
         (b"vary", b"Cookie, Authorization"),
         (b"x-request-id", request_id.encode()),
     ]
-
-
-def _application() -> ASGIApp:
-    from cdss.asgi import application as cdss_application
-
-    return DicomwebFastLane(cdss_application)
-
-
-def __getattr__(name: str) -> Any:
-    # ``daphne imaging.dicomweb.asgi:application``: built on first use, after Django is set up.
-    if name == "application":
-        return _application()
-    raise AttributeError(name)

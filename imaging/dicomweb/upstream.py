@@ -1,10 +1,8 @@
 """A small HTTP/1.1 client on asyncio streams, for the proxy's GETs to the PACS.
 
-Why not httpx: measured on this project's machine (Daphne, 512 KiB WADO-RS frames, 8 connections,
-a bare ASGI relay with no Django in the way), httpx relayed about 100 frames/s, requests in a
-thread pool about 150, and this client about 330 while Orthanc itself served about 700: httpx's
-pure-Python h11 parser copies the body several times and awaits through anyio per 64 KiB read.
-Here the body is read straight from the socket (``StreamReader.read``) by Content-Length or
+Why not httpx: on the relay benchmark it moved about a third of the frames this client moves
+(figures in docs/ARCHITECTURE.md): its pure-Python parser copies the body several times and
+awaits through anyio per 64 KiB read. Here the body is read straight from the socket (``StreamReader.read``) by Content-Length or
 chunked framing, and connections are kept alive in a small per-event-loop pool. A small answer
 with a Content-Length (a frame, metadata) can be read whole in one step (``read_body``), which
 the proxy passes on as one message instead of many chunks: on a 2-core machine the per-chunk

@@ -1,3 +1,6 @@
+from django.db import InterfaceError, OperationalError
+from kombu.exceptions import OperationalError as BrokerError
+
 from cdss.core.errors import CdssError, ValidationFailed
 
 
@@ -22,3 +25,9 @@ class StepFailed(CdssError):
 
 class TransientStepError(Exception):
     """A step hit a passing fault (PACS, database, broker); retry with backoff."""
+
+
+# Passing faults: the database, Redis or the PACS is briefly away. Retried with backoff.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    OperationalError, InterfaceError, BrokerError, TransientStepError, ConnectionError, TimeoutError,
+)

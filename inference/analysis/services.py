@@ -27,7 +27,8 @@ from cdss.audit.models import AuditAction
 from cdss.audit.services import audit_record
 from cdss.core.transactions import atomic_without_flush_wait
 from inference.analysis.catalog import analysis_models
-from inference.analysis.errors import NothingToAnalyse, StepFailed, UnknownModel
+from inference.analysis.dispatch import TASK_ADVANCE, TASK_STEP, task_send
+from inference.analysis.errors import TRANSIENT_ERRORS, NothingToAnalyse, StepFailed, UnknownModel
 from inference.analysis.progress import analysis_publish
 from inference.models import AnalysisRequest, AnalysisStatus, AnalysisStep, StepKind, StepStatus
 from patients.models import Patient
@@ -145,12 +146,8 @@ def _first_steps_mark_dispatched(steps: list[AnalysisStep]) -> list[AnalysisStep
 
 def messages_send(messages: list[Message]) -> None:
     """Send workflow messages to Celery; they carry ids only, never patient data."""
-    from cdss.core.queues import queue_name
-    from inference.tasks import analysis_advance_task, analysis_step_task
-
     for what, object_id, queue in messages:
-        task = analysis_advance_task if what == "advance" else analysis_step_task
-        task.apply_async(args=[object_id], queue=queue_name(queue))
+        task_send(TASK_ADVANCE if what == "advance" else TASK_STEP, object_id=object_id, queue=queue)
 
 
 def _step_queue(step: AnalysisStep) -> str:
@@ -182,8 +179,8 @@ def analysis_advance(*, request_id: int, dispatch: Dispatcher | None = None, inl
 
 def _request_save(analysis: AnalysisRequest, changed: set[str]) -> None:
     """Store the request's changed fields in one UPDATE. Within a transaction the request's
-    fields change in several places (progress, then the next step's name, or the end); each
-    of those used to save on its own, one round trip to the database each."""
+    fields change in several places (progress, then the next step's name, or the end); one
+    round trip for all of them keeps the workflow transaction short."""
     if changed:
         analysis.save(update_fields=sorted(changed | {"updated_at"}))
         changed.clear()
@@ -300,9 +297,7 @@ def _request_fail(analysis: AnalysisRequest, *, code: str, message: str, changed
 def _transient_errors() -> tuple[type[BaseException], ...]:
     from celery.exceptions import SoftTimeLimitExceeded
 
-    from inference.tasks import TRANSIENT
-
-    return (*TRANSIENT, SoftTimeLimitExceeded)
+    return (*TRANSIENT_ERRORS, SoftTimeLimitExceeded)
 
 
 @contextmanager

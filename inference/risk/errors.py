@@ -1,4 +1,4 @@
-"""Request errors of the score engine, each a ``ValidationFailed`` with a stable code.
+"""Request errors of the score engine and its modifiers, each a ``ValidationFailed`` with a stable code.
 
 Unit and plausibility errors come from ``patients.units`` (``unknown_analyte``,
 ``unknown_unit``, ``implausible_value``, ``not_a_number``); these cover the rest of the body.

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
-from .scores.errors import ImplausibleFinding, InvalidRequest
+from inference.risk.errors import ImplausibleFinding, InvalidRequest
 
 Pnpla3 = Literal["CC", "CG", "GG"]
 Tm6sf2 = Literal["CC", "CT", "TT"]

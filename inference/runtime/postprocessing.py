@@ -132,7 +132,7 @@ def _lesion_components(labels: NDArray[np.uint8]) -> list[tuple[tuple[slice, ...
     """Each 26-connected lesion component, in scan order: its box in ``labels`` and its mask there.
 
     Labelled in the box around all lesions (the same components in the same order), and each
-    measured in its own box: the whole volume once per lesion was most of the findings' time.
+    measured in its own box, so the cost follows the lesions' size rather than the volume's.
     """
     box = _box(labels == 2)
     if box is None:

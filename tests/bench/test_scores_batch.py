@@ -7,9 +7,14 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from inference.risk.scores import SCORES, batch_columns_from_inputs, scores_evaluate_batch
-from inference.risk.scores.batch import score_inputs_from_columns, treatments_from_bits
-from inference.risk.scores.errors import UnknownScore
+from bench.scores_batch import (
+    batch_columns_from_inputs,
+    score_inputs_from_columns,
+    scores_evaluate_batch,
+    treatments_from_bits,
+)
+from inference.risk.errors import UnknownScore
+from inference.risk.scores import SCORES
 from inference.risk.scores.types import ScoreInputs, ScoreResult
 from tests.inference.random_inputs import random_inputs
 

@@ -187,10 +187,3 @@ def test_metadata_is_not_cached(world: World, stored: StoredStudy) -> None:
     path = f"/dicomweb/studies/{stored.study_uid}/series/{stored.series_uid}/metadata"
     assert call(DicomwebFastLane(Inner()), path, headers={"Authorization": f"Token {token}"})[0] == 200
     assert len(FRAME_CACHE) == 0
-
-
-def test_the_asgi_module_serves_the_whole_application() -> None:
-    import imaging.dicomweb.asgi as module
-
-    application = module.application
-    assert isinstance(application, DicomwebFastLane)

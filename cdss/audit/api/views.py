@@ -7,12 +7,12 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.generics import ListAPIView
 
+from cdss.accounts.permissions import IsAdminRole
 from cdss.audit.models import AuditAction, AuditEvent, AuditOutcome
 from cdss.core.dates import query_datetime
 from cdss.core.errors import ValidationFailed
 from cdss.core.ids import id_parse
 from cdss.core.pagination import StrictPageNumberPagination
-from cdss.core.permissions import IsAdminRole
 
 
 class AuditEventSerializer(serializers.ModelSerializer[AuditEvent]):

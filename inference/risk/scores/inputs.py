@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, get_args
 
+from inference.risk.errors import DuplicateObservation, ImplausibleFinding, InvalidRequest, UnknownScore
 from patients.units import (
     ImplausibleValue,
     NotANumber,
@@ -32,7 +33,6 @@ from patients.units import (
     value_check_plausible,
 )
 
-from .errors import DuplicateObservation, ImplausibleFinding, InvalidRequest, UnknownScore
 from .types import (
     Ascites,
     BclcBPattern,

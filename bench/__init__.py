@@ -1,0 +1,1 @@
+"""Benchmarks: each prints its figures beside a baseline run side by side."""
