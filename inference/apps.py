@@ -7,3 +7,4 @@ class InferenceConfig(AppConfig):
 
     def ready(self) -> None:
         from inference import checks  # noqa: F401  (registers the model registry checks)
+        from inference.reports import tasks  # noqa: F401  (Celery discovers only inference.tasks)

@@ -308,6 +308,8 @@ WEBRTC_ICE_SERVERS = ENV.webrtc_ice_servers
 SCORES_LOOKBACK_DAYS = 90
 CELERY_BEAT_SCHEDULE = {
     "analysis-sweep": {"task": "inference.analysis_sweep", "schedule": ANALYSIS_SWEEP_EVERY_S, "options": {"queue": "default"}},
+    # Signed reports whose DICOM SR is still owed to the PACS (inference.reports.tasks).
+    "report-sr-sweep": {"task": "inference.report_sr_sweep", "schedule": 120.0, "options": {"queue": "default"}},
 }
 
 # --- patients ---

@@ -21,6 +21,7 @@ from cdss.audit.models import AuditAction
 from cdss.audit.services import audit_record
 from cdss.core.errors import NotFound
 from inference.models import Report, ReportStatus
+from inference.reports.dicom_sr import sr_download, sr_state
 from inference.reports.patient_view import (
     report_patient_fhir,
     report_patient_html,
@@ -181,6 +182,8 @@ def _full(report: Report) -> dict[str, Any]:
     data = dict(ReportSerializer(report).data)
     # The clinical document (inference.reports.presentation): the page shows the same rows as the PDF.
     data["document"] = report_document(report).as_dict()
+    # The signed measurements as a DICOM SR in the PACS (inference.reports.dicom_sr).
+    data["dicom_sr"] = sr_state(report)
     return data
 
 
@@ -250,23 +253,27 @@ class ReportReleaseApi(APIView):
 
 
 class ReportExportApi(APIView):
-    """PDF, FHIR DiagnosticReport bundle, or a printable HTML page of one report version;
-    for a patient, of the patient version of a released report."""
+    """PDF, FHIR DiagnosticReport bundle, a printable HTML page or the DICOM SR (``dcm``) of one
+    report version; for a patient, of the patient version of a released report."""
 
     permission_classes = [IsAuthenticated]
 
     @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY, (200, "application/fhir+json"): OpenApiTypes.OBJECT,
-                              (200, "text/html"): OpenApiTypes.STR})
+                              (200, "text/html"): OpenApiTypes.STR, (200, "application/dicom"): OpenApiTypes.BINARY})
     def get(self, request: Request, report_id: int, fmt: str) -> HttpResponse:
         from inference.reports import exports
 
-        if fmt not in ("pdf", "fhir", "html"):
+        if fmt not in ("pdf", "fhir", "html", "dcm"):
             raise NotFound("Unknown export format.")
         report = report_get_for_user(request.user, report_id)
         # A printed report names the patient: refused to a de-identified share.
         patient_get_for_export(request.user, report.patient_id, request=request)
         _audit_read(request, report, action=AuditAction.EXPORT, format=fmt)
         patient_version = user_is_patient(request.user)
+        if fmt == "dcm":
+            response = HttpResponse(sr_download(report), content_type="application/dicom")
+            response["Content-Disposition"] = f'attachment; filename="report-{report.pk}-v{report.version}-sr.dcm"'
+            return response
         if fmt == "pdf":
             pdf = report_patient_pdf(report) if patient_version else exports.report_pdf(report)
             response = HttpResponse(pdf, content_type="application/pdf")

@@ -26,6 +26,8 @@ from cdss.audit.services import audit_record
 from cdss.core.errors import Conflict, PermissionDenied
 from inference.models import AnalysisRequest, Report, ReportStatus
 from inference.reports.content import content_sha256
+from inference.reports.dicom_sr import sr_mark_pending
+from inference.reports.tasks import sr_store_enqueue
 from patients.services.events import record_changed_publish
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -199,7 +201,11 @@ def report_sign(*, actor: Any, report: Report, comment: str = "", request: Any =
         locked.signed_by = actor
         locked.signed_at = now
         locked.sign_comment = comment[:2000]
-        fields = ["status", "signed_by", "signed_at", "sign_comment", "supersedes"]
+        fields = ["status", "signed_by", "signed_at", "sign_comment", "supersedes", "sr"]
+        # The DICOM SR of the measurements is owed from now on; the worker stores it (the PACS
+        # may be down: signing never waits for it or fails because of it).
+        sr_mark_pending(locked)
+        transaction.on_commit(lambda: sr_store_enqueue(locked.pk))
         policy = report_release_policy()
         if policy == "on_sign":
             locked.released_by = actor

@@ -28,6 +28,9 @@ SIGNER_CREATE = {**SIGNER_ACTION, "clinician": 201, "admin": 201}
 # A released report the patient may read but never sign: 403, and 409 for the clinicians
 # (it is signed already).
 SIGN_RELEASED = {**PATIENT_READ, "clinician": 409, "admin": 409, "consultant": 403, "patient_self": 403}
+# The DICOM SR download of a report whose SR is still pending: 409 for whoever may read it.
+SR_PENDING_RELEASED = {role: 409 if code == 200 else code for role, code in PATIENT_READ.items()}
+SR_PENDING_HELD = {role: 409 if code == 200 else code for role, code in CLINICAL_READ.items()}
 
 
 def _reports(world: Any) -> dict[str, int]:
@@ -49,9 +52,11 @@ def _reports(world: Any) -> dict[str, int]:
                                      content=content, content_sha256=content_sha256(content),
                                      created_by=world.clinician, **fields)
 
+    # Their DICOM SRs are still owed to the PACS: whoever may see one is told so (409).
+    pending_sr = {"status": "pending", "documents": []}
     released = report(1, ReportStatus.SUPERSEDED, signed_by=world.clinician, signed_at=now,
-                      released_by=world.clinician, released_at=now)
-    held = report(2, ReportStatus.FINAL, signed_by=world.clinician, signed_at=now, supersedes=released)
+                      released_by=world.clinician, released_at=now, sr=pending_sr)
+    held = report(2, ReportStatus.FINAL, signed_by=world.clinician, signed_at=now, supersedes=released, sr=pending_sr)
     draft = report(3, ReportStatus.DRAFT)
     # A finding of a second analysis that has no report yet (a decision then makes no draft).
     from inference.models import ImagingFinding
@@ -94,6 +99,9 @@ ACCESS_ROWS = [
     *(Endpoint("GET", R + "/{held_report}/export/" + fmt + "/", CLINICAL_READ) for fmt in EXPORTS),
     Endpoint("GET", R + "/{draft_report}/", CLINICAL_READ),
     *(Endpoint("GET", R + "/{draft_report}/export/" + fmt + "/", CLINICAL_READ) for fmt in EXPORTS),
+    Endpoint("GET", R + "/{released_report}/export/dcm/", SR_PENDING_RELEASED),
+    Endpoint("GET", R + "/{held_report}/export/dcm/", SR_PENDING_HELD),
+    Endpoint("GET", R + "/{draft_report}/export/dcm/", SR_PENDING_HELD),  # a draft has none: 409 too
     # Lifecycle steps.
     Endpoint("POST", R + "/{draft_report}/sign/", SIGNER_ACTION, {"comment": "ok"}),
     Endpoint("POST", R + "/{held_report}/release/", SIGNER_ACTION),

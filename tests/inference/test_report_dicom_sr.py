@@ -1,0 +1,164 @@
+"""The DICOM SR (TID 1500) of a signed report: built with highdicom, read back with highdicom.
+
+The report is the phantom CT analysis as a hepatologist leaves it (liver accepted, the lesion
+accepted as suspected HCC with its diameter corrected); the SR is read back from its bytes and
+checked for codes, values, UCUM units, observers, references and the review status.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import highdicom as hd
+import pydicom
+import pytest
+from pydicom.sr.codedict import codes
+
+from inference.models import ImagingFinding, Report
+from inference.reports.dicom_sr import (
+    JUDGEMENT_TEXT,
+    SrUnavailable,
+    counted_findings,
+    sr_documents_build,
+    sr_store_for_report,
+)
+from tests.conftest import World
+from tests.inference.report_document_data import (
+    MemoryPacs,
+    liver_report,
+    liver_report_signed,
+    phantom_link,
+    phantom_with_seg,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def signed(world: World) -> tuple[Report, MemoryPacs]:
+    world.clinician.first_name, world.clinician.last_name = "Ada", "Hepato"
+    world.clinician.save(update_fields=["first_name", "last_name"])
+    phantom, seg = phantom_with_seg(patient_id=world.patient.mrn)
+    phantom_link(patient=world.patient, phantom=phantom)
+    report = liver_report_signed(clinician=world.clinician, patient=world.patient, phantom=phantom, seg=seg)
+    return report, MemoryPacs([*phantom.datasets, seg])
+
+
+def _reread(document: Any) -> hd.sr.Comprehensive3DSR:
+    buffer = io.BytesIO()
+    document.save_as(buffer, enforce_file_format=True)
+    return hd.sr.Comprehensive3DSR.from_dataset(pydicom.dcmread(io.BytesIO(buffer.getvalue())))
+
+
+def _measurements(group: Any) -> dict[str, tuple[float, str]]:
+    return {m.name.meaning: (float(m.value), m.unit.value) for m in group.get_measurements()}
+
+
+def test_sr_holds_the_reviewed_measurements_with_ucum_units_observers_and_references(
+    world: World, signed: tuple[Report, MemoryPacs],
+) -> None:
+    report, pacs = signed
+    [document] = sr_documents_build(report, metadata=pacs)
+    sr = _reread(document)
+    phantom_ct = next(iter(pacs.instances.values()))
+    # Same patient and study as the images; verified by the signer; complete and final.
+    assert sr.StudyInstanceUID == phantom_ct.StudyInstanceUID and sr.PatientID == world.patient.mrn
+    assert sr.VerificationFlag == "VERIFIED" and sr.CompletionFlag == "COMPLETE" and sr.PreliminaryFlag == "FINAL"
+    assert str(sr.VerifyingObserverSequence[0].VerifyingObserverName) == "Hepato^Ada"
+    assert sr.SOPClassUID == "1.2.840.10008.5.1.4.1.1.88.34"  # Comprehensive 3D SR
+
+    content = hd.sr.MeasurementReport.from_sequence([sr])
+    assert content[0].ContentTemplateSequence[0].TemplateIdentifier == "1500"
+    [person] = content.get_observer_contexts(observer_type=codes.DCM.Person)
+    assert str(person.observer_identifying_attributes.name) == "Hepato^Ada"
+    [device] = content.get_observer_contexts(observer_type=codes.DCM.Device)
+    device_attributes: Any = device.observer_identifying_attributes
+    device_text = str(device_attributes.model_name)
+    assert device_text.startswith("liver_ct_seg ") and device_text.split(" ")[1]  # key and version
+
+    groups: list[Any] = list(content.get_volumetric_roi_measurement_groups())
+    liver = next(g for g in groups if g.finding_type.value == codes.SCT.Liver.value)
+    lesion = next(g for g in groups if g.finding_type.value == codes.SCT.Lesion.value)
+    liver_finding = ImagingFinding.objects.get(analysis=report.analysis, kind="segmentation")
+    lesion_finding = ImagingFinding.objects.get(analysis=report.analysis, kind="lesion")
+    assert _measurements(liver)["Volume"] == (pytest.approx(liver_finding.values["volume_ml"]), "mL")
+    lesion_values = _measurements(lesion)
+    assert lesion_values["Long axis"] == (pytest.approx(lesion_finding.values["longest_axial_diameter_mm"]), "mm")
+    assert lesion_values["Volume"][1] == "mL" and lesion_values["Attenuation Coefficient"][1] == "[hnsf'U]"
+    # The corrected diameter (edited), not the model's.
+    assert lesion_values["Long axis"][0] != pytest.approx(lesion_finding.proposed["longest_axial_diameter_mm"])
+    # References: the model's SEG, segment 1 (liver) and 2 (lesions), and its source series.
+    seg = next(d for d in pacs.instances.values() if d.Modality == "SEG")
+    for group, number in ((liver, 1), (lesion, 2)):
+        segment: Any = group.referenced_segment
+        assert segment is not None and segment.referenced_sop_instance_uid == seg.SOPInstanceUID
+        assert segment.referenced_segment_numbers == [number]
+        assert phantom_ct.SeriesInstanceUID == segment.source_series_for_segmentation.UID
+    evaluations = {e.name.meaning: e.value.meaning for e in lesion.get_qualitative_evaluations()}
+    assert evaluations["Clinician review status"] == "Accepted with clinician corrections"
+    assert evaluations["Clinician lesion label"] == "Hepatocellular carcinoma"
+    assert {e.value.meaning for e in liver.get_qualitative_evaluations()} == {"Accepted by clinician"}
+    assert lesion.tracking_identifier == "Lesion 1"
+    # Intended use, as a comment of the report.
+    texts = [item.TextValue for item in hd.sr.utils.find_content_items(sr, value_type=hd.sr.ValueTypeValues.TEXT,
+                                                                         recursive=True)]
+    assert JUDGEMENT_TEXT in texts and "supports, not replaces, clinical judgement" in JUDGEMENT_TEXT
+    # Deterministic UIDs: a retried build is the same instance.
+    [again] = sr_documents_build(report, metadata=pacs)
+    assert again.SOPInstanceUID == document.SOPInstanceUID and again.SeriesInstanceUID == document.SeriesInstanceUID
+
+
+def test_rejected_and_undecided_findings_never_reach_the_sr(world: World) -> None:
+    from django.test import TestCase
+
+    from inference.findings.services import Decision, findings_decide
+    from inference.reports.services import report_sign
+
+    phantom, seg = phantom_with_seg(patient_id=world.patient.mrn)
+    phantom_link(patient=world.patient, phantom=phantom)
+    first = liver_report(clinician=world.clinician, patient=world.patient, phantom=phantom, seg=seg)
+    assert first.analysis is not None
+    assert counted_findings(first.content) == []  # all proposed
+    decisions = [Decision(f.pk, "rejected", reason="not a lesion") if f.kind == "lesion" else Decision(f.pk, "accepted")
+                 for f in ImagingFinding.objects.filter(analysis=first.analysis)]
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        _findings, draft = findings_decide(actor=world.clinician, analysis=first.analysis, decisions=decisions)
+        assert draft is not None
+        signed = report_sign(actor=world.clinician, report=draft)
+    [document] = sr_documents_build(signed, metadata=MemoryPacs([*phantom.datasets, seg]))
+    content = hd.sr.MeasurementReport.from_sequence([_reread(document)])
+    groups: list[Any] = [*content.get_volumetric_roi_measurement_groups(), *content.get_image_measurement_groups()]
+    assert [g.finding_type.meaning for g in groups] == ["Liver"]
+
+
+def test_signing_records_pending_and_the_store_records_the_uids(world: World, signed: tuple[Report, MemoryPacs]) -> None:
+    report, pacs = signed
+    assert report.sr["status"] == "pending"
+    stored: list[Any] = []
+
+    def down(_dataset: Any) -> dict[str, Any]:
+        raise ConnectionError("PACS down")
+
+    with pytest.raises(ConnectionError):
+        sr_store_for_report(report.pk, metadata=pacs, store=down)
+    report.refresh_from_db()
+    assert report.sr["status"] == "pending" and report.sr["attempts"] == 1 and report.status == "final"
+
+    def keep(dataset: Any) -> dict[str, Any]:
+        stored.append(dataset)
+        return {"series_uid": str(dataset.SeriesInstanceUID), "sop_instance_uid": str(dataset.SOPInstanceUID)}
+
+    state = sr_store_for_report(report.pk, metadata=pacs, store=keep)
+    report.refresh_from_db()
+    assert state["status"] == "stored" and report.sr["documents"][0]["sop_instance_uid"] == stored[0].SOPInstanceUID
+    assert report.sr["documents"][0]["groups"] == 2
+    # Done once: a second delivery of the task stores nothing more.
+    sr_store_for_report(report.pk, metadata=pacs, store=keep)
+    assert len(stored) == 1
+
+
+def test_headers_unavailable_is_retryable(world: World, signed: tuple[Report, MemoryPacs]) -> None:
+    report, _pacs = signed
+    with pytest.raises(SrUnavailable):
+        sr_documents_build(report, metadata=MemoryPacs([]))
