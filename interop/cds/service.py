@@ -184,7 +184,7 @@ def patient_view(*, call: HookCall, registration: EhrRegistration | None, base_u
             from imaging.models import ImagingStudy
 
             for study_date, modalities in ImagingStudy.objects.filter(patient=patient, study_date__isnull=False).values_list("study_date", "modalities"):
-                if set(modalities.split(",")) & SURVEILLANCE_MODALITIES:
+                if study_date is not None and set(modalities.split(",")) & SURVEILLANCE_MODALITIES:
                     imaging_dates.append(study_date)
         last = max(imaging_dates, default=None)
         if last is None or today - last > SURVEILLANCE_INTERVAL:

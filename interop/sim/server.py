@@ -35,7 +35,7 @@ StartResponse = Callable[..., Any]
 
 
 class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the stdlib's name)
+    def log_message(self, format: str, *args: Any) -> None:
         return
 
 
@@ -200,9 +200,7 @@ class EhrSimulator:
         if client is None or redirect not in client.redirect_uris:
             return self._json(start_response, {"error": "invalid_client"}, "400 Bad Request")
         error = None
-        if query.get("response_type") != "code" or query.get("code_challenge_method") != "S256" or not query.get("code_challenge"):
-            error = "invalid_request"
-        elif query.get("aud", "").rstrip("/") != self.fhir_base:
+        if query.get("response_type") != "code" or query.get("code_challenge_method") != "S256" or not query.get("code_challenge") or query.get("aud", "").rstrip("/") != self.fhir_base:
             error = "invalid_request"
         launch = self._launches.pop(query["launch"], None) if query.get("launch") else None
         if query.get("launch") and launch is None:

@@ -37,7 +37,7 @@ _PORTAL_KIND = {"patients": "patient_id", "reports": "report_id", "studies": "st
 _DIRECTORIES = {"/api/v1/patients/", "/patients", "/patients/", "/api/v1/audit/", "/audit", "/dicomweb/studies"}
 
 
-def _owner(kind: str, value: Any) -> int | None | bool:
+def _owner(kind: str, value: Any) -> int | bool | None:
     """The patient id an object belongs to; None if it has none; False if it does not exist."""
     if kind == "patient_id":
         try:

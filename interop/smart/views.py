@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import login
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.urls import reverse
 from django.utils.html import escape
 from django.views.decorators.http import require_GET
 
+from cdss.accounts.services import account_is_locked
 from cdss.audit.models import AuditAction, AuditOutcome
 from cdss.audit.services import audit_record
 from cdss.core.errors import CdssError
@@ -109,6 +111,8 @@ def callback(request: HttpRequest) -> HttpResponse:
                      request=request, detail={"ehr": registration.pk, "code": exc.code})
         return _page(exc.status_code if exc.status_code < 500 else 502, "Launch failed", exc.message)
     user = local_user_for(registration, claims.get("fhirUser"))
+    if user is not None and account_is_locked(user):
+        user = None
     if user is None:
         audit_record(actor=None, action=AuditAction.LOGIN, object_type="smart_launch", outcome=AuditOutcome.DENIED,
                      request=request, detail={"ehr": registration.pk, "reason": "unmapped user"})
@@ -119,7 +123,7 @@ def callback(request: HttpRequest) -> HttpResponse:
         audit_record(actor=user, action=AuditAction.LOGIN, object_type="smart_launch", outcome=AuditOutcome.DENIED,
                      request=request, detail={"ehr": registration.pk, "reason": "patient not matched or not visible"})
         return _page(404, "Patient not available", "The launched patient has no record here that you may see.")
-    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    login(request, user, backend=settings.AUTHENTICATION_BACKENDS[0])
     request.session[SESSION_KEY] = {
         "patient_id": patient.pk, "ehr": registration.pk, "ehr_name": registration.name,
         "ehr_patient": f"Patient/{ehr_patient_id}", "ehr_patient_name": _name(resource), "ehr_mrn": mrn,

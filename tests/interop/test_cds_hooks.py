@@ -38,8 +38,8 @@ def _body(sim: EhrSimulator, *, prefetch: bool, token: str | None = None) -> dic
 
 
 def _post(sim: EhrSimulator, body: Any, *, signed: bool = True) -> Any:
-    headers = {"HTTP_AUTHORIZATION": f"Bearer {sim.hook_jwt(AUDIENCE)}"} if signed else {}
-    return Client().post(URL, json.dumps(body), content_type="application/json", **headers)
+    headers = {"Authorization": f"Bearer {sim.hook_jwt(AUDIENCE)}"} if signed else {}
+    return Client().post(URL, json.dumps(body), content_type="application/json", headers=headers)
 
 
 def test_discovery_lists_the_service_with_prefetch_templates(db: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 from typing import Any
 
@@ -35,6 +36,6 @@ class Command(BaseCommand):
         raw = secrets.token_urlsafe(32)
         FhirApiToken.objects.create(
             token_sha256=token_hash(raw), label=options["label"], user=user, scope=options["scope"], patient=patient,
-            expires_at=timezone.now() + timezone.timedelta(hours=options["hours"]),
+            expires_at=timezone.now() + dt.timedelta(hours=options["hours"]),
         )
         self.stdout.write(raw)
