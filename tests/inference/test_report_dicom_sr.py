@@ -162,3 +162,49 @@ def test_headers_unavailable_is_retryable(world: World, signed: tuple[Report, Me
     report, _pacs = signed
     with pytest.raises(SrUnavailable):
         sr_documents_build(report, metadata=MemoryPacs([]))
+
+
+def test_image_classification_is_an_image_level_group_with_its_probability_in_percent(world: World) -> None:
+    import datetime as dt
+
+    from django.utils import timezone
+    from pydicom.uid import generate_uid
+
+    from imaging.models import ImagingSeries, ImagingStudy, LinkSource
+    from inference.reports.content import content_sha256
+    from tests.imaging.conftest import ct_dataset
+
+    study_uid, series_uid = generate_uid(), generate_uid()
+    image = ct_dataset(study=study_uid, series=series_uid, patient_id=world.patient.mrn)
+    image.Modality, image.SOPClassUID = "DX", "1.2.840.10008.5.1.4.1.1.1.1"  # Digital X-Ray, for presentation
+    study = ImagingStudy.objects.create(patient=world.patient, study_instance_uid=study_uid, study_date=dt.date(2025, 1, 2),
+                                        modalities="DX", link_source=LinkSource.UPLOAD, dicom_patient_id=world.patient.mrn)
+    ImagingSeries.objects.create(study=study, series_instance_uid=series_uid, modality="DX")
+    sop = str(image.SOPInstanceUID)
+    finding = {"id": 7, "kind": "classification", "source": "model", "status": "accepted", "label": "pneumonia",
+               "series_uid": series_uid, "model_key": "cxr_pneumonia", "model_version": "1.0.0", "source_ref": f"prediction:{sop}",
+               "values": {"probability": 0.9134, "threshold": 0.5, "positive": True, "sop_instance_uid": sop}}
+    rejected = {**finding, "id": 8, "status": "rejected", "values": {**finding["values"], "sop_instance_uid": "1.2.3"}}
+    content = {"schema": "cdss.report/1", "patient_id": world.patient.pk,
+               "inputs": {"imaging": [{"series_uid": series_uid, "sop_instance_uids": [sop]}]},
+               "imaging_findings": [{"kind": "classification", "series_uid": series_uid,
+                                     "model": {"key": "cxr_pneumonia", "version": "1.0.0"}, "findings": {"predictions": []}}],
+               "findings_review": {"findings": [finding, rejected]}}
+    report = Report.objects.create(patient=world.patient, version=1, status="final", content=content,
+                                   content_sha256=content_sha256(content), created_by=world.clinician,
+                                   signed_by=world.clinician, signed_at=timezone.now())
+    [document] = sr_documents_build(report, metadata=MemoryPacs([image]))
+    content_item = hd.sr.MeasurementReport.from_sequence([_reread(document)])
+    [group] = content_item.get_image_measurement_groups()
+    group_any: Any = group
+    assert group_any.finding_type.meaning == "Pneumonia" and group_any.finding_type.scheme_designator == "SCT"
+    [probability] = group_any.get_measurements()
+    assert probability.name.meaning == "Probability" and probability.unit.value == "%"
+    assert float(probability.value) == pytest.approx(91.34)
+    assert {(e.name.meaning, e.value.meaning) for e in group_any.get_qualitative_evaluations()} == {
+        ("Clinician review status", "Accepted by clinician"), ("Pneumonia", "Present")}
+    [source] = group_any.source_images
+    assert source.referenced_sop_instance_uid == sop and source.referenced_sop_class_uid == image.SOPClassUID
+    [device] = content_item.get_observer_contexts(observer_type=codes.DCM.Device)
+    attributes: Any = device.observer_identifying_attributes
+    assert str(attributes.model_name) == "cxr_pneumonia 1.0.0"
