@@ -181,7 +181,7 @@ def test_image_classification_is_an_image_level_group_with_its_probability_in_pe
                                         modalities="DX", link_source=LinkSource.UPLOAD, dicom_patient_id=world.patient.mrn)
     ImagingSeries.objects.create(study=study, series_instance_uid=series_uid, modality="DX")
     sop = str(image.SOPInstanceUID)
-    finding = {"id": 7, "kind": "classification", "source": "model", "status": "accepted", "label": "pneumonia",
+    finding: dict[str, Any] = {"id": 7, "kind": "classification", "source": "model", "status": "accepted", "label": "pneumonia",
                "series_uid": series_uid, "model_key": "cxr_pneumonia", "model_version": "1.0.0", "source_ref": f"prediction:{sop}",
                "values": {"probability": 0.9134, "threshold": 0.5, "positive": True, "sop_instance_uid": sop}}
     rejected = {**finding, "id": 8, "status": "rejected", "values": {**finding["values"], "sop_instance_uid": "1.2.3"}}
