@@ -41,7 +41,7 @@ from patients.models import (
     Patient,
     Zygosity,
 )
-from patients.services.records import FINDINGS, GENETICS, LIFESTYLE, RecordKind
+from patients.record_kinds import FINDINGS, GENETICS, LIFESTYLE, RecordKind
 from patients.units import UnknownAnalyte, analyte_by_code, unit_from_canonical, unit_to_canonical
 
 LOINC = "http://loinc.org"
