@@ -19,11 +19,12 @@ from cdss.accounts.models import Role
 from cdss.audit.models import AuditAction
 from cdss.audit.services import audit_record
 from cdss.core.errors import NotFound
-from cdss.core.events import consultation_group, thread_group, user_group
+from cdss.core.events import consultation_group, patient_group, thread_group, user_group
 from consultations.models import Consultation
 from consultations.room import RoomMessageInvalid, rtc_signal_clean, viewer_state_clean
 from consultations.selectors import consultation_get_for_user
 from consultations.services import consultation_state
+from inference.events_scope import EventScope, event_scope_for_user
 from patients.access import patient_get_for_user
 from patients.realtime import CLOSE_ACCESS_ENDED, AccessBoundConsumer
 
@@ -31,6 +32,10 @@ CLOSE_UNAUTHENTICATED = 4401
 CLOSE_ROOM_ENDED = 4410
 # Client message types a room passes on; anything else is ignored.
 ROOM_TYPES = frozenset({"viewer.state", "presenter.take", "rtc.signal", "presence.ping"})
+# What the room hears from the patient's group: the analysis progress and the changes of
+# analyses, findings and reports that its AI findings panel shows.
+PATIENT_EVENT_TYPES = frozenset({"analysis.status", "analysis.progress", "report.ready"})
+PATIENT_RECORDS = frozenset({"analysis", "finding", "report"})
 
 
 class ConsultationInboxConsumer(AsyncJsonWebsocketConsumer):
@@ -90,7 +95,9 @@ class ConsultRoomConsumer(AccessBoundConsumer):
     """
 
     consultation_id = 0
+    patient_id = 0
     groups_joined: list[str]
+    event_scope: EventScope | None = None
 
     async def connect(self) -> None:
         self.groups_joined = []
@@ -108,7 +115,11 @@ class ConsultRoomConsumer(AccessBoundConsumer):
         if user.role == Role.CONSULTANT:
             await self.access_bind(user, consultation.patient_id)
         self.access_until(consultation.expires_at)
-        for group in (consultation_group(consultation.pk), thread_group(consultation.thread_id or 0)):
+        self.patient_id = consultation.patient_id
+        # A by-study share hears of the analyses of its shared reports only.
+        self.event_scope = await database_sync_to_async(event_scope_for_user)(user, consultation.patient_id)
+        for group in (consultation_group(consultation.pk), thread_group(consultation.thread_id or 0),
+                      patient_group(consultation.patient_id)):
             await self.channel_layer.group_add(group, self.channel_name)
             self.groups_joined.append(group)
         await self.accept()
@@ -169,6 +180,16 @@ class ConsultRoomConsumer(AccessBoundConsumer):
             await self.access_ended()
             return
         event = message.get("event") or {}
+        if event.get("patient_id") == self.patient_id and (
+            event.get("type") in PATIENT_EVENT_TYPES or event.get("type") == "record.changed"
+        ):
+            if event.get("type") == "record.changed" and event.get("record") not in PATIENT_RECORDS:
+                return
+            if self.event_scope is not None:
+                scoped = self.event_scope.event_for_socket(event)
+                if scoped is not None:
+                    await self.send_json(scoped)
+                return
         await self.send(text_data=message.get("text") or json.dumps(event))
         if event.get("type") == "consultation.changed" and event.get("status") in ("closed", "declined"):
             await self.close(code=CLOSE_ROOM_ENDED)

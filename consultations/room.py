@@ -103,3 +103,60 @@ def rtc_signal_clean(raw: Any) -> dict[str, Any]:
     if raw.get("hangup") is True:
         return {"hangup": True}
     raise RoomMessageInvalid("unknown signal")
+
+
+# --- the AI findings panel ------------------------------------------------------------------------
+
+AI_NOTICE = "Each AI finding supports, not replaces, clinical judgement."
+ROOM_ANALYSES_MAX = 10
+
+
+def _model_names() -> dict[str, str]:
+    from inference.registry import ModelCardInvalid, model_list
+
+    try:
+        return {card.key: str(card.data.get("name", card.key)) for card in model_list()}
+    except (ModelCardInvalid, OSError):  # a broken card must not hide the panel: the key stands in
+        return {}
+
+
+def room_findings_for_user(user: Any, consultation: Consultation) -> dict[str, Any]:
+    """The analyses of the shared patient this user may see (a by-study share: those behind
+    its reports), each with its progress and its findings: what, by which model and version,
+    and where the review stands. Free text (reasons) and real UIDs stay out for a de-identified
+    share; whether this user may decide findings is the report module's rule."""
+    from inference.reports.services import report_user_may_sign, user_display_name
+    from inference.selectors import analyses_for_user, findings_for_user
+
+    hidden = _hidden(user, consultation)
+    analyses = list(
+        analyses_for_user(user).filter(patient_id=consultation.patient_id).select_related("report")
+        .order_by("-created_at")[:ROOM_ANALYSES_MAX]
+    )
+    findings = list(findings_for_user(user).filter(analysis__in=analyses).select_related("decided_by").order_by("kind", "id"))
+    visible_reports = _visible_reports(user, consultation)
+    names = _model_names()
+    rows = []
+    for analysis in analyses:
+        report = getattr(analysis, "report", None)
+        rows.append({
+            "id": analysis.pk, "status": analysis.status, "step": analysis.current_step or "queued",
+            "progress": analysis.progress, "created_at": analysis.created_at.isoformat(),
+            "report_id": report.pk if report is not None and report.pk in visible_reports else None,
+            "findings": [{
+                "id": f.pk, "kind": f.kind, "label": f.label, "status": f.status, "source": f.source,
+                "counts": f.counts, "model_key": f.model_key, "model_name": names.get(f.model_key, f.model_key),
+                "model_version": f.model_version, "values": f.values,
+                "series_uid": uid_for_user(user, consultation.patient_id, f.series_uid) if f.series_uid else "",
+                "decided_by": user_display_name(f.decided_by),
+                "decided_at": f.decided_at.isoformat() if f.decided_at else None,
+                "reason": "" if hidden else f.reason,
+            } for f in findings if f.analysis_id == analysis.pk],
+        })
+    return {"may_decide": report_user_may_sign(user), "notice": AI_NOTICE, "analyses": rows}
+
+
+def _visible_reports(user: Any, consultation: Consultation) -> set[int]:
+    from inference.selectors import reports_for_user
+
+    return set(reports_for_user(user).filter(patient_id=consultation.patient_id).values_list("pk", flat=True))

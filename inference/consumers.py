@@ -16,6 +16,7 @@ from cdss.audit.models import AuditAction, AuditOutcome
 from cdss.audit.services import audit_record
 from cdss.core.errors import NotFound
 from inference.events import patient_group, request_group
+from inference.events_scope import EventScope, event_scope_for_user
 from inference.selectors import analyses_for_user, reports_for_user, user_is_patient
 from patients.access import patient_get_for_user
 from patients.realtime import AccessBoundConsumer
@@ -57,6 +58,7 @@ class _NotificationConsumer(AccessBoundConsumer):
 
     groups: list[str] = []
     patient_projection = False
+    event_scope: EventScope | None = None  # a by-study share hears of its reports only
 
     async def disconnect(self, code: int) -> None:
         await self.access_unbind()
@@ -82,6 +84,11 @@ class _NotificationConsumer(AccessBoundConsumer):
             return
         if self.patient_projection and not event_visible_to_patient(message.get("event") or {}):
             return
+        if self.event_scope is not None:
+            scoped = self.event_scope.event_for_socket(message.get("event") or {})
+            if scoped is not None:
+                await self.send_json(scoped)
+            return
         # The publisher encoded the event once for every socket in the group.
         text = message.get("text")
         await self.send(text_data=text if isinstance(text, str) else json.dumps(message["event"]))
@@ -102,6 +109,7 @@ class PatientEventsConsumer(_NotificationConsumer):
         self.patient_projection = user_is_patient(user)
         # A consultant's share may end while the socket is open: it closes then.
         await self.access_bind(user, patient_id)
+        self.event_scope = await database_sync_to_async(event_scope_for_user)(user, patient_id)
         self.group_name = patient_group(patient_id)
         await self.channel_layer.group_add(self.group_name, self.channel_name)
         await self.accept()
@@ -110,7 +118,11 @@ class PatientEventsConsumer(_NotificationConsumer):
             await self.send_json({"type": "state.snapshot", "patient_id": patient_id,
                                   "reports": await _released_reports(user, patient_id)})
             return
-        await self.send_json({"type": "state.snapshot", "patient_id": patient_id, "analyses": await _active_analyses(patient_id)})
+        analyses = await _active_analyses(patient_id)
+        if self.event_scope is not None:
+            analyses = [a for a in (self.event_scope.event_for_socket({"type": "analysis.status", **a}) for a in analyses) if a]
+            analyses = [{k: v for k, v in a.items() if k != "type"} for a in analyses]
+        await self.send_json({"type": "state.snapshot", "patient_id": patient_id, "analyses": analyses})
 
 
 @database_sync_to_async

@@ -131,3 +131,37 @@ class RoomSerializer(serializers.Serializer[Any]):
     websocket = serializers.CharField()
     ice_servers = IceServerSerializer(many=True)
     series = RoomSeriesSerializer(many=True)
+
+
+class RoomFindingSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    # DRF's stubs type Field.label and Field.source as strings; here they are finding fields.
+    label = serializers.CharField()  # type: ignore[assignment]
+    status = serializers.CharField(help_text="proposed, accepted, edited or rejected")
+    source = serializers.CharField(help_text="model or clinician")  # type: ignore[assignment]
+    counts = serializers.BooleanField()
+    model_key = serializers.CharField()
+    model_name = serializers.CharField()
+    model_version = serializers.CharField()
+    values = serializers.DictField(help_text="each key names its unit (e.g. longest_axial_diameter_mm)")
+    series_uid = serializers.CharField()
+    decided_by = serializers.CharField(allow_null=True)
+    decided_at = serializers.DateTimeField(allow_null=True)
+    reason = serializers.CharField()
+
+
+class RoomAnalysisSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    step = serializers.CharField()
+    progress = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    report_id = serializers.IntegerField(allow_null=True)
+    findings = RoomFindingSerializer(many=True)
+
+
+class RoomFindingsSerializer(serializers.Serializer[Any]):
+    may_decide = serializers.BooleanField(help_text="whether this user may accept, edit or reject findings")
+    notice = serializers.CharField()
+    analyses = RoomAnalysisSerializer(many=True)

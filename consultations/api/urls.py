@@ -9,6 +9,7 @@ from consultations.api.views import (
     ConsultationListApi,
     ConsultationOpinionApi,
     ConsultationRoomApi,
+    ConsultationRoomFindingsApi,
     PatientOpinionListApi,
 )
 
@@ -23,5 +24,6 @@ urlpatterns = [
     path(f"{one}close/", ConsultationCloseApi.as_view(), name="consultation-close"),
     path(f"{one}opinion/", ConsultationOpinionApi.as_view(), name="consultation-opinion"),
     path(f"{one}room/", ConsultationRoomApi.as_view(), name="consultation-room"),
+    path(f"{one}room/findings/", ConsultationRoomFindingsApi.as_view(), name="consultation-room-findings"),
     path("patients/<int:patient_id>/opinions/", PatientOpinionListApi.as_view(), name="patient-opinion-list"),
 ]

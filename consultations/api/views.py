@@ -23,10 +23,11 @@ from consultations.api.serializers import (
     ConsultationSerializer,
     OpinionSerializer,
     OpinionSignSerializer,
+    RoomFindingsSerializer,
     RoomSerializer,
 )
 from consultations.models import Consultation
-from consultations.room import room_series_for_user
+from consultations.room import room_findings_for_user, room_series_for_user
 from consultations.selectors import consultation_get_for_user, consultations_for_user, opinions_of_patient
 from consultations.services import (
     consultation_accept,
@@ -187,6 +188,34 @@ class ConsultationRoomApi(GenericAPIView[Any]):
             "websocket": f"/ws/consultations/{consultation.pk}/room/",
             "ice_servers": list(getattr(settings, "WEBRTC_ICE_SERVERS", [])), "series": series,
         })
+
+
+def _room_consultation(request: Request, consultation_id: int) -> Consultation:
+    """The consultation whose room this user may enter now, or the same 404/403 as the room."""
+    consultation = consultation_get_for_user(request.user, consultation_id, request=request)
+    if request.user.pk not in (consultation.requested_by_id, consultation.consultant_id):
+        raise PermissionDenied("Only the two sides of a consultation enter its room.")
+    if consultation_state(consultation) != "open" or consultation.thread_id is None:
+        raise NotFound("The room is not open.")
+    patient_get_for_user(request.user, consultation.patient_id, request=request)
+    return consultation
+
+
+class ConsultationRoomFindingsApi(GenericAPIView[Any]):
+    """The room's AI findings panel: the shared patient's analyses (as the share allows), their
+    progress and findings with model and version; live changes come over the room socket."""
+
+    permission_classes = [IsAuthenticated]
+    serializer_class = RoomFindingsSerializer
+
+    def get(self, request: Request, consultation_id: int) -> Response:
+        consultation = _room_consultation(request, consultation_id)
+        data = room_findings_for_user(request.user, consultation)
+        audit_record(actor=request.user, action=AuditAction.READ, object_type="imaging_finding_list",
+                     patient_id=consultation.patient_id, request=request,
+                     detail={"consultation_id": consultation.pk,
+                             "finding_ids": [f["id"] for a in data["analyses"] for f in a["findings"]]})
+        return Response(data)
 
 
 class PatientOpinionListApi(GenericAPIView[Any]):
