@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from imaging.dicomweb.uids import UID_MAX_LENGTH, uid_validator
+from imaging.uids import UID_MAX_LENGTH, uid_validator
 
 
 class LinkSource(models.TextChoices):

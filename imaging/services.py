@@ -36,8 +36,8 @@ from cdss.audit.models import AuditAction, AuditOutcome
 from cdss.audit.services import audit_record
 from cdss.core.errors import Conflict, ServiceUnavailable, ValidationFailed
 from imaging.dicomweb.client import dicomweb_client_build
-from imaging.dicomweb.uids import uid_is_valid
 from imaging.models import ImagingSeries, ImagingStudy, LinkSource
+from imaging.uids import uid_is_valid
 from imaging.validation import DicomFileInfo, DicomRejected, dicom_file_validate
 from patients.models import Patient
 

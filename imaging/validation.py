@@ -24,7 +24,7 @@ import pydicom
 from pydicom.errors import InvalidDicomError
 from pydicom.uid import UID
 
-from imaging.dicomweb.uids import uid_is_valid
+from imaging.uids import uid_is_valid
 
 # Modalities whose objects carry no pixel data (structured reports, key objects, presentation
 # states, documents, registrations, RT plans and structures, fiducials).

@@ -37,7 +37,7 @@ from django.http.cookie import parse_cookie
 from django.http.request import split_domain_port, validate_host
 
 from imaging.dicomweb.frame_cache import CACHED_ROUTES, FRAME_CACHE, CachedAnswer, CacheKey
-from imaging.dicomweb.uids import BULK_PATH_PATTERN, FRAME_LIST_PATTERN, UID_MAX_LENGTH, UID_PATTERN
+from imaging.uids import BULK_PATH_PATTERN, FRAME_LIST_PATTERN, UID_MAX_LENGTH, UID_PATTERN
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

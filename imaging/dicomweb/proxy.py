@@ -77,7 +77,6 @@ from imaging.deid import (
 )
 from imaging.dicomweb.client import dicomweb_auth, dicomweb_base_url
 from imaging.dicomweb.thumbnails import THUMBNAIL_ROUTES, ThumbnailNotFound, thumbnail_request
-from imaging.dicomweb.uids import uid_is_valid
 from imaging.dicomweb.upstream import (
     UpstreamError,
     UpstreamPool,
@@ -86,6 +85,7 @@ from imaging.dicomweb.upstream import (
     upstream_pools_close,
 )
 from imaging.selectors import imaging_study_get_for_user, imaging_study_uids_for_user
+from imaging.uids import uid_is_valid
 from patients.access import patient_identifiable_for_user, patient_pseudonyms_for_user
 
 logger = logging.getLogger(__name__)

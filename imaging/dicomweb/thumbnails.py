@@ -29,8 +29,8 @@ import time
 from collections.abc import Awaitable
 from typing import Any, Protocol
 
-from imaging.dicomweb.uids import uid_is_valid
 from imaging.dicomweb.upstream import UpstreamResponse
+from imaging.uids import uid_is_valid
 
 THUMBNAIL_ROUTES = frozenset({"study-thumbnail", "series-thumbnail", "instance-thumbnail"})
 DEFAULT_VIEWPORT = "128,128"

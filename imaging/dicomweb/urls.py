@@ -8,7 +8,7 @@ Anything else under /dicomweb/ (Orthanc's own REST API such as /tools/execute-sc
 from django.urls import URLPattern, URLResolver, path, re_path, register_converter
 
 from imaging.dicomweb.proxy import dicomweb_not_found, dicomweb_proxy
-from imaging.dicomweb.uids import BulkPathConverter, FrameListConverter, UidConverter
+from imaging.uids import BulkPathConverter, FrameListConverter, UidConverter
 
 register_converter(UidConverter, "uid")
 register_converter(FrameListConverter, "frames")

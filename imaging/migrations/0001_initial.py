@@ -4,7 +4,7 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
-import imaging.dicomweb.uids
+import imaging.uids
 
 
 class Migration(migrations.Migration):
@@ -21,7 +21,7 @@ class Migration(migrations.Migration):
             name='ImagingStudy',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('study_instance_uid', models.CharField(max_length=64, unique=True, validators=[imaging.dicomweb.uids.uid_validator], verbose_name='StudyInstanceUID')),
+                ('study_instance_uid', models.CharField(max_length=64, unique=True, validators=[imaging.uids.uid_validator], verbose_name='StudyInstanceUID')),
                 ('study_date', models.DateField(blank=True, null=True)),
                 ('description', models.CharField(blank=True, max_length=255)),
                 ('accession_number', models.CharField(blank=True, max_length=64)),
@@ -47,7 +47,7 @@ class Migration(migrations.Migration):
             name='ImagingSeries',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('series_instance_uid', models.CharField(max_length=64, unique=True, validators=[imaging.dicomweb.uids.uid_validator], verbose_name='SeriesInstanceUID')),
+                ('series_instance_uid', models.CharField(max_length=64, unique=True, validators=[imaging.uids.uid_validator], verbose_name='SeriesInstanceUID')),
                 ('modality', models.CharField(blank=True, max_length=16)),
                 ('body_part', models.CharField(blank=True, max_length=64)),
                 ('description', models.CharField(blank=True, max_length=255)),
