@@ -46,7 +46,7 @@ from patients.services.events import record_changed_publish
 LESION_LABELS = ("liver_lesion", "suspected_hcc", "suspected_metastasis", "cyst", "haemangioma", "other_benign")
 # Lesions with these labels count as tumours for staging (BCLC) and the lesion count.
 TUMOUR_LABELS = frozenset({"liver_lesion", "suspected_hcc", "suspected_metastasis"})
-SEGMENTATION_LABELS = ("liver",)
+SEGMENTATION_LABELS = ("liver", "brain_tumour")
 # Values a clinician may correct, by kind, with their unit.
 EDITABLE_VALUES: dict[str, dict[str, str]] = {
     FindingKind.LESION: {"longest_axial_diameter_mm": "mm", "volume_ml": "mL"},
@@ -83,6 +83,17 @@ def _lesion_values(lesion: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+def _brain_tumour_values(findings: dict[str, Any]) -> dict[str, Any]:
+    """The glioma as one finding: whole tumour volume (editable), core and enhancing volumes, hemisphere."""
+    regions = findings.get("regions") or {}
+    return {
+        "volume_ml": _measure((regions.get("whole_tumour") or {}).get("volume")),
+        "tumour_core_ml": _measure((regions.get("tumour_core") or {}).get("volume")),
+        "enhancing_tumour_ml": _measure((regions.get("enhancing_tumour") or {}).get("volume")),
+        "hemisphere": (findings.get("location") or {}).get("hemisphere"),
+    }
+
+
 def _proposals(result: dict[str, Any]) -> list[tuple[str, str, str, dict[str, Any]]]:
     """(kind, source_ref, label, values) of each finding in one imaging step's result."""
     findings = result.get("findings") or {}
@@ -94,6 +105,8 @@ def _proposals(result: dict[str, Any]) -> list[tuple[str, str, str, dict[str, An
                         {"volume_ml": _measure(liver.get("volume")), "mean_density_hu": _measure(liver.get("mean_density"))}))
         for lesion in findings.get("lesions") or []:
             out.append((FindingKind.LESION, f"lesion:{lesion.get('id')}", LESION_LABELS[0], _lesion_values(lesion)))
+        if findings.get("tumour_detected"):  # brain_mri_seg: one finding for the segmented glioma
+            out.append((FindingKind.SEGMENTATION, "brain_tumour", "brain_tumour", _brain_tumour_values(findings)))
     elif result.get("kind") == "classification":
         for prediction in findings.get("predictions") or []:
             out.append((FindingKind.CLASSIFICATION, f"prediction:{prediction.get('sop_instance_uid')}",

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from monai.networks.nets import BasicUNetPlusPlus, ResNet
+from monai.networks.nets import BasicUNet, BasicUNetPlusPlus, ResNet
 
 
 class UNetPlusPlusLogits(torch.nn.Module):
@@ -37,6 +37,8 @@ def network_build(*, architecture: dict[str, Any]) -> torch.nn.Module:
         return ResNet(**kwargs)
     if name == "monai.networks.nets.BasicUNetPlusPlus":
         return UNetPlusPlusLogits(**kwargs)
+    if name == "monai.networks.nets.BasicUNet":
+        return BasicUNet(**kwargs)
     from inference.registry import ModelCardInvalid  # lazy: keeps this module free of Django
 
     raise ModelCardInvalid(f"unknown architecture {name!r}", detail={"architecture": name})
@@ -72,3 +74,16 @@ def liver_architecture(*, in_channels: int, features: list[int]) -> dict[str, An
             "deep_supervision": False,
         },
     }
+
+
+def brain_architecture(*, name: str, in_channels: int, features: list[int]) -> dict[str, Any]:
+    """2D U-Net or U-Net++ (MONAI ``BasicUNet`` / ``BasicUNetPlusPlus``) for the brain tumour labels 0-4."""
+    kwargs: dict[str, Any] = {
+        "spatial_dims": 2,
+        "in_channels": in_channels,
+        "out_channels": 5,
+        "features": features,
+    }
+    if name == "monai.networks.nets.BasicUNetPlusPlus":
+        kwargs["deep_supervision"] = False
+    return {"name": name, "kwargs": kwargs}

@@ -45,6 +45,18 @@ class Command(BaseCommand):
 
             torch.set_num_threads(options["threads"])
         try:
+            if options["model"] == "brain_mri_seg":  # two series in: a case folder, not one volume
+                from inference.runtime.brain import brain_run_on_path
+
+                summary = brain_run_on_path(
+                    input_path=Path(options["input"]),
+                    out_dir=Path(options["output"]),
+                    version=options["model_version"],
+                    show_progress=not options["quiet"],
+                    tta=not options["no_tta"],
+                )
+                self.stdout.write(json.dumps(summary, indent=2))
+                return
             summary = model_run_on_path(
                 model_key=options["model"],
                 input_path=Path(options["input"]),

@@ -15,7 +15,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from cdss.core.errors import CdssError
 
-MODELS = ("cxr_pneumonia", "liver_ct_seg")
+MODELS = ("cxr_pneumonia", "liver_ct_seg", "brain_mri_seg", "lung_nodule_ct")
 
 
 class Command(BaseCommand):
@@ -77,6 +77,21 @@ class Command(BaseCommand):
                     command=command,
                     epochs=options["epochs"],
                 )
+            elif options["model"] == "brain_mri_seg":
+                from inference.training.imaging import brain
+
+                result = brain.train(
+                    data=data,
+                    seed=options["seed"],
+                    stage=options["stage"],
+                    out_root=out,
+                    command=command,
+                    iterations=options["epochs"],
+                )
+            elif options["model"] == "lung_nodule_ct":
+                from inference.training.imaging import lung_nodule
+
+                result = lung_nodule.train(data=data, seed=options["seed"], out_root=out, command=command)
             else:
                 from inference.training.imaging import liver
 
