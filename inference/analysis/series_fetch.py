@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import requests
-from django.conf import settings
 from pydicom.dataset import Dataset
 
+from imaging.dicomweb.client import dicomweb_client_build
 from inference.analysis.errors import StepFailed, TransientStepError
 
 
@@ -24,18 +24,6 @@ class FetchedSeries:
     sop_instance_uids: list[str]
 
 
-def archive_client() -> object:
-    from dicomweb_client.api import DICOMwebClient
-    from dicomweb_client.session_utils import create_session_from_user_pass
-
-    session = (
-        create_session_from_user_pass(settings.DICOMWEB_USERNAME, settings.DICOMWEB_PASSWORD or "")
-        if settings.DICOMWEB_USERNAME
-        else requests.Session()
-    )
-    return DICOMwebClient(url=settings.DICOMWEB_URL, session=session)
-
-
 def _slice_position(ds: Dataset) -> float:
     position = getattr(ds, "ImagePositionPatient", None)
     orientation = getattr(ds, "ImageOrientationPatient", None)
@@ -48,9 +36,9 @@ def _slice_position(ds: Dataset) -> float:
 def series_fetch(
     *, study_uid: str, series_uid: str, on_progress: Callable[[int, int], None] | None = None
 ) -> FetchedSeries:
-    client = archive_client()
+    client = dicomweb_client_build()
     try:
-        instances = client.search_for_instances(study_instance_uid=study_uid, series_instance_uid=series_uid)  # type: ignore[attr-defined]
+        instances = client.search_for_instances(study_instance_uid=study_uid, series_instance_uid=series_uid)
     except requests.HTTPError as exc:
         status = exc.response.status_code if exc.response is not None else 0
         if status == 404:
@@ -65,7 +53,7 @@ def series_fetch(
     for index, sop_uid in enumerate(sop_uids, start=1):
         try:
             datasets.append(
-                client.retrieve_instance(  # type: ignore[attr-defined]
+                client.retrieve_instance(
                     study_instance_uid=study_uid, series_instance_uid=series_uid, sop_instance_uid=sop_uid
                 )
             )
@@ -117,9 +105,9 @@ def study_uid_for_series(*, series_uid: str) -> str:
             return str(linked.study.study_instance_uid)
     except ImportError:  # the imaging app's models are optional for this lookup
         pass
-    client = archive_client()
+    client = dicomweb_client_build()
     try:
-        found = client.search_for_series(search_filters={"SeriesInstanceUID": series_uid})  # type: ignore[attr-defined]
+        found = client.search_for_series(search_filters={"SeriesInstanceUID": series_uid})
     except requests.RequestException as exc:
         raise TransientStepError("PACS unreachable") from exc
     if not found:
