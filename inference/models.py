@@ -279,3 +279,52 @@ class FindingDecision(models.Model):
 
     def __str__(self) -> str:
         return f"decision {self.pk} on finding {self.finding_id}: {self.status}"
+
+
+class CxrIntakeMode(models.TextChoices):
+    BATCH = "batch", "batch of images"
+    VIDEO = "video", "video file"
+    CAMERA = "camera", "camera capture"
+
+
+class CxrIntakeJob(models.Model):
+    """Chest X-ray images classified outside the PACS workflow (batch, video, camera), by the worker.
+
+    Visible to the user who started it only; its images reach a patient's record only when filed
+    (``filed`` lists the studies made from it)."""
+
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    mode = models.CharField(max_length=8, choices=CxrIntakeMode.choices)
+    status = models.CharField(max_length=10, choices=AnalysisStatus.choices, default=AnalysisStatus.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    error_code = models.CharField(max_length=64, blank=True)
+    error_message = models.CharField(max_length=500, blank=True)
+    model = models.JSONField(default=dict, blank=True)
+    results = models.JSONField(default=list, blank=True)
+    timeline = models.JSONField(default=list, blank=True)
+    filed = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"cxr intake {self.pk} ({self.mode}, {self.status})"
+
+
+class CxrIntakeInput(models.Model):
+    """One uploaded file (an image or a video) or a key frame kept from a video, as bytes."""
+
+    job = models.ForeignKey(CxrIntakeJob, on_delete=models.CASCADE, related_name="inputs")
+    index = models.PositiveIntegerField()
+    name = models.CharField(max_length=255)
+    kind = models.CharField(max_length=8)  # image | video | frame
+    content = models.BinaryField()
+
+    class Meta:
+        ordering = ["job_id", "kind", "index"]
+        constraints = [models.UniqueConstraint(fields=["job", "kind", "index"], name="cxr_intake_input_unique")]
+
+    def __str__(self) -> str:
+        return f"cxr intake input {self.job_id}/{self.kind}/{self.index}"

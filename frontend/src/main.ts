@@ -6,6 +6,7 @@ import { consultInboxPage } from './pages/consultInbox';
 import { consultRoomPage } from './pages/consultRoom';
 import { configBuild } from './config';
 import { dashboardPage } from './pages/dashboard';
+import { ehrBannerMount } from './components/ehrBanner';
 import { patientPage } from './pages/patient';
 import { patientsPage } from './pages/patients';
 import { notFoundPage } from './pages/notFound';
@@ -15,6 +16,7 @@ import './styles.css';
 
 const root = document.getElementById('app');
 if (root) {
+  void ehrBannerMount(root);
   const app = new App(configBuild(window.location, navigator.hardwareConcurrency || 2), root, {
     patients: patientsPage,
     patient: patientPage,

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from inference.api.analyses import AnalysisDetailApi, AnalysisListCreateApi, AnalysisModelsApi
+from inference.api.cxr_intake import CxrIntakeCreateApi, CxrIntakeCsvApi, CxrIntakeDetailApi, CxrIntakeFileApi
 from inference.api.findings import (
     AnalysisFindingsApi,
     AnalysisFindingsDecideApi,
@@ -41,4 +42,8 @@ urlpatterns = [
     path("explanations/", ExplanationCatalogueApi.as_view(), name="explanations"),
     path("patients/<int:patient_id>/results/", PatientResultsApi.as_view(), name="patient-results"),
     path("patients/<int:patient_id>/record/<str:fmt>/", PatientRecordExportApi.as_view(), name="patient-record-export"),
+    path("cxr-intake/", CxrIntakeCreateApi.as_view(), name="cxr-intake"),
+    path("cxr-intake/<int:intake_id>/", CxrIntakeDetailApi.as_view(), name="cxr-intake-detail"),
+    path("cxr-intake/<int:intake_id>/results.csv", CxrIntakeCsvApi.as_view(), name="cxr-intake-csv"),
+    path("cxr-intake/<int:intake_id>/file/", CxrIntakeFileApi.as_view(), name="cxr-intake-file"),
 ]

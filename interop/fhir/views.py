@@ -220,7 +220,7 @@ class Read(FhirView):
         resource = _read(resource_type, resource_id, access)
         if resource is None:
             _audit(request, resource_type, object_id=resource_id[:128], outcome=AuditOutcome.DENIED)
-            raise FhirError(404, "not-found", f"{resource_type}/{resource_id[:64]} not found.")
+            raise FhirError(404, "not-found", "Resource not found.")
         subject = str((resource.get("subject") or {}).get("reference", "")).removeprefix("Patient/")
         _audit(request, resource_type, object_id=resource_id, patient_id=int(subject) if subject.isdigit() else None)
         return _response(resource)

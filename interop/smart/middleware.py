@@ -87,7 +87,10 @@ class EhrContextMiddleware:
         )
         message = "This session was opened from the EHR for one patient only."
         if not request.path_info.startswith(("/api/", "/dicomweb/", "/fhir/")):
-            page = HttpResponse(f"<!doctype html><title>Not available</title><h1>Not available</h1><p>{message}</p>", status=403)
+            page = HttpResponse(
+                f"<!doctype html><html lang=en><title>Not available</title><main><h1>Not available</h1><p>{message}</p>"
+                f'<p><a href="/patients/{patient_id}">Back to the patient opened from the EHR</a></p></main></html>', status=403,
+            )
             page.cdss_error = True  # type: ignore[attr-defined]  # a page of its own, kept as it is
             return page
         return JsonResponse({"code": "ehr_context_restricted", "message": message, "detail": {"patient_id": patient_id}}, status=403)
