@@ -17,6 +17,7 @@ from cdss.core.jsonbounds import json_check_bounds
 from inference.analysis.catalog import analysis_models
 from inference.analysis.services import analysis_request_create
 from inference.models import AnalysisRequest
+from inference.registry import model_list
 from inference.selectors import analyses_for_user, analysis_get_for_user, user_is_patient
 from patients.access import patient_get_for_edit
 
@@ -156,6 +157,11 @@ class AnalysisModelSerializer(serializers.Serializer[Any]):
     kind = serializers.CharField()
     modalities = serializers.ListField(child=serializers.CharField())
     description = serializers.CharField()
+    # The newest card's display name, version and stated limitations (the viewer shows them
+    # beside a model's findings and heatmaps); empty for a model without a card.
+    name = serializers.CharField()
+    version = serializers.CharField()
+    limitations = serializers.ListField(child=serializers.CharField())
 
 
 class AnalysisModelsApi(APIView):
@@ -163,7 +169,11 @@ class AnalysisModelsApi(APIView):
 
     @extend_schema(responses=AnalysisModelSerializer(many=True))
     def get(self, request: Request) -> Response:
+        cards = {card.key: card for card in model_list(latest_only=True)}
         return Response([
-            {"key": m.key, "kind": m.kind, "modalities": list(m.modalities), "description": m.description}
+            {"key": m.key, "kind": m.kind, "modalities": list(m.modalities), "description": m.description,
+             "name": str(cards[m.key].data.get("name", m.key)) if m.key in cards else m.description,
+             "version": cards[m.key].version if m.key in cards else "",
+             "limitations": [str(t) for t in cards[m.key].data.get("limitations", [])] if m.key in cards else []}
             for m in analysis_models().values()
         ])

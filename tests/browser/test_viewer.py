@@ -1,12 +1,17 @@
 """The Cornerstone3D viewer in real Chromium against the real DICOMweb proxy and test Orthanc:
-pixels on the canvas, slice scrolling, presets, MPR, HU statistics and segmentation overlays."""
+pixels on the canvas, slice scrolling, presets, MPR, orientation markers and corner annotations,
+HU statistics and measurements kept across layouts, segmentation overlays coloured by who made
+them, SEG thumbnails, and a classifier's heatmap over the radiograph it explains."""
 
 from __future__ import annotations
 
+import base64
+import io
 import re
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
@@ -14,7 +19,9 @@ from playwright.sync_api import expect
 from pydicom.uid import DigitalXRayImageStorageForPresentation
 
 from imaging.models import ImagingStudy
-from inference.models import AnalysisRequest, AnalysisStatus
+from inference.findings.services import findings_sync_from_imaging
+from inference.models import AnalysisRequest, AnalysisStatus, FindingStatus, ImagingFinding
+from inference.registry import model_list
 from inference.reports.services import report_create_for_request
 from tests.browser.data import off_loop
 from tests.browser.phantom import (
@@ -125,6 +132,57 @@ def _settled(page: Any, locator: Any, pattern: str, low: float, high: float) -> 
     raise AssertionError(f"measurement {value} never reached [{low}, {high}]")
 
 
+# Counts pixels of each overlay colour family (segColours.ts) in a viewport's canvas: AI
+# proposals are magenta, clinician-verified findings green, organs blue (blended over grey).
+HUE_COUNTS = """(selector) => {
+  const canvas = document.querySelector(selector + ' canvas');
+  const data = canvas.getContext('2d', { willReadFrequently: true }).getImageData(0, 0, canvas.width, canvas.height).data;
+  let magenta = 0, green = 0, blue = 0;
+  for (let i = 0; i < data.length; i += 4) {
+    const r = data[i], g = data[i + 1], b = data[i + 2];
+    if (r > g + 60 && b > g + 40) magenta += 1;
+    else if (g > r + 50 && g > b + 20) green += 1;
+    else if (b > r + 60 && b > g + 30) blue += 1;
+  }
+  return { magenta, green, blue };
+}"""
+
+# Coloured pixels of an <img> (a thumbnail), drawn onto a scratch canvas.
+IMG_COLOURED = """(img) => {
+  const canvas = document.createElement('canvas');
+  canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
+  const ctx = canvas.getContext('2d');
+  ctx.drawImage(img, 0, 0);
+  const data = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
+  let coloured = 0;
+  for (let i = 0; i < data.length; i += 4) {
+    const r = data[i], g = data[i + 1], b = data[i + 2];
+    if (Math.abs(r - g) > 40 || Math.abs(g - b) > 40 || Math.abs(r - b) > 40) coloured += 1;
+  }
+  return coloured;
+}"""
+
+
+def _hues_near_lesion(page: Any) -> dict[str, int]:
+    """The most pixels of each overlay colour on the middle axial slice and two slices either
+    side (the phantom's lesion lies a little above the middle, whichever way the index runs)."""
+    page.locator("#vp-axial .vp-element").focus()
+    best = {"magenta": 0, "green": 0, "blue": 0}
+    for key, presses in (("ArrowUp", 0), ("ArrowUp", 2), ("ArrowDown", 4)):
+        for _ in range(presses):
+            page.keyboard.press(key)
+        page.wait_for_timeout(600)
+        hues = page.evaluate(HUE_COUNTS, "#vp-axial")
+        best = {name: max(best[name], int(hues[name])) for name in best}
+    return best
+
+
+def _svg_mm(page: Any, orientation: str) -> list[float]:
+    """The millimetre values the annotation text boxes of a viewport show."""
+    texts = page.locator(f"#vp-{orientation} svg text").all_inner_texts()
+    return [float(v) for t in texts for v in re.findall(r"(\d+(?:\.\d+)?) mm", t)]
+
+
 def _drag(page: Any, start: tuple[float, float], end: tuple[float, float]) -> None:
     page.mouse.move(*start)
     page.mouse.down()
@@ -159,6 +217,16 @@ def test_ct_study_renders_scrolls_measures_and_reformats(open_session: Any, ct_w
     expect(page.locator("#study-patient")).to_contain_text(f"MRN {world.patient.mrn}")
     first = _wait_rendered(page)
     assert first["sd"] > 10, first
+    # Corner annotations: patient, study date, series, slice and its position; orientation
+    # markers on the edges (axial: anterior up, the patient's right on the left).
+    axial_cell = page.locator("#vp-axial")
+    expect(axial_cell.locator(".vp-patient")).to_have_text(f"Phantom, Synthetic · {world.patient.mrn}")
+    expect(axial_cell.locator(".vp-study-date")).to_have_text("2025-01-02")
+    expect(axial_cell.locator(".vp-series-text")).to_have_text("Series 2 · Portal venous 2.5 mm")
+    expect(axial_cell.locator(".vp-position")).to_have_text(re.compile(r"^z -?\d+\.\d mm$"))
+    expect(axial_cell).to_have_attribute("data-markers", "A L P R")
+    for edge, letter in (("top", "A"), ("right", "L"), ("bottom", "P"), ("left", "R")):
+        expect(axial_cell.locator(f".vp-marker[data-edge={edge}]")).to_have_text(letter)
     # The viewer marks its first drawn image (User Timing; bench/bench_viewer.py reads it).
     marks = page.evaluate("() => ['cdss:series-metadata', 'cdss:first-image'].map((n) => performance.getEntriesByName(n, 'mark').length)")
     assert marks == [1, 1], marks
@@ -204,8 +272,23 @@ def test_ct_study_renders_scrolls_measures_and_reformats(open_session: Any, ct_w
     _drag(page, _to_page(stats, 0.2, 0.5), _to_page(stats, 0.8, 0.5))
     length_row = page.locator(".measure-table tr[data-tool=Length] .measure-value")
     expect(length_row).to_contain_text("mm")
-    _settled(page, length_row, r"([\d.]+) mm", 25, 32)  # 0.6 x 64 px x 0.75 mm = 28.8 mm
+    first_length = _settled(page, length_row, r"([\d.]+) mm", 25, 32)  # 0.6 x 64 px x 0.75 mm = 28.8 mm
     session.snap("measurements")
+
+    # A second, shorter length three slices higher: the layout switch below must open there.
+    page.locator("#vp-axial .vp-element").focus()
+    for _ in range(3):
+        page.keyboard.press("ArrowUp")
+    expect(axial).not_to_have_attribute("data-slice-index", str(before_index))
+    up_index = int(axial.get_attribute("data-slice-index") or "-1")
+    assert abs(up_index - before_index) == 3
+    page.wait_for_timeout(300)
+    stats_up = _wait_rendered(page)
+    _drag(page, _to_page(stats_up, 0.3, 0.45), _to_page(stats_up, 0.6, 0.45))
+    second_row = page.locator(".measure-table tr[data-tool=Length] .measure-value").nth(1)
+    second_length = _settled(page, second_row, r"([\d.]+) mm", 10, 20)  # 0.3 x 64 x 0.75 = 14.4 mm
+    expect(page.locator(".measure-table tbody tr")).to_have_count(3)
+    expect(page.locator(".measure-table tr[data-plane=Axial]")).to_have_count(3)
 
     # Every slice has arrived by now, marked once, after the first image (bench/bench_viewer.py
     # reads it: prefetching must not hold the first image back, nor stall the volume).
@@ -218,7 +301,8 @@ def test_ct_study_renders_scrolls_measures_and_reformats(open_session: Any, ct_w
     first_ms = page.evaluate("() => performance.getEntriesByName('cdss:first-image', 'mark')[0].startTime")
     assert len(loaded) == 1 and loaded[0] >= first_ms, (loaded, first_ms)
 
-    # MPR: three reformatted views of the same volume, each showing pixels.
+    # MPR: three reformatted views of the same volume, each showing pixels, with the markers
+    # of their planes (sagittal: anterior on the left; coronal: the patient's right on the left).
     page.click("#viewer-mpr")
     expect(page.locator(".vp")).to_have_count(3)
     expect(page.locator(".viewer")).to_have_attribute("data-layout", "mpr")
@@ -226,9 +310,42 @@ def test_ct_study_renders_scrolls_measures_and_reformats(open_session: Any, ct_w
         assert _wait_rendered(page, orientation)["sd"] > 5
     sagittal = page.locator("#vp-sagittal")
     assert sagittal.get_attribute("data-slice-count") == "64"
+    expect(page.locator("#vp-axial")).to_have_attribute("data-markers", "A L P R")
+    expect(sagittal).to_have_attribute("data-markers", "S P I A")
+    expect(page.locator("#vp-coronal")).to_have_attribute("data-markers", "S L I R")
+    expect(page.locator("#vp-coronal .vp-position")).to_have_text(re.compile(r"^y -?\d+\.\d mm$"))
+
+    # The measurements outlive the layout: listed, and the axial view opens on the slice of the
+    # second length and draws it there (the first, three slices lower, is not on this slice).
+    expect(page.locator(".measure-table tbody tr")).to_have_count(3)
+    expect(axial).to_have_attribute("data-slice-index", str(up_index))
+    page.wait_for_timeout(500)
+    shown = _svg_mm(page, "axial")
+    assert any(abs(v - second_length) < 0.2 for v in shown), (shown, second_length)
+    assert not any(abs(v - first_length) < 0.2 for v in shown), (shown, first_length)
+
+    # A length on the sagittal view joins the list with its plane.
+    page.click("button[data-tool=Length]")
+    sag = _wait_rendered(page, "sagittal")
+    left, top, css_w, css_h = sag["rect"]
+    x0, y0, x1, y1 = sag["box"]
+    scale_x, scale_y = css_w / sag["width"], css_h / sag["height"]
+    _drag(page, (left + (x0 + (x1 - x0) * 0.3) * scale_x, top + (y0 + y1) / 2 * scale_y),
+          (left + (x0 + (x1 - x0) * 0.7) * scale_x, top + (y0 + y1) / 2 * scale_y))
+    expect(page.locator(".measure-table tr[data-plane=Sagittal]")).to_have_count(1)
     session.snap("mpr")
+
     page.keyboard.press("m")
     expect(page.locator(".vp")).to_have_count(1)
+    expect(page.locator(".measure-table tbody tr")).to_have_count(4)
+    expect(axial).to_have_attribute("data-slice-index", str(up_index))
+    page.wait_for_timeout(500)
+    assert any(abs(v - second_length) < 0.2 for v in _svg_mm(page, "axial"))
+    # "Show" on the sagittal length brings back a view of its plane.
+    page.locator(".measure-table tr[data-plane=Sagittal] .measure-show").click()
+    expect(page.locator(".viewer")).to_have_attribute("data-layout", "mpr")
+    expect(page.locator(".measure-table tbody tr")).to_have_count(4)
+    session.snap("measurement-shown")
 
 
 def test_segmentation_overlay_toggles_and_fades(open_session: Any, ct_world: tuple[World, PhantomStudy]) -> None:
@@ -286,11 +403,13 @@ def _report_with_findings(world: World, phantom: PhantomStudy) -> int:
         "lesions": [{"id": 1, "volume": {"value": 0.4, "unit": "mL"}, "longest_axial_diameter": {"value": 7.9, "unit": "mm"},
                      "mean_density": {"value": 15.0, "unit": "HU"}, "slice_range": [12, 16]}],
     }
+    step = {"kind": "segmentation", "series_uid": phantom.series_uid,
+            "model": {"key": "liver_ct_seg", "version": "1.0", "weights_sha256": "ab" * 32}, "findings": findings}
+    # The findings a clinician reviews (the pipeline stores them with the imaging step).
+    findings_sync_from_imaging(analysis=analysis, imaging=[("imaging:liver_ct_seg", step)])
     content = {
         "schema": "cdss.report/1", "patient_id": world.patient.id,
-        "imaging_findings": [{"kind": "segmentation", "series_uid": phantom.series_uid,
-                              "model": {"key": "liver_ct_seg", "version": "1.0", "weights_sha256": "ab" * 32},
-                              "findings": findings}],
+        "imaging_findings": [step],
         "models": [{"key": "liver_ct_seg", "version": "1.0", "weights_sha256": "ab" * 32}],
         "scores": {}, "recommendations": [], "gaps": [], "staging": {},
         "intended_use": "This report supports, and does not replace, the clinical judgement of a qualified clinician.",
@@ -321,19 +440,53 @@ def test_dicom_seg_in_the_pacs_is_overlaid(open_session: Any, live: Any) -> None
         expect(entry.locator("li")).to_have_count(2)
         expect(entry).to_contain_text("Lesion")
         assert int(page.locator("#segmentations").get_attribute("data-dicom-seg") or "0") > 0
+        # The SEG series has a thumbnail drawn from the segmentation, not a blank tile.
+        seg_uid = page.locator(".viewer-series-list [data-series]").nth(1).get_attribute("data-series")
+        seg_thumb = page.locator(f".series-button[data-series='{seg_uid}'] .thumb")
+        expect(seg_thumb).to_have_attribute("data-thumb", "seg")
+        assert seg_thumb.locator("img").evaluate(IMG_COLOURED) > 20, "the SEG thumbnail shows no segment"
+
+        # The model's segments are a proposal until reviewed: labelled so, its lesion in the AI
+        # colours (magenta), the liver in the organ colours (blue), with a legend.
+        expect(entry).to_have_attribute("data-review", "proposed")
+        expect(entry.locator(".seg-review")).to_have_text("AI proposal \u2013 not verified")
+        expect(entry.locator("li[data-role=organ]")).to_contain_text("Liver")
+        expect(entry.locator("li[data-role=ai]")).to_contain_text("Lesion")
+        expect(page.locator(".seg-legend li")).to_have_count(3)
+        expect(page.locator(".seg-legend")).to_contain_text("AI proposal \u2013 not verified")
         _wait_rendered(page)
-        page.wait_for_timeout(500)
+        hues = _hues_near_lesion(page)
+        assert hues["magenta"] > 5 and hues["blue"] > 50 and hues["green"] == 0, hues
         overlay = int(_stats(page)["coloured"])
         assert overlay > 50, "the SEG is not drawn"
         entry.locator("input[data-segment='1']").uncheck()
         page.wait_for_timeout(500)
         assert int(_stats(page)["coloured"]) < overlay
+        # The findings come first, above the organ and segment list, titled by the model's
+        # name and version from its card, not its key.
+        side = page.locator(".viewer-side > section")
+        assert side.evaluate_all("(s) => s.map((e) => e.id)").index("ai-findings") < side.evaluate_all("(s) => s.map((e) => e.id)").index("segmentations")
         ai = page.locator("#ai-findings")
-        expect(ai).to_contain_text("liver_ct_seg v1.0")
+        expect(ai).to_contain_text("Liver and liver-lesion CT segmentation (2D U-Net++) 1.0")
+        expect(ai).not_to_contain_text("liver_ct_seg")
         expect(ai).to_contain_text("41.2 mL")
-        expect(ai.locator("tbody tr")).to_have_count(1)
-        expect(ai.locator("tbody tr")).to_contain_text("7.9 mm")
+        expect(ai.locator(".measure-table tbody tr")).to_have_count(1)
+        expect(ai.locator(".measure-table tbody tr")).to_contain_text("7.9 mm")
         session.snap("dicom-seg")
+
+        # Once a clinician has decided every finding, the lesion takes the verified colours.
+        off_loop(lambda: ImagingFinding.objects.filter(analysis__patient=world.patient).update(
+            status=FindingStatus.ACCEPTED, decided_by=world.clinician, decided_at=timezone.now()))
+        page.reload()
+        entry = page.locator(".seg-entry[data-source=dicom-seg]")
+        expect(entry).to_have_count(1, timeout=30_000)
+        expect(entry).to_have_attribute("data-review", "verified")
+        expect(entry.locator(".seg-review")).to_have_text("AI result \u2013 reviewed by a clinician")
+        expect(entry.locator("li[data-role=clinician]")).to_contain_text("Lesion")
+        _wait_rendered(page)
+        hues = _hues_near_lesion(page)
+        assert hues["magenta"] == 0 and hues["green"] > 5, hues
+        session.snap("dicom-seg-verified")
         session.goto(f"/reports/{report_id}")
         expect(page.locator("#report-findings")).to_contain_text("7.9 mm")
         expect(page.locator("#report-models")).to_contain_text("ab" * 32)
@@ -350,6 +503,7 @@ def _radiograph(world: World) -> PhantomStudy:
     ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = DigitalXRayImageStorageForPresentation
     ds.StudyDescription, ds.SeriesDescription = "Chest radiograph (synthetic)", "PA"
     del ds.ImagePositionPatient, ds.ImageOrientationPatient, ds.SliceLocation, ds.SliceThickness, ds.RescaleType
+    ds.PatientOrientation = ["L", "F"]  # a PA film: the patient's left to the right, feet down
     pixels = (ds.pixel_array.astype("int32") + 1024).clip(0, 4095)
     ds.PixelData = pixels.astype("<u2").tobytes()
     ds.PixelRepresentation, ds.BitsStored, ds.HighBit = 0, 12, 11
@@ -358,10 +512,62 @@ def _radiograph(world: World) -> PhantomStudy:
     return phantom
 
 
-def test_radiograph_is_a_stack_without_mpr(open_session: Any, live: Any) -> None:
+def _heatmap_png(size: int = 96) -> str:
+    """A Grad-CAM-like map (a bright blob right of centre) as the classifier runner stores it."""
+    from PIL import Image
+
+    y, x = np.mgrid[0:size, 0:size]
+    blob = np.exp(-(((x - size * 0.65) / (size * 0.15)) ** 2 + ((y - size * 0.5) / (size * 0.2)) ** 2))
+    buffer = io.BytesIO()
+    Image.fromarray((blob * 255).astype(np.uint8)).save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def _cxr_report(world: World, phantom: PhantomStudy) -> int:
+    """A finished chest X-ray analysis of the radiograph with its heatmap, as the pipeline leaves it."""
+    sop = str(phantom.datasets[0].SOPInstanceUID)
+    analysis = AnalysisRequest.objects.create(
+        patient=world.patient, requested_by=world.clinician, idempotency_key="phantom-cxr",
+        series_uids=[phantom.series_uid], model_keys=["cxr_pneumonia"], status=AnalysisStatus.SUCCEEDED,
+        current_step="done", progress=100, finished_at=timezone.now(),
+    )
+    step = {"kind": "classification", "series_uid": phantom.series_uid,
+            "model": {"key": "cxr_pneumonia", "version": "1.0.0", "weights_sha256": "cd" * 32},
+            "findings": {"predictions": [{"series_uid": phantom.series_uid, "sop_instance_uid": sop, "probability": 0.87,
+                                          "threshold": 0.5, "positive": True, "label": "pneumonia",
+                                          "heatmap_ref": _heatmap_png()}]}}
+    content = {
+        "schema": "cdss.report/1", "patient_id": world.patient.id, "imaging_findings": [step],
+        "models": [step["model"]], "scores": {}, "recommendations": [], "gaps": [], "staging": {},
+        "intended_use": "This report supports, and does not replace, the clinical judgement of a qualified clinician.",
+        "generated_at": timezone.now().isoformat(),
+    }
+    return report_create_for_request(analysis=analysis, content=content).pk
+
+
+def _card_heatmap_caveat() -> str:
+    """What the newest chest X-ray card says about its heatmaps (the viewer's own words if nothing)."""
+    card = next(c for c in model_list(latest_only=True) if c.key == "cxr_pneumonia")
+    texts = [str(t) for t in card.data.get("limitations", []) if re.search(r"grad-?cam|heatmap", str(t), re.IGNORECASE)]
+    return texts[0] if texts else "The heatmap shows where the model looked, not an outline of disease."
+
+
+def _viewport_colour(page: Any, selector: str) -> int:
+    """Coloured pixels of a viewport as the reader sees it (the canvas and every layer over it)."""
+    from PIL import Image
+
+    shot = Image.open(io.BytesIO(page.locator(selector).screenshot())).convert("RGB")
+    pixels = np.asarray(shot).astype(int)
+    r, g, b = pixels[..., 0], pixels[..., 1], pixels[..., 2]
+    coloured = (np.abs(r - g) > 40) | (np.abs(g - b) > 40) | (np.abs(r - b) > 40)
+    return int(coloured.sum())
+
+
+def test_radiograph_is_a_stack_with_markers_and_heatmap(open_session: Any, live: Any) -> None:
     world = off_loop(world_build)
     phantom = _radiograph(world)
     try:
+        off_loop(_cxr_report, world, phantom)
         session = open_session(world.clinician)
         page = session.page
         session.goto(f"/studies/{phantom.study_uid}?patient={world.patient.id}")
@@ -371,6 +577,34 @@ def test_radiograph_is_a_stack_without_mpr(open_session: Any, live: Any) -> None
         expect(page.locator("#viewer-mpr")).to_be_disabled()
         expect(page.locator("#seg-threshold")).to_be_disabled()
         expect(page.locator("button[data-preset=lung]")).to_be_disabled()
+        # No ImageOrientationPatient on a film: the markers come from PatientOrientation (L\F).
+        film = page.locator("#vp-acquisition")
+        expect(film).to_have_attribute("data-markers", "S L I R")
+        expect(film.locator(".vp-marker[data-edge=left]")).to_have_text("R")
+
+        # The Grad-CAM heatmap of this image lies over it, with its model, caveat and opacity.
+        panel = page.locator("#ai-heatmap")
+        expect(panel).to_be_visible()
+        expect(panel).to_have_attribute("data-heatmap", "shown")
+        expect(panel).to_contain_text("Paediatric chest X-ray pneumonia classifier 1.0.0")
+        expect(panel).to_contain_text("probability 0.87")
+        expect(panel.locator(".heatmap-caveat")).to_contain_text(_card_heatmap_caveat())  # the model card's words
+        expect(panel.locator(".heatmap-caveat")).to_contain_text("supports, not replaces, clinical judgement")
+        page.wait_for_timeout(300)
+        assert _stats(page, "acquisition")["coloured"] == 0, "the heatmap must be a layer, not burnt into the image"
+        shown = _viewport_colour(page, "#vp-acquisition")
+        assert shown > 500, shown
+        session.snap("radiograph-heatmap")
+        slider = panel.locator("input[type=range]")
+        slider.fill("100")
+        expect(panel).to_have_attribute("data-opacity", "100")
+        assert _viewport_colour(page, "#vp-acquisition") > shown * 0.9
+        slider.fill("0")
+        expect(panel).to_have_attribute("data-opacity", "0")
+        assert _viewport_colour(page, "#vp-acquisition") < shown * 0.1
+        slider.fill("50")
+        panel.locator("input[type=checkbox]").uncheck()
+        expect(panel).to_have_attribute("data-opacity", "0")
         session.snap("radiograph")
     finally:
         orthanc_delete_study(phantom.study_uid)

@@ -2,13 +2,16 @@
 
 import { type AppContext, type Page, canEdit } from '../app';
 import { ApiError } from '../api/errors';
-import type { ImagingStudy, Patient } from '../api/types';
+import type { AnalysisModel, ImagingFinding, ImagingStudy, Patient } from '../api/types';
 import { FindingReview } from '../components/findingReview';
 import { stateError, stateLoading } from '../components/states';
 import { h, replace } from '../lib/dom';
 import { dateFormat, personName } from '../lib/format';
-import { type AiFindingsBlock, aiFindingsFromReport } from '../lib/report';
+import { aiFindingsFromReport } from '../lib/report';
 import { type Route, routeHref } from '../lib/routes';
+import type { AiSeriesFindings } from '../viewer/aiFindings';
+import type { AiHeatmap } from '../viewer/heatmap';
+import type { AiReviewState } from '../viewer/segColours';
 import type { ViewerHandle } from '../viewer/viewer';
 import { notFoundElement } from './patient';
 
@@ -41,25 +44,47 @@ export async function studyPage(ctx: AppContext, route: Route): Promise<Page> {
       h('p', { class: 'muted mono small', title: 'StudyInstanceUID' }, `Study ${route.studyUid}`)),
     host);
   const patientId = patient?.id ?? null;
-  /** The latest finished analysis of this series that has a report, read as AI findings. */
-  const aiFindings = async (seriesUid: string): Promise<AiFindingsBlock[]> => {
-    if (patientId === null) return [];
+  let catalogue: Promise<Map<string, CatalogueModel>> | null = null;
+  /** The models' cards as the API lists them (display name, limitations), read once. */
+  const models = (): Promise<Map<string, CatalogueModel>> => {
+    catalogue ??= ctx.api.analysisModels()
+      .then((list) => new Map(list.map((m) => [m.key, m as CatalogueModel])))
+      .catch(() => new Map<string, CatalogueModel>());
+    return catalogue;
+  };
+  /** The latest finished analysis of this series that has a report, read as AI findings and heatmaps. */
+  const aiFindings = async (seriesUid: string): Promise<AiSeriesFindings> => {
+    if (patientId === null) return { blocks: [] };
     const analyses = await ctx.api.analyses(patientId);
     const latest = analyses.find((a) => a.status === 'succeeded' && a.report_id !== null && a.series_uids.includes(seriesUid));
-    if (!latest || latest.report_id === null) return [];
-    const report = await ctx.api.reportGet(latest.report_id);
-    return aiFindingsFromReport(report.content, seriesUid, `Report v${report.version}`);
+    if (!latest || latest.report_id === null) return { blocks: [] };
+    const [report, known] = await Promise.all([ctx.api.reportGet(latest.report_id), models()]);
+    const label = `Report v${report.version}`;
+    const entries = seriesFindings(report.content, seriesUid);
+    const blocks = aiFindingsFromReport(report.content, seriesUid, label)
+      .map((block, index) => ({ ...block, title: `${label} · ${modelDisplayName(entries[index]?.model, known)}` }));
+    return { blocks, heatmaps: entries.flatMap((entry) => entryHeatmaps(entry, known)) };
   };
   /** The review of the same analysis's findings of this series (a clinician decides). */
-  const aiFindingsReview = async (seriesUid: string): Promise<FindingReview | null> => {
-    if (patientId === null || ctx.me.role === 'patient') return null;
+  const aiFindingsReview = async (seriesUid: string, onReview: (state: AiReviewState) => void): Promise<FindingReview | null> => {
+    if (patientId === null) return null;
     const analyses = await ctx.api.analyses(patientId);
     const latest = analyses.find((a) => a.status === 'succeeded' && a.report_id !== null && a.series_uids.includes(seriesUid));
     if (!latest || latest.report_id === null) return null;
+    const reportId = latest.report_id;
+    const readState = (): void => {
+      void ctx.api.reportFindings(reportId).then((found) => onReview(reviewState(found, seriesUid))).catch(() => undefined);
+    };
+    if (ctx.me.role === 'patient') {
+      readState();
+      return null;
+    }
     const review = new FindingReview({
-      api: ctx.api, reportId: latest.report_id, seriesUid, canDecide: canEdit(ctx.me), announce: ctx.announce, draftLink: true,
+      api: ctx.api, reportId, seriesUid, canDecide: canEdit(ctx.me), announce: ctx.announce, draftLink: true,
+      onDecided: (result) => onReview(reviewState(result.findings, seriesUid)),
     });
     await review.load();
+    readState();
     return review;
   };
   let handle: ViewerHandle | null = null;
@@ -110,4 +135,56 @@ function patientLine(patient: Patient, study: ImagingStudy | null): string {
   if (patient.sex && patient.sex !== 'unknown') parts.push(patient.sex);
   if (study?.accession_number) parts.push(`accession ${study.accession_number}`);
   return parts.join(' · ');
+}
+
+/** A model as the analysis catalogue lists it; name, version and limitations where the API gives them. */
+type CatalogueModel = AnalysisModel & { readonly name?: string; readonly version?: string; readonly limitations?: readonly string[] };
+
+interface SeriesFinding {
+  readonly model: Record<string, unknown> | undefined;
+  readonly findings: Record<string, unknown>;
+}
+
+const record = (value: unknown): Record<string, unknown> => (value && typeof value === 'object' && !Array.isArray(value) ? value as Record<string, unknown> : {});
+
+/** The report's imaging findings of one series, in the order aiFindingsFromReport reads them. */
+function seriesFindings(content: unknown, seriesUid: string): SeriesFinding[] {
+  const list = record(content).imaging_findings;
+  return (Array.isArray(list) ? list : []).map(record).filter((f) => f.series_uid === seriesUid)
+    .map((f) => ({ model: record(f.model), findings: record(f.findings) }));
+}
+
+/** "Liver and liver-lesion CT segmentation (2D U-Net++) 1.1.0": the card's name and the version that ran. */
+function modelDisplayName(model: Record<string, unknown> | undefined, known: ReadonlyMap<string, CatalogueModel>): string {
+  const key = typeof model?.key === 'string' ? model.key : '';
+  const card = known.get(key);
+  const name = (typeof model?.name === 'string' && model.name) || card?.name || card?.description || key || 'AI model';
+  const version = typeof model?.version === 'string' || typeof model?.version === 'number' ? String(model.version) : '';
+  return version ? `${name} ${version}` : name;
+}
+
+/** The classifier heatmaps of one step's predictions, matched to their images by SOP Instance UID. */
+function entryHeatmaps(entry: SeriesFinding, known: ReadonlyMap<string, CatalogueModel>): AiHeatmap[] {
+  const key = typeof entry.model?.key === 'string' ? entry.model.key : '';
+  const caveat = known.get(key)?.limitations?.find((text) => /grad-?cam|heatmap/i.test(text)) ?? '';
+  const predictions = entry.findings.predictions;
+  return (Array.isArray(predictions) ? predictions : []).map(record).flatMap((p) => {
+    const ref = p.heatmap_ref;
+    const sop = p.sop_instance_uid;
+    if (typeof ref !== 'string' || !ref.startsWith('data:image/') || typeof sop !== 'string') return [];
+    const label = typeof p.label === 'string' ? p.label.replace(/_/g, ' ') : 'prediction';
+    return [{
+      sopUid: sop, dataUrl: ref, label: label.charAt(0).toUpperCase() + label.slice(1),
+      probability: typeof p.probability === 'number' ? p.probability : null,
+      model: modelDisplayName(entry.model, known), caveat,
+    }];
+  });
+}
+
+/** Where the clinician stands on a series's AI findings (it colours and labels the overlays). */
+function reviewState(findings: readonly ImagingFinding[], seriesUid: string): AiReviewState {
+  const mine = findings.filter((f) => f.source === 'model' && f.series_uid === seriesUid);
+  if (mine.length === 0 || mine.some((f) => f.status === 'proposed')) return 'proposed';
+  if (mine.some((f) => f.kind === 'segmentation' && f.status === 'rejected')) return 'rejected';
+  return 'verified';
 }

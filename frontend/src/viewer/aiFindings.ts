@@ -1,17 +1,30 @@
-/** AI findings for the shown series (from the latest report that analysed it), as a table. */
+/**
+ * AI findings for the shown series (from the latest report that analysed it), as a table titled
+ * by the model's name and version, with the clinician's review under it. It also hands the
+ * viewer the classifier heatmaps of the series and the review state that colours its overlays.
+ */
 
 import { h, replace } from '../lib/dom';
 import type { AiFindingsBlock } from '../lib/report';
+import type { AiHeatmap } from './heatmap';
 import type { ViewerModule } from './module';
+import type { AiReviewState } from './segColours';
 
-export type AiFindingsLoader = (seriesUid: string) => Promise<AiFindingsBlock[]>;
+/** What the page found about a series: the findings blocks and any heatmaps. */
+export interface AiSeriesFindings {
+  readonly blocks: readonly AiFindingsBlock[];
+  readonly heatmaps?: readonly AiHeatmap[];
+}
+
+export type AiFindingsLoader = (seriesUid: string) => Promise<readonly AiFindingsBlock[] | AiSeriesFindings>;
 
 /** The review (accept, edit, reject) of the series's AI findings, mounted under the table. */
 export interface AiFindingsReviewPanel {
   readonly element: HTMLElement;
   destroy(): void;
 }
-export type AiFindingsReviewFactory = (seriesUid: string) => Promise<AiFindingsReviewPanel | null>;
+/** Builds the review panel; ``onReview`` hears the findings' review state now and after each decision. */
+export type AiFindingsReviewFactory = (seriesUid: string, onReview: (state: AiReviewState) => void) => Promise<AiFindingsReviewPanel | null>;
 
 export class AiFindingsModule implements ViewerModule {
   readonly element: HTMLElement;
@@ -20,6 +33,10 @@ export class AiFindingsModule implements ViewerModule {
   private readonly review: AiFindingsReviewFactory | null;
   private reviewPanel: AiFindingsReviewPanel | null = null;
   private ticket = 0;
+  /** The series's heatmaps (none until the findings are read). */
+  onHeatmaps: (heatmaps: readonly AiHeatmap[]) => void = () => undefined;
+  /** The series's AI findings were reviewed (or read as still proposed). */
+  onReview: (state: AiReviewState) => void = () => undefined;
 
   constructor(loader: AiFindingsLoader | null, review: AiFindingsReviewFactory | null = null) {
     this.loader = loader;
@@ -39,9 +56,15 @@ export class AiFindingsModule implements ViewerModule {
     this.reviewPanel?.destroy();
     this.reviewPanel = null;
     replace(this.body, h('p', { class: 'muted small', role: 'status' }, 'Looking for analyses of this series…'));
-    let blocks: AiFindingsBlock[];
+    this.onHeatmaps([]);
+    this.onReview('proposed');
+    let blocks: readonly AiFindingsBlock[];
     try {
-      blocks = await this.loader(seriesUid);
+      const found = await this.loader(seriesUid);
+      if (ticket !== this.ticket) return;
+      const rich = 'blocks' in found ? found as AiSeriesFindings : null;
+      blocks = rich ? rich.blocks : found as readonly AiFindingsBlock[];
+      this.onHeatmaps(rich?.heatmaps ?? []);
     } catch {
       if (ticket === this.ticket) replace(this.body, h('p', { class: 'muted small' }, 'AI findings are not available.'));
       return;
@@ -61,7 +84,9 @@ export class AiFindingsModule implements ViewerModule {
         : null,
     )));
     if (!this.review) return;
-    const panel = await this.review(seriesUid).catch(() => null);
+    const panel = await this.review(seriesUid, (state) => {
+      if (ticket === this.ticket) this.onReview(state);
+    }).catch(() => null);
     if (ticket !== this.ticket) {
       panel?.destroy();
       return;

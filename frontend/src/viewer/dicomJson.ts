@@ -23,6 +23,11 @@ export const TAG = {
   referencedSeriesSequence: '00081115',
   windowCenter: '00281050',
   windowWidth: '00281051',
+  patientName: '00100010',
+  patientId: '00100020',
+  studyDate: '00080020',
+  patientOrientation: '00200020',
+  sliceLocation: '00201041',
 } as const;
 
 export const SEG_SOP_CLASS = '1.2.840.10008.5.1.4.1.1.66.4';
@@ -36,6 +41,18 @@ export function tagString(item: DicomJson, tag: string): string {
   if (typeof value === 'string') return value;
   if (typeof value === 'number') return String(value);
   return '';
+}
+
+/** A PN value (DICOM JSON keeps it as {Alphabetic: "Family^Given"}) as "Family, Given". */
+export function tagPersonName(item: DicomJson, tag: string): string {
+  const value = tagFirst(item, tag) as { Alphabetic?: unknown } | string | undefined;
+  const text = typeof value === 'string' ? value : typeof value?.Alphabetic === 'string' ? value.Alphabetic : '';
+  return text.split('^').filter(Boolean).slice(0, 2).join(', ');
+}
+
+/** Every value of a multi-valued string tag (e.g. PatientOrientation "L\\F" as ["L", "F"]). */
+export function tagStrings(item: DicomJson, tag: string): string[] {
+  return (item[tag]?.Value ?? []).map((v) => String(v));
 }
 
 export function tagNumber(item: DicomJson, tag: string): number | null {

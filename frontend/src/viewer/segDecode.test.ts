@@ -11,7 +11,10 @@ describe('segDecode', () => {
     expect(seg.rows).toBe(8);
     expect(seg.columns).toBe(8);
     expect(seg.description).toBe('Tiny test SEG');
-    expect(seg.segments).toEqual([{ number: 1, label: 'Liver' }, { number: 2, label: 'Lesion' }]);
+    expect(seg.segments.map((s) => [s.number, s.label])).toEqual([[1, 'Liver'], [2, 'Lesion']]);
+    // What the viewer colours by: who made each segment (a model here) and what it is.
+    expect(seg.segments[0]?.algorithmType).toBe('AUTOMATIC');
+    expect(seg.segments[0]?.propertyType).toBe('Liver');
     const byZ = new Map(seg.frames.map((f) => [f.position?.[2], f]));
     expect([...(byZ.get(0)?.pixels ?? [])]).toEqual([10, 11]);
     expect(byZ.get(0)?.segmentNumber).toBe(1);

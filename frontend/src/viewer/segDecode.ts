@@ -10,6 +10,11 @@ import dicomParser from 'dicom-parser';
 export interface SegSegment {
   readonly number: number;
   readonly label: string;
+  /** SegmentAlgorithmType (0062,0008): AUTOMATIC (a model), SEMIAUTOMATIC or MANUAL. */
+  readonly algorithmType?: string;
+  /** Code meanings of the segmented property category and type, e.g. "Organ", "Liver". */
+  readonly category?: string;
+  readonly propertyType?: string;
 }
 
 export interface SegFrame {
@@ -86,7 +91,10 @@ export function segDecode(buffer: ArrayBuffer): DecodedSeg {
   const segments: SegSegment[] = (dataSet.elements.x00620002?.items ?? []).map((entry) => ({
     number: entry.dataSet?.uint16('x00620004') ?? 0,
     label: entry.dataSet?.string('x00620005') ?? '',
-  })).filter((s) => s.number > 0).map((s) => ({ number: s.number, label: s.label || `Segment ${s.number}` }));
+    algorithmType: entry.dataSet?.string('x00620008') ?? '',
+    category: item(entry.dataSet, 'x00620003')?.string('x00080104') ?? '',
+    propertyType: item(entry.dataSet, 'x0062000f')?.string('x00080104') ?? '',
+  })).filter((s) => s.number > 0).map((s) => ({ ...s, label: s.label || `Segment ${s.number}` }));
   const shared = item(dataSet, 'x52009229');
   const perFrame = dataSet.elements.x52009230?.items ?? [];
   const frameSize = rows * columns;

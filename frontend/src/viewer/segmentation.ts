@@ -8,7 +8,8 @@ import { cache, volumeLoader } from '@cornerstonejs/core';
 import { Enums as ToolEnums, segmentation } from '@cornerstonejs/tools';
 import { h, replace, uid } from '../lib/dom';
 import type { ViewerModule } from './module';
-import { SegDecodeError, segDecode } from './segDecode';
+import { type AiReviewState, ROLE_LEGEND, type SegmentRole, reviewLabel, roleColour, segmentIsAi, segmentRole } from './segColours';
+import { SegDecodeError, type SegSegment, segDecode } from './segDecode';
 
 export interface SegmentSpec {
   readonly index: number;
@@ -33,9 +34,14 @@ export function thresholdLabel(value: number, segments: readonly SegmentSpec[]):
 interface SegmentationEntry {
   readonly id: string;
   readonly name: string;
-  readonly segments: readonly { index: number; label: string }[];
+  readonly segments: readonly { index: number; label: string; source?: SegSegment }[];
   readonly hidden: Set<number>;
   visible: boolean;
+  /** A DICOM SEG's own colour table (organ / AI / clinician families), when it has one. */
+  readonly colorLut?: number[][];
+  colorLutIndex?: number;
+  /** A model made at least one of its segments. */
+  readonly ai?: boolean;
 }
 
 const LABELMAP = ToolEnums.SegmentationRepresentations.Labelmap;
@@ -50,6 +56,7 @@ export class SegmentationModule implements ViewerModule {
   private viewportIds: readonly string[] = [];
   private readonly announce: (text: string) => void;
   private readonly render: () => void;
+  private review: AiReviewState = 'proposed';
 
   constructor(options: { announce: (text: string) => void; render: () => void }) {
     this.announce = options.announce;
@@ -100,6 +107,10 @@ export class SegmentationModule implements ViewerModule {
     const map: Record<string, { segmentationId: string; type: typeof LABELMAP }[]> = {};
     for (const viewportId of this.viewportIds) map[viewportId] = [{ segmentationId: entry.id, type: LABELMAP }];
     segmentation.addLabelmapRepresentationToViewportMap(map);
+    if (entry.colorLut) {
+      entry.colorLutIndex ??= segmentation.config.color.addColorLUT(entry.colorLut as never);
+      for (const viewportId of this.viewportIds) segmentation.config.color.setColorLUT(viewportId, entry.id, entry.colorLutIndex);
+    }
     for (const viewportId of this.viewportIds) {
       segmentation.config.visibility.setSegmentationRepresentationVisibility(viewportId, { segmentationId: entry.id, type: LABELMAP }, entry.visible);
       for (const index of entry.hidden) {
@@ -212,7 +223,9 @@ export class SegmentationModule implements ViewerModule {
     }
     if (target?.setCompleteScalarDataArray) target.setCompleteScalarDataArray(labels);
     else for (let i = 0; i < labels.length; i += 1) if (labels[i]) target?.setAtIndex(i, labels[i]);
-    const segments = decoded.segments.map((s) => ({ index: s.number, label: s.label }));
+    const segments = decoded.segments.map((s) => ({ index: s.number, label: s.label, source: s }));
+    const colorLut: number[][] = [[0, 0, 0, 0]];
+    this.colours(segments, colorLut);
     segmentation.addSegmentations([{
       segmentationId,
       representation: { type: LABELMAP, data: { volumeId: segmentationId } },
@@ -221,7 +234,10 @@ export class SegmentationModule implements ViewerModule {
         segments: Object.fromEntries(segments.map((s) => [s.index, { label: s.label, segmentIndex: s.index, active: false, locked: true, cachedStats: {} }])),
       },
     }]);
-    const entry: SegmentationEntry = { id: segmentationId, name: decoded.description || name, visible: true, hidden: new Set(), segments };
+    const entry: SegmentationEntry = {
+      id: segmentationId, name: decoded.description || name, visible: true, hidden: new Set(), segments, colorLut,
+      ai: decoded.segments.some(segmentIsAi),
+    };
     this.entries.push(entry);
     this.represent(entry);
     segmentation.triggerSegmentationEvents.triggerSegmentationDataModified(segmentationId);
@@ -230,6 +246,36 @@ export class SegmentationModule implements ViewerModule {
     this.render();
     this.element.dataset.dicomSeg = String(labelled);
     return segmentationId;
+  }
+
+  /** Fill a colour table (index = segment number) by each segment's role under the current review. */
+  private colours(segments: SegmentationEntry['segments'], lut: number[][]): void {
+    const seen: Record<SegmentRole, number> = { organ: 0, ai: 0, clinician: 0 };
+    for (const segment of segments) {
+      const role = segment.source ? segmentRole(segment.source, this.review) : 'clinician';
+      const colour = roleColour(role, seen[role]);
+      seen[role] += 1;
+      while (lut.length <= segment.index) lut.push([0, 0, 0, 0]);
+      lut[segment.index] = colour;
+    }
+  }
+
+  /** The clinician's decision on the shown series's AI findings changed: recolour and relabel. */
+  setReview(review: AiReviewState): void {
+    if (review === this.review) return;
+    this.review = review;
+    for (const entry of this.entries) {
+      if (!entry.colorLut) continue;
+      this.colours(entry.segments, entry.colorLut);
+      for (const viewportId of this.viewportIds) segmentation.triggerSegmentationEvents.triggerSegmentationRepresentationModified(viewportId, entry.id, LABELMAP);
+    }
+    this.draw();
+    this.render();
+  }
+
+  private segmentRoleOf(entry: SegmentationEntry, index: number): SegmentRole | null {
+    const source = entry.segments.find((s) => s.index === index)?.source;
+    return source ? segmentRole(source, this.review) : null;
   }
 
   private applyOpacity(): void {
@@ -257,6 +303,8 @@ export class SegmentationModule implements ViewerModule {
   }
 
   private colour(entry: SegmentationEntry, index: number): string {
+    const own = entry.colorLut?.[index];
+    if (own) return `rgb(${own[0]}, ${own[1]}, ${own[2]})`;
     const viewportId = this.viewportIds[0];
     if (!viewportId) return '#888';
     try {
@@ -278,16 +326,31 @@ export class SegmentationModule implements ViewerModule {
       const toggleId = uid('seg-vis');
       const toggle = h('input', { type: 'checkbox', id: toggleId, checked: entry.visible, 'data-segmentation': entry.id });
       toggle.addEventListener('change', () => this.setVisible(entry, toggle.checked));
-      return h('div', { class: 'seg-entry', 'data-segmentation': entry.id, 'data-source': entry.id.startsWith('seg-dicom') ? 'dicom-seg' : 'threshold' },
+      return h('div', {
+        class: 'seg-entry', 'data-segmentation': entry.id, 'data-source': entry.id.startsWith('seg-dicom') ? 'dicom-seg' : 'threshold',
+        'data-review': entry.ai ? this.review : null,
+      },
         h('div', { class: 'check' }, toggle, h('label', { for: toggleId }, ` ${entry.name}`)),
+        entry.ai ? h('p', { class: `seg-review seg-review-${this.review}` }, reviewLabel(this.review)) : null,
         h('ul', { class: 'segments' }, ...entry.segments.map((segment) => {
           const segmentId = uid('seg-idx');
           const box = h('input', { type: 'checkbox', id: segmentId, checked: !entry.hidden.has(segment.index), 'data-segment': String(segment.index) });
           box.addEventListener('change', () => this.setSegmentVisible(entry, segment.index, box.checked));
           const swatch = h('span', { class: 'swatch', 'aria-hidden': 'true' });
           swatch.style.background = this.colour(entry, segment.index);
-          return h('li', { class: 'check' }, box, swatch, h('label', { for: segmentId }, segment.label));
+          return h('li', { class: 'check', 'data-role': this.segmentRoleOf(entry, segment.index) }, box, swatch, h('label', { for: segmentId }, segment.label));
         })));
+    }), this.legend());
+  }
+
+  /** What the colours of the SEG overlays mean (shown once a SEG is overlaid). */
+  private legend(): HTMLElement | null {
+    if (!this.entries.some((entry) => entry.colorLut)) return null;
+    return h('ul', { class: 'seg-legend', 'aria-label': 'Overlay colours' }, ...ROLE_LEGEND.map(([role, text]) => {
+      const swatch = h('span', { class: 'swatch', 'aria-hidden': 'true' });
+      const [r, g, b] = roleColour(role, 0);
+      swatch.style.background = `rgb(${r}, ${g}, ${b})`;
+      return h('li', { 'data-role': role }, swatch, ` ${text}`);
     }));
   }
 

@@ -19,14 +19,17 @@ import type { ViewerConfig } from '../config';
 import { h, replace, uid } from '../lib/dom';
 import {
   type DicomJson, SEG_SOP_CLASS, type SeriesInfo, TAG, frameImageIds, instancesSort, seriesInfoParse, seriesIsVolumetric, tagNumbers,
-  tagString,
+  tagPersonName, tagString, tagStrings,
 } from './dicomJson';
 import { type AiFindingsLoader, AiFindingsModule, type AiFindingsReviewFactory } from './aiFindings';
 import { segInstanceFetch, segInstancesFor } from './dicomSeg';
+import { HeatmapModule } from './heatmap';
+import { segThumbnail } from './segThumbnail';
 import { instanceWindowDefault, shownSliceFirst } from './loading';
-import { MeasurementsModule } from './measurements';
+import { type MeasurementRow, MeasurementsModule } from './measurements';
 import type { ViewerModule } from './module';
 import { CT_PRESETS, type WindowPreset, presetMatch, presetToVoi, voiToWindow } from './presets';
+import { type EdgeMarkers, cameraMarkers, orientationMarkers, patientOrientationMarkers } from './orientation';
 import { runtimeInit } from './runtime';
 import { SegmentationModule } from './segmentation';
 
@@ -69,6 +72,26 @@ const ORIENTATION_LABEL: Readonly<Record<Orientation, string>> = {
   axial: 'Axial', sagittal: 'Sagittal', coronal: 'Coronal', acquisition: 'Image',
 };
 
+const EDGES = ['top', 'right', 'bottom', 'left'] as const;
+
+/** What the corner annotations and orientation markers need from the shown series. */
+interface SeriesGeometry {
+  readonly patient: string;
+  readonly studyDate: string;
+  readonly seriesText: string;
+  /** ImageOrientationPatient of the images (stacks), or null when absent (projection films). */
+  readonly orientation: readonly number[] | null;
+  readonly patientOrientation: readonly string[];
+  /** ImagePositionPatient of each image id, in stack order. */
+  readonly positions: readonly (readonly number[] | null)[];
+}
+
+const NO_GEOMETRY: SeriesGeometry = { patient: '', studyDate: '', seriesText: '', orientation: null, patientOrientation: [], positions: [] };
+
+function dicomDate(value: string): string {
+  return /^\d{8}$/.test(value) ? `${value.slice(0, 4)}-${value.slice(4, 6)}-${value.slice(6, 8)}` : value;
+}
+
 /**
  * Performance marks (User Timing) of a viewer's first series, for bench/bench_viewer.py and the
  * browser tests: the series metadata has arrived; the slice shown has been drawn with its pixels;
@@ -101,6 +124,7 @@ export class StudyViewer implements ViewerModule {
   private readonly segmentationModule: SegmentationModule;
   private readonly measurementsModule: MeasurementsModule;
   private readonly aiModule: AiFindingsModule;
+  private readonly heatmapModule: HeatmapModule;
   private series: SeriesInfo[] = [];
   private currentSeries: string | null = null;
   private modality = '';
@@ -115,6 +139,7 @@ export class StudyViewer implements ViewerModule {
   private destroyed = false;
   private loadErrors = 0;
   private firstImageDrawn = false;
+  private geometry: SeriesGeometry = NO_GEOMETRY;
 
   constructor(options: ViewerOptions) {
     this.options = options;
@@ -144,14 +169,22 @@ export class StudyViewer implements ViewerModule {
     this.segmentationModule = new SegmentationModule({ announce: (text) => options.announce(text), render: () => this.engine?.render() });
     this.measurementsModule = new MeasurementsModule();
     this.measurementsModule.rerender = () => this.engine?.render();
+    this.measurementsModule.onShow = (row) => void this.showMeasurement(row);
     this.aiModule = new AiFindingsModule(options.aiFindings ?? null, options.aiFindingsReview ?? null);
+    this.heatmapModule = new HeatmapModule();
+    this.aiModule.onHeatmaps = (heatmaps) => {
+      this.heatmapModule.setHeatmaps(heatmaps);
+      for (const viewportId of this.viewportIds) this.updateOverlay(viewportId);
+    };
+    this.aiModule.onReview = (state) => this.segmentationModule.setReview(state);
     this.element = h('div', { class: 'viewer', 'data-state': 'loading', tabindex: '-1' },
       this.toolbar,
       h('div', { class: 'viewer-main' },
         h('aside', { class: 'viewer-series', 'aria-label': 'Series of this study' }, h('h2', { class: 'panel-title' }, 'Series'), this.seriesList),
         h('div', { class: 'viewer-stage' }, this.grid, this.status,
           h('p', { class: 'viewer-help hint' }, 'Wheel or ↑/↓: slices · left drag: active tool · right drag: zoom · middle drag: pan · 1–5: presets · M: MPR · 0: reset')),
-        h('aside', { class: 'viewer-side' }, this.segmentationModule.element, this.aiModule.element, this.measurementsModule.element),
+        // The findings a reader must decide on come first, above the organ and segment list.
+        h('aside', { class: 'viewer-side' }, this.aiModule.element, this.heatmapModule.element, this.segmentationModule.element, this.measurementsModule.element),
       ),
     );
   }
@@ -172,6 +205,7 @@ export class StudyViewer implements ViewerModule {
     this.segmentationModule.init();
     this.measurementsModule.init();
     this.aiModule.init();
+    this.heatmapModule.init();
 
     const onKey = (event: KeyboardEvent): void => this.onKey(event);
     this.element.addEventListener('keydown', onKey);
@@ -219,7 +253,9 @@ export class StudyViewer implements ViewerModule {
         type: 'button', class: 'series-button', 'data-series': series.seriesUid,
         'aria-current': series.seriesUid === this.currentSeries ? 'true' : null,
       },
-      thumbnail(this.root, this.options.studyUid, series.seriesUid, series.modality),
+      series.modality === 'SEG'
+        ? segThumbnail(this.root, this.options.studyUid, series.seriesUid)
+        : thumbnail(this.root, this.options.studyUid, series.seriesUid, series.modality),
       h('span', { class: 'series-label' }, `${series.modality}${series.number !== null ? ` #${series.number}` : ''}`, h('br'),
         h('span', { class: 'muted' }, series.description || `${series.instanceCount ?? '?'} images`)));
       button.addEventListener('click', () => {
@@ -237,6 +273,7 @@ export class StudyViewer implements ViewerModule {
   /** Remove the current viewports, volume and segmentation bindings. */
   private teardownViewports(): void {
     this.segmentationModule.detach();
+    this.heatmapModule.attach(null);
     if (this.toolGroup && this.engine) {
       for (const viewportId of this.viewportIds) this.toolGroup.removeViewports(this.engineId, viewportId);
     }
@@ -266,6 +303,7 @@ export class StudyViewer implements ViewerModule {
     this.currentSeries = seriesUid;
     this.drawSeriesList();
     this.element.dataset.series = seriesUid;
+    this.measurementsModule.setSeries(seriesUid);
     const info = this.series.find((s) => s.seriesUid === seriesUid);
     let instances: DicomJson[];
     try {
@@ -289,13 +327,26 @@ export class StudyViewer implements ViewerModule {
       instances = instances.map((instance) => instanceWindowDefault(instance, preset.center, preset.width));
     }
     const imageIds: string[] = [];
+    const positions: (readonly number[] | null)[] = [];
     for (const instance of instances) {
       for (const imageId of frameImageIds(this.root, this.options.studyUid, seriesUid, instance)) {
         wadors.metaDataManager.add(imageId, instance as never);
         imageIds.push(imageId);
+        positions.push(tagNumbers(instance, TAG.imagePosition));
       }
     }
     this.imageIds = imageIds;
+    const first = instances[0] as DicomJson;
+    const orientation = tagNumbers(first, TAG.imageOrientation);
+    this.geometry = {
+      patient: [tagPersonName(first, TAG.patientName), tagString(first, TAG.patientId)].filter(Boolean).join(' · '),
+      studyDate: dicomDate(tagString(first, TAG.studyDate)),
+      seriesText: [info?.number !== null && info?.number !== undefined ? `Series ${info.number}` : '', info?.description || tagString(first, TAG.seriesDescription)]
+        .filter(Boolean).join(' · '),
+      orientation: orientation?.length === 6 ? orientation : null,
+      patientOrientation: tagStrings(first, TAG.patientOrientation),
+      positions,
+    };
     const volumetric = seriesIsVolumetric(this.modality, instances);
     this.element.dataset.mode = volumetric ? 'volume' : 'stack';
     this.mprButton.disabled = !volumetric;
@@ -328,6 +379,27 @@ export class StudyViewer implements ViewerModule {
     if (volumetric) void this.loadSegOverlays(seriesUid);
     void this.aiModule.show(seriesUid);
     if (this.options.instanceUid && seriesUid === this.options.seriesUid) this.jumpToInstance(instances, this.options.instanceUid);
+  }
+
+  /** Bring a measurement into view: a viewport of its plane (MPR when none shows it), at its slice. */
+  private async showMeasurement(row: MeasurementRow): Promise<void> {
+    if (!this.engine || !row.point) return;
+    const ofPlane = (): string | undefined => this.viewportIds.find((id) => {
+      const normal = this.engine?.getViewport(id)?.getCamera().viewPlaneNormal;
+      if (!row.normal || !normal) return true;
+      return Math.abs(normal[0] * (row.normal[0] ?? 0) + normal[1] * (row.normal[1] ?? 0) + normal[2] * (row.normal[2] ?? 0)) > 0.99;
+    });
+    let target = ofPlane();
+    if (!target && this.volumeId !== null && this.layout !== 'mpr') {
+      await this.setLayout('mpr');
+      target = ofPlane();
+    }
+    if (!target) return;
+    const viewport = this.engine.getViewport(target) as unknown as { jumpToWorld?: (world: Types.Point3) => boolean; render(): void };
+    viewport.jumpToWorld?.([...row.point] as Types.Point3);
+    viewport.render();
+    this.setActiveViewport(target);
+    this.updateOverlay(target);
   }
 
   /** Show the image with this SOP Instance UID in the first viewport (by its position in space). */
@@ -371,9 +443,11 @@ export class StudyViewer implements ViewerModule {
     return h('div', { class: 'vp', 'data-orientation': orientation, id: `vp-${orientation}` },
       element,
       h('div', { class: 'vp-overlay', 'aria-hidden': 'true' },
-        h('span', { class: 'vp-orientation' }, ORIENTATION_LABEL[orientation]),
-        h('span', { class: 'vp-slice' }),
-        h('span', { class: 'vp-window' })),
+        h('span', { class: 'vp-corner vp-tl' }, h('span', { class: 'vp-patient' }, this.geometry.patient), h('span', { class: 'vp-study-date' }, this.geometry.studyDate)),
+        h('span', { class: 'vp-corner vp-tr' }, h('span', { class: 'vp-orientation' }, ORIENTATION_LABEL[orientation]), h('span', { class: 'vp-series-text' }, this.geometry.seriesText)),
+        h('span', { class: 'vp-corner vp-bl' }, h('span', { class: 'vp-slice' }), h('span', { class: 'vp-position' })),
+        h('span', { class: 'vp-corner vp-br' }, h('span', { class: 'vp-window' })),
+        ...EDGES.map((edge) => h('span', { class: 'vp-marker', 'data-edge': edge }))),
     );
   }
 
@@ -381,6 +455,9 @@ export class StudyViewer implements ViewerModule {
     const engine = this.engine;
     const group = this.toolGroup;
     if (!engine || !group) return;
+    // The point the reader was looking at: the new layout opens there, so that the slice with
+    // their measurements stays in view (annotations live in world coordinates).
+    const keep = this.volumeId !== null && this.viewportIds[0] ? engine.getViewport(this.viewportIds[0])?.getCamera().focalPoint : undefined;
     this.teardownViewports();
     this.layout = layout;
     this.grid.dataset.layout = layout;
@@ -403,6 +480,11 @@ export class StudyViewer implements ViewerModule {
     for (const viewportId of this.viewportIds) group.addViewport(viewportId, this.engineId);
     if (this.volumeId !== null) {
       await setVolumesForViewports(engine, [{ volumeId: this.volumeId }], this.viewportIds);
+      if (keep) {
+        for (const viewportId of this.viewportIds) {
+          (engine.getViewport(viewportId) as unknown as { jumpToWorld?: (world: Types.Point3) => boolean }).jumpToWorld?.([...keep] as Types.Point3);
+        }
+      }
     } else {
       const viewport = engine.getViewport(this.viewportIds[0] as string) as Types.IStackViewport;
       await viewport.setStack(this.imageIds, Math.floor(this.imageIds.length / 2));
@@ -411,6 +493,7 @@ export class StudyViewer implements ViewerModule {
     if (this.voi) this.setVoi(this.voi);
     else if (this.modality === 'CT') this.applyPreset(CT_PRESETS[0] as WindowPreset);
     this.segmentationModule.attach(this.volumeId, this.volumeId === null ? [] : this.viewportIds);
+    this.heatmapModule.attach(this.volumeId === null ? this.grid.querySelector<HTMLElement>('.vp') : null);
     this.setActiveViewport(this.viewportIds[0] ?? null);
     engine.render();
     for (const { viewportId } of cells) this.updateOverlay(viewportId);
@@ -502,6 +585,47 @@ export class StudyViewer implements ViewerModule {
       const w = voiToWindow(range);
       windowText.textContent = `W ${Math.round(w.width)} L ${Math.round(w.center)}`;
     }
+    const position = cell.querySelector<HTMLElement>('.vp-position');
+    if (position) position.textContent = this.slicePositionText(viewport, index);
+    const markers = this.markersFor(viewport);
+    for (const edge of EDGES) {
+      const marker = cell.querySelector<HTMLElement>(`.vp-marker[data-edge="${edge}"]`);
+      if (marker) marker.textContent = markers?.[edge] ?? '';
+    }
+    cell.dataset.markers = markers ? EDGES.map((edge) => markers[edge]).join(' ') : '';
+    if (this.volumeId === null) this.heatmapModule.update(viewport as Types.IStackViewport);
+  }
+
+  /**
+   * The patient direction at each edge: from the camera for a volume (it follows the MPR plane),
+   * from ImageOrientationPatient for a stack, else from PatientOrientation (projection films).
+   */
+  private markersFor(viewport: Types.IViewport): EdgeMarkers | null {
+    if (this.volumeId !== null) {
+      const camera = viewport.getCamera();
+      return camera.viewUp && camera.viewPlaneNormal ? cameraMarkers(camera.viewUp, camera.viewPlaneNormal) : null;
+    }
+    if (this.geometry.orientation) return orientationMarkers(this.geometry.orientation);
+    return patientOrientationMarkers(this.geometry.patientOrientation);
+  }
+
+  /** The slice's location along the view's main patient axis, in mm (none for a film). */
+  private slicePositionText(viewport: Types.IViewport, index: number): string {
+    let point: readonly number[] | null | undefined;
+    let normal: readonly number[] | undefined;
+    if (this.volumeId !== null) {
+      const camera = viewport.getCamera();
+      point = camera.focalPoint;
+      normal = camera.viewPlaneNormal;
+    } else if (this.geometry.orientation) {
+      point = this.geometry.positions[index];
+      const o = this.geometry.orientation;
+      normal = [o[1]! * o[5]! - o[2]! * o[4]!, o[2]! * o[3]! - o[0]! * o[5]!, o[0]! * o[4]! - o[1]! * o[3]!];
+    }
+    if (!point || !normal) return '';
+    let axis = 0;
+    for (const k of [1, 2]) if (Math.abs(normal[k] ?? 0) > Math.abs(normal[axis] ?? 0)) axis = k;
+    return `${['x', 'y', 'z'][axis]} ${(point[axis] ?? 0).toFixed(1)} mm`;
   }
 
   private setActiveViewport(viewportId: string | null): void {
@@ -612,6 +736,7 @@ export class StudyViewer implements ViewerModule {
     this.segmentationModule.destroy();
     this.measurementsModule.destroy();
     this.aiModule.destroy();
+    this.heatmapModule.destroy();
     this.teardownViewports();
     this.releaseSeries();
     ToolGroupManager.destroyToolGroup(this.toolGroupId);
