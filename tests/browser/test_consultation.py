@@ -146,3 +146,117 @@ def test_consultation_request_room_call_and_opinion(open_session: Any, consult_w
     expect(consultant.page.locator(".consult-room")).to_have_attribute("data-room", "ended")
     consultant.goto(f"/patients/{patient.id}")
     expect(consultant.page.locator("[data-state=not-found]")).to_be_visible()
+
+
+PHONE = (390, 844)
+
+
+def _overflow_x(page: Any) -> int:
+    """How far the page is wider than the screen (0: no horizontal scrolling)."""
+    return int(page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth"))
+
+
+def _requested(world: World, consultant: Any) -> int:
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from consultations.services import consultation_request
+
+    consultation = consultation_request(
+        requested_by=world.clinician, patient_id=world.patient.pk, question="Segment 7 lesion on the phone: LI-RADS 5?",
+        urgency="urgent", consultant_id=consultant.pk, expires_at=timezone.now() + dt.timedelta(hours=2))
+    return consultation.pk
+
+
+def _analysis_with_finding(world: World) -> tuple[int, int]:
+    from inference.models import AnalysisRequest, ImagingFinding
+
+    analysis = AnalysisRequest.objects.create(patient=world.patient, requested_by=world.clinician,
+                                              idempotency_key="room-phone", status="running", progress=20,
+                                              current_step="model")
+    finding = ImagingFinding.objects.create(
+        analysis=analysis, patient=world.patient, kind="lesion", step_key="imaging:liver:", source_ref="lesion:1",
+        model_key="liver_ct_seg", model_version="2.1.0", label="liver_lesion",
+        proposed={"longest_axial_diameter_mm": 21.0}, values={"longest_axial_diameter_mm": 21.0})
+    return analysis.pk, finding.pk
+
+
+def _progress(analysis_id: int, patient_id: int, value: int) -> None:
+    from cdss.core.events import event_publish, patient_group
+
+    event_publish(groups=[patient_group(patient_id)], event_type="analysis.progress",
+                  payload={"request_id": analysis_id, "patient_id": patient_id, "status": "running", "step": "scoring",
+                           "progress": value, "error_code": None, "report_id": None})
+
+
+def test_phone_inbox_room_findings_and_opinion(open_session: Any, consult_world: tuple[World, Any, PhantomStudy]) -> None:
+    """At 390x844: the inbox, the room (video tiles stacked, chat usable, AI findings panel with
+    live progress, read-only for the consultant) and the opinion form, with no horizontal scroll."""
+    world, consultant_user, _phantom = consult_world
+    analysis_id, finding_id = off_loop(_analysis_with_finding, world)
+    consultation_id = off_loop(_requested, world, consultant_user)
+
+    consultant = open_session(consultant_user, viewport=PHONE, label="consultant-phone")
+    consultant.goto("/consultations")
+    row = consultant.page.locator("#consult-inbox .consult-row", has_text="on the phone")
+    expect(row).to_have_count(1)
+    assert _overflow_x(consultant.page) <= 0
+    accept = row.locator("[data-action=accept]")
+    box = accept.bounding_box()
+    assert box is not None and box["x"] + box["width"] <= PHONE[0]
+    consultant.snap("inbox-phone")
+    accept.click()
+    consultant.page.wait_for_url(re.compile(rf"/consultations/{consultation_id}$"))
+
+    clinician = open_session(world.clinician, label="clinician-desk")
+    clinician.goto(f"/consultations/{consultation_id}")
+    for side in (clinician, consultant):
+        expect(side.page.locator("#room-presence li")).to_have_count(2)
+    page = consultant.page
+    expect(page.locator(".consult-room")).to_have_attribute("data-room", "live")
+    assert _overflow_x(page) <= 0
+    # The video tiles stack: the local picture sits below the remote one, each within the screen.
+    remote, local = (page.locator(sel).bounding_box() for sel in ("#room-remote-video", "#room-local-video"))
+    assert remote is not None and local is not None
+    assert local["y"] >= remote["y"] + remote["height"] - 1, (remote, local)
+    assert remote["x"] + remote["width"] <= PHONE[0] and local["x"] + local["width"] <= PHONE[0]
+
+    # AI findings: model and version, status, read-only for the consultant; live progress.
+    item = page.locator(f"#room-findings [data-finding='{finding_id}']")
+    expect(item).to_contain_text("v2.1.0")
+    expect(item).to_contain_text("Proposed")
+    expect(item.locator("[data-decide]")).to_have_count(0)
+    expect(page.locator("#room-findings-readonly")).to_be_visible()
+    expect(page.locator("#room-findings-notice")).to_contain_text("supports, not replaces, clinical judgement")
+    off_loop(_progress, analysis_id, world.patient.pk, 55)
+    expect(page.locator(f"#room-findings [data-analysis='{analysis_id}']")).to_have_attribute("data-progress", "55")
+    # The clinician decides in the room; the consultant's panel follows.
+    clinician.page.locator(f"#room-findings [data-finding='{finding_id}'] [data-decide=accepted]").click()
+    expect(item).to_have_attribute("data-status", "accepted")
+    expect(item).to_contain_text("Accepted")
+    consultant.snap("room-phone-findings")
+
+    # The chat works one-handed: the field and button fit, and a message goes through.
+    page.locator("#room-message-input").scroll_into_view_if_needed()
+    send = page.locator("#room-message-send").bounding_box()
+    field_box = page.locator("#room-message-input").bounding_box()
+    assert send is not None and field_box is not None
+    assert field_box["x"] + field_box["width"] <= PHONE[0] and send["x"] + send["width"] <= PHONE[0]
+    page.fill("#room-message-input", "Reading it on my phone.")
+    page.click("#room-message-send")
+    expect(clinician.page.locator("#room-messages")).to_contain_text("Reading it on my phone.")
+    expect(page.locator("#room-messages > li")).to_have_count(1)
+    consultant.snap("room-phone-chat")
+
+    # The opinion form fits and signs.
+    for selector in ("#opinion-answer", "#opinion-recommendations", "#opinion-urgency", "#opinion-sign"):
+        page.locator(selector).scroll_into_view_if_needed()
+        control = page.locator(selector).bounding_box()
+        assert control is not None and control["x"] >= 0 and control["x"] + control["width"] <= PHONE[0], selector
+    page.fill("#opinion-answer", "LI-RADS 5, signed from a phone.")
+    page.select_option("#opinion-urgency", "urgent")
+    page.click("#opinion-sign")
+    expect(page.locator("#room-opinion .opinion")).to_contain_text("signed from a phone")
+    assert _overflow_x(page) <= 0
+    consultant.snap("room-phone-opinion")

@@ -143,3 +143,46 @@ export function clientKey(): string {
 export function failureText(error: unknown): string {
   return error instanceof ApiError ? errorText(error) : 'Something went wrong. Try again.';
 }
+
+export type FindingStatus = 'proposed' | 'accepted' | 'edited' | 'rejected';
+
+export interface RoomFinding {
+  readonly id: number;
+  readonly kind: string;
+  readonly label: string;
+  readonly status: FindingStatus;
+  readonly source: string;
+  readonly counts: boolean;
+  readonly model_key: string;
+  readonly model_name: string;
+  readonly model_version: string;
+  readonly values: Readonly<Record<string, number | string | null>>;
+  readonly series_uid: string;
+  readonly decided_by: string | null;
+  readonly decided_at: string | null;
+  readonly reason: string;
+}
+
+export interface RoomAnalysis {
+  readonly id: number;
+  readonly status: string;
+  readonly step: string;
+  readonly progress: number;
+  readonly created_at: string;
+  readonly report_id: number | null;
+  readonly findings: readonly RoomFinding[];
+}
+
+export interface RoomFindings {
+  readonly may_decide: boolean;
+  readonly notice: string;
+  readonly analyses: readonly RoomAnalysis[];
+}
+
+export function roomFindings(http: Http, consultationId: number): Promise<RoomFindings> {
+  return http.get(`/consultations/${consultationId}/room/findings/`);
+}
+
+export function findingDecide(http: Http, findingId: number, status: 'accepted' | 'rejected'): Promise<unknown> {
+  return http.post(`/findings/${findingId}/decide/`, { status });
+}

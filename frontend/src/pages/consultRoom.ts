@@ -16,6 +16,7 @@ import {
   ConsultApi, type Consultation, type Message, type RoomInfo, type RoomSeries, type Urgency,
   clientKey, failureText, urgencyLabel,
 } from './consultApi';
+import { type AnalysisEvent, RoomFindingsPanel } from './consultFindings';
 import { opinionElement } from './consultPanel';
 import { notFoundElement } from './patient';
 import './consult.css';
@@ -45,7 +46,8 @@ type RoomEvent =
   | { type: 'message.created'; thread_id: number; message_id: number }
   | { type: 'message.read'; thread_id: number; user_id: number; message_id: number }
   | { type: 'consultation.changed'; consultation_id: number; status: string }
-  | { type: 'room.error'; code: string; message: string };
+  | { type: 'room.error'; code: string; message: string }
+  | AnalysisEvent;
 
 interface Instance {
   readonly sop: string;
@@ -434,6 +436,9 @@ export async function consultRoomPage(ctx: AppContext, route: { consultationId: 
     }).catch((error: unknown) => ctx.announce(failureText(error), 'error')).finally(() => { sendButton.disabled = false; });
   });
 
+  // --- AI findings and analysis progress ---------------------------------------------------------
+  const findings = new RoomFindingsPanel(ctx.api.http, consultation.id, (text, kind) => ctx.announce(text, kind));
+
   // --- call -------------------------------------------------------------------------------------
   const call = new RoomCall(room.ice_servers, (to, data) => send({ type: 'rtc.signal', to, data }), other);
 
@@ -485,7 +490,7 @@ export async function consultRoomPage(ctx: AppContext, route: { consultationId: 
       h('p', { class: 'muted small' }, `${urgencyLabel(consultation.urgency)} · ${consultation.identifiable ? 'identifiable' : 'de-identified'} · until ${dateTimeFormat(consultation.expires_at)}`),
       status),
     h('div', { class: 'room-grid' },
-      h('div', { class: 'room-main' }, h('div', { class: 'room-bar' }, presenterText, takeButton), viewer.element),
+      h('div', { class: 'room-main' }, h('div', { class: 'room-bar' }, presenterText, takeButton), viewer.element, findings.element),
       h('aside', { class: 'room-side' },
         h('section', { 'aria-label': 'Participants' }, h('h2', { class: 'panel-title' }, 'In the room'), presence),
         call.element,
@@ -530,6 +535,12 @@ export async function consultRoomPage(ctx: AppContext, route: { consultationId: 
       case 'message.created':
         void fetchMessages();
         break;
+      case 'analysis.progress':
+      case 'analysis.status':
+      case 'report.ready':
+      case 'record.changed':
+        findings.onEvent(event);
+        break;
       case 'consultation.changed':
         if (event.status === 'closed' || event.status === 'declined') end('The consultation has ended.');
         break;
@@ -545,6 +556,7 @@ export async function consultRoomPage(ctx: AppContext, route: { consultationId: 
       element.dataset.room = 'live';
       status.textContent = 'Live';
       void fetchMessages();
+      void findings.load();  // what changed while the socket was down
     };
     ws.onmessage = (message: MessageEvent) => {
       try {
