@@ -13,16 +13,13 @@ Differences from 1.0.0 (``inference.training.imaging.cxr``):
   versions are compared on identical images; temperature, threshold, the uncertain band and the
   out-of-distribution limits are fitted on the inner validation split only.
 
-Stages: ``fit`` trains one network (one seed) and keeps its state under var/train;
-``card`` evaluates the fitted networks and writes the artefact and card
-(see ``inference.training.imaging.cxr_robust_card``).
-
-    python -m inference.training.imaging.cxr_robust fit --data DATA --seed 0
+Stages (``python -m inference.training.imaging.cxr_robust_card STAGE``): ``fit`` trains one network
+(one seed) and keeps its state under var/train; ``v100`` runs 1.0.0 on the held-out split and its
+shifts; ``card`` evaluates the fitted networks and writes the artefact and card.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import time
@@ -210,36 +207,3 @@ def fit(*, data: Path, seed: int, epochs: int | None = None) -> Path:
     (WORK_DIR / f"cxr_robust_seed{seed}.json").write_text(json.dumps(meta, indent=2))
     log(f"saved {path}")
     return path
-
-
-def main(argv: list[str] | None = None) -> None:
-    import django
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("stage", choices=["fit", "card", "v100"])
-    parser.add_argument("--data", type=Path, required=True)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--seeds", type=int, nargs="*", default=[0])
-    parser.add_argument("--epochs", type=int, default=None)
-    parser.add_argument("--out", type=Path, default=None)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--no-django", action="store_true", help="skip django.setup() (settings only)")
-    parser.add_argument("--limit", type=int, default=None, help="card: at most N images per split (smoke run)")
-    args = parser.parse_args(argv)
-    if not args.no_django:
-        django.setup()
-    common.threads_set(args.threads)
-    if args.stage == "fit":
-        fit(data=args.data, seed=args.seed, epochs=args.epochs)
-    elif args.stage == "v100":
-        from inference.training.imaging.cxr_robust_card import v100_precompute
-
-        v100_precompute(data=args.data)
-    else:
-        from inference.training.imaging.cxr_robust_card import card_run
-
-        card_run(data=args.data, seeds=args.seeds, out_root=args.out, limit=args.limit)
-
-
-if __name__ == "__main__":
-    main()

@@ -6,11 +6,14 @@ numbers in the card, for both versions side by side, clean and under exposure/no
 Evaluation goes through the serving preprocessing (``inference.runtime.cxr.cxr_input``), so the
 card describes what is served.
 
-    python -m inference.training.imaging.cxr_robust card --data DATA --seeds 0
+    python -m inference.training.imaging.cxr_robust_card fit --data DATA --seed 0
+    python -m inference.training.imaging.cxr_robust_card v100 --data DATA
+    python -m inference.training.imaging.cxr_robust_card card --data DATA --seeds 0
 """
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import math
@@ -30,7 +33,7 @@ from inference.runtime.networks import network_build
 from inference.runtime.preprocessing import clahe
 from inference.training.imaging import common
 from inference.training.imaging.cxr import KEY, WORK_DIR, _logger, dataset_load, splits_make
-from inference.training.imaging.cxr_robust import AUGMENTATION, CONFIG, VERSION, architecture
+from inference.training.imaging.cxr_robust import AUGMENTATION, CONFIG, VERSION, architecture, fit
 
 SHIFTS: list[tuple[str, float]] = [
     ("none", 0.0),
@@ -368,8 +371,9 @@ def card_run(*, data: Path, seeds: list[int], out_root: Path | None, limit: int 
                   "covariance); limit = 99.5th percentile on the inner validation split; plus image statistics "
                   "(chroma, left-right symmetry, dynamic range) outside the training range (0.5th percentile)",
     }
-    command = f"python -m inference.training.imaging.cxr_robust fit --data {data} --seed {seed} && " \
-              f"python -m inference.training.imaging.cxr_robust card --data {data} --seeds {' '.join(map(str, seeds))}"
+    module = "python -m inference.training.imaging.cxr_robust_card"
+    command = f"{module} fit --data {data} --seed {seed} && {module} v100 --data {data} && " \
+              f"{module} card --data {data} --seeds {' '.join(map(str, seeds))}"
     card = {
         "key": KEY, "version": VERSION, "name": "Paediatric chest X-ray pneumonia classifier (shift-robust)",
         "task": "classification", "modality": old_card.data["modality"], "classes": ["NORMAL", "PNEUMONIA"],
@@ -519,3 +523,32 @@ sensitivity {_pct(u["sensitivity_decided"])}, specificity {_pct(u["specificity_d
 shared 2-core CPU). Not done: grouped k-fold CV of the 1.1.0 recipe, an ensemble and TTA (CPU budget); the single
 seed was chosen on the inner validation split.
 """
+
+
+def main(argv: list[str] | None = None) -> None:
+    import django
+
+    parser = argparse.ArgumentParser(description="cxr_pneumonia 1.1.0: fit, 1.0.0 comparison, card")
+    parser.add_argument("stage", choices=["fit", "card", "v100"])
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, nargs="*", default=[0])
+    parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--no-django", action="store_true", help="skip django.setup() (settings only)")
+    parser.add_argument("--limit", type=int, default=None, help="card: at most N images per split (smoke run)")
+    args = parser.parse_args(argv)
+    if not args.no_django:
+        django.setup()
+    common.threads_set(args.threads)
+    if args.stage == "fit":
+        fit(data=args.data, seed=args.seed, epochs=args.epochs)
+    elif args.stage == "v100":
+        v100_precompute(data=args.data)
+    else:
+        card_run(data=args.data, seeds=args.seeds, out_root=args.out, limit=args.limit)
+
+
+if __name__ == "__main__":
+    main()
