@@ -109,7 +109,10 @@ def id_token_claims(*, registration: EhrRegistration, config: SmartConfiguration
             raise LaunchFailed("The EHR publishes no keys to check the id_token with.")
         decoded = jwt.decode(id_token, keys, algorithms=algorithms)
         claims = dict(decoded.claims)
-        jwt.JWTClaimsRegistry(aud={"essential": True, "value": registration.client_id}, exp={"essential": True}).validate(claims)
+        expected: dict[str, Any] = {"aud": {"essential": True, "value": registration.client_id}, "exp": {"essential": True}}
+        if config.issuer:
+            expected["iss"] = {"essential": True, "value": config.issuer}
+        jwt.JWTClaimsRegistry(**expected).validate(claims)
     except (JoseError, ValueError) as exc:
         raise LaunchFailed("The id_token did not verify.") from exc
     return claims

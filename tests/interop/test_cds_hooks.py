@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 import uuid
@@ -10,6 +11,7 @@ from typing import Any
 import jsonschema
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from cdss.audit.models import AuditEvent
 from interop.sim.server import EhrSimulator
@@ -172,3 +174,28 @@ def test_ai_findings_awaiting_review_card(world: World, sim: EhrSimulator) -> No
     card = _by_summary(cards, "AI findings awaiting review: 1")
     assert "liver_seg 1.2.0" in card["detail"] and "not replaces" in card["detail"]
     assert card["links"][0]["appContext"].endswith("view=findings")
+
+
+def test_child_pugh_takes_the_grades_from_the_local_record(world: World, sim: EhrSimulator) -> None:
+    from patients.models import ClinicalFinding
+
+    register(sim, world=world, redirect_uri="http://testserver/smart/callback")
+    ClinicalFinding.objects.create(patient=world.patient, assessed_on=timezone.localdate(), ascites="slight", encephalopathy="none")
+    card = _by_summary(_post(sim, _body(sim, prefetch=True)).json()["cards"], "Child-Pugh")
+    assert card["summary"] == "Child-Pugh: 8, class B" and card["indicator"] == "warning"
+    assert f"ascites: slight ({timezone.localdate().isoformat()})" in card["detail"]
+    assert "clinical findings from the CDSS record" in card["detail"]
+
+
+def test_recent_liver_imaging_means_no_surveillance_card(world: World, sim: EhrSimulator) -> None:
+    register(sim, world=world, redirect_uri="http://testserver/smart/callback")
+    body = _body(sim, prefetch=True)
+    body["prefetch"]["imaging"] = {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": {
+        "resourceType": "ImagingStudy", "id": "us1", "status": "available", "subject": {"reference": "Patient/ehr-7"},
+        "started": (timezone.now() - dt.timedelta(days=30)).isoformat(),
+        "modality": [{"system": "http://dicom.nema.org/resources/ontology/DCM", "code": "US"}]}}]}
+    cards = _post(sim, body).json()["cards"]
+    assert not [c for c in cards if c["summary"].startswith("HCC surveillance")]
+    body["prefetch"]["conditions"] = None  # the EHR found no Condition at all
+    body["prefetch"]["imaging"] = None
+    assert not [c for c in _post(sim, body).json()["cards"] if c["summary"].startswith("HCC surveillance")]

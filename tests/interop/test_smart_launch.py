@@ -57,6 +57,13 @@ def test_ehr_launch_opens_the_portal_on_the_launched_patient_only(world: World, 
     assert client.get("/api/v1/patients/").status_code == 403
     assert client.get("/api/v1/analyses/", {"patient": same_team.pk}).status_code == 403
     assert client.get(f"/api/v1/patients/{world.other_patient.pk}/").status_code == 403
+    # The FHIR API in this session: the launched patient only.
+    assert client.get("/fhir/ImagingStudy", {"patient": same_team.pk}).status_code == 403
+    from imaging.models import ImagingStudy
+
+    ImagingStudy.objects.create(patient=same_team, study_instance_uid="1.2.3.4.5", link_source="upload")
+    assert client.get("/fhir/ImagingStudy").json()["total"] == 0  # the same-team patient's study is not listed
+    assert client.get("/fhir/metadata").status_code == 200
     assert AuditEvent.objects.filter(object_type="smart_launch", outcome="success", patient_id=world.patient.pk).exists()
     assert AuditEvent.objects.filter(object_type="ehr_context", outcome="denied").count() >= 4
 
