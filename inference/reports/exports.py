@@ -18,7 +18,13 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from inference.models import Report
-from inference.reports.key_images import InstanceFetch, KeyImage, key_images_for_document
+from inference.reports.key_images import (
+    HeatmapImage,
+    InstanceFetch,
+    KeyImage,
+    heatmap_images_for_document,
+    key_images_for_document,
+)
 from inference.reports.presentation import (
     ReportDocument,
     category_text,
@@ -36,29 +42,16 @@ _FONT_CANDIDATES = (
 _ASCII_FALLBACK = {"\u2079": "^9", "\u00b3": "^3", "\u25b2": "^", "\u25bc": "v", "\u2265": ">=", "\u2264": "<=", "\u2212": "-"}
 
 
-def _document_with_images(report: Report, fetch: InstanceFetch | None) -> tuple[ReportDocument, dict[tuple[int, int], KeyImage]]:
+def _document_with_images(
+    report: Report, fetch: InstanceFetch | None,
+) -> tuple[ReportDocument, dict[tuple[int, int], KeyImage], dict[tuple[int, int], HeatmapImage]]:
     document = report_document(report)
-    return document, key_images_for_document(document, report.content, fetch=fetch)
-
-
-def _heatmaps(content: dict[str, Any], series_uid: str) -> list[bytes]:
-    """The classification heatmaps the imaging step kept in the report (PNG data URLs)."""
-    out = []
-    for finding in content.get("imaging_findings", []):
-        if not isinstance(finding, dict) or str(finding.get("series_uid")) != series_uid:
-            continue
-        for prediction in (finding.get("findings") or {}).get("predictions", []):
-            ref = prediction.get("heatmap_ref") if isinstance(prediction, dict) else None
-            if isinstance(ref, str) and ref.startswith("data:image/png;base64,"):
-                try:
-                    out.append(base64.b64decode(ref.split(",", 1)[1], validate=True))
-                except ValueError:
-                    continue
-    return out
+    return (document, key_images_for_document(document, report.content, fetch=fetch),
+            heatmap_images_for_document(document, report.content, fetch=fetch))
 
 
 def report_html(report: Report, *, fetch: InstanceFetch | None = None) -> str:
-    document, images = _document_with_images(report, fetch)
+    document, images, heatmap_images = _document_with_images(report, fetch)
     blocks = []
     for index, block in enumerate(document.imaging):
         lesions = []
@@ -69,7 +62,11 @@ def report_html(report: Report, *, fetch: InstanceFetch | None = None) -> str:
                 "image": ("data:image/png;base64," + base64.b64encode(image.png).decode()) if image and image.png else None,
                 "caption": image.caption if image else "",
             })
-        heatmaps = ["data:image/png;base64," + base64.b64encode(png).decode() for png in _heatmaps(report.content, block.series_uid)]
+        heatmaps = []
+        for heatmap in block.heatmaps:
+            shown = heatmap_images.get((index, heatmap.number))
+            heatmaps.append({"number": heatmap.number, "result": heatmap.result, "caption": shown.caption if shown else heatmap.caveat,
+                             "image": ("data:image/png;base64," + base64.b64encode(shown.png).decode()) if shown else heatmap.image})
         blocks.append({"block": block, "lesions": lesions, "heatmaps": heatmaps})
     return render_to_string("inference/report_print.html", {
         "doc": document, "blocks": blocks, "printed_at": timezone.now(),
@@ -121,7 +118,7 @@ def report_pdf(report: Report, *, fetch: InstanceFetch | None = None) -> bytes:
         TableStyle,
     )
 
-    document, images = _document_with_images(report, fetch)
+    document, images, heatmap_images = _document_with_images(report, fetch)
     regular, bold, italic, _covered = _pdf_fonts()
     header = document.header
     t = _pdf_text
@@ -210,12 +207,18 @@ def report_pdf(report: Report, *, fetch: InstanceFetch | None = None) -> bytes:
                     story.append(p(image.caption, small))
         if block.predictions:
             story.append(table([["Finding", "Result"], *[[r.label, r.value] for r in block.predictions]], [0.4, 0.6]))
-            for number, heatmap in enumerate(_heatmaps(report.content, block.series_uid), start=1):
-                picture = Image(io.BytesIO(heatmap))
-                picture.drawWidth = 60 * mm
+            # Each heatmap as a key image beside the probability it explains, with the card's caveat.
+            for heatmap in block.heatmaps:
+                shown = heatmap_images.get((index, heatmap.number))
+                if shown is None:
+                    continue
+                picture = Image(io.BytesIO(shown.png))
+                picture.drawWidth = min(0.62 * width, 110 * mm)
                 picture.drawHeight = picture.drawWidth * picture.imageHeight / picture.imageWidth
-                story.append(KeepTogether([Spacer(1, 4), p(f"Heatmap, image {number}", h3), picture,
-                                           p("Where the model looked (Grad-CAM); not an outline of the finding.", small)]))
+                beside = [p(f"Heatmap, image {heatmap.number}", h3), p(heatmap.result), Spacer(1, 3), p(shown.caption, small)]
+                story.append(KeepTogether([Spacer(1, 4), Table(
+                    [[picture, beside]], colWidths=[picture.drawWidth + 4 * mm, width - picture.drawWidth - 4 * mm],
+                    style=TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0)]))]))
     if document.staging:
         story.append(p("Staging", h3))
         story.append(table([[r.label, r.value] for r in document.staging], [0.4, 0.6], head=False))

@@ -221,3 +221,134 @@ def key_images_for_document(document: Any, content: dict[str, Any], *, fetch: In
         for number, image in key_images_for_block(block, lesions_raw=lesions_raw, fetch=fetch).items():
             out[(index, number)] = image
     return out
+
+
+# --- heatmaps of image classifications ---------------------------------------------------------
+
+HEATMAP_ALPHA = 0.55  # at the hottest point; cold regions leave the radiograph as it is
+
+
+def _heatmap_grey(data_url: str) -> NDArray[np.float32] | None:
+    import base64
+
+    if not data_url.startswith("data:image/png;base64,"):
+        return None
+    try:
+        raw = base64.b64decode(data_url.split(",", 1)[1], validate=True)
+        grey = np.asarray(Image.open(io.BytesIO(raw)).convert("L"), dtype=np.float32) / 255.0
+    except (ValueError, OSError, IndexError):
+        return None
+    return grey
+
+
+def _jet(values: NDArray[np.float32]) -> NDArray[np.uint8]:
+    """Blue (cold) to red (hot), the colours radiologists read heatmaps in."""
+    x = np.clip(values, 0.0, 1.0)
+    rgb = np.stack([np.clip(1.5 - np.abs(4 * x - 3), 0, 1), np.clip(1.5 - np.abs(4 * x - 2), 0, 1),
+                    np.clip(1.5 - np.abs(4 * x - 1), 0, 1)], axis=-1)
+    return (rgb * 255).astype(np.uint8)
+
+
+def _png(array: NDArray[np.uint8]) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
+
+
+def heatmap_colour_data_url(data_url: str) -> str:
+    """The stored grey heatmap (0 cold .. 255 hot) in colour, as a PNG data URL ("" if unreadable)."""
+    import base64
+
+    grey = _heatmap_grey(data_url)
+    if grey is None:
+        return ""
+    return "data:image/png;base64," + base64.b64encode(_png(_jet(grey))).decode()
+
+
+def _radiograph_grey(ds: Any) -> NDArray[np.uint8]:
+    """The radiograph for display: its VOI window when it has one, else the 1st-99th percentiles."""
+    from pydicom.pixels import apply_voi_lut
+
+    pixels = np.asarray(ds.pixel_array, dtype=np.float32)
+    if pixels.ndim == 3 and pixels.shape[-1] == 3:
+        pixels = pixels.mean(axis=-1)
+    elif pixels.ndim == 3:
+        pixels = pixels[0]
+    try:
+        windowed = np.asarray(apply_voi_lut(pixels, ds), dtype=np.float32) if "WindowCenter" in ds else pixels
+    except (ValueError, KeyError, IndexError):
+        windowed = pixels
+    low, high = np.percentile(windowed, (1, 99))
+    scaled = np.clip((windowed - low) / max(float(high - low), 1e-6), 0, 1)
+    if str(getattr(ds, "PhotometricInterpretation", "")) == "MONOCHROME1":
+        scaled = 1.0 - scaled
+    return np.asarray(scaled * 255, dtype=np.uint8)
+
+
+def heatmap_key_image_render(*, radiograph: NDArray[np.uint8], heatmap: NDArray[np.float32]) -> bytes:
+    """PNG: the radiograph, and beside it the same radiograph with the heatmap laid over it.
+
+    The model saw the image squeezed to a square, so the map is stretched back to the image's
+    own proportions."""
+    rows, cols = radiograph.shape
+    scale = PANEL_PX / max(rows, cols)
+    size = (max(1, round(cols * scale)), max(1, round(rows * scale)))
+    grey = np.asarray(Image.fromarray(radiograph).resize(size, Image.Resampling.BILINEAR), dtype=np.float32)
+    heat = np.asarray(Image.fromarray((heatmap * 255).astype(np.uint8)).resize(size, Image.Resampling.BILINEAR),
+                      dtype=np.float32) / 255.0
+    base = np.stack([grey] * 3, axis=-1)
+    alpha = (HEATMAP_ALPHA * heat)[..., None]
+    overlay = (base * (1 - alpha) + _jet(heat).astype(np.float32) * alpha).astype(np.uint8)
+    canvas = np.full((size[1], size[0] * 2 + 8, 3), 255, dtype=np.uint8)
+    canvas[:, : size[0]] = base.astype(np.uint8)
+    canvas[:, size[0] + 8:] = overlay
+    return _png(canvas)
+
+
+@dataclass(frozen=True)
+class HeatmapImage:
+    png: bytes
+    caption: str
+
+
+def _stored_heatmaps(content: dict[str, Any]) -> dict[tuple[str, str], str]:
+    """The grey heatmaps the imaging step kept, by (series, classified image)."""
+    out: dict[tuple[str, str], str] = {}
+    for finding in content.get("imaging_findings", []):
+        if not isinstance(finding, dict):
+            continue
+        for prediction in (finding.get("findings") or {}).get("predictions", []):
+            if isinstance(prediction, dict) and isinstance(prediction.get("heatmap_ref"), str):
+                out[(str(finding.get("series_uid")), str(prediction.get("sop_instance_uid") or ""))] = prediction["heatmap_ref"]
+    return out
+
+
+def heatmap_images_for_document(
+    document: Any, content: dict[str, Any], *, fetch: InstanceFetch | None = None,
+) -> dict[tuple[int, int], HeatmapImage]:
+    """Key images of the classified images: {(block index, heatmap number): image}. The
+    radiograph comes from the PACS; without it the heatmap is shown alone and the caption says so."""
+    stored_refs = _stored_heatmaps(content)
+    out: dict[tuple[int, int], HeatmapImage] = {}
+    get: InstanceFetch | None = fetch
+    for index, block in enumerate(document.imaging):
+        for heatmap in block.heatmaps:
+            stored = _heatmap_grey(stored_refs.get((block.series_uid, heatmap.sop_instance_uid), ""))
+            if stored is None:
+                continue
+            try:
+                if not (block.study_uid and heatmap.sop_instance_uid):
+                    raise LookupError("no image reference")
+                if get is None:
+                    get = pacs_fetch()
+                ds = get(block.study_uid, block.series_uid, heatmap.sop_instance_uid)
+                png = heatmap_key_image_render(radiograph=_radiograph_grey(ds), heatmap=stored)
+                caption = (f"Image {heatmap.number}: the radiograph (left) and the model's heatmap over it (right; red: "
+                           f"where the model looked most). {heatmap.caveat}")
+            except Exception as exc:  # the PACS is down or the image is gone: the heatmap alone
+                logger.warning("key images: radiograph unavailable (%s)", type(exc).__name__)
+                png = _png(_jet(stored))
+                caption = (f"Image {heatmap.number}: the model's heatmap alone (the radiograph could not be read from "
+                           f"the image archive). {heatmap.caveat}")
+            out[(index, heatmap.number)] = HeatmapImage(png, caption)
+    return out

@@ -253,6 +253,18 @@ class Lesion:
 
 
 @dataclass(frozen=True)
+class Heatmap:
+    """The model's heatmap of one classified image, shown beside its probability."""
+
+    number: int
+    result: str  # "Probability of pneumonia 91.3 % — above the model's threshold (50 %)"
+    image: str  # PNG data URL: the heatmap in colour (the PDF lays it over the radiograph)
+    caveat: str  # from the model card: what the map is and is not
+    sop_instance_uid: str  # the classified image (for the key image and the viewer link), never shown
+    viewer_href: str | None
+
+
+@dataclass(frozen=True)
 class ImagingBlock:
     title: str  # series description · modality · date
     study: str
@@ -266,6 +278,7 @@ class ImagingBlock:
     seg_series_uid: str
     seg_instance_uid: str
     instance_uids: list[str]
+    heatmaps: list[Heatmap] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -333,7 +346,7 @@ class ReportDocument:
     def visible_strings(self) -> Iterable[str]:
         """Every text a reader sees (tests check that none of it is an internal key)."""
         hidden = {"state", "score", "series_uid", "study_uid", "seg_series_uid", "seg_instance_uid", "instance_uids",
-                  "viewer_href", "key_slice", "key_instance_uid", "weights_sha256"}
+                  "viewer_href", "key_slice", "key_instance_uid", "weights_sha256", "sop_instance_uid", "image"}
 
         def walk(node: Any) -> Iterable[str]:
             if isinstance(node, dict):
@@ -381,6 +394,7 @@ class DocumentContext:
     series: Mapping[str, SeriesInfo] = field(default_factory=dict)
     analyte_name: Callable[[str], str | None] = lambda code: None
     imaging_model_name: Callable[[str], str | None] = lambda key: None
+    heatmap_caveat: Callable[[str], str | None] = lambda key: None
 
 
 # --- sections --------------------------------------------------------------------------------
@@ -574,6 +588,7 @@ def _imaging(content: Mapping[str, Any], ctx: DocumentContext) -> tuple[list[Ima
             notes.append("Diameter: longest axial diameter. Confidence: the model's confidence that the region is "
                          "a lesion (its card says how it is computed); it is not a probability of malignancy.")
         predictions: list[Row] = []
+        heatmaps: list[Heatmap] = []
         for prediction in body.get("predictions", []):
             if not isinstance(prediction, Mapping):
                 continue
@@ -586,15 +601,35 @@ def _imaging(content: Mapping[str, Any], ctx: DocumentContext) -> tuple[list[Ima
                 verdict = f" — {verdict} the model's threshold" + (f" ({percent_text(threshold)})" if isinstance(threshold, (int, float)) else "")
             decided = _review_label(reviews.get((series_uid, f"prediction:{prediction.get('sop_instance_uid')}")))
             predictions.append(Row(f"Probability of {label}", f"{percent_text(probability)}{verdict}" + (f" · {decided}" if decided else "")))
+            coloured = _heatmap_image(prediction.get("heatmap_ref"))
+            if coloured:
+                instance_uid = str(prediction.get("sop_instance_uid") or "")
+                heatmaps.append(Heatmap(
+                    number=len(heatmaps) + 1, result=f"Probability of {label} {percent_text(probability)}{verdict}",
+                    image=coloured, caveat=ctx.heatmap_caveat(str(model.get("key", ""))) or HEATMAP_CAVEAT,
+                    sop_instance_uid=instance_uid, viewer_href=_viewer_href(info, series_uid, instance_uid or None, ctx.patient_id),
+                ))
         seg = raw.get("seg") or {}
         blocks.append(ImagingBlock(
             title=title, study=study, model=model_name + (f" v{model.get('version')}" if model.get("version") else ""),
             summary=summary, lesions=lesions, predictions=predictions, notes=notes, series_uid=series_uid,
             study_uid=info.study_uid if info else str(raw.get("study_uid") or ""),
             seg_series_uid=str(seg.get("series_uid") or ""), seg_instance_uid=str(seg.get("sop_instance_uid") or ""),
-            instance_uids=instances,
+            instance_uids=instances, heatmaps=heatmaps,
         ))
     return blocks, warnings
+
+
+HEATMAP_CAVEAT = "Where the model looked (Grad-CAM); not an outline of the finding."
+
+
+def _heatmap_image(ref: Any) -> str:
+    """The stored heatmap (a grey PNG data URL) in colour, or "" when there is none."""
+    if not isinstance(ref, str) or not ref.startswith("data:image/png;base64,"):
+        return ""
+    from inference.reports.key_images import heatmap_colour_data_url
+
+    return heatmap_colour_data_url(ref)
 
 
 def _small(raw: Any) -> bool:
@@ -931,6 +966,21 @@ def _card_name(key: str, version: str | None) -> str | None:
     return str(card.data.get("name") or "") or None
 
 
+@cache
+def _card_heatmap_caveat(key: str, version: str | None) -> str | None:
+    """What the model card says its heatmaps are (the limitation that names them)."""
+    from inference.registry import ModelNotFound, model_card_get
+
+    try:
+        card = model_card_get(key=key, version=version)
+    except ModelNotFound:
+        return None
+    for item in card.data.get("limitations") or []:
+        if isinstance(item, str) and re.search(r"grad-?cam|heatmap|saliency", item, re.I):
+            return item
+    return None
+
+
 def report_document(report: Any) -> ReportDocument:
     """The document of one report version, with names and series looked up now."""
     from cdss.accounts.models import User
@@ -964,6 +1014,9 @@ def report_document(report: Any) -> ReportDocument:
     def imaging_model_name(key: str) -> str | None:
         return _card_name(key, versions.get(key))
 
+    def heatmap_caveat(key: str) -> str | None:
+        return _card_heatmap_caveat(key, versions.get(key))
+
     ctx = DocumentContext(
         patient_name=f"{patient.family_name.upper()}, {patient.given_name}", mrn=patient.mrn,
         birth_date=patient.birth_date, sex=patient.sex, state=str(report.status), version=report.version,
@@ -972,6 +1025,6 @@ def report_document(report: Any) -> ReportDocument:
         requester=user_display_name(users.get(requester_id)) if requester_id else "",
         released_at=getattr(report, "released_at", None), content_sha256=report.content_sha256,
         integrity_ok=content_sha256(content) == report.content_sha256, patient_id=report.patient_id,
-        series=series, analyte_name=analyte_name, imaging_model_name=imaging_model_name,
+        series=series, analyte_name=analyte_name, imaging_model_name=imaging_model_name, heatmap_caveat=heatmap_caveat,
     )
     return document_build(content, ctx)

@@ -301,8 +301,86 @@ def test_chest_xray_report_prints_its_heatmap_and_a_draft_says_so_on_every_page(
     assert "Heatmap, image 1" in text and "Paediatric chest X-ray pneumonia classifier" in text
     assert "Draft: not signed." in text and text.count("DRAFT · NOT SIGNED") >= 1
     assert "Signed by not signed" in text and "Not signed." in text and world.clinician.get_full_name() in text
+    # Without the radiograph (no image in the archive) the heatmap is shown alone, and says so.
+    assert "the model's heatmap alone" in text and "Grad-CAM maps are coarse" in text
     html = report_html(report, fetch=MemoryPacs([]))
-    assert html.count(heatmap) == 1
+    assert html.count('class="heatmap"') == 1 and "the model&#x27;s heatmap alone" in html
+
+
+def _pdf_images(pdf: bytes) -> list[tuple[int, int]]:
+    """(width, height) in pixels of each image placed in the PDF."""
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as pdfium_c
+
+    document = pdfium.PdfDocument(io.BytesIO(pdf))
+    try:
+        return [tuple(obj.get_px_size()) for page in document
+                for obj in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE])]
+    finally:
+        document.close()
+
+
+def test_chest_xray_heatmap_is_a_key_image_over_the_radiograph_beside_its_probability(world: World) -> None:
+    import base64
+    import datetime as dt
+
+    import numpy as np
+    from PIL import Image
+    from pydicom.uid import generate_uid
+
+    from imaging.models import ImagingSeries, ImagingStudy, LinkSource
+    from inference.reports.content import content_sha256
+    from inference.reports.key_images import PANEL_PX
+    from tests.imaging.conftest import ct_dataset
+
+    study_uid, series_uid = generate_uid(), generate_uid()
+    radiograph = ct_dataset(study=study_uid, series=series_uid, patient_id=world.patient.mrn, rows=96, columns=80)
+    radiograph.Modality = "DX"
+    study = ImagingStudy.objects.create(patient=world.patient, study_instance_uid=study_uid, study_date=dt.date(2025, 1, 2),
+                                        description="Chest X-ray", modalities="DX", link_source=LinkSource.UPLOAD,
+                                        dicom_patient_id=world.patient.mrn)
+    ImagingSeries.objects.create(study=study, series_instance_uid=series_uid, modality="DX", description="AP chest")
+    hot = np.zeros((32, 32), dtype=np.uint8)
+    hot[4:12, 20:28] = 255  # hot in the upper right
+    buffer = io.BytesIO()
+    Image.fromarray(hot).save(buffer, format="PNG")
+    heatmap = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    sop = str(radiograph.SOPInstanceUID)
+    content: dict[str, Any] = {
+        "request": {"requested_by_user_id": world.clinician.pk, "requested_at": "2026-01-02T10:00:00+00:00"},
+        "inputs": {"imaging": [{"series_uid": series_uid, "sop_instance_uids": [sop]}]},
+        "imaging_findings": [{"kind": "classification", "series_uid": series_uid,
+                              "model": {"key": "cxr_pneumonia", "version": "1.0.0", "weights_sha256": "ab" * 32},
+                              "findings": {"predictions": [{"sop_instance_uid": sop, "label": "PNEUMONIA", "probability": 0.913,
+                                                            "threshold": 0.5, "positive": True, "heatmap_ref": heatmap}]}}],
+        "intended_use": "Supports, not replaces, a clinician's judgement.",
+    }
+    report = Report.objects.create(patient=world.patient, version=1, content=content, content_sha256=content_sha256(content),
+                                   created_by=world.clinician)
+    document = report_document(report)
+    [block] = document.imaging
+    [shown] = block.heatmaps
+    # The page's document: the heatmap in colour, the probability it explains, the card's caveat.
+    assert shown.result.startswith("Probability of pneumonia 91.3 %")
+    assert "Grad-CAM maps are coarse" in shown.caveat and "not a lesion outline" in shown.caveat
+    picture = np.asarray(Image.open(io.BytesIO(base64.b64decode(shown.image.split(",", 1)[1]))).convert("RGB")).astype(int)
+    assert picture[8, 24, 0] > 100 and picture[8, 24, 1] < 60 and picture[8, 24, 2] < 60  # hot: red
+    assert picture[24, 4, 2] > 120 and picture[24, 4, 0] < 80  # cold: blue
+    assert shown.viewer_href is not None and f"instance={sop}" in shown.viewer_href
+    assert not any(shown.image in text for text in document.visible_strings())
+
+    pacs = MemoryPacs([radiograph])
+    pdf = report_pdf(report, fetch=pacs)
+    text = _flat(" ".join(_pdf_pages(pdf, save_as="cxr-heatmap")))
+    assert "Heatmap, image 1" in text and "Probability of pneumonia 91.3 %" in text
+    assert "the radiograph (left) and the model's heatmap over it" in text and "Grad-CAM maps are coarse" in text
+    # The key image: radiograph and overlay side by side, at the radiograph's proportions.
+    height = PANEL_PX
+    width = round(80 * PANEL_PX / 96)
+    assert (2 * width + 8, height) in _pdf_images(pdf)
+    assert pacs.requests == [sop]
+    html = report_html(report, fetch=MemoryPacs([radiograph]))
+    assert 'class="heatmap"' in html and "Grad-CAM maps are coarse" in html
 
 
 def test_fhir_bundle_speaks_in_names(world: World, signed_liver_report: tuple[Report, MemoryPacs]) -> None:

@@ -154,7 +154,7 @@ export class Api {
     return this.http.post<FindingsDecided>(`/findings/${findingId}/decide/`, body);
   }
 
-  reportExportUrl(reportId: number, format: 'pdf' | 'fhir' | 'html'): string {
+  reportExportUrl(reportId: number, format: 'pdf' | 'fhir' | 'html' | 'dcm'): string {
     return this.http.api(`/reports/${reportId}/export/${format}/`);
   }
 }

@@ -67,3 +67,26 @@ export function releaseArea(report: Report, options: ReleaseOptions): HTMLElemen
   draw(report);
   return area;
 }
+
+/**
+ * The signed measurements as a DICOM SR in the image archive (inference/reports/dicom_sr.py):
+ * stored (with a download), still being stored (the worker retries while the archive is away),
+ * or none. Read from the report's ``dicom_sr`` field; a draft has none.
+ */
+export function srArea(report: Report, downloadUrl: string): HTMLElement | null {
+  const raw = (report as unknown as { dicom_sr?: { status?: string; documents?: unknown[] } }).dicom_sr;
+  const status = raw?.status ?? '';
+  if (report.status === 'draft' || !status || status === 'not_applicable') return null;
+  const area = h('p', { class: 'sr-area muted small', id: 'report-sr', 'data-sr-status': status });
+  if (status === 'stored') {
+    area.append('Reviewed measurements stored in the image archive as a DICOM structured report. ',
+      h('a', { href: downloadUrl, download: `report-${report.id}-v${report.version}-sr.dcm`, 'data-native': '', id: 'report-sr-download' },
+        'Download DICOM SR'));
+  } else if (status === 'pending') {
+    area.append('The reviewed measurements are being stored in the image archive as a DICOM structured report; '
+      + 'the signature does not depend on it.');
+  } else {
+    area.append('The DICOM structured report of these measurements could not be made; the signed report is unaffected.');
+  }
+  return area;
+}

@@ -168,6 +168,15 @@ export interface DocLesion {
   readonly viewer_href: string | null;
 }
 
+/** A classified image's heatmap: the image (a PNG data URL), the result it explains, the card's caveat. */
+export interface DocHeatmap {
+  readonly number: number;
+  readonly result: string;
+  readonly image: string;
+  readonly caveat: string;
+  readonly viewer_href: string | null;
+}
+
 export interface DocImaging {
   readonly title: string;
   readonly study: string;
@@ -177,6 +186,7 @@ export interface DocImaging {
   readonly predictions: readonly DocRow[];
   readonly notes: readonly string[];
   readonly series_uid: string;
+  readonly heatmaps: readonly DocHeatmap[];
 }
 
 export interface DocScore {
@@ -258,6 +268,17 @@ export function documentParse(raw: unknown): ReportDocument | null {
       return {
         title: text(b.title), study: text(b.study), model: text(b.model), summary: rows(b.summary),
         predictions: rows(b.predictions), notes: texts(b.notes), series_uid: text(b.series_uid),
+        heatmaps: asArray(b.heatmaps).map((raw) => {
+          const m = asRecord(raw);
+          const image = text(m.image);
+          const href = m.viewer_href;
+          return {
+            number: typeof m.number === 'number' ? m.number : 0, result: text(m.result), caveat: text(m.caveat),
+            // Only an inline PNG: the server embeds the image, nothing is fetched from elsewhere.
+            image: image.startsWith('data:image/png;base64,') ? image : '',
+            viewer_href: typeof href === 'string' && href.startsWith('/studies/') ? href : null,
+          };
+        }).filter((m) => m.image),
         lesions: asArray(b.lesions).map((l) => {
           const lesion = asRecord(l);
           const href = lesion.viewer_href;

@@ -13,15 +13,16 @@ import type { Report, ReportSummary } from '../api/types';
 import { formError, formShowErrors, textareaField } from '../components/form';
 import { reportCurrency } from '../components/analyses';
 import { FindingReview } from '../components/findingReview';
-import { releaseArea } from '../components/reportLifecycle';
+import { releaseArea, srArea } from '../components/reportLifecycle';
 import { stateEmpty, stateError, stateFor, stateLoading } from '../components/states';
 import { h, replace } from '../lib/dom';
 import { dateTimeFormat } from '../lib/format';
 import {
-  type DocImaging, type DocRow, type ReportDocument, asArray, asRecord, asText, documentParse,
+  type DocHeatmap, type DocImaging, type DocRow, type ReportDocument, asArray, asRecord, asText, documentParse,
 } from '../lib/report';
 import { type Route, routeHref } from '../lib/routes';
 import { notFoundElement } from './patient';
+import './report.css';
 
 function section(id: string, title: string, ...children: (HTMLElement | null)[]): HTMLElement {
   return h('section', { class: 'report-section', id, 'aria-labelledby': `${id}-title` },
@@ -73,7 +74,19 @@ function imagingBlock(block: DocImaging): HTMLElement {
         h('td', null, lesion.confidence), h('td', null, lesion.review || '—'))))) : null,
     ...block.notes.map((note) => h('p', { class: 'hint' }, note)),
     block.predictions.length ? rowsTable('Image findings', block.predictions, ['Finding', 'Result']) : null,
+    ...block.heatmaps.map(heatmapFigure),
   );
+}
+
+/** The model's heatmap as a key image beside the probability it explains, with the card's caveat. */
+function heatmapFigure(heatmap: DocHeatmap): HTMLElement {
+  return h('figure', { class: 'report-heatmap', 'data-heatmap': String(heatmap.number) },
+    h('img', { src: heatmap.image, alt: `Heatmap of image ${heatmap.number}: where the model looked`, width: 192, height: 192, class: 'report-heatmap-image' }),
+    h('figcaption', null,
+      h('strong', null, `Heatmap, image ${heatmap.number}`),
+      h('span', { class: 'report-heatmap-result' }, heatmap.result),
+      h('span', { class: 'report-heatmap-caveat' }, `${heatmap.caveat} Red: where the model looked most; blue: least.`),
+      heatmap.viewer_href ? h('a', { href: heatmap.viewer_href, class: 'report-heatmap-open' }, 'Open the image in the viewer') : null));
 }
 
 function findingsSection(doc: ReportDocument): HTMLElement {
@@ -251,7 +264,8 @@ export async function reportPage(ctx: AppContext, route: Route): Promise<Page> {
       recommendationsSection(doc),
       modelsSection(doc),
       section('report-signoff', 'Sign-off', signArea,
-        releaseArea(report, { api: ctx.api, canRelease: canEdit(ctx.me), announce: ctx.announce }), amendArea),
+        releaseArea(report, { api: ctx.api, canRelease: canEdit(ctx.me), announce: ctx.announce }),
+        srArea(report, ctx.api.reportExportUrl(report.id, 'dcm')), amendArea),
       h('p', { class: 'intended-use', id: 'intended-use' }, h('strong', null, 'Intended use. '), doc.intended_use),
     )
     : patientVersion(report);
