@@ -20,7 +20,7 @@ const STATUS_TEXT: Record<string, string> = {
   proposed: 'Proposed (not reviewed)', accepted: 'Accepted', edited: 'Edited', rejected: 'Rejected',
 };
 
-function valueText(key: string, value: number | string | null): string {
+export function findingValueText(key: string, value: number | string | null): string {
   if (value === null || value === undefined) return '';
   const unit = key.endsWith('_mm') ? ' mm' : key.endsWith('_ml') ? ' mL' : key.endsWith('_hu') ? ' HU' : '';
   const name = key.replace(/_(mm|ml|hu)$/, '').replace(/_/g, ' ');
@@ -107,7 +107,7 @@ export class RoomFindingsPanel {
   }
 
   private findingRow(finding: RoomFinding, mayDecide: boolean): HTMLElement {
-    const values = Object.entries(finding.values).map(([k, v]) => valueText(k, v)).filter(Boolean).join(', ');
+    const values = Object.entries(finding.values).map(([k, v]) => findingValueText(k, v)).filter(Boolean).join(', ');
     const model = finding.source === 'clinician' ? 'Entered by a clinician' : `${finding.model_name} v${finding.model_version}`;
     const actions = mayDecide && finding.status === 'proposed'
       ? h('span', { class: 'room-finding-actions' }, ...(['accepted', 'rejected'] as const).map((status) => {
