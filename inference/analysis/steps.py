@@ -143,6 +143,12 @@ def run_fusion(step: AnalysisStep, steps_in_hand: list[AnalysisStep] | None = No
     return fusion_compute(analysis, done, _imaging_findings(analysis, done))
 
 
+def lung_nodule_scores(*, patient: Any) -> dict[str, Any]:
+    from inference.risk.patient_scores import lung_nodule_scores as block
+
+    return block(patient=patient)
+
+
 def report_content(analysis: AnalysisRequest, done: dict[str, list[AnalysisStep]], fusion: dict[str, Any]) -> dict[str, Any]:
     risk = done[StepKind.RISK][0].result
     imaging = [s.result for s in done.get(StepKind.IMAGING, [])]
@@ -186,6 +192,7 @@ def report_content(analysis: AnalysisRequest, done: dict[str, list[AnalysisStep]
         "intended_use": INTENDED_USE,
         "generated_at": timezone.now().isoformat(),
     }
+    content["lung_nodules"] = lung_nodule_scores(patient=analysis.patient)  # record nodules, scored now
     return content
 
 

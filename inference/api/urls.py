@@ -10,6 +10,7 @@ from inference.api.findings import (
     PatientFindingsApi,
     ReportFindingsApi,
 )
+from inference.api.nodule_measure import SeriesNoduleMeasureApi
 from inference.api.patient_results import ExplanationCatalogueApi, PatientRecordExportApi, PatientResultsApi
 from inference.api.reports import (
     PatientReportListApi,
@@ -40,6 +41,7 @@ urlpatterns = [
     path("patients/<int:patient_id>/imaging-findings/", PatientFindingsApi.as_view(), name="patient-imaging-findings"),
     path("reports/<int:report_id>/export/<str:fmt>/", ReportExportApi.as_view(), name="report-export"),
     path("explanations/", ExplanationCatalogueApi.as_view(), name="explanations"),
+    path("imaging/series/<str:series_uid>/nodule-measure", SeriesNoduleMeasureApi.as_view(), name="series-nodule-measure"),
     path("patients/<int:patient_id>/results/", PatientResultsApi.as_view(), name="patient-results"),
     path("patients/<int:patient_id>/record/<str:fmt>/", PatientRecordExportApi.as_view(), name="patient-record-export"),
     path("cxr-intake/", CxrIntakeCreateApi.as_view(), name="cxr-intake"),

@@ -46,15 +46,18 @@ from patients.services.events import record_changed_publish
 LESION_LABELS = ("liver_lesion", "suspected_hcc", "suspected_metastasis", "cyst", "haemangioma", "other_benign")
 # Lesions with these labels count as tumours for staging (BCLC) and the lesion count.
 TUMOUR_LABELS = frozenset({"liver_lesion", "suspected_hcc", "suspected_metastasis"})
+# Lung nodule labels; an accepted or edited nodule is copied into the record's lung nodules.
+NODULE_LABELS = ("lung_nodule", "suspected_malignancy", "benign", "other")
 SEGMENTATION_LABELS = ("liver", "brain_tumour")
 # Values a clinician may correct, by kind, with their unit.
 EDITABLE_VALUES: dict[str, dict[str, str]] = {
     FindingKind.LESION: {"longest_axial_diameter_mm": "mm", "volume_ml": "mL"},
-    FindingKind.NODULE: {"longest_axial_diameter_mm": "mm", "volume_ml": "mL"},
+    FindingKind.NODULE: {"long_axis_mm": "mm", "short_axis_mm": "mm", "volume_mm3": "mm3"},
     FindingKind.SEGMENTATION: {"volume_ml": "mL"},
     FindingKind.CLASSIFICATION: {},
 }
-MAX_MEASURE = {"longest_axial_diameter_mm": 400.0, "volume_ml": 5000.0}
+MAX_MEASURE = {"longest_axial_diameter_mm": 400.0, "volume_ml": 5000.0, "long_axis_mm": 100.0, "short_axis_mm": 100.0,
+               "volume_mm3": 600_000.0}
 
 
 class FindingDecisionInvalid(ValidationFailed):
@@ -94,6 +97,19 @@ def _brain_tumour_values(findings: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _nodule_values(nodule: dict[str, Any]) -> dict[str, Any]:
+    """A detected lung nodule as the record's fields (type in the scores' words)."""
+    centre = nodule.get("centre_lps_mm") or [None, None, None]
+    values: dict[str, Any] = {
+        "nodule_type": {"ground-glass": "non_solid", "part-solid": "part_solid"}.get(str(nodule.get("type")), nodule.get("type")),
+        "centre_x_mm": centre[0], "centre_y_mm": centre[1], "centre_z_mm": centre[2],
+    }
+    for key in ("long_axis_mm", "short_axis_mm", "mean_diameter_mm", "volume_mm3", "mean_hu", "calcified", "upper_lobe",
+                "confidence", "key_slice", "slice_range"):
+        values[key] = nodule.get(key)
+    return values
+
+
 def _proposals(result: dict[str, Any]) -> list[tuple[str, str, str, dict[str, Any]]]:
     """(kind, source_ref, label, values) of each finding in one imaging step's result."""
     findings = result.get("findings") or {}
@@ -107,6 +123,9 @@ def _proposals(result: dict[str, Any]) -> list[tuple[str, str, str, dict[str, An
             out.append((FindingKind.LESION, f"lesion:{lesion.get('id')}", LESION_LABELS[0], _lesion_values(lesion)))
         if findings.get("tumour_detected"):  # brain_mri_seg: one finding for the segmented glioma
             out.append((FindingKind.SEGMENTATION, "brain_tumour", "brain_tumour", _brain_tumour_values(findings)))
+    elif result.get("kind") == "detection":
+        for nodule in findings.get("nodules") or []:
+            out.append((FindingKind.NODULE, f"nodule:{nodule.get('id')}", NODULE_LABELS[0], _nodule_values(nodule)))
     elif result.get("kind") == "classification":
         for prediction in findings.get("predictions") or []:
             out.append((FindingKind.CLASSIFICATION, f"prediction:{prediction.get('sop_instance_uid')}",
@@ -193,8 +212,10 @@ class Decision:
 
 
 def _labels_for(kind: str) -> tuple[str, ...] | None:
-    if kind in (FindingKind.LESION, FindingKind.NODULE):
+    if kind == FindingKind.LESION:
         return LESION_LABELS
+    if kind == FindingKind.NODULE:
+        return NODULE_LABELS
     if kind == FindingKind.SEGMENTATION:
         return SEGMENTATION_LABELS
     return None  # classifications keep the model's own label set; any short label is allowed
@@ -270,6 +291,7 @@ def findings_decide(*, actor: Any, analysis: AnalysisRequest, decisions: list[De
             audit_record(actor=actor, action=AuditAction.UPDATE, object_type="imaging_finding", object_id=finding.pk,
                          patient_id=analysis.patient_id, request=request,
                          detail={"decision": decision.status, "changes": changes, "reason": finding.reason})
+        _nodules_to_record(actor=actor, analysis=analysis, findings=list(locked.values()), request=request)
         draft = _draft_recompute(actor=actor, analysis=analysis, reports=reports, request=request)
         record_changed_publish(patient_id=analysis.patient_id, record="finding", action="decided", ids=sorted(locked))
     findings = list(ImagingFinding.objects.filter(analysis=analysis).select_related("decided_by").order_by("kind", "id"))
@@ -284,10 +306,13 @@ def finding_enter(
     report_require_signer(actor, what="enter findings")
     if kind not in (FindingKind.LESION, FindingKind.NODULE):
         raise FindingDecisionInvalid("A clinician enters lesions or nodules.", detail={"kind": kind})
-    if label not in LESION_LABELS:
-        raise FindingDecisionInvalid(f"Unknown label {label!r}.", detail={"labels": list(LESION_LABELS)})
+    labels = _labels_for(kind) or ()
+    if label not in labels:
+        raise FindingDecisionInvalid(f"Unknown label {label!r}.", detail={"labels": list(labels)})
     checked = _checked_values(kind, values)
-    if "longest_axial_diameter_mm" not in checked:
+    if kind == FindingKind.NODULE and "long_axis_mm" not in checked:
+        raise FindingDecisionInvalid("Give the nodule's long axis in mm.", detail={"field": "long_axis_mm"})
+    if kind == FindingKind.LESION and "longest_axial_diameter_mm" not in checked:
         raise FindingDecisionInvalid("Give the lesion's longest axial diameter in mm.", detail={"field": "longest_axial_diameter_mm"})
     with transaction.atomic():
         reports = report_patient_lock(analysis.patient_id)
@@ -307,9 +332,34 @@ def finding_enter(
                                        reason=finding.reason, label=label, values=checked)
         audit_record(actor=actor, action=AuditAction.CREATE, object_type="imaging_finding", object_id=finding.pk,
                      patient_id=analysis.patient_id, request=request, detail={"kind": kind, "label": label, "values": checked})
+        _nodules_to_record(actor=actor, analysis=analysis, findings=[finding], request=request)
         draft = _draft_recompute(actor=actor, analysis=analysis, reports=reports, request=request)
         record_changed_publish(patient_id=analysis.patient_id, record="finding", action="entered", ids=[finding.pk])
     return finding, draft
+
+
+def _nodules_to_record(*, actor: Any, analysis: AnalysisRequest, findings: list[ImagingFinding], request: Any) -> None:
+    """Counted nodule findings become the record's lung nodules (once each); a rejected one leaves
+    the record. A nodule without a type (one entered here, whose values are measurements only) is
+    not copied: the scores need the type, and the record's own API takes it with the nodule."""
+    from patients.models import LungNodule
+    from patients.services.nodules import lung_nodule_from_finding
+
+    for finding in findings:
+        if finding.kind != FindingKind.NODULE:
+            continue
+        if finding.status not in FINDING_COUNTED_STATUSES:
+            LungNodule.objects.filter(patient_id=analysis.patient_id, finding_id=finding.pk).delete()
+            continue
+        if not finding.values.get("nodule_type"):
+            continue
+        if finding.status == FindingStatus.EDITED:  # a corrected axis makes the stored mean stale
+            LungNodule.objects.filter(patient_id=analysis.patient_id, finding_id=finding.pk).delete()
+        lung_nodule_from_finding(
+            actor=actor, patient=analysis.patient, finding_id=finding.pk, observed_on=analysis.created_at.date(),
+            values=finding.values, series_uid=finding.series_uid, model_key=finding.model_key,
+            model_version=finding.model_version, request=request,
+        )
 
 
 def _draft_recompute(*, actor: Any, analysis: AnalysisRequest, reports: dict[int, Report], request: Any) -> Report | None:

@@ -12,13 +12,22 @@ source "clinician": BCLC needs only the count, the largest diameter and whether 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
 
 from inference.eligibility import age_years
-from patients.models import ClinicalFinding, GeneticFinding, LabObservation, LifestyleRecord, Patient
+from patients.models import (
+    ClinicalFinding,
+    GeneticFinding,
+    LabObservation,
+    LifestyleRecord,
+    LungNodule,
+    LungNoduleAssessment,
+    Patient,
+)
 
 _FINDING_FIELDS = (
     "ascites", "encephalopathy", "ecog_ps", "dialysis_twice_past_week", "cholestatic_disease",
@@ -96,6 +105,86 @@ def _lifestyle_modifiers(patient: Patient, since: dt.date) -> tuple[dict[str, An
     return values, used
 
 
+# The nodule fields the lung scores read, by record field (the scores call the type "type").
+_NODULE_SCORE_FIELDS = {
+    "nodule_type": "type", "long_axis_mm": "long_axis_mm", "short_axis_mm": "short_axis_mm",
+    "mean_diameter_mm": "mean_diameter_mm", "volume_mm3": "volume_mm3", "solid_component_mm": "solid_component_mm",
+    "upper_lobe": "upper_lobe", "spiculated": "spiculated", "status": "status", "prior_category": "prior_category",
+}
+_NODULE_CONTEXT_FIELDS = (
+    ("nodule_context", "nodule_context"), ("screening_exam", "lung_screening_exam"),
+    ("nodule_patient_risk", "nodule_patient_risk"), ("family_history_lung_cancer", "family_history_lung_cancer"),
+    ("emphysema", "emphysema"), ("known_cancer_or_immunosuppressed", "known_cancer_or_immunosuppressed"),
+    ("nodule_count", "nodule_count"),
+)
+
+
+def _lung_nodule_inputs(
+    patient: Patient, since: dt.date, as_of: dt.date
+) -> tuple[dict[str, Any], dict[str, str], list[dict[str, Any]]]:
+    """The lung scores' findings from the record: the nodules of the newest CT date in the window
+    (one scan; calcified nodules are benign and left out of the scores, as Lung-RADS, Brock and
+    Fleischner exclude them) and the newest stated value of each context field. Also the dates
+    used and, per scored nodule (in the order the scores index them), the record it came from."""
+    findings: dict[str, Any] = {}
+    dates: dict[str, str] = {}
+    refs: list[dict[str, Any]] = []
+    rows = LungNodule.objects.filter(patient=patient, observed_on__gte=since, observed_on__lte=as_of)
+    newest = rows.order_by("-observed_on").values_list("observed_on", flat=True).first()
+    if newest is not None:
+        nodules: list[dict[str, Any]] = []
+        for row in rows.filter(observed_on=newest).order_by("id"):
+            if row.calcified:
+                continue
+            nodule = {key: getattr(row, name) for name, key in _NODULE_SCORE_FIELDS.items() if getattr(row, name) not in (None, "")}
+            refs.append({"index": len(nodules), "record_id": row.pk, "finding_id": row.finding_id,
+                         "observed_on": newest.isoformat(), "type": row.nodule_type,
+                         "long_axis_mm": row.long_axis_mm, "mean_diameter_mm": row.mean_diameter_mm,
+                         "series_uid": row.series_uid, "source": "model" if row.model_key else "clinician"})
+            nodules.append(nodule)
+        findings["lung_nodules"] = nodules
+        dates["lung_nodules"] = newest.isoformat()
+    assessments = LungNoduleAssessment.objects.filter(patient=patient, assessed_on__gte=since, assessed_on__lte=as_of)
+    for assessment in assessments.order_by("assessed_on", "id"):
+        for name, key in _NODULE_CONTEXT_FIELDS:
+            value = getattr(assessment, name)
+            if value in (None, "") or (name == "nodule_count" and value < 1):
+                continue
+            findings[key] = value
+            dates[key] = assessment.assessed_on.isoformat()
+    return findings, dates, refs
+
+
+def _lung_scores_name_nodules(response: dict[str, Any], refs: list[dict[str, Any]]) -> None:
+    """Each lung score's per-nodule detail names the record nodule it refers to; the score's
+    ``nodule`` is the one that decided it (highest category or probability, largest band)."""
+    by_index = {ref["index"]: ref for ref in refs}
+    for score_id in ("lung_rads", "brock", "fleischner"):
+        score = (response.get("scores") or {}).get(score_id)
+        if not isinstance(score, dict):
+            continue
+        details = score.get("details") or {}
+        for item in details.get("nodules") or []:
+            if isinstance(item, dict) and item.get("index") in by_index:
+                item["record"] = by_index[item["index"]]
+        scored = [n for n in details.get("nodules") or [] if isinstance(n, dict) and "record" in n]
+        if score_id == "brock" and scored:
+            details["nodule"] = max(scored, key=lambda n: n.get("probability") or 0.0)["record"]
+        elif score_id == "lung_rads" and scored:
+            decisive = [n for n in scored if n.get("category") == score.get("category")]
+            details["nodule"] = (decisive or scored)[0]["record"]
+        elif score_id == "fleischner" and refs and details.get("size") is not None:
+            basis = details.get("size_basis")
+            size = details["size"]
+            for ref in refs:
+                mean = ref.get("mean_diameter_mm")
+                if basis != "volume_mm3" and mean is not None and math.floor(mean + 0.5) == size:
+                    details["nodule"] = ref
+                    break
+            else:
+                details["nodule"] = refs[0] if len(refs) == 1 else None
+
+
 def patient_score_request(*, patient: Patient, as_of: dt.datetime | None = None, window_days: int | None = None) -> dict[str, Any]:
     as_of = as_of or timezone.now()
     window = window_days if window_days is not None else settings.SCORES_LOOKBACK_DAYS
@@ -125,6 +214,11 @@ def patient_score_request(*, patient: Patient, as_of: dt.datetime | None = None,
                 if getattr(record, name) is not None:
                     context[name] = getattr(record, name)
                     finding_dates[name] = record.assessed_on.isoformat()
+    nodule_findings, nodule_dates, nodule_refs = _lung_nodule_inputs(patient, since.date(), as_of.date())
+    findings.update(nodule_findings)
+    finding_dates.update(nodule_dates)
+    if nodule_refs:
+        context["lung_nodule_records"] = nodule_refs
     modifiers = _genetic_modifiers(patient)
     lifestyle, _ = _lifestyle_modifiers(patient, since.date())
     modifiers.update(lifestyle)
@@ -164,6 +258,7 @@ def patient_scores_evaluate(
     if score_ids:
         body["scores"] = score_ids
     response = scores_evaluate(body)
+    _lung_scores_name_nodules(response, context.get("lung_nodule_records") or [])
     inputs_used = [{"kind": "observation", **o} for o in body["observations"]] + [
         {"kind": "finding", "name": name, "value": {**body["findings"], **context}[name], "date": date}
         for name, date in sorted(finding_dates.items())
@@ -179,3 +274,35 @@ def patient_scores_evaluate(
         "inputs_used": inputs_used,
         "learned": patient_learned_evaluate(body, facts=population),
     }
+
+
+LUNG_NODULE_SCORES = ("lung_rads", "brock", "fleischner")
+
+
+def lung_nodule_scores(*, patient: Patient, as_of: dt.datetime | None = None) -> dict[str, Any]:
+    """The report's and the patient page's lung nodule block: the record's nodules of the newest
+    scan and Lung-RADS, Brock and Fleischner computed from them, each naming the nodule it refers
+    to; empty when the record holds no nodule."""
+    from inference.risk.scores.registry import scores_evaluate
+
+    as_of = as_of or timezone.now()
+    body = patient_score_request(patient=patient, as_of=as_of)
+    context = body.pop("_context")
+    for private in ("_finding_dates", "_population"):
+        body.pop(private)
+    if "lung_nodules" not in body["findings"]:
+        return {}
+    refs = context.get("lung_nodule_records") or []
+    response = scores_evaluate({**body, "scores": list(LUNG_NODULE_SCORES)})
+    _lung_scores_name_nodules(response, refs)
+    scores: dict[str, Any] = {}
+    for score_id in LUNG_NODULE_SCORES:
+        score = response["scores"].get(score_id) or {}
+        details = score.get("details") or {}
+        scores[score_id] = {
+            "computable": bool(score.get("computable")), "value": score.get("value"), "category": score.get("category"),
+            "missing": score.get("missing", []), "reason": score.get("reason"), "nodule": details.get("nodule"),
+            "management_text": details.get("management_text"), "guideline_version": score.get("guideline_version"),
+        }
+    return {"as_of": as_of.isoformat(), "nodules": refs, "scores": scores,
+            "source": "the record's lung nodules (typed, or accepted from a model's findings)"}

@@ -137,3 +137,69 @@ def seg_dicom_from_volume(
         source_datasets=volume.datasets,
         model=model,
     )
+
+
+def seg_dicom_nodules_from_volume(
+    *, labels_zyx: NDArray[np.integer[Any]], volume: Volume, model: dict[str, Any], series_number: int = 902
+) -> pydicom.Dataset:
+    """SEG of lung nodules: one segment per nodule (label n -> segment n, "Lung nodule n")."""
+    if not volume.datasets:
+        raise ModelInputInvalid("a DICOM SEG needs a DICOM source series")
+    frames = np.ascontiguousarray(volume.from_internal(labels_zyx).transpose(2, 1, 0))
+    for ds in volume.datasets:
+        for name in _REQUIRED_SOURCE:
+            if ds.get(name) in (None, ""):
+                raise DicomAttributeMissing(f"source DICOM attribute {name} missing", detail={"attribute": name})
+    ids = [int(v) for v in np.unique(frames) if v > 0]
+    algorithm = hd.AlgorithmIdentificationSequence(
+        name=model["key"], family=codes.cid7162.ArtificialIntelligence, version=model["version"], source=MANUFACTURER
+    )
+    # a SEG needs at least one segment: an empty result is stored as an empty nodule segment
+    numbers = ids or [1]
+    segments = [
+        hd.seg.SegmentDescription(
+            segment_number=i + 1,
+            segment_label=f"Lung nodule {n}",
+            segmented_property_category=codes.SCT.MorphologicallyAbnormalStructure,
+            segmented_property_type=codes.SCT.Nodule,
+            algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC,
+            algorithm_identification=algorithm,
+            tracking_uid=hd.UID(),
+            tracking_id=f"nodule {n}",
+            anatomic_regions=[codes.SCT.Lung],
+        )
+        for i, n in enumerate(numbers)
+    ]
+    pixel = np.stack([frames == n for n in numbers], axis=-1).astype(np.uint8)
+    equipment = hd.ContributingEquipment(
+        manufacturer=MANUFACTURER,
+        purpose_of_reference=codes.DCM.ProcessingEquipment,
+        manufacturer_model_name=model["key"],
+        software_versions=model["version"],
+        device_serial_number=model["weights_sha256"][:16],
+        contribution_description=f"detection by model {model['key']} {model['version']} (parameters sha256 {model['weights_sha256']})",
+    )
+    try:
+        return hd.seg.Segmentation(
+            source_images=volume.datasets,
+            pixel_array=pixel,
+            segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
+            segment_descriptions=segments,
+            series_instance_uid=hd.UID(),
+            series_number=series_number,
+            sop_instance_uid=hd.UID(),
+            instance_number=1,
+            manufacturer=MANUFACTURER,
+            manufacturer_model_name=model["key"],
+            software_versions=model["version"],
+            device_serial_number=model["weights_sha256"][:16],
+            content_description=f"{model['key']} {model['version']}"[:64],
+            content_label="NODULESEG",
+            contributing_equipment=[equipment],
+            omit_empty_frames=False,
+        )
+    except (AttributeError, KeyError) as exc:
+        raise DicomAttributeMissing(
+            "source series lacks an attribute a SEG needs", detail={"error": str(exc)[:200]}
+        ) from exc
+

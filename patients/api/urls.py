@@ -1,6 +1,12 @@
 from django.urls import path
 
 from patients.api.interchange import PatientFhirExportApi, PatientImportApi, PatientSummaryApi
+from patients.api.nodules import (
+    LungNoduleAssessmentDetailApi,
+    LungNoduleAssessmentListApi,
+    LungNoduleDetailApi,
+    LungNoduleListApi,
+)
 from patients.api.observations import (
     AnalyteListApi,
     ObservationLatestApi,
@@ -32,6 +38,14 @@ urlpatterns = [
     path(f"{patient}lifestyle/<int:record_id>/", LifestyleRecordDetailApi.as_view(), name="lifestyle-record-detail"),
     path(f"{patient}findings/", ClinicalFindingListApi.as_view(), name="clinical-finding-list"),
     path(f"{patient}findings/<int:record_id>/", ClinicalFindingDetailApi.as_view(), name="clinical-finding-detail"),
+    path(f"{patient}lung-nodules/", LungNoduleListApi.as_view(), name="lung-nodule-list"),
+    path(f"{patient}lung-nodules/<int:record_id>/", LungNoduleDetailApi.as_view(), name="lung-nodule-detail"),
+    path(f"{patient}lung-nodule-assessments/", LungNoduleAssessmentListApi.as_view(), name="lung-nodule-assessment-list"),
+    path(
+        f"{patient}lung-nodule-assessments/<int:record_id>/",
+        LungNoduleAssessmentDetailApi.as_view(),
+        name="lung-nodule-assessment-detail",
+    ),
     path(f"{patient}summary/", PatientSummaryApi.as_view(), name="patient-summary"),
     path(f"{patient}fhir/", PatientFhirExportApi.as_view(), name="patient-fhir-export"),
     path(f"{patient}import/", PatientImportApi.as_view(), name="patient-import"),

@@ -57,6 +57,16 @@ class Command(BaseCommand):
                 )
                 self.stdout.write(json.dumps(summary, indent=2))
                 return
+            if options["model"] == "lung_nodule_ct":
+                from inference.runtime.lung_nodule import nodule_run_on_path
+
+                summary = nodule_run_on_path(
+                    input_path=Path(options["input"]),
+                    out_dir=Path(options["output"]),
+                    version=options["model_version"],
+                )
+                self.stdout.write(json.dumps(summary, indent=2))
+                return
             summary = model_run_on_path(
                 model_key=options["model"],
                 input_path=Path(options["input"]),
