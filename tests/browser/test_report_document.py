@@ -132,3 +132,99 @@ def _key_slice(report_id: int) -> int:
     lesion = report_document(Report.objects.get(pk=report_id)).imaging[0].lesions[0]
     assert lesion.key_slice is not None and lesion.key_slice not in (11, 12), "the lesion must lie off the middle slice"
     return lesion.key_slice
+
+
+def _cxr_signed_report(world: World, radiograph: Dataset) -> int:
+    """A signed chest X-ray report whose image is in the PACS, with the model's heatmap kept in it."""
+    import base64
+
+    import numpy as np
+    from django.utils import timezone
+    from PIL import Image
+
+    from inference.reports.content import content_sha256
+
+    response = client_for(world.clinician).post(
+        f"/api/v1/patients/{world.patient.id}/imaging/upload/",
+        {"files": [SimpleUploadedFile("cxr.dcm", dicom_file_bytes(radiograph), content_type="application/dicom")]},
+        format="multipart")
+    assert response.status_code == 201, response.content
+    hot = np.zeros((32, 32), dtype=np.uint8)
+    hot[6:14, 18:26] = 255
+    buffer = io.BytesIO()
+    Image.fromarray(hot).save(buffer, format="PNG")
+    sop, series_uid = str(radiograph.SOPInstanceUID), str(radiograph.SeriesInstanceUID)
+    content: dict[str, Any] = {
+        "request": {"requested_by_user_id": world.clinician.pk, "requested_at": "2026-01-02T10:00:00+00:00"},
+        "inputs": {"imaging": [{"series_uid": series_uid, "sop_instance_uids": [sop]}]},
+        "imaging_findings": [{"kind": "classification", "series_uid": series_uid,
+                              "model": {"key": "cxr_pneumonia", "version": "1.0.0", "weights_sha256": "ab" * 32},
+                              "findings": {"predictions": [{
+                                  "sop_instance_uid": sop, "label": "PNEUMONIA", "probability": 0.874, "threshold": 0.5,
+                                  "positive": True,
+                                  "heatmap_ref": "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()}]}}],
+        "intended_use": "This report supports, not replaces, a clinician's judgement.",
+    }
+    report = Report.objects.create(
+        patient=world.patient, version=1, status="final", content=content, content_sha256=content_sha256(content),
+        created_by=world.clinician, signed_by=world.clinician, signed_at=timezone.now(),
+        sr={"status": "pending", "documents": []})
+    return report.pk
+
+
+@pytest.fixture
+def cxr_case(live: Any) -> Iterator[tuple[World, int]]:
+    from pydicom.uid import generate_uid
+
+    from tests.imaging.conftest import ct_dataset
+
+    world = off_loop(world_build)
+    radiograph = ct_dataset(study=generate_uid(), series=generate_uid(), patient_id=world.patient.mrn, rows=120, columns=100)
+    radiograph.Modality, radiograph.SOPClassUID = "DX", "1.2.840.10008.5.1.4.1.1.1"
+    radiograph.file_meta.MediaStorageSOPClassUID = radiograph.SOPClassUID
+    radiograph.SeriesDescription, radiograph.BodyPartExamined = "AP chest", "CHEST"
+    try:
+        yield world, off_loop(_cxr_signed_report, world, radiograph)
+    finally:
+        orthanc_delete_study(str(radiograph.StudyInstanceUID))
+
+
+def test_chest_xray_heatmap_beside_its_probability_on_the_page_and_in_the_pdf(
+    open_session: Any, cxr_case: tuple[World, int],
+) -> None:
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as pdfium_c
+
+    world, report_id = cxr_case
+    session = open_session(world.clinician)
+    page = session.page
+    session.goto(f"/reports/{report_id}")
+    figure = page.locator("#report-findings figure.report-heatmap")
+    expect(figure).to_have_count(1)
+    image = figure.locator("img")
+    expect(image).to_have_attribute("src", re.compile(r"^data:image/png;base64,"))
+    assert image.evaluate("img => img.complete && img.naturalWidth > 0")
+    expect(figure).to_contain_text("Probability of pneumonia 87.4 % — above the model's threshold")
+    expect(figure.locator(".report-heatmap-caveat")).to_contain_text("show where the network looked, not a lesion outline")
+    expect(figure.locator("a.report-heatmap-open")).to_have_attribute("href", re.compile(r"^/studies/.*instance="))
+    # The signed measurements are owed to the PACS as a DICOM SR: the page says so, signed or not.
+    expect(page.locator("#report-sr")).to_have_attribute("data-sr-status", "pending")
+    # One amend form for a signed version, one sign-off area (#22: never built twice).
+    expect(page.locator("#amend-submit")).to_have_count(1)
+    expect(page.locator("#sign-submit")).to_have_count(0)
+    session.snap("report-cxr-heatmap")
+
+    href = page.locator("#report-pdf").get_attribute("href") or ""
+    answer = page.request.get(f"{session.base}{href}")
+    assert answer.status == 200
+    document = pdfium.PdfDocument(io.BytesIO(answer.body()))
+    try:
+        text = re.sub(r"\s+", " ", " ".join(p.get_textpage().get_text_range() for p in document))
+        images = [obj.get_px_size() for p in document for obj in p.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE])]
+        document[0].render(scale=1.5).to_pil().save(SCREENSHOTS / f"{session.name}-cxr-pdf-page-1.png")
+    finally:
+        document.close()
+    assert "Heatmap, image 1" in text and "Probability of pneumonia 87.4 %" in text
+    assert "the radiograph (left) and the model's heatmap over it" in text, "the radiograph was not read from the PACS"
+    assert "not a lesion outline" in text
+    assert images, "the PDF holds no image"
