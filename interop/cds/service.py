@@ -134,11 +134,25 @@ class HookOutcome:
     fetched: list[str]
 
 
-def _local_findings(patient: Patient) -> dict[str, Any]:
-    from inference.risk.patient_scores import patient_score_request
+_LOCAL_FIELDS = ("ascites", "encephalopathy", "dialysis_twice_past_week", "known_cirrhosis")
 
-    body = patient_score_request(patient=patient)
-    return {"findings": body["findings"], "dates": body["_finding_dates"], "context": body["_context"]}
+
+def _local_findings(patient: Patient) -> dict[str, Any]:
+    """The latest stated value of each clinician finding the hook uses, inside the scores'
+    look-back window (as ``inference.risk.patient_scores`` reads them), with its date."""
+    from patients.models import ClinicalFinding
+
+    today = timezone.localdate()
+    since = today - dt.timedelta(days=settings.SCORES_LOOKBACK_DAYS)
+    values: dict[str, Any] = {}
+    dates: dict[str, str] = {}
+    rows = ClinicalFinding.objects.filter(patient=patient, assessed_on__gte=since, assessed_on__lte=today).order_by("-assessed_on", "-id")
+    for row in rows.values("assessed_on", *_LOCAL_FIELDS):  # newest first: the first non-null value is the latest
+        for name in _LOCAL_FIELDS:
+            if row[name] is not None and name not in values:
+                values[name], dates[name] = row[name], row["assessed_on"].isoformat()
+    context = {"known_cirrhosis": values.pop("known_cirrhosis")} if "known_cirrhosis" in values else {}
+    return {"findings": values, "dates": dates, "context": context}
 
 
 def _with_local_findings(result: dict[str, Any], dates: dict[str, str]) -> dict[str, Any]:
@@ -166,7 +180,7 @@ def patient_view(*, call: HookCall, registration: EhrRegistration | None, base_u
     local_context: dict[str, Any] = {}
     if patient is not None:
         local = _local_findings(patient)
-        findings = {k: v for k, v in local["findings"].items() if k in ("ascites", "encephalopathy", "dialysis_twice_past_week")}
+        findings = local["findings"]
         finding_dates, local_context = local["dates"], local["context"]
     body = {"patient": data.age_and_sex(today), "observations": data.observations, "findings": findings, "scores": list(SCORES)}
     origin = "EHR laboratory results" + (", clinical findings from the CDSS record" if findings else "")
