@@ -15,7 +15,8 @@ population it was developed on and the inputs it needs::
     "inputs": {"required": ["Age"], "max_imputed_share": 0.25}
 
 A model outside its population ABSTAINS: the pipeline records an ``Abstention`` (a stable code
-and a sentence a clinician can read) instead of a result; it never runs the model silently. A
+and a sentence a clinician can read, which names no field or column: "This model was developed
+on children aged 1-5 years ...; this patient is 54. No result is given.") instead of a result; it never runs the model silently. A
 fact the record does not hold (no HCV status, no birth date) abstains too, with the code
 ``<field>_unknown``, unless the criterion says ``"unknown": "allow"`` (used for DICOM attributes
 that many archives leave empty, such as BodyPartExamined). Pure Python: the web process, the
@@ -106,6 +107,47 @@ def _shown(value: Any) -> str:
     return str(value).replace("_", " ")
 
 
+NO_RESULT = "No result is given."
+# Facts about the image rather than the patient (the imaging step reads them from DICOM).
+IMAGE_FACTS = frozenset({"modality", "body_part", "view_position"})
+# The cohort models' input columns (as their data sets name them) in a clinician's words.
+INPUT_WORDS: dict[str, str] = {
+    "age": "age", "sex": "sex", "gender": "sex", "alb": "albumin", "albumin": "albumin", "alp": "alkaline phosphatase",
+    "alkphos": "alkaline phosphatase", "alt": "ALT", "sgpt": "ALT", "ast": "AST", "sgot": "AST", "bil": "bilirubin",
+    "bilirubin": "bilirubin", "tb": "total bilirubin", "db": "direct bilirubin", "che": "cholinesterase",
+    "chol": "cholesterol", "crea": "creatinine", "ggt": "GGT", "prot": "total protein", "tp": "total protein",
+    "a/g": "albumin/globulin ratio", "prothrombin": "prothrombin time", "edema": "oedema",
+}
+
+
+def input_words(name: str) -> str:
+    """A model input (a data-set column name) as a clinician names it."""
+    return INPUT_WORDS.get(name.lower(), name.replace("_", " ").lower())
+
+
+def _listed(items: Sequence[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _developed_on(description: str) -> str:
+    return f"This model was developed on {description}" if description else "This model's intended population"
+
+
+def _is_age(name: str) -> bool:
+    return name.startswith("age")
+
+
+def _value_phrase(name: str, label: str, value: Any, unit: str) -> str:
+    """What the record says, as a sentence end: "this patient is 54", "this image is a LL view"."""
+    if _is_age(name):
+        years = _shown(float(value)) if isinstance(value, int | float) and not isinstance(value, bool) else _shown(value)
+        return f"this patient is {years}"
+    if isinstance(value, bool):
+        return f"this patient {'has' if value else 'does not have'} {label}"
+    subject = "image" if name in IMAGE_FACTS else "patient"
+    return f"this {subject}'s {label} is {_shown(value)}{unit}"
+
+
 def population_check(
     population: Mapping[str, Any] | None, facts: Mapping[str, Any], *, only: Collection[str] | None = None
 ) -> Abstention | None:
@@ -118,9 +160,11 @@ def population_check(
     if not population:
         return Abstention(
             POPULATION_NOT_DECLARED,
-            "Not applied: the model card declares no intended population, so eligibility cannot be checked.",
+            "This model's card does not state the population it was developed on, so whether it applies to "
+            f"this patient cannot be checked. {NO_RESULT}",
         )
     description = str(population.get("description", "")).rstrip(".")
+    developed = _developed_on(description)
     for criterion in population_parse(population):
         name = str(criterion["field"])
         if only is not None and name not in only:
@@ -130,10 +174,10 @@ def population_check(
         if value is None or value == "":
             if criterion.get("unknown", "abstain") == "allow":
                 continue
+            whose = "the image does not state its" if name in IMAGE_FACTS else "the record does not state this patient's"
             return Abstention(
                 str(criterion.get("unknown_code", f"{name}_unknown")),
-                f"Not applied: the record does not state the patient's {label}, which the model's intended "
-                f"population requires ({description}).",
+                f"{developed}; {whose} {label}. {NO_RESULT}",
                 name,
             )
         if "in" in criterion:
@@ -146,17 +190,23 @@ def population_check(
             high = None if criterion.get("max") is None else float(criterion["max"])
             ok = (low is None or number >= low) and (high is None or number <= high)
             unit = f" {criterion['unit']}" if criterion.get("unit") else ""
-            if low is not None and high is not None:
+            if criterion.get("expects"):
+                expects = str(criterion["expects"])
+            elif low is not None and high is not None:
                 expects = f"{_shown(low)}-{_shown(high)}{unit}"
             elif low is not None:
                 expects = f"at least {_shown(low)}{unit}"
             else:
                 expects = f"at most {_shown(high)}{unit}"
         if not ok:
+            unit = "" if _is_age(name) or "in" in criterion or not criterion.get("unit") else f" {criterion['unit']}"
+            found = _value_phrase(name, label, value, unit)
+            # The description already says what the criterion needs when it names it (an age range);
+            # otherwise the need is said too ("it needs a frontal view (AP or PA)").
+            needs = "" if _is_age(name) and description else f"it needs {expects}, and "
             return Abstention(
                 str(criterion.get("code", f"{name}_outside_population")),
-                f"Not applied: the model was developed for {description}; it expects {label} {expects}, "
-                f"and this patient's {label} is {_shown(value)}.",
+                f"{developed}; {needs}{found}. {NO_RESULT}",
                 name,
             )
     return None
@@ -170,17 +220,19 @@ def inputs_check(
         return None
     missing = [name for name in inputs.get("required", []) if name not in present]
     if missing:
+        words = list(dict.fromkeys(input_words(name) for name in missing))
         return Abstention(
             REQUIRED_INPUT_MISSING,
-            f"Not applied: the model needs {', '.join(missing)}, which the record does not hold.",
+            f"This model needs the patient's {_listed(words)}, which the record does not hold. {NO_RESULT}",
             missing[0],
         )
     limit = inputs.get("max_imputed_share")
     if limit is not None and total > 0 and len(imputed) / total > float(limit) + 1e-9:
+        words = list(dict.fromkeys(input_words(name) for name in imputed))
         return Abstention(
             IMPUTED_SHARE_EXCEEDED,
-            f"Not applied: {len(imputed)} of its {total} inputs would be imputed ({', '.join(imputed)}); "
-            f"the model card allows at most {float(limit):.0%}.",
+            f"This model would have to estimate {len(imputed)} of its {total} inputs that the record does not hold "
+            f"({_listed(words)}); its card allows at most {float(limit):.0%}. {NO_RESULT}",
         )
     return None
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import shutil
 from pathlib import Path
 from types import SimpleNamespace
@@ -82,7 +83,9 @@ def test_an_adult_gets_an_abstention_from_the_paediatric_cxr_model(
         progress=lambda *args: None,
     )
     assert result["abstention"]["code"] == "age_outside_population"
-    assert "children aged 1-5" in result["abstention"]["reason"] and "is 56" in result["abstention"]["reason"]
+    reason = result["abstention"]["reason"]
+    assert reason.startswith("This model was developed on children aged 1-5 years")
+    assert reason.endswith("; this patient is 56. No result is given.")
     assert result["findings"] == {} and result["model"]["key"] == "cxr_pneumonia"
     assert len(result["model"]["weights_sha256"]) == 64
     assert fetched == [] and no_model == []  # refused before the series is fetched or the model run
@@ -95,6 +98,7 @@ def test_a_lateral_view_is_refused_and_a_frontal_one_is_classified(
     monkeypatch.setattr(imaging, "series_fetch", lambda **kwargs: _series(view="LL"))
     lateral = imaging.imaging_run(step=step, model=card_models()["cxr_pneumonia"], progress=lambda *args: None)
     assert lateral["abstention"]["code"] == "view_not_frontal" and no_model == []
+    assert "it needs a frontal view (AP or PA), and this image's view position is LL" in lateral["abstention"]["reason"]
     assert lateral["sop_instance_uids"] == ["1.2.3.4.5"]
     monkeypatch.setattr(imaging, "series_fetch", lambda **kwargs: _series(view="AP"))
     frontal = imaging.imaging_run(step=step, model=card_models()["cxr_pneumonia"], progress=lambda *args: None)
@@ -125,8 +129,46 @@ def test_imputed_share_above_the_card_limit_abstains() -> None:
     assert inputs_check(inputs, present=["Age", "Sex"] + ["x"] * 7, imputed=["CHE", "CHOL", "PROT"], total=12) is None
     too_many = inputs_check(inputs, present=["Age", "Sex"], imputed=["CHE", "CHOL", "PROT", "ALP"], total=12)
     assert too_many is not None and too_many.code == "imputed_share_exceeded" and "4 of its 12" in too_many.reason
+    assert "(cholinesterase, cholesterol, total protein and alkaline phosphatase)" in too_many.reason
     no_sex = inputs_check(inputs, present=["Age"], imputed=[], total=12)
     assert no_sex is not None and no_sex.code == "required_input_missing"
+    assert no_sex.reason == "This model needs the patient's sex, which the record does not hold. No result is given."
+
+
+# Data-set column names and internal field names a clinician must never read in a reason.
+INTERNAL_NAMES = re.compile(r"\b[a-z]+_[a-z_]+\b|\b(?:CHE|CHOL|PROT|ALP|Sgpt|Sgot|Alkphos|A/G|TB|DB|Gender)\b|Not applied")
+
+
+@pytest.mark.parametrize("key", ["cxr_pneumonia", "liver_ct_seg", "brain_mri_seg", "lung_nodule_ct"])
+def test_imaging_abstentions_speak_to_a_clinician(key: str) -> None:
+    population = model_card_get(key=key).population
+    assert population is not None
+    cases: list[dict[str, Any]] = [{"age_years": 0}, {"age_years": 130}, {"age_years": 40, "modality": "US"}, {}]
+    cases += [{"age_years": 3 if key == "cxr_pneumonia" else 60, "modality": m, "body_part": "FOOT", "view_position": "LL"}
+              for m in ("CT", "DX", "MR")]
+    reasons = [a.reason for a in (population_check(population, facts) for facts in cases) if a is not None]
+    assert len(reasons) >= 4
+    for reason in reasons:
+        assert reason.startswith("This model was developed on ") and reason.endswith(" No result is given."), reason
+        assert not INTERNAL_NAMES.search(reason), (reason, INTERNAL_NAMES.findall(reason))
+
+
+@pytest.mark.parametrize("key", ["hcv_stage", "hcv_binary", "ilpd", "pbc"])
+def test_cohort_abstentions_speak_to_a_clinician(key: str) -> None:
+    artefact = artefact_load(DEFAULT_ARTEFACT_ROOT, key)
+    facts: list[dict[str, Any]] = [{"age_years": 2}, {"age_years": 99}, {"age_years": 50, "hcv_status": "negative", "known_cirrhosis": True,
+                                                   "cholestatic_disease": False}, {}]
+    reasons = [a.reason for a in (population_check(artefact.population, f) for f in facts) if a is not None]
+    columns = [str(f["column"]) for f in artefact.payload["features"]]
+    for imputed in (columns[2:], []):
+        checked = inputs_check(artefact.inputs, present=columns[:1] if not imputed else columns[:2], imputed=imputed,
+                               total=len(columns))
+        if checked is not None:
+            reasons.append(checked.reason)
+    assert len(reasons) >= 4
+    for reason in reasons:
+        assert reason.endswith(" No result is given."), reason
+        assert not INTERNAL_NAMES.search(reason), (reason, INTERNAL_NAMES.findall(reason))
 
 
 def test_a_card_without_population_abstains_and_is_reported(tmp_path: Path) -> None:
