@@ -5,3 +5,10 @@ class ConsultationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "consultations"
     label = "consultations"
+
+    def ready(self) -> None:
+        # A report made after an opinion was signed carries it (inference never imports us).
+        from consultations.services import signed_opinions_for_reports
+        from inference.reports.opinions import second_opinion_source_register
+
+        second_opinion_source_register(signed_opinions_for_reports)

@@ -205,6 +205,23 @@ def _display_name(user: Any) -> str:
     return " ".join(p for p in (user.first_name, user.last_name) if p) or user.username
 
 
+def opinion_for_report(opinion: Opinion, *, author: Any = None) -> SecondOpinion:
+    """What a report version keeps of a signed opinion: its reference and its text."""
+    author = author or opinion.author
+    return SecondOpinion(
+        ref=f"consult_opinion:{opinion.pk}", opinion_id=opinion.pk, consultation_id=opinion.consultation_id,
+        author_id=author.pk, author=_display_name(author), answer=opinion.answer,
+        recommendations=list(opinion.recommendations), urgency=opinion.urgency,
+        signed_at=opinion.signed_at.isoformat(), content_sha256=opinion.content_sha256,
+    )
+
+
+def signed_opinions_for_reports(patient_id: int) -> list[SecondOpinion]:
+    """The patient's signed opinions, oldest first, for ``inference.reports.opinions``."""
+    rows = Opinion.objects.filter(patient_id=patient_id).select_related("author").order_by("signed_at", "pk")
+    return [opinion_for_report(o) for o in rows]
+
+
 def _opinion_digest(*, consultation_id: int, author_id: int, answer: str, recommendations: list[str],
                     urgency: str, signed_at: dt.datetime) -> str:
     content = {"consultation": consultation_id, "author": author_id, "answer": answer,
@@ -244,11 +261,8 @@ def opinion_sign(
         audit_record(actor=user, action=AuditAction.CREATE, object_type="consult_opinion", object_id=opinion.pk,
                      patient_id=consultation.patient_id, request=request, detail={"consultation_id": consultation.pk})
         # The opinion also joins the patient's next report version (a new draft to sign).
-        report_opinion_attach(actor=user, patient_id=consultation.patient_id, request=request, opinion=SecondOpinion(
-            ref=f"consult_opinion:{opinion.pk}", opinion_id=opinion.pk, consultation_id=consultation.pk,
-            author_id=user.pk, author=_display_name(user), answer=text, recommendations=items, urgency=urgency,
-            signed_at=signed_at.isoformat(), content_sha256=opinion.content_sha256,
-        ))
+        report_opinion_attach(actor=user, patient_id=consultation.patient_id, request=request,
+                              opinion=opinion_for_report(opinion, author=user))
         event_publish_on_commit(
             groups=[patient_group(consultation.patient_id)], event_type="record.changed",
             payload={"patient_id": consultation.patient_id, "record": "consult_opinion", "action": "created",

@@ -6,10 +6,14 @@ opinion's reference and text (this module never imports it). Like a finding deci
 amendment, attaching makes a new immutable *draft* version beside whatever is signed: the
 newest version's content with the opinion added under ``second_opinions``. A clinician signs
 that draft like any other; later drafts derived from it keep the list (``second_opinions_carry``).
+An opinion signed while the patient has no report yet joins the first report an analysis makes:
+the consultation layer registers where its signed opinions are (``second_opinion_source_register``)
+and the report step adds those no report of the patient carries (``second_opinions_add_unreported``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -38,6 +42,31 @@ class SecondOpinion:
     urgency: str
     signed_at: str  # ISO 8601
     content_sha256: str  # the opinion's own signature digest
+
+
+OpinionSource = Callable[[int], list[SecondOpinion]]
+_SOURCES: list[OpinionSource] = []
+
+
+def second_opinion_source_register(source: OpinionSource) -> None:
+    """``source(patient_id)``: the patient's signed opinions (called by the layer that has them)."""
+    if source not in _SOURCES:
+        _SOURCES.append(source)
+
+
+def second_opinions_add_unreported(*, patient_id: int, content: dict[str, Any]) -> dict[str, Any]:
+    """``content`` of a new report with the patient's signed opinions that no version carries yet."""
+    opinions = [o for source in _SOURCES for o in source(patient_id)]
+    if not opinions:
+        return content
+    reported = {
+        item.get("ref")
+        for items in Report.objects.filter(patient_id=patient_id).values_list(f"content__{CONTENT_KEY}", flat=True)
+        if isinstance(items, list) for item in items if isinstance(item, dict)
+    }
+    reported.update(i.get("ref") for i in second_opinions_of(content))
+    new = [asdict(o) for o in opinions if o.ref not in reported]
+    return {**content, CONTENT_KEY: [*second_opinions_of(content), *new]} if new else content
 
 
 def second_opinions_of(content: dict[str, Any]) -> list[dict[str, Any]]:

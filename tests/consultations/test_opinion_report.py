@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from inference.models import Report, ReportStatus
+from inference.models import AnalysisRequest, Report, ReportStatus
 from inference.reports.content import content_sha256
 from inference.reports.opinions import CONTENT_KEY, second_opinions_carry
-from inference.reports.services import report_sign, report_verify
+from inference.reports.services import report_create_for_request, report_sign, report_verify
 from tests.conftest import client_for
 from tests.consultations.conftest import Consult, open_consultation
 
@@ -58,11 +58,21 @@ def test_opinion_joins_the_newest_draft_not_an_older_signed_version(consult: Con
     assert newest.content["amendment"] == {"text": "corrected"} and len(newest.content[CONTENT_KEY]) == 1
 
 
-def test_without_a_report_the_opinion_stays_in_the_record(consult: Consult) -> None:
-    _sign(consult)
+def test_without_a_report_the_opinion_joins_the_first_one(consult: Consult) -> None:
+    opinion = _sign(consult)
     assert not Report.objects.filter(patient=consult.patient).exists()
     listed = client_for(consult.clinician).get(f"/api/v1/patients/{consult.patient.pk}/opinions/").json()
     assert [o["answer"] for o in listed] == [BODY["answer"]]
+    # The next report an analysis makes carries it, once.
+    first = report_create_for_request(analysis=_analysis(consult, "a"), content={"schema": "cdss.report/1"})
+    assert [o["ref"] for o in first.content[CONTENT_KEY]] == [f"consult_opinion:{opinion['id']}"]
+    assert first.content[CONTENT_KEY][0]["author_id"] == consult.consultant.pk and report_verify(first)
+    second = report_create_for_request(analysis=_analysis(consult, "b"), content={"schema": "cdss.report/1"})
+    assert CONTENT_KEY not in second.content
+
+
+def _analysis(consult: Consult, key: str) -> AnalysisRequest:
+    return AnalysisRequest.objects.create(patient=consult.patient, requested_by=consult.clinician, idempotency_key=key)
 
 
 def test_later_versions_keep_the_opinions() -> None:
