@@ -7,6 +7,7 @@ from interop.smart import views as smart
 urlpatterns = [
     path("cds-services", cds.services, name="cds-discovery"),
     path("cds-services/<str:service_id>", cds.service, name="cds-service"),
+    path("cds-services/<str:service_id>/feedback", cds.feedback, name="cds-feedback"),
     path("smart/launch", smart.launch, name="smart-launch"),
     path("smart/callback", smart.callback, name="smart-callback"),
     path("smart/context", smart.context, name="smart-context"),

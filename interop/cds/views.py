@@ -86,3 +86,35 @@ def service(request: HttpRequest, service_id: str) -> HttpResponse:
     audit_record(actor=actor, action=AuditAction.READ, object_type="cds_hook", object_id=call.hook_instance,
                  patient_id=patient_id, request=request, detail=detail)
     return _json({"cards": outcome.cards})
+
+
+@csrf_exempt
+def feedback(request: HttpRequest, service_id: str) -> HttpResponse:
+    """CDS Hooks 2.0 feedback: what the clinician did with each card, kept in the audit trail."""
+    if request.method == "OPTIONS":
+        return _json({})
+    if service_id != SERVICE_ID:
+        return _json({"code": "not_found", "message": "No such CDS service.", "detail": None}, status=404)
+    if request.method != "POST":
+        return _json({"code": "method_not_allowed", "message": "POST only.", "detail": None}, status=405)
+    try:
+        if settings.INTEROP_CDS_REQUIRE_JWT:
+            hook_caller_verify(request.headers.get("Authorization"), audience=request.build_absolute_uri(request.path))
+        try:
+            body = json.loads(request.body or b"null")
+        except ValueError as exc:
+            raise InvalidHookRequest("The request body is not JSON.", detail={"field": "body"}) from exc
+        items = body.get("feedback") if isinstance(body, dict) else None
+        if not isinstance(items, list) or not all(
+            isinstance(i, dict) and isinstance(i.get("card"), str) and i.get("outcome") in ("accepted", "overridden") for i in items
+        ):
+            raise InvalidHookRequest("feedback must list {card, outcome: accepted|overridden}.", detail={"field": "feedback"})
+    except CdssError as exc:
+        return _error(exc)
+    for item in items:
+        audit_record(actor=None, action=AuditAction.CREATE, object_type="cds_feedback", object_id=str(item["card"])[:128],
+                     request=request, detail={"service": service_id, "outcome": item["outcome"],
+                                              "accepted": [str(s.get("id", ""))[:64] for s in item.get("acceptedSuggestions") or [] if isinstance(s, dict)],
+                                              "override": (item.get("overrideReason") or {}).get("reason", {}).get("code", "")
+                                              if isinstance(item.get("overrideReason"), dict) and isinstance(item["overrideReason"].get("reason"), dict) else ""})
+    return _json({})

@@ -9,7 +9,8 @@ runs on one machine with no outside service:
 - ``/auth/authorize`` (authorization code with PKCE S256; approves at once, as the signed-in
   EHR user) and ``/auth/token`` (checks the verifier and client secret; returns ``patient`` and
   an HS256 ``id_token`` with ``fhirUser``);
-- ``/ehr/launch?patient=&user=&app=``: what a clinician's click in the EHR does, an EHR launch;
+- ``/ehr/launch?patient=&user=&app=[&appContext=]``: what a clinician's click in the EHR (or on a card's
+  SMART link) does, an EHR launch;
 - CDS Hooks client side: ``hook_jwt(audience)`` signs a call with the EHR's key (``jwks``).
 """
 
@@ -173,7 +174,8 @@ class EhrSimulator:
             return self._json(start_response, self.jwks)
         if path == "/ehr/launch":
             launch = secrets.token_urlsafe(12)
-            self._launches[launch] = {"patient": query.get("patient", ""), "user": query.get("user", self.signed_in_user)}
+            self._launches[launch] = {"patient": query.get("patient", ""), "user": query.get("user", self.signed_in_user),
+                                      "appContext": query.get("appContext", "")}
             return self._redirect(start_response, f"{query['app']}?{urlencode({'iss': self.fhir_base, 'launch': launch})}")
         if path == "/auth/authorize":
             return self._authorize(start_response, query)
@@ -229,8 +231,11 @@ class EhrSimulator:
         now = int(time.time())
         id_token = jwt.encode({"alg": "HS256"}, {"iss": self.base, "sub": grant["user"], "aud": client_id, "iat": now, "exp": now + 300,
                                                  "fhirUser": f"{self.fhir_base}/{grant['user']}"}, OctKey.import_key(client.client_secret))
-        return self._json(start_response, {"access_token": token, "token_type": "Bearer", "expires_in": 3600, "scope": grant["scope"],
-                                           "patient": grant["patient"], "id_token": id_token})
+        body = {"access_token": token, "token_type": "Bearer", "expires_in": 3600, "scope": grant["scope"],
+                "patient": grant["patient"], "id_token": id_token}
+        if grant.get("appContext"):
+            body["appContext"] = grant["appContext"]  # from a CDS Hooks card's SMART link
+        return self._json(start_response, body)
 
     def _fhir(self, start_response: StartResponse, rest: str, query: dict[str, str], authorization: str) -> list[bytes]:
         grant = self._tokens.get(authorization.removeprefix("Bearer ").strip())

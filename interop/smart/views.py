@@ -9,6 +9,7 @@ narrowed to it (``interop.smart.middleware``) and the portal opens on it.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qs
 
 from django.conf import settings
 from django.contrib.auth import login
@@ -130,7 +131,20 @@ def callback(request: HttpRequest) -> HttpResponse:
     }
     audit_record(actor=user, action=AuditAction.LOGIN, object_type="smart_launch", object_id=patient.pk,
                  patient_id=patient.pk, request=request, detail={"ehr": registration.pk})
-    return HttpResponseRedirect(f"/patients/{patient.pk}")
+    return HttpResponseRedirect(_landing(token.get("appContext"), patient.pk))
+
+
+def _landing(app_context: Any, patient_id: int) -> str:
+    """Where the portal opens: the patient, or the report a card's SMART link named
+    (``appContext`` "patient=<id>&report=<id>", passed on by the EHR) when it is this patient's."""
+    from inference.models import Report
+
+    if isinstance(app_context, str):
+        values = parse_qs(app_context)
+        report = (values.get("report") or [""])[0]
+        if report.isdigit() and Report.objects.filter(pk=int(report), patient_id=patient_id).exists():
+            return f"/reports/{int(report)}"
+    return f"/patients/{patient_id}"
 
 
 @require_GET

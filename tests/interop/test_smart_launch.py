@@ -32,9 +32,9 @@ def _launch(client: Client, sim: EhrSimulator, *, launch: str | None) -> Any:
     return client.get(target.path, {k: v[0] for k, v in parse_qs(target.query).items()})
 
 
-def _ehr_launch_id(sim: EhrSimulator, patient: str = "ehr-7", user: str = "Practitioner/1") -> str:
-    response = requests.get(f"{sim.base}/ehr/launch", params={"patient": patient, "user": user, "app": "http://testserver/smart/launch"},
-                            allow_redirects=False, timeout=5)
+def _ehr_launch_id(sim: EhrSimulator, patient: str = "ehr-7", user: str = "Practitioner/1", app_context: str = "") -> str:
+    params = {"patient": patient, "user": user, "app": "http://testserver/smart/launch", "appContext": app_context}
+    response = requests.get(f"{sim.base}/ehr/launch", params=params, allow_redirects=False, timeout=5)
     return parse_qs(urlsplit(response.headers["Location"]).query)["launch"][0]
 
 
@@ -99,3 +99,15 @@ def test_context_for_an_ordinary_session(world: World) -> None:
     client = Client()
     client.force_login(world.clinician)
     assert client.get("/smart/context").json() == {"linked": False}
+
+
+def test_card_link_app_context_opens_the_report(world: World, sim: EhrSimulator) -> None:
+    from tests.interop.conftest import signed_report
+
+    register(sim, world=world, redirect_uri=CALLBACK)
+    report = signed_report(world)
+    response = _launch(Client(), sim, launch=_ehr_launch_id(sim, app_context=f"patient={world.patient.pk}&report={report.pk}"))
+    assert response.status_code == 302 and response["Location"] == f"/reports/{report.pk}"
+    # A report of another patient named in appContext is ignored: the patient page opens.
+    response = _launch(Client(), sim, launch=_ehr_launch_id(sim, app_context="report=999999"))
+    assert response["Location"] == f"/patients/{world.patient.pk}"
