@@ -395,6 +395,7 @@ class DocumentContext:
     analyte_name: Callable[[str], str | None] = lambda code: None
     imaging_model_name: Callable[[str], str | None] = lambda key: None
     heatmap_caveat: Callable[[str], str | None] = lambda key: None
+    dicom_sr: str = ""  # where the signed measurements went as a DICOM SR (outside the hashed content)
 
 
 # --- sections --------------------------------------------------------------------------------
@@ -921,6 +922,8 @@ def document_build(content: Mapping[str, Any], ctx: DocumentContext) -> ReportDo
         Row("Content SHA-256", ctx.content_sha256 or "—"),
         Row("Integrity", "content matches its hash" if ctx.integrity_ok else "content does NOT match its hash"),
     ]
+    if ctx.dicom_sr:
+        provenance.append(Row("DICOM structured report", ctx.dicom_sr))
     signature = (f"Signed by {ctx.signer} on {header.signed_at}" + (f": “{ctx.sign_comment}”" if ctx.sign_comment else "")
                  if ctx.signed_at else "Not signed.")
     return ReportDocument(
@@ -964,6 +967,20 @@ def _card_name(key: str, version: str | None) -> str | None:
     except ModelNotFound:
         return None
     return str(card.data.get("name") or "") or None
+
+
+def _dicom_sr_text(sr: Mapping[str, Any]) -> str:
+    """The report's DICOM SR (TID 1500) as a provenance line: stored (with its UIDs), pending, or failed."""
+    status = sr.get("status")
+    documents = [d for d in sr.get("documents") or [] if isinstance(d, Mapping)]
+    if status == "stored" and documents:
+        return "; ".join(f"stored in the image archive with the reviewed measurements (study {d.get('study_uid')}, "
+                         f"SOP instance {d.get('sop_instance_uid')})" for d in documents)
+    if status == "pending":
+        return "being stored in the image archive (the signature does not depend on it)"
+    if status == "failed":
+        return "could not be made from this report"
+    return ""
 
 
 @cache
@@ -1026,5 +1043,6 @@ def report_document(report: Any) -> ReportDocument:
         released_at=getattr(report, "released_at", None), content_sha256=report.content_sha256,
         integrity_ok=content_sha256(content) == report.content_sha256, patient_id=report.patient_id,
         series=series, analyte_name=analyte_name, imaging_model_name=imaging_model_name, heatmap_caveat=heatmap_caveat,
+        dicom_sr=_dicom_sr_text(getattr(report, "sr", None) or {}),
     )
     return document_build(content, ctx)

@@ -153,6 +153,11 @@ def test_signing_records_pending_and_the_store_records_the_uids(world: World, si
     report.refresh_from_db()
     assert state["status"] == "stored" and report.sr["documents"][0]["sop_instance_uid"] == stored[0].SOPInstanceUID
     assert report.sr["documents"][0]["groups"] == 2
+    # Referenced from the report: its provenance names the SR (page, print view and PDF alike).
+    from inference.reports.presentation import report_document
+
+    rows = {r.label: r.value for r in report_document(report).provenance}
+    assert str(stored[0].SOPInstanceUID) in rows["DICOM structured report"]
     # Done once: a second delivery of the task stores nothing more.
     sr_store_for_report(report.pk, metadata=pacs, store=keep)
     assert len(stored) == 1
@@ -208,3 +213,21 @@ def test_image_classification_is_an_image_level_group_with_its_probability_in_pe
     [device] = content_item.get_observer_contexts(observer_type=codes.DCM.Device)
     attributes: Any = device.observer_identifying_attributes
     assert str(attributes.model_name) == "cxr_pneumonia 1.0.0"
+
+
+def test_a_signed_amendment_gets_its_own_sr(world: World, signed: tuple[Report, MemoryPacs]) -> None:
+    from django.test import TestCase
+
+    from inference.reports.services import report_amend, report_sign
+
+    report, pacs = signed
+    [first] = sr_documents_build(report, metadata=pacs)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        draft = report_amend(actor=world.clinician, report=report, amendment="Lesion reviewed at the MDT.")
+    assert draft.sr == {}  # a draft owes nothing
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        amended = report_sign(actor=world.clinician, report=draft)
+    assert amended.sr["status"] == "pending"
+    [second] = sr_documents_build(amended, metadata=pacs)
+    assert second.SOPInstanceUID != first.SOPInstanceUID and second.StudyInstanceUID == first.StudyInstanceUID
+    assert second.SeriesDescription == f"AI measurements, report version {amended.version}"
