@@ -126,3 +126,20 @@ def report_card(*, version: int, signed_on: str, local_patient_id: int, report_i
         "source": source(base_url),
         "links": [smart_link(label="Open the signed report", base_url=base_url, app_context=f"patient={local_patient_id}&report={report_id}")],
     }
+
+
+def protocol_card(*, reasons: list[str], base_url: str) -> dict[str, Any]:
+    return {
+        "uuid": _uuid(),
+        "summary": "At risk of HCC: order the liver CT/MRI as a multiphase contrast-enhanced study",
+        "detail": "\n".join([
+            f"At high risk of hepatocellular carcinoma: {', '.join(reasons)}.", "",
+            "For HCC diagnosis and staging, CT or MRI should be multiphase with contrast (late arterial, portal venous and "
+            "delayed phases), as the ACR LI-RADS CT/MRI technical recommendations describe and AASLD practice guidance "
+            "(Singal AG et al., Hepatology 2023;78:1922-1965) assumes. A single-phase study cannot be categorised by LI-RADS.",
+            "", JUDGEMENT,
+        ]),
+        "indicator": "info",
+        "source": {"label": "ACR LI-RADS CT/MRI technique; AASLD HCC practice guidance 2023",
+                   "url": "https://www.acr.org/Clinical-Resources/Clinical-Tools-and-Reference/Reporting-and-Data-Systems/LI-RADS"},
+    }

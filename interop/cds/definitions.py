@@ -7,6 +7,7 @@ from typing import Any
 from interop.ehr_data import LIVER_LAB_CODES, LOINC
 
 SERVICE_ID = "liver-patient-view"
+ORDER_SERVICE_ID = "liver-imaging-order-select"
 
 PREFETCH: dict[str, str] = {
     "patient": "Patient/{{context.patientId}}",
@@ -32,7 +33,19 @@ SERVICES: list[dict[str, Any]] = [
             "EHR users to local accounts to see local findings and reports. See docs/INTEROP.md."
         ),
     },
+    {
+        "hook": "order-select",
+        "id": ORDER_SERVICE_ID,
+        "title": "Liver CT/MRI order protocol",
+        "description": (
+            "When an abdominal or liver CT or MRI is selected for a patient with cirrhosis or chronic hepatitis B, "
+            "recommends a multiphase contrast-enhanced protocol (LI-RADS technique, AASLD 2023)."
+        ),
+        "prefetch": {"conditions": PREFETCH["conditions"]},
+    },
 ]
+TEMPLATES: dict[str, dict[str, str]] = {SERVICE_ID: PREFETCH, ORDER_SERVICE_ID: {"conditions": PREFETCH["conditions"]}}
+HOOKS: dict[str, str] = {SERVICE_ID: "patient-view", ORDER_SERVICE_ID: "order-select"}
 
 
 def discovery() -> dict[str, Any]:

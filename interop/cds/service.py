@@ -22,8 +22,14 @@ from django.utils import timezone
 
 from cdss.core.errors import CdssError, ValidationFailed
 from interop.cds import cards
-from interop.cds.definitions import PREFETCH
-from interop.ehr_data import SURVEILLANCE_MODALITIES, EhrPatientData, ehr_patient_data
+from interop.cds.definitions import HOOKS, SERVICE_ID, TEMPLATES
+from interop.ehr_data import (
+    SURVEILLANCE_MODALITIES,
+    EhrPatientData,
+    at_risk_conditions,
+    ehr_patient_data,
+    resources_of,
+)
 from interop.models import EhrRegistration
 from interop.registry import local_patient_for, local_user_for, visible_patient
 from patients.models import Patient
@@ -52,14 +58,16 @@ class HookCall:
     fhir_server: str | None
     access_token: str | None
     prefetch: dict[str, Any]
+    service_id: str = SERVICE_ID
+    context: dict[str, Any] = field(default_factory=dict)
     fetched: list[str] = field(default_factory=list)
 
 
-def hook_request_parse(body: Any) -> HookCall:
+def hook_request_parse(body: Any, *, service_id: str = SERVICE_ID) -> HookCall:
     if not isinstance(body, dict):
         raise InvalidHookRequest("The request body must be a JSON object.", detail={"field": "body"})
-    if body.get("hook") != "patient-view":
-        raise InvalidHookRequest("This service answers the patient-view hook.", detail={"field": "hook"})
+    if body.get("hook") != HOOKS[service_id]:
+        raise InvalidHookRequest(f"This service answers the {HOOKS[service_id]} hook.", detail={"field": "hook"})
     instance = body.get("hookInstance")
     try:
         uuid.UUID(str(instance))
@@ -85,7 +93,7 @@ def hook_request_parse(body: Any) -> HookCall:
     prefetch = body.get("prefetch") or {}
     if not isinstance(prefetch, dict):
         raise InvalidHookRequest("prefetch must be an object.", detail={"field": "prefetch"})
-    return HookCall(str(instance), context["userId"], context["patientId"], server, token, prefetch)
+    return HookCall(str(instance), context["userId"], context["patientId"], server, token, prefetch, service_id, context)
 
 
 def _render(template: str, call: HookCall) -> str:
@@ -99,7 +107,7 @@ def _fetch(call: HookCall, key: str, registration: EhrRegistration | None) -> An
         raise PrefetchUnavailable(f"prefetch.{key} is missing and no fhirServer with fhirAuthorization was given.", detail={"field": f"prefetch.{key}"})
     if registration is None or registration.iss.rstrip("/") != call.fhir_server.rstrip("/"):
         raise PrefetchUnavailable("fhirServer is not a registered EHR; data is fetched only from one.", detail={"field": "fhirServer"})
-    url = urljoin(call.fhir_server.rstrip("/") + "/", _render(PREFETCH[key], call))
+    url = urljoin(call.fhir_server.rstrip("/") + "/", _render(TEMPLATES[call.service_id][key], call))
     try:
         response = requests.get(
             url, timeout=settings.INTEROP_EHR_TIMEOUT_S, allow_redirects=False,
@@ -227,3 +235,36 @@ def _local_cards(user: Any, patient: Patient, base_url: str) -> list[dict[str, A
             report_id=report.pk, base_url=base_url,
         ))
     return out
+
+
+# What marks a selected order as a liver or abdominal CT or MRI: its code's text or displays.
+_CT_MR = re.compile(r"\b(CT|computed tomograph\w*|MRI?|magnetic resonance)\b", re.IGNORECASE)
+_LIVER = re.compile(r"\b(abdom\w*|liver|hepat\w*)\b", re.IGNORECASE)
+
+
+def _selected_imaging_orders(call: HookCall) -> list[dict[str, Any]]:
+    selections = call.context.get("selections")
+    draft = call.context.get("draftOrders")
+    if not isinstance(selections, list) or not all(isinstance(x, str) for x in selections):
+        raise InvalidHookRequest("context.selections must list resource references.", detail={"field": "context.selections"})
+    resources = resources_of(draft, path="context.draftOrders")
+    chosen = [r for r in resources if f"{r.get('resourceType')}/{r.get('id')}" in selections]
+    orders = []
+    for order in chosen:
+        if order.get("resourceType") != "ServiceRequest":
+            continue
+        code = order.get("code") or {}
+        words = " ".join([str(code.get("text") or ""), *(str(c.get("display") or "") for c in code.get("coding") or [] if isinstance(c, dict))])
+        if _CT_MR.search(words) and _LIVER.search(words):
+            orders.append(order)
+    return orders
+
+
+def order_select(*, call: HookCall, registration: EhrRegistration | None, base_url: str) -> HookOutcome:
+    orders = _selected_imaging_orders(call)
+    if not orders:
+        return HookOutcome([], None, None, call.fetched)
+    conditions = at_risk_conditions(resources_of(_item(call, "conditions", registration), path="prefetch.conditions"))
+    if not conditions:
+        return HookOutcome([], None, None, call.fetched)
+    return HookOutcome([cards.protocol_card(reasons=[c["text"] for c in conditions], base_url=base_url)], None, None, call.fetched)

@@ -14,8 +14,8 @@ from cdss.audit.models import AuditAction, AuditOutcome
 from cdss.audit.services import audit_record
 from cdss.core.errors import CdssError
 from interop.cds.auth import hook_caller_verify
-from interop.cds.definitions import SERVICE_ID, discovery
-from interop.cds.service import InvalidHookRequest, hook_request_parse, patient_view
+from interop.cds.definitions import HOOKS, SERVICE_ID, discovery
+from interop.cds.service import InvalidHookRequest, hook_request_parse, order_select, patient_view
 from interop.registry import registration_for_iss
 
 CORS = {
@@ -50,7 +50,7 @@ def services(request: HttpRequest) -> HttpResponse:
 def service(request: HttpRequest, service_id: str) -> HttpResponse:
     if request.method == "OPTIONS":
         return _json({})
-    if service_id != SERVICE_ID:
+    if service_id not in HOOKS:
         return _json({"code": "not_found", "message": "No such CDS service.", "detail": None}, status=404)
     if request.method != "POST":
         return _json({"code": "method_not_allowed", "message": "POST only.", "detail": None}, status=405)
@@ -66,14 +66,15 @@ def service(request: HttpRequest, service_id: str) -> HttpResponse:
             body = json.loads(request.body or b"null")
         except ValueError as exc:
             raise InvalidHookRequest("The request body is not JSON.", detail={"field": "body"}) from exc
-        call = hook_request_parse(body)
+        call = hook_request_parse(body, service_id=service_id)
         detail["hookInstance"] = call.hook_instance
         server_registration = registration_for_iss(call.fhir_server)
         if registration is None:
             registration = server_registration
         elif call.fhir_server and server_registration != registration:
             raise InvalidHookRequest("fhirServer is not the signing EHR's FHIR server.", detail={"field": "fhirServer"})
-        outcome = patient_view(call=call, registration=registration, base_url=request.build_absolute_uri("/"))
+        run = patient_view if service_id == SERVICE_ID else order_select
+        outcome = run(call=call, registration=registration, base_url=request.build_absolute_uri("/"))
     except CdssError as exc:
         detail.update(code=exc.code)
         audit_record(actor=None, action=AuditAction.READ, object_type="cds_hook", object_id=detail.get("hookInstance", ""),
@@ -93,7 +94,7 @@ def feedback(request: HttpRequest, service_id: str) -> HttpResponse:
     """CDS Hooks 2.0 feedback: what the clinician did with each card, kept in the audit trail."""
     if request.method == "OPTIONS":
         return _json({})
-    if service_id != SERVICE_ID:
+    if service_id not in HOOKS:
         return _json({"code": "not_found", "message": "No such CDS service.", "detail": None}, status=404)
     if request.method != "POST":
         return _json({"code": "method_not_allowed", "message": "POST only.", "detail": None}, status=405)

@@ -49,6 +49,7 @@ def test_discovery_lists_the_service_with_prefetch_templates(db: Any) -> None:
     assert response.status_code == 200
     body = response.json()
     jsonschema.validate(body, _schema("cds-hooks-2.0-discovery.schema.json"))
+    assert [s["hook"] for s in body["services"]] == ["patient-view", "order-select"]
     service = body["services"][0]
     assert service["hook"] == "patient-view" and service["id"] == "liver-patient-view"
     assert set(service["prefetch"]) == {"patient", "liverLabs", "conditions", "imaging"}
@@ -220,3 +221,49 @@ def test_feedback_is_audited(world: World, sim: EhrSimulator) -> None:
                         headers={"Authorization": f"Bearer {sim.hook_jwt(f'http://testserver{url}')}"})
     assert bad.status_code == 400
     assert Client().post(url, json.dumps(body), content_type="application/json").status_code == 401
+
+
+ORDER_URL = "/cds-services/liver-imaging-order-select"
+
+
+def _order_body(sim: EhrSimulator, text: str, *, prefetch: bool = True) -> dict[str, Any]:
+    draft = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": {
+        "resourceType": "ServiceRequest", "id": "sr1", "status": "draft", "intent": "order",
+        "code": {"text": text}, "subject": {"reference": "Patient/ehr-7"}}}]}
+    body: dict[str, Any] = {
+        "hook": "order-select", "hookInstance": str(uuid.uuid4()), "fhirServer": sim.fhir_base,
+        "context": {"userId": "Practitioner/1", "patientId": "ehr-7", "selections": ["ServiceRequest/sr1"], "draftOrders": draft},
+    }
+    if prefetch:
+        body["prefetch"] = {"conditions": sim.prefetch("ehr-7")["conditions"]}
+    return body
+
+
+def _post_order(sim: EhrSimulator, body: Any) -> Any:
+    headers = {"Authorization": f"Bearer {sim.hook_jwt(f'http://testserver{ORDER_URL}')}"}
+    return Client().post(ORDER_URL, json.dumps(body), content_type="application/json", headers=headers)
+
+
+def test_order_select_recommends_a_multiphase_protocol(world: World, sim: EhrSimulator) -> None:
+    register(sim, world=world, redirect_uri="http://testserver/smart/callback")
+    response = _post_order(sim, _order_body(sim, "CT abdomen with contrast"))
+    assert response.status_code == 200, response.content
+    jsonschema.validate(response.json(), _schema("cds-hooks-2.0-response.schema.json"))
+    (card,) = response.json()["cards"]
+    assert "multiphase" in card["summary"] and "LI-RADS" in card["source"]["label"]
+    # Fetched when not prefetched.
+    body = _order_body(sim, "MRI liver", prefetch=False)
+    body["fhirAuthorization"] = {"access_token": sim.access_token(patient_id="ehr-7"), "token_type": "Bearer"}
+    assert len(_post_order(sim, body).json()["cards"]) == 1
+    # Not an abdominal CT/MRI: no card.
+    assert _post_order(sim, _order_body(sim, "Chest X-ray")).json()["cards"] == []
+
+
+def test_order_select_needs_selections(world: World, sim: EhrSimulator) -> None:
+    register(sim, world=world, redirect_uri="http://testserver/smart/callback")
+    body = _order_body(sim, "CT abdomen")
+    del body["context"]["selections"]
+    assert _post_order(sim, body).status_code == 400
+    body = _order_body(sim, "CT abdomen")
+    body["hook"] = "patient-view"
+    assert _post_order(sim, body).status_code == 400
