@@ -1,4 +1,4 @@
-"""The ``patient-view`` service: request checks, prefetch or fetch, cards, audit.
+"""The ``patient-view`` and ``order-select`` services: request checks, prefetch or fetch, cards, audit.
 
 Patients are matched to local records by identifier: the EHR Patient's identifier under the
 registration's ``mrn_system`` equals a local MRN. Local material (AI findings, signed reports,
