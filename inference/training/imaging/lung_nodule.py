@@ -217,6 +217,7 @@ def _card(params: dict[str, Any], folds: list[dict[str, Any]], on_dev: list[dict
             "created": dt.date.today().isoformat(),
         },
         "metrics": {
+            "command": command,
             "leave_one_slab_out": folds,
             "final_params_on_development_slabs": on_dev,
             "cpu_seconds_per_slab": {"slab": timing_slab.name, "slices": int(timing_slab.hu.shape[0]), "seconds": round(seconds, 1)},
