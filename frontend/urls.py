@@ -7,5 +7,5 @@ urlpatterns = [
     path("login/", PortalLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(next_page="/login/"), name="logout"),
     # Client-side routes of the portal all serve the same application shell.
-    re_path(r"^(?:patients|studies|reports|dashboard|consultations|audit)?(?:/.*)?$", portal, name="portal"),
+    re_path(r"^(?:patients|studies|reports|dashboard|consultations|audit|cxr-intake)?(?:/.*)?$", portal, name="portal"),
 ]

@@ -36,6 +36,7 @@ export interface PageTable {
   consultations: PageFactory;
   consultation: PageFactory;
   audit: PageFactory;
+  cxrIntake: PageFactory;
   notFound: PageFactory;
 }
 
@@ -107,6 +108,7 @@ export class App {
       clinical
         ? [h('a', { href: '/patients', 'data-nav': 'patients' }, 'Patients'),
           h('a', { href: '/consultations', 'data-nav': 'consultations' }, 'Consultations'),
+          h('a', { href: '/cxr-intake', 'data-nav': 'cxrIntake' }, 'CXR intake'),
           ...(me.role === 'admin' ? [h('a', { href: '/audit', 'data-nav': 'audit' }, 'Audit trail')] : [])]
         : h('a', { href: '/dashboard', 'data-nav': 'dashboard' }, 'My dashboard'),
     );

@@ -4,6 +4,7 @@ import { App } from './app';
 import { auditPage } from './pages/audit';
 import { consultInboxPage } from './pages/consultInbox';
 import { consultRoomPage } from './pages/consultRoom';
+import { cxrIntakePage } from './pages/cxrIntake';
 import { configBuild } from './config';
 import { dashboardPage } from './pages/dashboard';
 import { ehrBannerMount } from './components/ehrBanner';
@@ -25,6 +26,7 @@ if (root) {
     dashboard: dashboardPage,
     notFound: notFoundPage,
     audit: auditPage,
+    cxrIntake: cxrIntakePage,
     consultations: consultInboxPage,
     consultation: (ctx, route) => {
       if (route.name !== 'consultation') throw new Error('wrong route');

@@ -14,6 +14,7 @@ export type Route =
   | { readonly name: 'consultations' }
   | { readonly name: 'consultation'; readonly consultationId: number }
   | { readonly name: 'audit' }
+  | { readonly name: 'cxrIntake' }
   | { readonly name: 'notFound'; readonly path: string };
 
 const UID = /^[0-9.]{1,64}$/;
@@ -51,6 +52,7 @@ export function routeMatch(pathname: string, search: string): Route {
   }
   if (head === 'dashboard' && parts.length === 1) return { name: 'dashboard' };
   if (head === 'audit' && parts.length === 1) return { name: 'audit' };
+  if (head === 'cxr-intake' && parts.length === 1) return { name: 'cxrIntake' };
   if (head === 'consultations' && parts.length === 1) return { name: 'consultations' };
   if (head === 'consultations' && parts.length === 2) {
     const consultationId = positiveInt(second);
@@ -85,6 +87,8 @@ export function routeHref(route: Route): string {
       return `/consultations/${route.consultationId}`;
     case 'audit':
       return '/audit';
+    case 'cxrIntake':
+      return '/cxr-intake';
     case 'notFound':
       return route.path;
   }
