@@ -1,6 +1,6 @@
 """Chest X-ray intake API: batch, video and camera inputs, stable error codes, access, CSV export.
 
-The worker's function (``intake_run``) is called in-process here; ``test_cxr_intake_worker.py``
+The worker's function (``intake_run``) is called in-process here; ``tests/browser/test_cxr_intake.py``
 runs the same jobs through a real Celery worker and files a result into Orthanc.
 """
 

@@ -25,6 +25,12 @@ def heatmap_data_url(heatmap: np.ndarray | None) -> str | None:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
+def _ood_summary(ood: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not ood:
+        return None
+    return {"flag": bool(ood["flag"]), "reasons": list(ood["reasons"]), "messages": list(ood["messages"])}
+
+
 def run(*, model: AnalysisModel, series: FetchedSeries) -> dict[str, Any]:
     from inference.runtime.cxr import run_cxr
     from inference.runtime.io import dicom_image
@@ -38,6 +44,9 @@ def run(*, model: AnalysisModel, series: FetchedSeries) -> dict[str, Any]:
             "probability": result["calibrated_probability"], "threshold": result["threshold"],
             "positive": result["positive"], "label": result["label"], "probabilities": result["probabilities"],
             "heatmap_ref": heatmap_data_url(result.get("heatmap")),
+            # Where the model abstains (uncertain band, out of distribution), and why, by code.
+            "decision": result.get("decision", result["label"]), "uncertain": bool(result.get("uncertain")),
+            "ood": _ood_summary(result.get("ood")),
         })
     return {"model": results[0]["model"], "findings": {"predictions": predictions},
             # The heatmaps themselves live in the predictions; the explanation names where.
