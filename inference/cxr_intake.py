@@ -181,8 +181,8 @@ def intake_create(*, actor: Any, mode: str, uploads: Sequence[Upload]) -> CxrInt
             raise RequestTooLarge("The file is too large.", code="file_too_large",
                                   detail={"file": u.name, "max_bytes": cap})
         if mode == CxrIntakeMode.VIDEO:
-            picks, _, _ = video_frames(u.content, max_frames=2)  # refuses other codecs now, not in the worker
-            total = min(VIDEO_MAX_FRAMES, max(len(picks), _video_frame_count(u.content)))
+            _, _, n_frames = video_frames(u.content, max_frames=2)  # refuses other codecs now, not in the worker
+            total = min(VIDEO_MAX_FRAMES, n_frames)
         else:
             image_decode(u.content, name=u.name)
             total += 1
@@ -195,13 +195,6 @@ def intake_create(*, actor: Any, mode: str, uploads: Sequence[Upload]) -> CxrInt
         ])
         transaction.on_commit(lambda: _task_send(job.pk))
     return job
-
-
-def _video_frame_count(content: bytes) -> int:
-    try:
-        return video_frames(content, max_frames=VIDEO_MAX_FRAMES)[2]
-    except CdssError:
-        return 0
 
 
 def _task_send(job_id: int) -> None:
