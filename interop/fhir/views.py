@@ -48,6 +48,8 @@ def _response(body: dict[str, Any], status: int = 200) -> HttpResponse:
 
 
 class FhirView(APIView):
+    # FHIR has its own contract (the CapabilityStatement), not the REST API's OpenAPI schema.
+    schema = None
     authentication_classes = [SmartBearerAuthentication, ExpiringTokenAuthentication, SessionAuthentication]
 
     def handle_exception(self, exc: Exception) -> Any:
