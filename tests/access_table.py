@@ -39,6 +39,8 @@ class Endpoint:
     path: str
     expect: dict[str, int]
     body: dict[str, Any] = field(default_factory=dict)
+    # Allowed callers reach the PACS: the row runs in the integration tier only.
+    needs_pacs: bool = False
 
     def __str__(self) -> str:
         return f"{self.method} {self.path}"

@@ -16,10 +16,14 @@ def _body(endpoint: Endpoint, patient_id: int) -> Any:
     return {k: (patient_id if v == "{patient}" else v) for k, v in endpoint.body.items()}
 
 
-CASES = [(endpoint, role) for endpoint in ENDPOINTS for role in ROLES]
+CASES = [
+    pytest.param(endpoint, role, id=f"{endpoint}-{role}", marks=[pytest.mark.integration] if endpoint.needs_pacs else [])
+    for endpoint in ENDPOINTS
+    for role in ROLES
+]
 
 
-@pytest.mark.parametrize(("endpoint", "role"), CASES, ids=[f"{e}-{r}" for e, r in CASES])
+@pytest.mark.parametrize(("endpoint", "role"), CASES)
 def test_access(world: World, endpoint: Endpoint, role: str) -> None:
     client = client_for(world.users()[role])
     path = endpoint_path(endpoint, world)

@@ -13,5 +13,5 @@ UPLOAD_WITHOUT_FILES = {**PATIENT_WRITE, "clinician": 400, "admin": 400}
 ACCESS_ROWS: list[Endpoint] = [
     Endpoint("GET", "/api/v1/patients/{patient}/imaging/studies/", PATIENT_READ),
     Endpoint("POST", "/api/v1/patients/{patient}/imaging/upload/", UPLOAD_WITHOUT_FILES),
-    Endpoint("POST", "/api/v1/patients/{patient}/imaging/sync/", PATIENT_WRITE),
+    Endpoint("POST", "/api/v1/patients/{patient}/imaging/sync/", PATIENT_WRITE, needs_pacs=True),
 ]
