@@ -8,7 +8,7 @@ import math
 from typing import Any
 
 from consultations.models import Consultation
-from imaging.deid import uid_for_user
+from imaging.deid import burned_in_risk_of, share_pseudonym_for, uid_for_user
 from imaging.models import ImagingSeries
 from patients.access import study_scope_q
 
@@ -19,16 +19,20 @@ class RoomMessageInvalid(ValueError):
 
 def room_series_for_user(user: Any, consultation: Consultation) -> list[dict[str, Any]]:
     """The series of the shared studies, by ImagingSeries id (what sync messages name), with the
-    UIDs this user's browser uses (pseudonymous ones for a de-identified share)."""
+    UIDs this user's browser uses (pseudonymous ones for a de-identified share) and whether the
+    room withholds their pixels (``imaging.deid``: burned-in annotation)."""
     rows = (
         ImagingSeries.objects.filter(study__patient_id=consultation.patient_id)
         .filter(study_scope_q(user, patient_field="study__patient_id", uid_field="study__study_instance_uid"))
         .select_related("study").order_by("study__study_date", "study_id", "series_number", "pk")
     )
+    deidentified = share_pseudonym_for(user, consultation.patient_id) is not None
     return [
         {"id": s.pk, "study_uid": uid_for_user(user, consultation.patient_id, s.study.study_instance_uid),
          "series_uid": uid_for_user(user, consultation.patient_id, s.series_instance_uid),
-         "modality": s.modality, "description": "" if _hidden(user, consultation) else (s.description or "")}
+         "modality": s.modality, "description": "" if _hidden(user, consultation) else (s.description or ""),
+         # A de-identified share's room shows no pixels that may carry burned-in identifying text.
+         "pixels_withheld": deidentified and burned_in_risk_of(burned_in=None, modality=s.modality, sop_class=None)}
         for s in rows
     ]
 

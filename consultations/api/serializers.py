@@ -120,6 +120,7 @@ class RoomSeriesSerializer(serializers.Serializer[Any]):
     series_uid = serializers.CharField()
     modality = serializers.CharField()
     description = serializers.CharField()
+    pixels_withheld = serializers.BooleanField(help_text="pixels may show burned-in identifying text: not shown")
 
 
 class RoomSerializer(serializers.Serializer[Any]):

@@ -182,6 +182,15 @@ def _analysis_with_finding(world: World) -> tuple[int, int]:
     return analysis.pk, finding.pk
 
 
+def _screenshot_series(study_uid: str) -> int:
+    from pydicom.uid import generate_uid
+
+    from imaging.models import ImagingSeries, ImagingStudy
+
+    study = ImagingStudy.objects.get(study_instance_uid=study_uid)
+    return ImagingSeries.objects.create(study=study, series_instance_uid=generate_uid(), modality="SC", series_number=99).pk
+
+
 def _progress(analysis_id: int, patient_id: int, value: int) -> None:
     from cdss.core.events import event_publish, patient_group
 
@@ -196,6 +205,7 @@ def test_phone_inbox_room_findings_and_opinion(open_session: Any, consult_world:
     world, consultant_user, _phantom = consult_world
     analysis_id, finding_id = off_loop(_analysis_with_finding, world)
     consultation_id = off_loop(_requested, world, consultant_user)
+    screenshot_id = off_loop(_screenshot_series, _phantom.study_uid)
 
     consultant = open_session(consultant_user, viewport=PHONE, label="consultant-phone")
     consultant.goto("/consultations")
@@ -236,6 +246,17 @@ def test_phone_inbox_room_findings_and_opinion(open_session: Any, consult_world:
     expect(item).to_have_attribute("data-status", "accepted")
     expect(item).to_contain_text("Accepted")
     consultant.snap("room-phone-findings")
+
+    # A screenshot series (burned-in text likely): the presenter shows it, the de-identified
+    # consultant's viewer says it is withheld instead of showing its pixels.
+    clinician.page.select_option("#room-series", str(screenshot_id))
+    viewer = page.locator("#room-viewer")
+    expect(viewer).to_have_attribute("data-series", str(screenshot_id))
+    expect(viewer).to_have_attribute("data-withheld", "true")
+    expect(page.locator("#room-withheld")).to_be_visible()
+    expect(page.locator("#room-image")).to_be_hidden()
+    expect(clinician.page.locator("#room-viewer")).to_have_attribute("data-withheld", "false")
+    consultant.snap("room-phone-withheld")
 
     # The chat works one-handed: the field and button fit, and a message goes through.
     page.locator("#room-message-input").scroll_into_view_if_needed()

@@ -203,3 +203,17 @@ def test_proxy_relays_burned_in_instances_masked(consult: Consult, burned_in_stu
 def test_ct_series_pixels_are_not_withheld(consult: Consult) -> None:
     assert not pixels_withheld_for_series(study_id=consult.study.pk, series_uid=consult.series.series_instance_uid)
 
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("identifiable", [False, True])
+def test_room_withholds_burned_in_series_from_a_deidentified_share(consult: Consult, identifiable: bool) -> None:
+    from tests.conftest import client_for
+
+    screenshot = ImagingSeries.objects.create(study=consult.study, series_instance_uid=generate_uid(), modality="SC")
+    data = open_consultation(consult, identifiable=identifiable)
+    path = f"/api/v1/consultations/{data['id']}/room/"
+    for user, withheld in ((consult.consultant, not identifiable), (consult.clinician, False)):
+        series = {s["id"]: s for s in client_for(user).get(path).json()["series"]}
+        assert series[screenshot.pk]["pixels_withheld"] is withheld
+        assert series[consult.series.pk]["pixels_withheld"] is False

@@ -63,6 +63,8 @@ export interface RoomSeries {
   readonly series_uid: string;
   readonly modality: string;
   readonly description: string;
+  /** De-identified share, pixels that may show burned-in identifying text: not shown. */
+  readonly pixels_withheld: boolean;
 }
 
 export interface RoomInfo {

@@ -82,6 +82,7 @@ class RoomViewer {
   private readonly zoomInput: HTMLInputElement;
   private readonly seriesSelect: HTMLSelectElement;
   private readonly stage: HTMLElement;
+  private readonly withheld: HTMLElement;
   private instances: Instance[] = [];
   private loadedSeries = 0;
   private shownSrc = '';
@@ -95,7 +96,9 @@ class RoomViewer {
     this.state = { series: series[0]?.id ?? 0, slice: 0, ...DEFAULT_WINDOW, zoom: 1, pan: [0, 0], pointer: null };
     this.image = h('img', { id: 'room-image', alt: 'Shared image', draggable: 'false' });
     this.pointer = h('div', { class: 'room-pointer', id: 'room-pointer', hidden: true });
-    this.stage = h('div', { class: 'room-stage', tabindex: '0', 'aria-label': 'Shared image: arrow keys change slice' }, this.image, this.pointer);
+    this.withheld = h('p', { class: 'room-withheld', id: 'room-withheld', role: 'status', hidden: true },
+      'Images of this series are withheld from this de-identified share: they may show identifying text burned into the pixels.');
+    this.stage = h('div', { class: 'room-stage', tabindex: '0', 'aria-label': 'Shared image: arrow keys change slice' }, this.image, this.pointer, this.withheld);
     this.seriesSelect = h('select', { id: 'room-series', 'aria-label': 'Series' },
       ...series.map((s) => h('option', { value: String(s.id) }, `${s.modality} ${s.description || `series ${s.id}`}`)));
     this.sliceInput = h('input', { type: 'range', id: 'room-slice', min: 0, max: 0, value: 0, 'aria-label': 'Slice' });
@@ -152,7 +155,7 @@ class RoomViewer {
     const series = this.series.find((s) => s.id === state.series);
     if (!series) return;
     if (this.loadedSeries !== series.id) {
-      this.instances = await instancesOf(this.root, series);
+      this.instances = series.pixels_withheld ? [] : await instancesOf(this.root, series);
       this.loadedSeries = series.id;
       this.sliceInput.max = String(Math.max(this.instances.length - 1, 0));
     }
@@ -171,7 +174,10 @@ class RoomViewer {
     } else {
       this.pointer.hidden = true;
     }
-    if (instance) {
+    this.withheld.hidden = !series.pixels_withheld;
+    this.image.hidden = series.pixels_withheld;
+    this.element.dataset.withheld = String(series.pixels_withheld);
+    if (instance && !series.pixels_withheld) {
       const src = `${this.root}/studies/${series.study_uid}/series/${series.series_uid}/instances/${instance.sop}/rendered?window=${state.wc},${state.ww},linear`;
       if (this.shownSrc !== src) {
         // Fetched rather than set as the img's src: a browser's image Accept header (avif,
