@@ -179,7 +179,7 @@ def _hues_near_lesion(page: Any) -> dict[str, int]:
 
 def _svg_mm(page: Any, orientation: str) -> list[float]:
     """The millimetre values the annotation text boxes of a viewport show."""
-    texts = page.locator(f"#vp-{orientation} svg text").all_inner_texts()
+    texts = page.locator(f"#vp-{orientation} svg text").all_text_contents()
     return [float(v) for t in texts for v in re.findall(r"(\d+(?:\.\d+)?) mm", t)]
 
 
@@ -286,7 +286,9 @@ def test_ct_study_renders_scrolls_measures_and_reformats(open_session: Any, ct_w
     stats_up = _wait_rendered(page)
     _drag(page, _to_page(stats_up, 0.3, 0.45), _to_page(stats_up, 0.6, 0.45))
     second_row = page.locator(".measure-table tr[data-tool=Length] .measure-value").nth(1)
-    second_length = _settled(page, second_row, r"([\d.]+) mm", 10, 20)  # 0.3 x 64 x 0.75 = 14.4 mm
+    _settled(page, second_row, r"([\d.]+) mm", 13.5, 16)  # 0.3 x 64 x 0.75 = 14.4 mm
+    page.wait_for_timeout(500)
+    second_length = float(re.findall(r"([\d.]+) mm", second_row.inner_text())[0])
     expect(page.locator(".measure-table tbody tr")).to_have_count(3)
     expect(page.locator(".measure-table tr[data-plane=Axial]")).to_have_count(3)
 

@@ -152,7 +152,7 @@ export class MeasurementsModule implements ViewerModule {
     replace(this.body, h('table', { class: 'table compact measure-table' },
       h('thead', null, h('tr', null, h('th', { scope: 'col' }, '#'), h('th', { scope: 'col' }, 'Tool'), h('th', { scope: 'col' }, 'Result'), h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Actions')))),
       h('tbody', null, ...rows.map((row, index) => {
-        const show = h('button', { type: 'button', class: 'btn btn-small btn-quiet measure-show', 'aria-label': `Show measurement ${index + 1}` }, '⌖');
+        const show = h('button', { type: 'button', class: 'btn btn-small btn-quiet measure-show', 'aria-label': `Show measurement ${index + 1}` }, 'Show');
         show.addEventListener('click', () => this.onShow(row));
         const remove = h('button', { type: 'button', class: 'btn btn-small btn-quiet', 'aria-label': `Delete measurement ${index + 1}` }, '✕');
         remove.addEventListener('click', () => {

@@ -64,3 +64,15 @@ export function reviewLabel(review: AiReviewState): string {
   if (review === 'rejected') return 'AI result – rejected by a clinician';
   return 'AI proposal – not verified';
 }
+
+/** Each segment's colour (by segment number): the n-th segment of a role takes its n-th hue. */
+export function segmentColours(segments: readonly SegSegment[], review: AiReviewState): Map<number, [number, number, number, number]> {
+  const seen: Record<SegmentRole, number> = { organ: 0, ai: 0, clinician: 0 };
+  const colours = new Map<number, [number, number, number, number]>();
+  for (const segment of segments) {
+    const role = segmentRole(segment, review);
+    colours.set(segment.number, roleColour(role, seen[role]));
+    seen[role] += 1;
+  }
+  return colours;
+}

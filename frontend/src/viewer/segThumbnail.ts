@@ -7,7 +7,7 @@
 import { h } from '../lib/dom';
 import { type DicomJson, SEG_SOP_CLASS, TAG, tagString } from './dicomJson';
 import { segInstanceFetch, segReferencedSeries } from './dicomSeg';
-import { roleColour, segmentRole } from './segColours';
+import { segmentColours } from './segColours';
 import { type DecodedSeg, segDecode } from './segDecode';
 
 const SIZE = 96;
@@ -72,10 +72,9 @@ async function render(root: string, studyUid: string, segSeriesUid: string): Pro
     if (background) context.drawImage(background, left, top, width, height);
   }
   const mask = new ImageData(seg.columns, seg.rows);
-  const order = new Map(seg.segments.map((s, n) => [s.number, { segment: s, nth: n }]));
+  const colours = segmentColours(seg.segments, 'proposed');
   for (const frame of frames) {
-    const found = order.get(frame.segmentNumber);
-    const [r, g, b] = found ? roleColour(segmentRole(found.segment, 'proposed'), found.nth) : [255, 255, 0];
+    const [r, g, b] = colours.get(frame.segmentNumber) ?? [255, 255, 0];
     for (const pixel of frame.pixels) {
       const i = pixel * 4;
       mask.data[i] = r;

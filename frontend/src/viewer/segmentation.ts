@@ -8,7 +8,7 @@ import { cache, volumeLoader } from '@cornerstonejs/core';
 import { Enums as ToolEnums, segmentation } from '@cornerstonejs/tools';
 import { h, replace, uid } from '../lib/dom';
 import type { ViewerModule } from './module';
-import { type AiReviewState, ROLE_LEGEND, type SegmentRole, reviewLabel, roleColour, segmentIsAi, segmentRole } from './segColours';
+import { type AiReviewState, ROLE_LEGEND, type SegmentRole, reviewLabel, roleColour, segmentColours, segmentIsAi, segmentRole } from './segColours';
 import { SegDecodeError, type SegSegment, segDecode } from './segDecode';
 
 export interface SegmentSpec {
@@ -250,13 +250,10 @@ export class SegmentationModule implements ViewerModule {
 
   /** Fill a colour table (index = segment number) by each segment's role under the current review. */
   private colours(segments: SegmentationEntry['segments'], lut: number[][]): void {
-    const seen: Record<SegmentRole, number> = { organ: 0, ai: 0, clinician: 0 };
+    const colours = segmentColours(segments.flatMap((s) => (s.source ? [s.source] : [])), this.review);
     for (const segment of segments) {
-      const role = segment.source ? segmentRole(segment.source, this.review) : 'clinician';
-      const colour = roleColour(role, seen[role]);
-      seen[role] += 1;
       while (lut.length <= segment.index) lut.push([0, 0, 0, 0]);
-      lut[segment.index] = colour;
+      lut[segment.index] = colours.get(segment.index) ?? [255, 255, 0, 255];
     }
   }
 
@@ -267,7 +264,13 @@ export class SegmentationModule implements ViewerModule {
     for (const entry of this.entries) {
       if (!entry.colorLut) continue;
       this.colours(entry.segments, entry.colorLut);
-      for (const viewportId of this.viewportIds) segmentation.triggerSegmentationEvents.triggerSegmentationRepresentationModified(viewportId, entry.id, LABELMAP);
+      // Cornerstone keeps its own copy of the table: set each segment's colour in it too.
+      for (const viewportId of this.viewportIds) {
+        for (const segment of entry.segments) {
+          const colour = entry.colorLut[segment.index];
+          if (colour) segmentation.config.color.setSegmentIndexColor(viewportId, entry.id, segment.index, colour as never);
+        }
+      }
     }
     this.draw();
     this.render();

@@ -29,6 +29,7 @@ import { instanceWindowDefault, shownSliceFirst } from './loading';
 import { type MeasurementRow, MeasurementsModule } from './measurements';
 import type { ViewerModule } from './module';
 import { CT_PRESETS, type WindowPreset, presetMatch, presetToVoi, voiToWindow } from './presets';
+import { noduleToolRegister } from './noduleTool';
 import { type EdgeMarkers, cameraMarkers, orientationMarkers, patientOrientationMarkers } from './orientation';
 import { runtimeInit } from './runtime';
 import { SegmentationModule } from './segmentation';
@@ -206,6 +207,7 @@ export class StudyViewer implements ViewerModule {
     this.measurementsModule.init();
     this.aiModule.init();
     this.heatmapModule.init();
+    this.cleanups.push(noduleToolRegister({ toolbar: this.toolbar, viewer: this.element, series: () => this.currentSeries, viewport: () => (this.activeViewportId ? this.engine?.getViewport(this.activeViewportId) ?? null : null) }));
 
     const onKey = (event: KeyboardEvent): void => this.onKey(event);
     this.element.addEventListener('keydown', onKey);
