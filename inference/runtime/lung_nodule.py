@@ -569,7 +569,16 @@ def nodule_measure_in_series(
     areas: list[int] = []
     for kk in range(mask_ijk.shape[2]):
         if mask_ijk[:, :, kk].any():
-            outline.append({"sop_instance_uid": str(volume.datasets[kk].SOPInstanceUID), "runs": _runs(mask_ijk[:, :, kk].T)})
+            ds = volume.datasets[kk]
+            outline.append({
+                "sop_instance_uid": str(ds.SOPInstanceUID), "runs": _runs(mask_ijk[:, :, kk].T),
+                # to place the runs in patient space: point(row, column) = position + column * spacing[1] *
+                # row_cosines + row * spacing[0] * column_cosines
+                "position_lps_mm": [float(v) for v in ds.ImagePositionPatient],
+                "row_cosines": [float(v) for v in ds.ImageOrientationPatient[:3]],
+                "column_cosines": [float(v) for v in ds.ImageOrientationPatient[3:]],
+                "pixel_spacing_mm": [float(v) for v in ds.PixelSpacing],
+            })
             areas.append(int(mask_ijk[:, :, kk].sum()))
     for internal_only in ("key_slice", "slice_range"):
         measured.pop(internal_only, None)
