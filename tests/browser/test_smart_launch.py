@@ -12,6 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from interop.sim.server import EhrSimulator
+from tests.browser.axe import FAILING, TAGS, axe_run
 from tests.browser.conftest import SCREENSHOTS, LiveServer
 from tests.browser.data import off_loop, panel_record
 from tests.conftest import world_build
@@ -63,6 +64,12 @@ def test_ehr_launch_opens_the_launched_patient_and_refuses_another(live: LiveSer
         page.wait_for_load_state("networkidle")
         page.screenshot(path=str(SCREENSHOTS / "smart-launch-01-patient.png"), full_page=True)
         assert not refused, refused  # everything the patient page asks for is the launched patient's
+        axe_run(page)  # loads axe-core; the banner itself is checked (the page has its own test)
+        banner_violations = page.evaluate(
+            "(tags) => window.axe.run('#ehr-banner', { runOnly: { type: 'tag', values: tags }, resultTypes: ['violations'] })"
+            ".then(r => r.violations.map(v => v.impact + ' ' + v.id))", TAGS,
+        )
+        assert not [v for v in banner_violations if v.split()[0] in FAILING], banner_violations
         assert any(path.startswith("GET /auth/authorize") for path in ehr.requests_seen)
         assert "GET /fhir/Patient/ehr-7" in ehr.requests_seen
 
