@@ -111,3 +111,14 @@ def test_card_link_app_context_opens_the_report(world: World, sim: EhrSimulator)
     # A report of another patient named in appContext is ignored: the patient page opens.
     response = _launch(Client(), sim, launch=_ehr_launch_id(sim, app_context="report=999999"))
     assert response["Location"] == f"/patients/{world.patient.pk}"
+
+
+def test_sim_register_command(world: World, sim: EhrSimulator) -> None:
+    from django.core.management import call_command
+
+    from interop.models import EhrRegistration
+
+    call_command("interop_sim_register", "--sim", sim.base, "--user", world.clinician.username)
+    call_command("interop_sim_register", "--sim", sim.base, "--user", world.clinician.username)  # idempotent
+    registration = EhrRegistration.objects.get(iss=sim.fhir_base)
+    assert registration.cds_jwks == sim.jwks and registration.user_links.get().user == world.clinician
