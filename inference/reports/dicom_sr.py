@@ -365,8 +365,12 @@ def sr_state(report: Report) -> dict[str, Any]:
 
 
 def sr_mark_pending(report: Report) -> dict[str, Any]:
-    """At signing (inside the signing transaction): the SR is owed."""
-    state = {"status": "pending", "documents": [], "attempts": 0, "requested_at": timezone.now().isoformat()}
+    """At signing (inside the signing transaction): the SR is owed, unless no reviewed imaging
+    finding counts in the report (a risk-only report has none to store)."""
+    if not any(f.get("series_uid") for f in counted_findings(report.content)):
+        state: dict[str, Any] = {"status": "not_applicable", "documents": []}
+    else:
+        state = {"status": "pending", "documents": [], "attempts": 0, "requested_at": timezone.now().isoformat()}
     report.sr = state
     return state
 

@@ -207,8 +207,8 @@ def report_sign(*, actor: Any, report: Report, comment: str = "", request: Any =
         fields = ["status", "signed_by", "signed_at", "sign_comment", "supersedes", "sr"]
         # The DICOM SR of the measurements is owed from now on; the worker stores it (the PACS
         # may be down: signing never waits for it or fails because of it).
-        sr_mark_pending(locked)
-        transaction.on_commit(lambda: sr_store_enqueue(locked.pk))
+        if sr_mark_pending(locked)["status"] == "pending":
+            transaction.on_commit(lambda: sr_store_enqueue(locked.pk))
         policy = report_release_policy()
         if policy == "on_sign":
             locked.released_by = actor

@@ -231,3 +231,30 @@ def test_a_signed_amendment_gets_its_own_sr(world: World, signed: tuple[Report, 
     [second] = sr_documents_build(amended, metadata=pacs)
     assert second.SOPInstanceUID != first.SOPInstanceUID and second.StudyInstanceUID == first.StudyInstanceUID
     assert second.SeriesDescription == f"AI measurements, report version {amended.version}"
+
+
+def test_a_report_without_reviewed_imaging_owes_no_sr_and_the_sweep_requeues_pending_ones(
+    world: World, signed: tuple[Report, MemoryPacs], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from inference.reports import tasks
+    from inference.reports.content import content_sha256
+    from inference.reports.services import report_sign
+
+    content = {"schema": "cdss.report/1", "patient_id": world.patient.pk, "scores": {}, "imaging_findings": []}
+    risk_only = Report.objects.create(patient=world.patient, version=9, content=content,
+                                      content_sha256=content_sha256(content), created_by=world.clinician)
+    # Signing a later version supersedes the phantom report; its SR stays as it was.
+    signed_risk = report_sign(actor=world.clinician, report=risk_only)
+    assert signed_risk.sr == {"status": "not_applicable", "documents": []}
+
+    report, _pacs = signed
+    queued: list[int] = []
+    monkeypatch.setattr(tasks, "sr_store_enqueue", queued.append)
+    Report.objects.filter(pk=report.pk).update(signed_at=timezone.now() - dt.timedelta(minutes=1))
+    assert tasks.report_sr_sweep_task() == 0 and queued == []  # still within its own retries
+    Report.objects.filter(pk=report.pk).update(signed_at=timezone.now() - tasks.SR_SWEEP_AFTER - dt.timedelta(seconds=5))
+    assert tasks.report_sr_sweep_task() == 1 and queued == [report.pk]
