@@ -282,7 +282,7 @@ def card_run(*, data: Path, seeds: list[int], out_root: Path | None, limit: int 
     temperature = common.temperature_fit(val_logits, labels[va])
     val_probs = common.softmax_np(val_logits, temperature)[:, 1]
     threshold = common.youden_threshold(labels[va], val_probs)
-    band = [min(1 - BAND_CONFIDENCE, threshold - 0.05), max(BAND_CONFIDENCE, threshold + 0.05)]
+    band = [round(min(1 - BAND_CONFIDENCE, threshold - 0.05), 4), round(max(BAND_CONFIDENCE, threshold + 0.05), 4)]
     # OOD reference: training features (no augmentation), shrunk covariance; limit from validation
     from sklearn.covariance import LedoitWolf
 
@@ -525,11 +525,167 @@ seed was chosen on the inner validation split.
 """
 
 
+def abstention_card_run(*, data: Path, candidate: Path | None, out_root: Path | None) -> dict[str, Any]:
+    """``cxr_pneumonia`` 1.0.1: 1.0.0's weights and decisions unchanged, plus the uncertain band and
+    the out-of-distribution check (fitted on 1.0.0's features exactly as for 1.1.0), for when the
+    1.1.0 candidate is not served. ``candidate``: the 1.1.0 card.json whose comparison is reported."""
+    import shutil
+
+    log = _logger(WORK_DIR / "cxr_abstention_card.log")
+    ds = dataset_load(data=data, size=CONFIG["source_size"])
+    images, labels, groups = ds["images"], ds["labels"], ds["groups"]
+    sp = splits_make(labels=labels, groups=groups, seed=0)
+    tr, va, hold = sp["final_train"], sp["final_val"], sp["holdout"]
+    old = model_card_get(key=KEY, version="1.0.0")
+    from inference.runtime.predictor import network_load
+
+    net = network_load(card=old)
+    settings = old.data["preprocessing"]
+    post = old.data["postprocessing"]
+    temperature, threshold = float(post["temperature"]), float(post["threshold"])
+    band = [round(min(1 - BAND_CONFIDENCE, threshold - 0.05), 4), round(max(BAND_CONFIDENCE, threshold + 0.05), 4)]
+    from sklearn.covariance import LedoitWolf
+
+    _, train_feats = net_outputs(net, images[tr], settings)
+    _, val_feats = net_outputs(net, images[va], settings)
+    lw = LedoitWolf().fit(train_feats)
+    mean, precision = lw.location_, lw.precision_
+    dv = val_feats - mean
+    val_dist = np.sqrt(np.einsum("ij,jk,ik->i", dv, precision, dv))
+    train_stats = [image_statistics(im) for im in images[tr]]
+    sym = np.array([st["symmetry"] for st in train_stats])
+    rng_ = np.array([st["dynamic_range"] for st in train_stats])
+    reference = {
+        "distance_limit": float(np.percentile(val_dist, 99.5)),
+        "image_limits": {"chroma": [0.0, 0.05], "symmetry": [float(np.percentile(sym, 0.5)), 1.0],
+                         "dynamic_range": [float(np.percentile(rng_, 0.5)), 1.0]},
+        "mean": mean, "precision": precision,
+    }
+    hold_logits, _ = net_outputs(net, images[hold], settings)
+    hold_probs = common.softmax_np(hold_logits, temperature)[:, 1]
+    inside = ~((hold_probs > band[0]) & (hold_probs < band[1]))
+    decided = common.binary_report(labels[hold][inside], hold_probs[inside], threshold)
+    allrep = common.binary_report(labels[hold], hold_probs, threshold)
+    uncertain_row = {"band": band, "abstained": int((~inside).sum()), "abstained_rate": float((~inside).mean()),
+                     "sensitivity_decided": decided["sensitivity"], "specificity_decided": decided["specificity"],
+                     "accuracy_decided": decided["accuracy"], "accuracy_all": allrep["accuracy"]}
+    ood_rows = ood_evaluation(net=net, settings=settings, reference=reference, hold_images=images[hold], seed=0)
+    for r in ood_rows:
+        log(f"1.0.1 OOD {r['input']}: {r['flagged']}/{r['n']}")
+    log(f"1.0.1 band {band}: {json.dumps(uncertain_row)}")
+    directory = (out_root or ARTEFACT_ROOT) / KEY / "1.0.1"
+    directory.mkdir(parents=True, exist_ok=True)
+    for name in ("weights.pt", "heldout_split.json"):
+        shutil.copyfile(old.directory / name, directory / name)
+    np.savez(directory / "ood.npz", mean=mean.astype(np.float32), precision=precision.astype(np.float32))
+    cand = json.loads(candidate.read_text()) if candidate and candidate.exists() else None
+    card = json.loads((old.directory / "card.json").read_text())
+    card["version"] = "1.0.1"
+    card["intended_use"] += (" Abstains (decision 'uncertain') inside the uncertain band and says so when the image "
+                             "looks out of distribution.")
+    card["limitations"] = [*card["limitations"],
+        "An unseen test split is expected to score lower than the held-out split here: 1.0.0 (the same weights) "
+        "scored 0.998 here and 0.945 on the official Kermany test split, measured outside the project.",
+        "The OOD check was tested on synthetic inputs (photographs of film, one-sided crops, a small chest in a large "
+        "field, non-chest pictures) and brain MRI slices; no real adult or lateral radiographs were available, so "
+        "adults rely on the population check (age in the record)."]
+    card["postprocessing"]["uncertain_band"] = band
+    card["postprocessing"]["uncertain_rule"] = (f"abstain (decision 'uncertain') when the calibrated probability is strictly "
+                                                f"inside the band: neither class reaches {BAND_CONFIDENCE:.0%}")
+    card["ood"] = {"file": "ood.npz", "sha256": sha256_file(directory / "ood.npz"),
+                   "distance_limit": reference["distance_limit"], "image_limits": reference["image_limits"],
+                   "method": "Mahalanobis distance of the pooled layer4 features to the training features (Ledoit-Wolf "
+                             "covariance); limit = 99.5th percentile on the inner validation split; plus image statistics "
+                             "(chroma, left-right symmetry, dynamic range) outside the training range (0.5th percentile)"}
+    module = "python -m inference.training.imaging.cxr_robust_card"
+    command = (f"{module} fit --data {data} --seed 0 && {module} v100 --data {data} && "
+               f"{module} card --data {data} --seeds 0 && {module} abstention --data {data}")
+    card["metrics"]["uncertain_band_heldout"] = uncertain_row
+    card["metrics"]["ood"] = ood_rows
+    card["metrics"]["abstention_command"] = command
+    if cand is not None:
+        cm = cand["metrics"]
+        card["metrics"]["candidate_1_1_0"] = {
+            "comparison": cm["comparison"], "heldout": cm["heldout"], "robustness_heldout": cm["robustness_heldout"],
+            "ood": cm["ood"], "architecture": cand["architecture"], "preprocessing": cand["preprocessing"],
+            "augmentation": cand["training"]["augmentation"], "epochs": cand["training"]["epochs"],
+            "wall_seconds": cand["training"]["wall_seconds"], "inner_val_auroc": cand["training"]["inner_val_auroc_per_seed"],
+        }
+    card["created"] = common.today()
+    md = (old.directory / "MODEL_CARD.md").read_text()
+    md = md.replace("(`cxr_pneumonia` 1.0.0)", "(`cxr_pneumonia` 1.0.1)", 1)
+    from inference.eligibility import POPULATION_HEADING
+
+    md = md.split(POPULATION_HEADING)[0].rstrip() + "\n\n" + abstention_markdown(card)
+    model_card_write(directory=directory, data=card, markdown=md)
+    log(f"wrote {directory}")
+    return card
+
+
+def abstention_markdown(card: dict[str, Any]) -> str:
+    m, post = card["metrics"], card["postprocessing"]
+    u = m["uncertain_band_heldout"]
+    ood = "\n".join(
+        f"| {r['input']} | {r['n']} | {r['flagged']} ({_pct(r['rate'])}) | "
+        + ", ".join(f"{k} {v}" for k, v in r["reasons"].items()) + " |"
+        for r in m["ood"]
+    )
+    text = f"""## 1.0.1: same weights and decisions as 1.0.0, plus abstention
+Version 1.0.1 serves 1.0.0's network, preprocessing, temperature and threshold unchanged (same weights file and
+SHA-256); it adds the two ways to abstain below.
+
+**Expect lower numbers on an unseen test split**: these weights scored 0.998 on the held-out split above and 0.945
+on the official Kermany test split (measured outside the project).
+
+### Uncertain band (held-out)
+Band {post["uncertain_band"][0]:.2f}-{post["uncertain_band"][1]:.2f}: {post["uncertain_rule"]}. {u["abstained"]} held-out images
+({_pct(u["abstained_rate"])}) fall inside and are reported as `uncertain`; on the rest accuracy {_pct(u["accuracy_decided"])}
+(all images: {_pct(u["accuracy_all"])}), sensitivity {_pct(u["sensitivity_decided"])}, specificity {_pct(u["specificity_decided"])}.
+
+### Out-of-distribution check (decision `out_of_distribution`, with reason codes)
+{card["ood"]["method"]}. Feature-distance limit {card["ood"]["distance_limit"]:.2f}.
+
+| input | n | flagged | reasons |
+|---|---|---|---|
+{ood}
+"""
+    cand = m.get("candidate_1_1_0")
+    if cand:
+        c = cand["comparison"]
+        rob = "\n".join(
+            f"| {r['perturbation']} | {r['level']} | {r['auroc_1_1_0']:.4f} | {r['auroc_1_0_0']:.4f} |"
+            for r in cand["robustness_heldout"]
+        )
+        h = cand["heldout"]
+        text += f"""
+## Candidate 1.1.0 (trained, evaluated, not served)
+A shift-robust candidate: the same compact ResNet at {cand["preprocessing"]["size"]} px, grey input **histogram-equalised
+by mid-rank** (a monotone change of exposure, gamma or window leaves it unchanged), augmentation {cand["augmentation"]};
+class-weighted loss, {cand["epochs"]} epochs ({cand["wall_seconds"]} s on a shared CPU), inner-validation AUROC
+{cand["inner_val_auroc"][0]:.4f}. On the same held-out split: AUROC {h["auroc"]:.4f} (95 % CI
+{h["auroc_ci95_patient_bootstrap"][0]:.4f}-{h["auroc_ci95_patient_bootstrap"][1]:.4f}) against 1.0.0's {c["heldout_auroc_1_0_0"]:.4f};
+mean AUROC over the shifts {c["shift_mean_auroc_1_1_0"]:.4f} vs {c["shift_mean_auroc_1_0_0"]:.4f}, worst shift
+{c["worst_shift_auroc_1_1_0"]:.4f} vs {c["worst_shift_auroc_1_0_0"]:.4f}. Rule, fixed before the numbers were seen:
+{c["rule"]}. Verdict: **{"served" if c["served"] == "1.1.0" else "not served"}**.
+
+| shift (held-out) | level | AUROC 1.1.0 | AUROC 1.0.0 |
+|---|---|---|---|
+{rob}
+
+Not done (CPU budget): grouped k-fold CV of the 1.1.0 recipe, more epochs, an ensemble or TTA.
+"""
+    text += f"""
+## Reproduce
+`{m["abstention_command"]}` (threads 1).
+"""
+    return text
+
+
 def main(argv: list[str] | None = None) -> None:
     import django
 
     parser = argparse.ArgumentParser(description="cxr_pneumonia 1.1.0: fit, 1.0.0 comparison, card")
-    parser.add_argument("stage", choices=["fit", "card", "v100"])
+    parser.add_argument("stage", choices=["fit", "card", "v100", "abstention"])
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--seeds", type=int, nargs="*", default=[0])
@@ -546,6 +702,9 @@ def main(argv: list[str] | None = None) -> None:
         fit(data=args.data, seed=args.seed, epochs=args.epochs)
     elif args.stage == "v100":
         v100_precompute(data=args.data)
+    elif args.stage == "abstention":
+        candidate = WORK_DIR / "artefacts" / KEY / VERSION / "card.json"
+        abstention_card_run(data=args.data, candidate=candidate, out_root=args.out)
     else:
         card_run(data=args.data, seeds=args.seeds, out_root=args.out, limit=args.limit)
 
