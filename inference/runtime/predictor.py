@@ -29,6 +29,7 @@ from inference.registry import (
 )
 from inference.runtime.fusion_bn import batchnorm_folded
 from inference.runtime.networks import network_build
+from inference.runtime.norm_groups import instance_norms_as_group_norms
 from inference.runtime.upsample_shuffle import transposed_convs_as_shuffles
 
 _CACHE: dict[tuple[str, str, str, str, int], LoadedModel] = {}
@@ -97,6 +98,7 @@ def model_load_from_card(*, card: ModelCard) -> LoadedModel:
         net = network_load(card=card)
         probe = _probe_input(card)
         net = transposed_convs_as_shuffles(batchnorm_folded(net, probe=probe), probe=probe)
+        net = instance_norms_as_group_norms(net, probe=probe)
         device = runtime_device()
         net.to(device)
         net.requires_grad_(False)  # inference only; Grad-CAM takes gradients w.r.t. activations

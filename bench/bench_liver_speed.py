@@ -1,0 +1,188 @@
+"""Benchmark: the liver model's CT analysis, the reference path against the fast path, side by side.
+
+Run: ``.venv/bin/python bench/bench_liver_speed.py [--below 45 --organ 60 --above 45] [--threads 2] [--demo]
+[--skip-everywhere]``.
+
+Two CTs of 150 slices of 512 x 512 (``tests/inference/data/liver_speed.py``): the committed demo
+CT's 20 slices linearly interpolated in z to all 150 (the liver in every slice: nothing to skip,
+the worst case), and to ``--organ`` slices between ``--below`` and ``--above`` generated slices in
+which the network sees no organ (air), standing in for a scan that covers more than the liver. Both paths run on it in the same process, one after the other, in the
+stages of the worker's liver step:
+
+  fetch    decode the series' DICOM bytes (held in memory: no network) into the HU volume
+  model    the network's passes and the return to the slice grid
+  post     labels_clean, lesion candidates, the lesion rule, findings
+  seg      the DICOM SEG built and written to bytes (no PACS)
+  report   the findings serialised as the step's JSON result
+
+Old: the network as loaded before the group-norm rewrite, every slice through every TTA pass
+(``segment_volume``). New: ``model_load`` (group norms) and ``segment_volume_organ``. Bare forward:
+the identity forward of one batch, times the slice-passes the old path runs. Prints each stage,
+wall / bare forward for both paths, the ratio new / old, and the Dice of the final labels
+(organ = liver + lesion, and lesion) between them (the fast path must keep >= 0.995).
+``--demo`` also compares the paths on the demo CT itself (its liver is in every slice).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cdss.settings.test")
+
+
+def _old_model() -> Any:
+    """The liver model as loaded without the group-norm rewrite (the reference's network)."""
+    from inference.registry import model_card_get
+    from inference.runtime.fusion_bn import batchnorm_folded
+    from inference.runtime.predictor import LoadedModel, _probe_input, network_load, runtime_device
+    from inference.runtime.upsample_shuffle import transposed_convs_as_shuffles
+
+    card = model_card_get(key="liver_ct_seg")
+    probe = _probe_input(card)
+    net = transposed_convs_as_shuffles(batchnorm_folded(network_load(card=card), probe=probe), probe=probe)
+    net.requires_grad_(False)
+    return LoadedModel(card=card, net=net.to(runtime_device()), device=runtime_device())
+
+
+def _stages(
+    *, model: Any, segment: Callable[..., Any], blobs: list[bytes]
+) -> tuple[dict[str, float], np.ndarray, dict[str, Any]]:
+    import pydicom
+
+    from inference.runtime.dicom_seg import seg_dicom_from_volume
+    from inference.runtime.io import dicom_series_from_datasets
+    from inference.runtime.postprocessing import (
+        findings_compute,
+        labels_clean,
+        lesion_candidates,
+        lesions_decide,
+    )
+
+    t: dict[str, float] = {}
+    t0 = time.perf_counter()
+    volume = dicom_series_from_datasets([pydicom.dcmread(io.BytesIO(b)) for b in blobs])
+    hu, spacing = volume.internal()
+    t["fetch"] = time.perf_counter() - t0
+    post = model.card.data["postprocessing"]
+    tta = list(post["tta"])
+    t0 = time.perf_counter()
+    raw, prob, votes = segment(
+        net=model.net, device=model.device, volume_hu=hu, spacing_mm=spacing,
+        preprocessing=model.card.data["preprocessing"], tta=tta, batch=int(post.get("batch", 8)),
+    )
+    t["model"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    labels = labels_clean(raw, spacing=spacing, settings=post)
+    candidates = lesion_candidates(labels=labels, volume_hu=hu, spacing=spacing, lesion_prob_u8=prob,
+                                   lesion_votes=votes, n_tta=len(tta))
+    labels = lesions_decide(labels=labels, candidates=candidates, rule=post.get("lesion_rule"))
+    findings = findings_compute(labels=labels, volume_hu=hu, spacing=spacing, lesion_prob_u8=prob,
+                                lesion_votes=votes, n_tta=len(tta), candidates=candidates)
+    findings["model"] = model.provenance()
+    t["post"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    seg = seg_dicom_from_volume(labels_zyx=labels, volume=volume, model=findings["model"])
+    out = io.BytesIO()
+    seg.save_as(out, enforce_file_format=True)
+    t["seg"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    json.dumps({"findings": findings}, default=str)
+    t["report"] = time.perf_counter() - t0
+    t["wall"] = sum(t.values())
+    return t, labels, findings
+
+
+def _bare_forward(model: Any, *, slice_passes: int, batch: int) -> float:
+    import torch
+
+    size = int(model.card.data["preprocessing"]["size"])
+    x = torch.rand((batch, 3, size, size), generator=torch.Generator().manual_seed(0))
+    best = float("inf")
+    with torch.inference_mode():
+        model.net(x)
+        for _ in range(2):
+            t0 = time.perf_counter()
+            model.net(x)
+            best = min(best, time.perf_counter() - t0)
+    return best * slice_passes / batch
+
+
+def _blobs(hu: np.ndarray, spacing: tuple[float, float, float]) -> list[bytes]:
+    import pydicom
+
+    from tests.inference.data.synthetic import ct_series_datasets
+
+    out = []
+    for ds in ct_series_datasets(np.rint(hu).astype(np.int16), spacing=spacing):
+        buf = io.BytesIO()
+        pydicom.dcmwrite(buf, ds, enforce_file_format=True)
+        out.append(buf.getvalue())
+    return out
+
+
+def compare(hu: np.ndarray, spacing: tuple[float, float, float], title: str) -> None:
+    from inference.runtime.liver import segment_volume, segment_volume_organ
+    from inference.runtime.postprocessing import dice
+    from inference.runtime.predictor import model_load
+
+    blobs = _blobs(hu, spacing)
+    old_model, new_model = _old_model(), model_load(key="liver_ct_seg")
+    n_tta = len(new_model.card.data["postprocessing"]["tta"])
+    old_t, old_labels, old_f = _stages(model=old_model, segment=segment_volume, blobs=blobs)
+    new_t, new_labels, new_f = _stages(model=new_model, segment=segment_volume_organ, blobs=blobs)
+    bare = _bare_forward(old_model, slice_passes=hu.shape[0] * n_tta, batch=8)
+    print(f"\n{title}: {hu.shape[0]} slices of {hu.shape[1]} x {hu.shape[2]}, spacing {spacing} mm")
+    print(f"{'stage':<8}{'old s':>10}{'new s':>10}{'new/old':>9}")
+    for k in ("fetch", "model", "post", "seg", "report", "wall"):
+        print(f"{k:<8}{old_t[k]:>10.2f}{new_t[k]:>10.2f}{new_t[k] / max(old_t[k], 1e-9):>9.3f}")
+    print(f"bare forward (old network, {hu.shape[0] * n_tta} slice-passes): {bare:.2f} s")
+    print(f"wall / bare forward: old {old_t['wall'] / bare:.3f}  new {new_t['wall'] / bare:.3f}")
+    print(f"Dice new vs old: organ {dice(new_labels > 0, old_labels > 0):.5f}  "
+          f"lesion {dice(new_labels == 2, old_labels == 2):.5f}  (target >= 0.995)")
+    print(f"lesions old {old_f['lesion_count']} new {new_f['lesion_count']}; liver mL old "
+          f"{old_f['liver'].get('volume', {}).get('value')} new {new_f['liver'].get('volume', {}).get('value')}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--below", type=int, default=45)
+    parser.add_argument("--organ", type=int, default=60)
+    parser.add_argument("--above", type=int, default=45)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--demo", action="store_true", help="also compare on the demo CT itself")
+    parser.add_argument("--skip-everywhere", action="store_true", help="leave out the liver-in-every-slice CT")
+    args = parser.parse_args()
+    import django
+
+    django.setup()
+    import torch
+
+    torch.set_num_threads(args.threads)
+    from tests.inference.data.liver_speed import ct_with_organ_slab, demo_ct
+
+    _, spacing = demo_ct()
+    print(f"torch threads {torch.get_num_threads()}, cpus {os.cpu_count()}, load average {os.getloadavg()}")
+    if args.demo:
+        hu, spacing = demo_ct()
+        compare(hu, spacing, "demo CT")
+    if not args.skip_everywhere:
+        total = args.below + args.organ + args.above
+        compare(ct_with_organ_slab(below=0, organ=total, above=0), spacing, "liver in every slice (worst case)")
+    hu = ct_with_organ_slab(below=args.below, organ=args.organ, above=args.above)
+    compare(hu, spacing, f"liver in {args.organ} of {hu.shape[0]} slices")
+
+
+if __name__ == "__main__":
+    main()
