@@ -7,11 +7,13 @@ lives in its runner, ``inference.analysis.runners.<model key>``.
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 from collections.abc import Callable
 from typing import Any
 
 from inference.analysis.catalog import AnalysisModel
 from inference.analysis.errors import StepFailed
+from inference.analysis.progress import CountProgress, step_count_publish
 from inference.analysis.runners import runner_for
 from inference.analysis.series_fetch import FetchedSeries, series_fetch, study_uid_for_series
 from inference.eligibility import Abstention, age_years, population_check
@@ -84,8 +86,18 @@ def imaging_run(*, step: AnalysisStep, model: AnalysisModel, progress: Progress)
     if abstention is not None:
         return _abstained(model=model, card=card, base=base, abstention=abstention)
     progress("running model", 0, 1)
+    runner = runner_for(model.key)
+    counted: dict[str, Any] = {}
+    if "progress" in inspect.signature(runner).parameters:  # the runner reports its own slices
+        counted["progress"] = CountProgress(
+            lambda k, n, eta_s: step_count_publish(
+                request_id=step.request_id, step_key=step.key, step_name="running model",
+                unit="slices", k=k, n=n, eta_s=eta_s,
+            ),
+            total=len(series.datasets),
+        )
     try:
-        return {**base, **runner_for(model.key)(model=model, series=series)}
+        return {**base, **runner(model=model, series=series, **counted)}
     except StepFailed:
         raise
     except Exception as exc:

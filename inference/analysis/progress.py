@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 from inference.events import event_publish_on_commit, patient_group, request_group
@@ -47,3 +49,50 @@ def analysis_publish(
         event_type=event_type,
         payload=payload,
     )
+
+
+class CountProgress:
+    """Progress of a long step counted in units (slices, epochs, bytes): called with each batch's
+    count, it publishes ``(done, total, eta_s)`` with the time left estimated from the pace so far.
+
+    Publishes the first batch, then at most once every ``min_interval_s`` (a worker counting a
+    volume in batches of eight slices would otherwise send an event every few hundred
+    milliseconds to every watching browser), and always the last.
+    """
+
+    def __init__(
+        self,
+        publish: Callable[[int, int, float | None], None],
+        *,
+        total: int,
+        min_interval_s: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.publish, self.total, self.min_interval_s, self.clock = publish, max(int(total), 1), min_interval_s, clock
+        self.done = 0
+        self.started = clock()
+        self.last: float | None = None
+
+    def eta_s(self, now: float) -> float | None:
+        if self.done <= 0:
+            return None
+        return round((now - self.started) / self.done * max(self.total - self.done, 0), 1)
+
+    def __call__(self, count: int) -> None:
+        self.done = min(self.done + int(count), self.total)
+        now = self.clock()
+        if self.done >= self.total or self.last is None or now - self.last >= self.min_interval_s:
+            self.last = now
+            self.publish(self.done, self.total, self.eta_s(now))
+
+
+def step_count_publish(
+    *, request_id: int, step_key: str, step_name: str, unit: str, k: int, n: int, eta_s: float | None
+) -> None:
+    """A step's own progress: ``k`` of ``n`` ``unit`` done and the estimated seconds left (ids and
+    counts only). Outside a transaction the event goes at once, so the browser sees it live."""
+    analysis = AnalysisRequest.objects.get(pk=request_id)
+    if analysis.current_step != step_name:
+        analysis.current_step = step_name
+        analysis.save(update_fields=["current_step", "updated_at"])
+    analysis_publish(analysis, step_key=step_key, k=k, n=n, unit=unit, eta_s=eta_s)
