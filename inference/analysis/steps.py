@@ -192,7 +192,12 @@ def report_content(analysis: AnalysisRequest, done: dict[str, list[AnalysisStep]
         "intended_use": INTENDED_USE,
         "generated_at": timezone.now().isoformat(),
     }
-    content["lung_nodules"] = lung_nodule_scores(patient=analysis.patient)  # record nodules, scored now
+    # The record's lung nodules scored now (a decision on a nodule finding changes the record);
+    # only when the record held nodules at the risk step or a nodule finding now counts.
+    counted_nodule = any(f.get("kind") == "nodule" and f.get("counts") for f in content["findings_review"].get("findings", []))
+    in_record = "lung_nodules" in risk["request"].get("findings", {})
+    content["lung_nodules"] = lung_nodule_scores(patient=analysis.patient) if in_record or counted_nodule else {}
+    content["scores"] = {**content["scores"], **content["lung_nodules"].pop("results", {})}
     return content
 
 

@@ -759,9 +759,14 @@ def _scores(content: Mapping[str, Any], ctx: DocumentContext) -> tuple[list[Scor
             continue
         inputs = "; ".join(_input_text(u, ctx) for u in result.get("inputs_used", []) if isinstance(u, Mapping))
         reference = str(result.get("citation") or "")
+        interpretation = _interpretation(score_id, result)
+        nodule = (result.get("details") or {}).get("nodule")  # lung scores: the record nodule it refers to
+        if isinstance(nodule, Mapping) and nodule.get("record_id"):
+            size = f", {nodule['long_axis_mm']:g} mm" if nodule.get("long_axis_mm") else ""
+            interpretation = f"{interpretation} (nodule #{nodule['record_id']}: {words(str(nodule.get('type')))}{size}, {nodule.get('observed_on')})".strip()
         computed.append(ScoreLine(
             score=score_id, name=score_name(score_id), value=_score_value(score_id, result),
-            interpretation=_interpretation(score_id, result), inputs=inputs, reference=reference,
+            interpretation=interpretation, inputs=inputs, reference=reference,
         ))
     return computed, missing
 

@@ -131,19 +131,20 @@ def _lung_nodule_inputs(
     refs: list[dict[str, Any]] = []
     rows = LungNodule.objects.filter(patient=patient, observed_on__gte=since, observed_on__lte=as_of)
     newest = rows.order_by("-observed_on").values_list("observed_on", flat=True).first()
-    if newest is not None:
-        nodules: list[dict[str, Any]] = []
-        for row in rows.filter(observed_on=newest).order_by("id"):
-            if row.calcified:
-                continue
-            nodule = {key: getattr(row, name) for name, key in _NODULE_SCORE_FIELDS.items() if getattr(row, name) not in (None, "")}
-            refs.append({"index": len(nodules), "record_id": row.pk, "finding_id": row.finding_id,
-                         "observed_on": newest.isoformat(), "type": row.nodule_type,
-                         "long_axis_mm": row.long_axis_mm, "mean_diameter_mm": row.mean_diameter_mm,
-                         "series_uid": row.series_uid, "source": "model" if row.model_key else "clinician"})
-            nodules.append(nodule)
-        findings["lung_nodules"] = nodules
-        dates["lung_nodules"] = newest.isoformat()
+    if newest is None:  # no nodule: the context alone scores nothing
+        return findings, dates, refs
+    nodules: list[dict[str, Any]] = []
+    for row in rows.filter(observed_on=newest).order_by("id"):
+        if row.calcified:
+            continue
+        nodule = {key: getattr(row, name) for name, key in _NODULE_SCORE_FIELDS.items() if getattr(row, name) not in (None, "")}
+        refs.append({"index": len(nodules), "record_id": row.pk, "finding_id": row.finding_id,
+                     "observed_on": newest.isoformat(), "type": row.nodule_type,
+                     "long_axis_mm": row.long_axis_mm, "mean_diameter_mm": row.mean_diameter_mm,
+                     "series_uid": row.series_uid, "source": "model" if row.model_key else "clinician"})
+        nodules.append(nodule)
+    findings["lung_nodules"] = nodules
+    dates["lung_nodules"] = newest.isoformat()
     assessments = LungNoduleAssessment.objects.filter(patient=patient, assessed_on__gte=since, assessed_on__lte=as_of)
     for assessment in assessments.order_by("assessed_on", "id"):
         for name, key in _NODULE_CONTEXT_FIELDS:
@@ -280,12 +281,14 @@ LUNG_NODULE_SCORES = ("lung_rads", "brock", "fleischner")
 
 
 def lung_nodule_scores(*, patient: Patient, as_of: dt.datetime | None = None) -> dict[str, Any]:
-    """The report's and the patient page's lung nodule block: the record's nodules of the newest
-    scan and Lung-RADS, Brock and Fleischner computed from them, each naming the nodule it refers
-    to; empty when the record holds no nodule."""
+    """The report's lung nodule block: the record's nodules of the newest scan and Lung-RADS,
+    Brock and Fleischner computed from them, each naming the nodule it refers to (``scores``: a
+    summary; ``results``: the full score results); empty when the record holds no nodule."""
     from inference.risk.scores.registry import scores_evaluate
 
     as_of = as_of or timezone.now()
+    if not LungNodule.objects.filter(patient=patient).exists():
+        return {}
     body = patient_score_request(patient=patient, as_of=as_of)
     context = body.pop("_context")
     for private in ("_finding_dates", "_population"):
@@ -304,5 +307,5 @@ def lung_nodule_scores(*, patient: Patient, as_of: dt.datetime | None = None) ->
             "missing": score.get("missing", []), "reason": score.get("reason"), "nodule": details.get("nodule"),
             "management_text": details.get("management_text"), "guideline_version": score.get("guideline_version"),
         }
-    return {"as_of": as_of.isoformat(), "nodules": refs, "scores": scores,
+    return {"as_of": as_of.isoformat(), "nodules": refs, "scores": scores, "results": dict(response["scores"]),
             "source": "the record's lung nodules (typed, or accepted from a model's findings)"}

@@ -4,11 +4,13 @@ outline drawn over the image and its measurements in the panel."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from tests.browser.data import off_loop
@@ -102,4 +104,35 @@ def test_measure_nodule_outlines_and_measures_the_clicked_nodule(open_session: A
     page.mouse.click(x, y)
     expect(panel).to_have_attribute("data-state", "error", timeout=30_000)
     expect(panel).to_contain_text("No nodule found")
+    assert not session.errors, session.errors
+
+
+def _record_nodule(world: World) -> int:
+    client = client_for(world.clinician)
+    yesterday = (timezone.now().date() - dt.timedelta(days=1)).isoformat()
+    world.patient.birth_date = world.patient.birth_date.replace(year=1958)
+    world.patient.save()
+    nodule = client.post(f"/api/v1/patients/{world.patient.id}/lung-nodules/", {
+        "observed_on": yesterday, "nodule_type": "solid", "long_axis_mm": 12.0, "short_axis_mm": 10.0, "upper_lobe": True,
+        "spiculated": False, "calcified": False}, format="json")
+    assert nodule.status_code == 201, nodule.content
+    context = client.post(f"/api/v1/patients/{world.patient.id}/lung-nodule-assessments/", {
+        "assessed_on": yesterday, "nodule_context": "incidental", "nodule_patient_risk": "high",
+        "family_history_lung_cancer": False, "emphysema": True}, format="json")
+    assert context.status_code == 201, context.content
+    return int(nodule.json()["id"])
+
+
+def test_patient_page_lists_record_nodules_with_the_scores_that_refer_to_them(open_session: Any, live: Any) -> None:
+    world = off_loop(world_build)
+    nodule_id = off_loop(_record_nodule, world)
+    session = open_session(world.clinician)
+    page = session.page
+    session.goto(f"/patients/{world.patient.id}")
+    card = page.locator("#card-lung-nodules")
+    expect(card.locator(f"tr[data-nodule='{nodule_id}']")).to_contain_text("12.0 mm")
+    expect(card.locator("li[data-score='fleischner']")).to_contain_text(f"nodule #{nodule_id}")
+    expect(card.locator("li[data-score='brock']")).to_contain_text(f"nodule #{nodule_id}")
+    expect(card.locator("li[data-score='lung_rads']")).to_contain_text("not computable")  # incidental: not screening
+    session.snap("lung-nodules-card")
     assert not session.errors, session.errors

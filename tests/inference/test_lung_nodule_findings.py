@@ -11,6 +11,7 @@ import pytest
 from inference.analysis.services import analysis_request_create
 from inference.analysis.steps import step_run
 from inference.models import ImagingFinding, Report, StepKind
+from inference.reports.presentation import report_document
 from patients.models import LungNodule
 from tests.conftest import World, client_for
 from tests.inference.pipeline_helpers import InlineBroker
@@ -95,6 +96,9 @@ def test_accepting_puts_the_nodule_in_the_record_and_the_scores_in_the_report(wo
     assert fleischner["category"] is not None and fleischner["nodule"]["record_id"] == record.pk
     assert block["scores"]["brock"]["computable"] is False  # upper lobe unknown on the scan: Brock says what it lacks
     assert "lung_nodules[0].upper_lobe" in block["scores"]["brock"]["missing"]
+    # the report document names the nodule beside the score
+    lines = {line.score: line for line in report_document(draft).scores}
+    assert f"nodule #{record.pk}: solid, 13 mm" in lines["fleischner"].interpretation
     # a later rejection takes the nodule out of the record again
     again = _decide(world, analysed, {"finding": _nodule(analysed, 1).pk, "status": "rejected", "reason": "artefact"})
     assert again.status_code == 200, again.content

@@ -9,6 +9,7 @@ import { ApiError } from '../api/errors';
 import type { ClinicalFinding, ImagingStudy, LifestyleRecord, Patient, ScoresResponse } from '../api/types';
 import { AnalysesPanel } from '../components/analyses';
 import { Card } from '../components/card';
+import { lungNodulesCard } from '../components/lungNodules';
 import { CareMessages } from '../components/patientMessages';
 import { type LabData, LabStore, labFormOpen, labPanelRender, observationsByAnalyte } from '../components/labs';
 import { findingsFormOpen, findingsLatest, findingsRender, geneticsFormOpen, geneticsRender, lifestyleFormOpen, lifestyleLatest, lifestyleRender } from '../components/records';
@@ -253,6 +254,7 @@ async function patientView(ctx: AppContext, patientId: number, self: boolean): P
       labCard.element, scoreCard.element, trendCard,
       studiesCard.element,
       geneticsCard.element, lifestyleCard.element, findingsCard.element,
+      self ? null : lungNodulesCard(ctx.api, patientId).element,
       analyses.element,
       consultCard?.element,
       careMessages?.element ?? null,
