@@ -18,6 +18,7 @@ from cdss.core.server_tuning import daphne_form_parsing_disable, daphne_tcp_node
 from cdss.core.websocket import SameOriginValidator  # noqa: E402
 from cdss.routing import websocket_urlpatterns  # noqa: E402
 from imaging.dicomweb.asgi import DicomwebFastLane  # noqa: E402
+from interop.smart.sockets import EhrContextSocketGuard  # noqa: E402
 
 daphne_tcp_nodelay_install()
 daphne_form_parsing_disable()
@@ -30,6 +31,7 @@ application = ProtocolTypeRouter(
         "http": DicomwebFastLane(django_asgi_app),  # type: ignore[arg-type]
         # The Origin must be this site (scheme, host and port): a page on another site, or on
         # another port of the same host, cannot open a socket on the clinician's session cookie.
-        "websocket": SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        # A session opened by a SMART launch subscribes to the launched patient only.
+        "websocket": SameOriginValidator(AuthMiddlewareStack(EhrContextSocketGuard(URLRouter(websocket_urlpatterns)))),
     }
 )
