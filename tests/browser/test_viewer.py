@@ -455,6 +455,9 @@ def test_dicom_seg_in_the_pacs_is_overlaid(open_session: Any, live: Any) -> None
         expect(entry.locator("li[data-role=organ]")).to_contain_text("Liver")
         expect(entry.locator("li[data-role=ai]")).to_contain_text("Lesion")
         expect(page.locator(".seg-legend li")).to_have_count(3)
+        banner = page.locator("#viewer-ai-banner")  # over the images, not only in the side panel
+        expect(banner).to_be_visible()
+        expect(banner).to_contain_text("AI proposal \u2013 not verified")
         expect(page.locator(".seg-legend")).to_contain_text("AI proposal \u2013 not verified")
         _wait_rendered(page)
         hues = _hues_near_lesion(page)
@@ -485,6 +488,7 @@ def test_dicom_seg_in_the_pacs_is_overlaid(open_session: Any, live: Any) -> None
         expect(entry).to_have_attribute("data-review", "verified")
         expect(entry.locator(".seg-review")).to_have_text("AI result \u2013 reviewed by a clinician")
         expect(entry.locator("li[data-role=clinician]")).to_contain_text("Lesion")
+        expect(page.locator("#viewer-ai-banner")).to_have_attribute("data-review", "verified")
         _wait_rendered(page)
         hues = _hues_near_lesion(page)
         assert hues["magenta"] == 0 and hues["green"] > 5, hues

@@ -57,6 +57,8 @@ export class SegmentationModule implements ViewerModule {
   private readonly announce: (text: string) => void;
   private readonly render: () => void;
   private review: AiReviewState = 'proposed';
+  /** A model's overlay is shown (with the review state), or none: the viewer labels the images. */
+  onAiOverlay: (state: AiReviewState | null) => void = () => undefined;
 
   constructor(options: { announce: (text: string) => void; render: () => void }) {
     this.announce = options.announce;
@@ -290,6 +292,7 @@ export class SegmentationModule implements ViewerModule {
 
   private setVisible(entry: SegmentationEntry, visible: boolean): void {
     entry.visible = visible;
+    this.notifyAi();
     for (const viewportId of this.viewportIds) {
       segmentation.config.visibility.setSegmentationRepresentationVisibility(viewportId, { segmentationId: entry.id, type: LABELMAP }, visible);
     }
@@ -318,7 +321,12 @@ export class SegmentationModule implements ViewerModule {
     }
   }
 
+  private notifyAi(): void {
+    this.onAiOverlay(this.entries.some((entry) => entry.ai && entry.visible) ? this.review : null);
+  }
+
   private draw(): void {
+    this.notifyAi();
     if (this.entries.length === 0) {
       replace(this.list, h('p', { class: 'muted small' }, this.volumeId
         ? 'No segmentation yet. AI overlays appear here after an analysis; “HU threshold” makes a quick one.'

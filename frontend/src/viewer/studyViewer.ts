@@ -32,6 +32,7 @@ import { CT_PRESETS, type WindowPreset, presetMatch, presetToVoi, voiToWindow } 
 import { noduleToolRegister } from './noduleTool';
 import { type EdgeMarkers, cameraMarkers, orientationMarkers, patientOrientationMarkers } from './orientation';
 import { runtimeInit } from './runtime';
+import { reviewLabel } from './segColours';
 import { SegmentationModule } from './segmentation';
 
 export interface ViewerOptions {
@@ -119,6 +120,8 @@ export class StudyViewer implements ViewerModule {
   private readonly seriesList: HTMLElement;
   private readonly toolbar: HTMLElement;
   private readonly status: HTMLElement;
+  /** Over the images while a model's overlay is shown: whether a clinician has reviewed it. */
+  private readonly aiBanner: HTMLElement;
   private readonly presetButtons = new Map<string, HTMLButtonElement>();
   private readonly toolButtons = new Map<string, HTMLButtonElement>();
   private readonly mprButton: HTMLButtonElement;
@@ -168,6 +171,12 @@ export class StudyViewer implements ViewerModule {
       h('div', { class: 'tool-group', role: 'group', 'aria-label': 'Layout' }, this.mprButton, resetButton),
     );
     this.segmentationModule = new SegmentationModule({ announce: (text) => options.announce(text), render: () => this.engine?.render() });
+    this.aiBanner = h('p', { class: 'viewer-ai-banner', id: 'viewer-ai-banner', hidden: true });
+    this.segmentationModule.onAiOverlay = (state) => {
+      this.aiBanner.hidden = state === null;
+      this.aiBanner.dataset.review = state ?? '';
+      this.aiBanner.textContent = state === null ? '' : `${reviewLabel(state)}: the coloured overlay was made by an AI model.`;
+    };
     this.measurementsModule = new MeasurementsModule();
     this.measurementsModule.rerender = () => this.engine?.render();
     this.measurementsModule.onShow = (row) => void this.showMeasurement(row);
@@ -182,7 +191,7 @@ export class StudyViewer implements ViewerModule {
       this.toolbar,
       h('div', { class: 'viewer-main' },
         h('aside', { class: 'viewer-series', 'aria-label': 'Series of this study' }, h('h2', { class: 'panel-title' }, 'Series'), this.seriesList),
-        h('div', { class: 'viewer-stage' }, this.grid, this.status,
+        h('div', { class: 'viewer-stage' }, this.aiBanner, this.grid, this.status,
           h('p', { class: 'viewer-help hint' }, 'Wheel or ↑/↓: slices · left drag: active tool · right drag: zoom · middle drag: pan · 1–5: presets · M: MPR · 0: reset')),
         // The findings a reader must decide on come first, above the organ and segment list.
         h('aside', { class: 'viewer-side' }, this.aiModule.element, this.heatmapModule.element, this.segmentationModule.element, this.measurementsModule.element),
