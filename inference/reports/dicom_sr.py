@@ -1,7 +1,7 @@
 """A signed report's reviewed AI measurements as a DICOM Structured Report (TID 1500).
 
 One Comprehensive 3D SR "Imaging Measurement Report" per imaging study of the report, built with
-highdicom and stored in the PACS beside the images (STOW-RS), so that any DICOM viewer shows the
+highdicom and stored in the PACS beside the images (STOW-RS, the project's DICOMweb client), so that any DICOM viewer shows the
 measurements the clinician signed. What goes in is only what counted when the report was
 signed: findings a clinician accepted, edited or entered (``findings_review`` of the signed,
 hashed content), never proposed or rejected ones; each group says its review status.
@@ -359,6 +359,17 @@ def pacs_metadata() -> MetadataFetch:
     return fetch
 
 
+def pacs_store(dataset: Dataset) -> dict[str, Any]:
+    """Store one SR by STOW-RS; a PACS that is away is ``SrUnavailable`` (retried)."""
+    from imaging.dicomweb.client import dicomweb_client_build
+
+    try:
+        dicomweb_client_build().store_instances(datasets=[dataset])
+    except Exception as exc:
+        raise SrUnavailable(f"storing the SR failed ({type(exc).__name__})") from exc
+    return {"series_uid": str(dataset.SeriesInstanceUID), "sop_instance_uid": str(dataset.SOPInstanceUID)}
+
+
 def sr_state(report: Report) -> dict[str, Any]:
     """What the API tells about the report's SR: status and, once stored, its UIDs."""
     return dict(report.sr or {"status": "not_applicable"})
@@ -380,8 +391,6 @@ def sr_store_for_report(report_id: int, *, metadata: MetadataFetch | None = None
     """Build and store the SRs of a signed report; record the result on the report.
 
     Raises on a PACS that is down (the task retries); the report keeps ``pending`` then."""
-    from inference.analysis.errors import TransientStepError
-    from inference.analysis.runners.pacs_store import dicom_store
     from inference.reports.presentation import _card_name
 
     report = Report.objects.select_related("signed_by").get(pk=report_id)
@@ -396,8 +405,8 @@ def sr_store_for_report(report_id: int, *, metadata: MetadataFetch | None = None
     attempts = int(state.get("attempts") or 0) + 1
     try:
         documents = sr_documents_build(report, metadata=metadata or pacs_metadata(), model_name=model_name)
-        stored = [(store or dicom_store)(document) for document in documents]
-    except (SrUnavailable, TransientStepError, ConnectionError, TimeoutError, OSError) as exc:
+        stored = [(store or pacs_store)(document) for document in documents]
+    except (SrUnavailable, ConnectionError, TimeoutError, OSError) as exc:
         # The PACS is away: still owed, retried by the task and the sweep.
         _record(report_id, {"status": "pending", "attempts": attempts, "last_error": type(exc).__name__})
         raise

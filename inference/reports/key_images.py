@@ -24,6 +24,9 @@ from numpy.typing import NDArray
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
+from inference.reports.heatmaps import heatmap_grey as _heatmap_grey
+from inference.reports.heatmaps import jet as _jet
+from inference.reports.heatmaps import png as _png
 from inference.reports.presentation import ImagingBlock
 
 logger = logging.getLogger(__name__)
@@ -226,43 +229,6 @@ def key_images_for_document(document: Any, content: dict[str, Any], *, fetch: In
 # --- heatmaps of image classifications ---------------------------------------------------------
 
 HEATMAP_ALPHA = 0.55  # at the hottest point; cold regions leave the radiograph as it is
-
-
-def _heatmap_grey(data_url: str) -> NDArray[np.float32] | None:
-    import base64
-
-    if not data_url.startswith("data:image/png;base64,"):
-        return None
-    try:
-        raw = base64.b64decode(data_url.split(",", 1)[1], validate=True)
-        grey = np.asarray(Image.open(io.BytesIO(raw)).convert("L"), dtype=np.float32) / 255.0
-    except (ValueError, OSError, IndexError):
-        return None
-    return grey
-
-
-def _jet(values: NDArray[np.float32]) -> NDArray[np.uint8]:
-    """Blue (cold) to red (hot), the colours radiologists read heatmaps in."""
-    x = np.clip(values, 0.0, 1.0)
-    rgb = np.stack([np.clip(1.5 - np.abs(4 * x - 3), 0, 1), np.clip(1.5 - np.abs(4 * x - 2), 0, 1),
-                    np.clip(1.5 - np.abs(4 * x - 1), 0, 1)], axis=-1)
-    return (rgb * 255).astype(np.uint8)
-
-
-def _png(array: NDArray[np.uint8]) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(array).save(buffer, format="PNG", optimize=True)
-    return buffer.getvalue()
-
-
-def heatmap_colour_data_url(data_url: str) -> str:
-    """The stored grey heatmap (0 cold .. 255 hot) in colour, as a PNG data URL ("" if unreadable)."""
-    import base64
-
-    grey = _heatmap_grey(data_url)
-    if grey is None:
-        return ""
-    return "data:image/png;base64," + base64.b64encode(_png(_jet(grey))).decode()
 
 
 def _radiograph_grey(ds: Any) -> NDArray[np.uint8]:

@@ -628,7 +628,7 @@ def _heatmap_image(ref: Any) -> str:
     """The stored heatmap (a grey PNG data URL) in colour, or "" when there is none."""
     if not isinstance(ref, str) or not ref.startswith("data:image/png;base64,"):
         return ""
-    from inference.reports.key_images import heatmap_colour_data_url
+    from inference.reports.heatmaps import heatmap_colour_data_url
 
     return heatmap_colour_data_url(ref)
 

@@ -14,21 +14,20 @@ from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
-from inference.analysis.errors import TransientStepError
 from inference.reports.dicom_sr import SrUnavailable
 
 logger = logging.getLogger(__name__)
 
 TASK_SR_STORE = "inference.report_sr_store"
 TASK_SR_SWEEP = "inference.report_sr_sweep"
-# The database, Redis or the PACS briefly away; the images' headers unreadable.
-SR_RETRY_FOR = (OperationalError, InterfaceError, BrokerError, TransientStepError, ConnectionError, TimeoutError, OSError)
+# The database, Redis or the PACS briefly away (SrUnavailable: headers unreadable, store refused).
+SR_RETRY_FOR = (OperationalError, InterfaceError, BrokerError, SrUnavailable, ConnectionError, TimeoutError, OSError)
 # A pending SR this old without a store is enqueued again by the sweep (a lost task, a broker
 # that was down at signing, retries spent while the PACS was away).
 SR_SWEEP_AFTER = timedelta(minutes=2)
 
 
-@shared_task(name=TASK_SR_STORE, acks_late=True, autoretry_for=(*SR_RETRY_FOR, SrUnavailable), retry_backoff=2,
+@shared_task(name=TASK_SR_STORE, acks_late=True, autoretry_for=SR_RETRY_FOR, retry_backoff=2,
              retry_backoff_max=120, retry_jitter=True, max_retries=12)
 def report_sr_store_task(report_id: int) -> str:
     from inference.reports.dicom_sr import sr_store_for_report
