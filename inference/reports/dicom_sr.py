@@ -41,6 +41,7 @@ logger = logging.getLogger(__name__)
 JUDGEMENT_TEXT = ("AI measurements reviewed by the signing clinician. This decision-support output supports, "
                   "not replaces, clinical judgement.")
 SEGMENTATION_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.66.4"
+COMPREHENSIVE_3D_SR = "1.2.840.10008.5.1.4.1.1.88.34"
 LIVER_SEGMENT, LESION_SEGMENT = 1, 2  # inference.runtime.dicom_seg
 SR_SERIES_NUMBER = 990
 COUNTED = ("accepted", "edited")
@@ -315,7 +316,7 @@ def sr_documents_build(report: Report, *, metadata: MetadataFetch, model_name: C
             item.SOPClassUID = sop_class or classes[uid]
             evidence.append(item)
         sr = hd.sr.Comprehensive3DSR(
-            evidence=evidence, content=measurement_report,
+            evidence=evidence, content=measurement_report, previous_versions=_predecessors(report, study_uid),
             series_instance_uid=sr_uid(report, study_uid, "series"), series_number=SR_SERIES_NUMBER,
             sop_instance_uid=sr_uid(report, study_uid, "instance"), instance_number=1,
             manufacturer="CDSS", is_complete=True, is_final=True, is_verified=True,
@@ -326,6 +327,22 @@ def sr_documents_build(report: Report, *, metadata: MetadataFetch, model_name: C
         )
         documents.append(sr)
     return documents
+
+
+def _predecessors(report: Report, study_uid: str) -> list[Dataset] | None:
+    """An amendment's SR names the SR of the version it amends (Predecessor Documents)."""
+    amended = report.amends
+    if amended is None:
+        return None
+    out = []
+    for document in (amended.sr or {}).get("documents") or []:
+        if document.get("study_uid") != study_uid:
+            continue
+        item = Dataset()
+        item.StudyInstanceUID, item.SeriesInstanceUID = study_uid, document["series_uid"]
+        item.SOPInstanceUID, item.SOPClassUID = document["sop_instance_uid"], document.get("sop_class_uid") or COMPREHENSIVE_3D_SR
+        out.append(item)
+    return out or None
 
 
 def _evidence_header(probe: Dataset) -> Dataset:

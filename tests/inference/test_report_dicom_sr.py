@@ -221,7 +221,15 @@ def test_a_signed_amendment_gets_its_own_sr(world: World, signed: tuple[Report, 
     from inference.reports.services import report_amend, report_sign
 
     report, pacs = signed
-    [first] = sr_documents_build(report, metadata=pacs)
+    stored: list[Any] = []
+
+    def keep(dataset: Any) -> dict[str, Any]:
+        stored.append(dataset)
+        return {"series_uid": str(dataset.SeriesInstanceUID), "sop_instance_uid": str(dataset.SOPInstanceUID)}
+
+    sr_store_for_report(report.pk, metadata=pacs, store=keep)
+    [first] = stored
+    report.refresh_from_db()
     with TestCase.captureOnCommitCallbacks(execute=True):
         draft = report_amend(actor=world.clinician, report=report, amendment="Lesion reviewed at the MDT.")
     assert draft.sr == {}  # a draft owes nothing
@@ -231,6 +239,9 @@ def test_a_signed_amendment_gets_its_own_sr(world: World, signed: tuple[Report, 
     [second] = sr_documents_build(amended, metadata=pacs)
     assert second.SOPInstanceUID != first.SOPInstanceUID and second.StudyInstanceUID == first.StudyInstanceUID
     assert second.SeriesDescription == f"AI measurements, report version {amended.version}"
+    # It names the SR of the version it amends as its predecessor.
+    [predecessor] = second.PredecessorDocumentsSequence[0].ReferencedSeriesSequence[0].ReferencedSOPSequence
+    assert predecessor.ReferencedSOPInstanceUID == first.SOPInstanceUID
 
 
 def test_a_report_without_reviewed_imaging_owes_no_sr_and_the_sweep_requeues_pending_ones(
