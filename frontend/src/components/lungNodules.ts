@@ -50,8 +50,8 @@ const yesNo = (v: boolean | null): string => (v == null ? 'unknown' : v ? 'yes' 
 export function lungScoreText(label: string, score: LungScore | undefined): string {
   if (!score) return `${label}: not evaluated`;
   if (!score.computable) {
-    const missing = score.missing?.length ? `missing ${score.missing.join(', ')}` : (score.reason ?? 'not computable');
-    return `${label}: not computable (${missing})`;
+    const why = score.missing?.length ? `missing ${score.missing.join(', ')}` : (score.reason ?? '');
+    return why ? `${label}: not computable (${why})` : `${label}: not computable`;
   }
   const value = typeof score.value === 'number' ? `${(score.value * 100).toFixed(1)} %` : String(score.category ?? score.value);
   const nodule = score.details?.nodule;
