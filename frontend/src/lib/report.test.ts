@@ -83,6 +83,23 @@ describe('the clinical document', () => {
     expect(documentParse(null)).toBeNull();
   });
 
+  it('keeps only inline PNG heatmaps and in-app viewer links', async () => {
+    const { documentParse } = await import('./report');
+    const png = 'data:image/png;base64,iVBORw0KGgo=';
+    const doc = documentParse({
+      header: { title: 'Report', state: 'final', version: 1 },
+      imaging: [{ title: 'AP chest · DX', heatmaps: [
+        { number: 1, result: 'Probability of pneumonia 87.4 %', image: png, caveat: 'Grad-CAM: where the network looked.', viewer_href: '/studies/1.2?instance=3' },
+        { number: 2, image: 'https://elsewhere.example/x.png' },
+        { number: 3, image: png, viewer_href: 'javascript:alert(1)' },
+      ] }],
+    });
+    const heatmaps = doc?.imaging[0]?.heatmaps ?? [];
+    expect(heatmaps.map((m) => m.number)).toEqual([1, 3]);
+    expect(heatmaps[0]?.caveat).toBe('Grad-CAM: where the network looked.');
+    expect(heatmaps.map((m) => m.viewer_href)).toEqual(['/studies/1.2?instance=3', null]);
+  });
+
   it('writes Hounsfield units as HU, not as their UCUM code', async () => {
     const { measureText } = await import('./report');
     expect(measureText({ value: 89.4, unit: "[hnsf'U]" })).toBe('89.4 HU');
