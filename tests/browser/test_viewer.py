@@ -633,3 +633,47 @@ def test_upload_dicom_from_the_patient_page(open_session: Any, live: Any) -> Non
         session.snap("uploaded")
     finally:
         orthanc_delete_study(phantom.study_uid)
+
+
+def test_measurements_belong_to_their_series(open_session: Any, live: Any) -> None:
+    """A length drawn on one series is listed and drawn with it only: another series of the
+    study hides it (and says so), and coming back shows it again, in world coordinates."""
+    world = off_loop(world_build)
+    phantom = ct_phantom(patient_id=world.patient.mrn)
+    other = ct_phantom(patient_id=world.patient.mrn, slices=8)
+    for ds in other.datasets:
+        ds.StudyInstanceUID = phantom.study_uid
+        ds.SeriesNumber, ds.SeriesDescription = 3, "Arterial 2.5 mm"
+    try:
+        off_loop(_upload, world, phantom, tuple(other.datasets))
+        session = open_session(world.clinician)
+        page = session.page
+        session.goto(f"/studies/{phantom.study_uid}?patient={world.patient.id}&series={phantom.series_uid}")
+        expect(page.locator(".viewer")).to_have_attribute("data-state", "ready", timeout=60_000)
+        expect(page.locator(".viewer")).to_have_attribute("data-series", phantom.series_uid)
+        stats = _wait_rendered(page)
+        page.click("button[data-tool=Length]")
+        _drag(page, _to_page(stats, 0.2, 0.5), _to_page(stats, 0.8, 0.5))
+        row = page.locator(".measure-table tr[data-tool=Length] .measure-value")
+        _settled(page, row, r"([\d.]+) mm", 25, 32)
+        page.wait_for_timeout(500)
+        length = float(re.findall(r"([\d.]+) mm", row.inner_text())[0])
+
+        page.click(f".series-button[data-series='{other.series_uid}']")
+        expect(page.locator(".viewer")).to_have_attribute("data-series", other.series_uid)
+        expect(page.locator(".viewer")).to_have_attribute("data-state", "ready", timeout=60_000)
+        _wait_rendered(page)
+        expect(page.locator(".measure-table")).to_have_count(0)
+        expect(page.locator(".measure-elsewhere")).to_contain_text("1 more on other series")
+        expect(page.locator("#vp-axial .vp-series-text")).to_have_text("Series 3 · Arterial 2.5 mm")
+
+        page.click(f".series-button[data-series='{phantom.series_uid}']")
+        expect(page.locator(".viewer")).to_have_attribute("data-series", phantom.series_uid)
+        expect(page.locator(".viewer")).to_have_attribute("data-state", "ready", timeout=60_000)
+        _wait_rendered(page)
+        expect(page.locator(".measure-table tbody tr")).to_have_count(1)
+        page.wait_for_timeout(600)
+        assert any(abs(v - length) < 0.5 for v in _svg_mm(page, "axial")), _svg_mm(page, "axial")
+        session.snap("series-measurements")
+    finally:
+        orthanc_delete_study(phantom.study_uid)
