@@ -601,6 +601,8 @@ def abstention_card_run(*, data: Path, candidate: Path | None, out_root: Path | 
     command = (f"{module} fit --data {data} --seed 0 && {module} v100 --data {data} && "
                f"{module} card --data {data} --seeds 0 && {module} abstention --data {data}")
     card["metrics"]["uncertain_band_heldout"] = uncertain_row
+    card["metrics"]["heldout"] = {**card["metrics"]["heldout"],
+                                  **report_with_cis(labels[hold], hold_probs, threshold, groups[hold])}
     card["metrics"]["ood"] = ood_rows
     card["metrics"]["abstention_command"] = command
     if cand is not None:
@@ -636,6 +638,11 @@ SHA-256); it adds the two ways to abstain below.
 
 **Expect lower numbers on an unseen test split**: these weights scored 0.998 on the held-out split above and 0.945
 on the official Kermany test split (measured outside the project).
+
+Held-out (patient-disjoint, same centre), 95 % CIs: AUROC {m["heldout"]["auroc"]:.4f}
+({m["heldout"]["auroc_ci95_patient_bootstrap"][0]:.4f}-{m["heldout"]["auroc_ci95_patient_bootstrap"][1]:.4f}, patient bootstrap);
+sensitivity {m["heldout"]["sensitivity"]:.4f} ({m["heldout"]["sensitivity_ci95_wilson"][0]:.4f}-{m["heldout"]["sensitivity_ci95_wilson"][1]:.4f}),
+specificity {m["heldout"]["specificity"]:.4f} ({m["heldout"]["specificity_ci95_wilson"][0]:.4f}-{m["heldout"]["specificity_ci95_wilson"][1]:.4f}), Wilson.
 
 ### Uncertain band (held-out)
 Band {post["uncertain_band"][0]:.2f}-{post["uncertain_band"][1]:.2f}: {post["uncertain_rule"]}. {u["abstained"]} held-out images
