@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from pydicom.dataset import Dataset
 
 from imaging.services import imaging_study_sync
 from tests.conftest import World, client_for
@@ -22,7 +23,7 @@ def chest(world: World) -> Iterator[dict[str, Any]]:
     for ds in datasets:
         ds.PatientID, ds.BodyPartExamined = world.patient.mrn, "CHEST"
     pacs = Orthanc()
-    pacs.stow(datasets)
+    pacs.stow(list[Dataset](datasets))
     imaging_study_sync(actor=world.clinician, patient=world.patient)
     try:
         yield {"series_uid": str(datasets[0].SeriesInstanceUID), "datasets": datasets}

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.core.management import call_command
+from pydicom.dataset import Dataset
 
 from imaging.services import imaging_study_sync
 from inference.analysis.services import analysis_request_create
@@ -37,7 +38,7 @@ def chest(transactional_db: Any) -> Iterator[dict[str, Any]]:
         ds.PatientID, ds.BodyPartExamined = patient.mrn, "CHEST"
         ds.PatientBirthDate = patient.birth_date.strftime("%Y%m%d")
     pacs = Orthanc()
-    pacs.stow(datasets)
+    pacs.stow(list[Dataset](datasets))
     clinician = User.objects.get(username="clinician")
     imaging_study_sync(actor=clinician, patient=patient)
     LungNoduleAssessment.objects.create(patient=patient, assessed_on=dt.date.today(), nodule_context="incidental",
