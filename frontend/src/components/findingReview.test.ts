@@ -21,6 +21,13 @@ describe('finding review text', () => {
     expect(findingLabelText('something_new')).toBe('something new');
   });
 
+  it('names the brain tumour and its volumes', () => {
+    const tumour = { ...lesion, kind: 'segmentation' as const, label: 'brain_tumour', source_ref: 'brain_tumour',
+      values: { volume_ml: 40.5, tumour_core_ml: 12, enhancing_tumour_ml: 6.25, hemisphere: 'left' } };
+    expect(findingTitle(tumour)).toBe('Brain tumour');
+    expect(findingMeasures(tumour)).toBe('40.5 mL · core 12.0 mL · enhancing 6.3 mL · left hemisphere');
+  });
+
   it('shows a classification by its label and probability', () => {
     const prediction = { ...lesion, kind: 'classification' as const, label: 'pneumonia', source_ref: 'prediction:1.2', values: { probability: 0.8123 } };
     expect(findingTitle(prediction)).toBe('Image classification');

@@ -38,7 +38,7 @@ export function findingTitle(finding: ImagingFinding): string {
     const number = finding.source_ref.startsWith('lesion:') ? finding.source_ref.slice('lesion:'.length) : '';
     return `${finding.kind === 'lesion' ? 'Lesion' : 'Nodule'} ${number}`.trim();
   }
-  if (finding.kind === 'segmentation') return 'Liver segmentation';
+  if (finding.kind === 'segmentation') return finding.label === 'brain_tumour' ? 'Brain tumour' : 'Liver segmentation';
   return 'Image classification';
 }
 
@@ -51,6 +51,10 @@ export function findingMeasures(finding: ImagingFinding): string {
     'longest_axial_diameter_mm' in v ? numberText(v.longest_axial_diameter_mm, 'mm') : '',
     'volume_ml' in v ? numberText(v.volume_ml, 'mL') : '',
     'mean_density_hu' in v ? numberText(v.mean_density_hu, 'HU') : '',
+    // brain_mri_seg: volume_ml above is the whole tumour; core, enhancing and the side follow
+    'tumour_core_ml' in v ? `core ${numberText(v.tumour_core_ml, 'mL')}` : '',
+    'enhancing_tumour_ml' in v ? `enhancing ${numberText(v.enhancing_tumour_ml, 'mL')}` : '',
+    typeof v.hemisphere === 'string' ? `${v.hemisphere} hemisphere` : '',
   ].filter(Boolean);
   return parts.join(' · ') || '—';
 }
