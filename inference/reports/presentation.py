@@ -44,6 +44,7 @@ LEARNED_NAMES: dict[str, str] = {
 }
 IMAGING_NAMES: dict[str, str] = {
     "liver_ct_seg": "Liver and liver-lesion CT segmentation",
+    "brain_mri_seg": "Brain tumour MRI segmentation (FLAIR + T1c)",
     "cxr_pneumonia": "Paediatric chest X-ray pneumonia classifier",
     "noop": "Test model (no imaging work)",
 }
@@ -442,7 +443,7 @@ def _review_label(review: Mapping[str, Any] | None) -> str:
     else:
         text = REVIEW_LABELS.get(status, status.replace("_", " "))
     label = str(review.get("label") or "")
-    if label and label not in ("liver_lesion", "liver") and status != "rejected":
+    if label and label not in ("liver_lesion", "liver", "brain_tumour") and status != "rejected":
         text += f" as {LESION_LABEL_NAMES.get(label, label.replace('_', ' '))}"
     if review.get("decided_by") and status != "proposed":
         text += f" by {review['decided_by']}"
@@ -543,6 +544,19 @@ def _imaging(content: Mapping[str, Any], ctx: DocumentContext) -> tuple[list[Ima
                 if liver_review:
                     summary.append(Row("Liver outline", _review_label(liver_review)))
                 summary.append(Row("Liver mean attenuation", quantity_text(liver.get("mean_density"))))
+        regions = body.get("regions") or {}
+        if isinstance(regions, Mapping) and regions:  # brain_mri_seg: whole tumour, core, enhancing
+            tumour_review = reviews.get((series_uid, "brain_tumour"))
+            for region_key, region_label in (("whole_tumour", "Whole tumour volume"), ("tumour_core", "Tumour core volume"),
+                                             ("enhancing_tumour", "Enhancing tumour volume")):
+                text = quantity_text((regions.get(region_key) or {}).get("volume"))
+                summary.append(Row(region_label, _corrected(tumour_review, "volume_ml", "mL", text)
+                                   if region_key == "whole_tumour" else text))
+            if tumour_review:
+                summary.append(Row("Tumour outline", _review_label(tumour_review)))
+            hemisphere = (body.get("location") or {}).get("hemisphere")
+            if hemisphere:
+                summary.append(Row("Tumour side", "midline" if hemisphere == "midline" else f"{hemisphere} hemisphere"))
         lesions: list[Lesion] = []
         raw_lesions = [lesion for lesion in body.get("lesions", []) if isinstance(lesion, Mapping)]
         if "lesion_count" in body or raw_lesions:

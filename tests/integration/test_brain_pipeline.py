@@ -16,6 +16,7 @@ from imaging.services import imaging_upload, upload_sources_from_paths
 from inference.analysis.services import analysis_request_create
 from inference.findings.services import Decision, findings_decide
 from inference.models import AnalysisRequest, AnalysisStatus, ImagingFinding, Report
+from inference.reports.presentation import report_document
 from tests.conftest import World, world_build
 from tests.imaging.conftest import Orthanc
 from tests.inference.brain_fixture import dicom_study
@@ -98,3 +99,9 @@ def test_brain_model_report_seg_and_finding(
     assert draft is not None and draft.version > 1
     review = draft.content["findings_review"]
     assert review["accepted"] == 1 and review["proposed"] == 0
+    # The report document (HTML/PDF) names the model and shows the volumes, the side and the review.
+    (block,) = report_document(draft).imaging
+    assert block.model.startswith("Brain tumour (glioma) MRI segmentation")
+    rows = {row.label: row.value for row in block.summary}
+    assert rows["Whole tumour volume"].endswith("mL") and rows["Tumour side"] == "left hemisphere"
+    assert rows["Tumour outline"].startswith("accepted")
