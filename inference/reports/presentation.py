@@ -319,6 +319,17 @@ class ModelLine:
     inputs: str
 
 
+@dataclass(frozen=True)
+class SecondOpinionLine:
+    """A consultant's signed opinion as the report carries it (content ``second_opinions``)."""
+
+    author: str
+    signed_at: str
+    urgency: str
+    answer: str
+    recommendations: list[str]
+
+
 @dataclass
 class ReportDocument:
     header: Header
@@ -337,6 +348,7 @@ class ReportDocument:
     intended_use: str
     signature: str
     printed_note: str = ""
+    second_opinions: list[SecondOpinionLine] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -921,6 +933,19 @@ def _models(content: Mapping[str, Any], ctx: DocumentContext, blocks: list[Imagi
     return lines
 
 
+def _second_opinions(content: Mapping[str, Any]) -> list[SecondOpinionLine]:
+    """Signed consultant opinions the version carries (``inference.reports.opinions``)."""
+    items = content.get("second_opinions")
+    return [
+        SecondOpinionLine(
+            author=str(item.get("author") or "consultant"), signed_at=date_text(item.get("signed_at")),
+            urgency=str(item.get("urgency") or "").capitalize(), answer=str(item.get("answer") or ""),
+            recommendations=[str(r) for r in item.get("recommendations") or [] if str(r).strip()],
+        )
+        for item in (items if isinstance(items, list) else []) if isinstance(item, Mapping)
+    ]
+
+
 def document_build(content: Mapping[str, Any], ctx: DocumentContext) -> ReportDocument:
     """The document for ``content`` (pure: everything outside the content comes in ``ctx``)."""
     header = _header(content, ctx)
@@ -962,6 +987,7 @@ def document_build(content: Mapping[str, Any], ctx: DocumentContext) -> ReportDo
         intended_use=str(content.get("intended_use") or INTENDED_USE_FALLBACK),
         signature=signature,
         printed_note="Patient identity as held in the record when this copy was produced.",
+        second_opinions=_second_opinions(content),
     )
 
 

@@ -81,3 +81,19 @@ def test_later_versions_keep_the_opinions() -> None:
     both = second_opinions_carry({CONTENT_KEY: [opinion]}, {CONTENT_KEY: [opinion, {"ref": "consult_opinion:2"}]})
     assert [o["ref"] for o in both[CONTENT_KEY]] == ["consult_opinion:1", "consult_opinion:2"]
     assert second_opinions_carry({}, {"x": 1}) == {"x": 1}
+
+
+def test_the_report_document_shows_the_second_opinion(consult: Consult) -> None:
+    from inference.reports.presentation import report_document
+
+    _report(consult, 1, ReportStatus.FINAL)
+    _sign(consult)
+    newest = Report.objects.filter(patient=consult.patient).order_by("-version").first()
+    assert newest is not None
+    (line,) = report_document(newest).second_opinions
+    assert line.answer == BODY["answer"] and line.recommendations == ["MDT discussion"] and line.urgency == "Urgent"
+    assert line.author == " ".join(p for p in (consult.consultant.first_name, consult.consultant.last_name) if p)
+    html = client_for(consult.clinician).get(f"/api/v1/reports/{newest.pk}/export/html/")
+    assert html.status_code == 200
+    text = html.content.decode()
+    assert "Second opinion" in text and BODY["answer"] in text and "MDT discussion" in text

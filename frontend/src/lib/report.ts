@@ -111,6 +111,13 @@ export function aiFindingsFromReport(content: unknown, seriesUid: string, report
       summary.push(['Liver volume', measureText(liver.volume)], ['Liver density', measureText(liver.mean_density)]);
     }
     if (typeof body.lesion_count === 'number') summary.push(['Lesions', String(body.lesion_count)]);
+    // brain_mri_seg: the BraTS regions' volumes and the tumour's side
+    const regions = asRecord(body.regions);
+    for (const [key, label] of [['whole_tumour', 'Whole tumour'], ['tumour_core', 'Tumour core'], ['enhancing_tumour', 'Enhancing tumour']] as const) {
+      if (key in regions) summary.push([label, measureText(asRecord(regions[key]).volume)]);
+    }
+    const hemisphere = asRecord(body.location).hemisphere;
+    if (typeof hemisphere === 'string') summary.push(['Hemisphere', hemisphere]);
     for (const prediction of asArray(body.predictions)) {
       const p = asRecord(prediction);
       summary.push([asText(p.label ?? p.class ?? 'prediction'), asText(p.probability ?? p.score ?? p.value)]);
@@ -222,6 +229,14 @@ export interface DocModel {
   readonly inputs: string;
 }
 
+export interface DocSecondOpinion {
+  readonly author: string;
+  readonly signed_at: string;
+  readonly urgency: string;
+  readonly answer: string;
+  readonly recommendations: readonly string[];
+}
+
 export interface ReportDocument {
   readonly header: DocHeader;
   readonly warnings: readonly string[];
@@ -233,6 +248,8 @@ export interface ReportDocument {
   readonly learned: readonly DocLearned[];
   readonly modifiers: readonly DocRow[];
   readonly recommendations: readonly DocRecommendation[];
+  /** Signed consultant opinions this version carries. */
+  readonly second_opinions: readonly DocSecondOpinion[];
   readonly gaps: readonly string[];
   readonly models: readonly DocModel[];
   readonly provenance: readonly DocRow[];
@@ -309,6 +326,11 @@ export function documentParse(raw: unknown): ReportDocument | null {
     recommendations: asArray(raw.recommendations).map((item) => {
       const r = asRecord(item);
       return { title: text(r.title), statement: text(r.statement), evidence: texts(r.evidence), reference: text(r.reference) };
+    }),
+    second_opinions: asArray(raw.second_opinions).map((item) => {
+      const o = asRecord(item);
+      return { author: text(o.author), signed_at: text(o.signed_at), urgency: text(o.urgency), answer: text(o.answer),
+        recommendations: texts(o.recommendations) };
     }),
     gaps: texts(raw.gaps),
     models: asArray(raw.models).map((item) => {

@@ -117,6 +117,14 @@ function scoresSection(doc: ReportDocument): HTMLElement {
   );
 }
 
+function secondOpinionSection(doc: ReportDocument): HTMLElement | null {
+  if (!doc.second_opinions.length) return null;
+  return section('report-second-opinion', 'Second opinion', ...doc.second_opinions.map((o) => h('div', { class: 'opinion' },
+    h('p', { class: 'small muted' }, `${o.author}${o.urgency ? ` · ${o.urgency}` : ''} · signed ${o.signed_at}`),
+    h('p', { class: 'opinion-answer' }, o.answer),
+    o.recommendations.length ? h('ul', null, ...o.recommendations.map((r) => h('li', null, r))) : null)));
+}
+
 function recommendationsSection(doc: ReportDocument): HTMLElement {
   return section('report-recommendations', '3. Recommendations',
     doc.recommendations.length ? h('ol', { class: 'recommendations' }, ...doc.recommendations.map((r) => h('li', { class: 'recommendation' },
@@ -262,6 +270,7 @@ export async function reportPage(ctx: AppContext, route: Route): Promise<Page> {
       findingsSection(doc),
       scoresSection(doc),
       recommendationsSection(doc),
+      secondOpinionSection(doc),
       modelsSection(doc),
       section('report-signoff', 'Sign-off', signArea,
         releaseArea(report, { api: ctx.api, canRelease: canEdit(ctx.me), announce: ctx.announce }),
