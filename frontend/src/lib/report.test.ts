@@ -55,6 +55,17 @@ describe('AI findings for the viewer', () => {
     expect(blocks[0]?.lesions[0]?.cells).toEqual([['Diameter', '21.4 mm'], ['Volume', '3.1 mL'], ['Slices', '10–14']]);
     expect(aiFindingsFromReport(content, 'nope', 'x')).toEqual([]);
   });
+
+  it('shows the brain tumour regions and side', async () => {
+    const { aiFindingsFromReport } = await import('./report');
+    const content = { imaging_findings: [{ series_uid: '3.4', model: { key: 'brain_mri_seg', version: '1.0.0' }, findings: {
+      regions: { whole_tumour: { volume: { value: 40.5, unit: 'mL' } }, tumour_core: { volume: { value: 12, unit: 'mL' } },
+        enhancing_tumour: { volume: { value: 6.2, unit: 'mL' } } },
+      location: { hemisphere: 'left' },
+    } }] };
+    const [block] = aiFindingsFromReport(content, '3.4', 'Report v1');
+    expect(block?.summary).toEqual([['Whole tumour', '40.5 mL'], ['Tumour core', '12 mL'], ['Enhancing tumour', '6.2 mL'], ['Hemisphere', 'left']]);
+  });
 });
 
 describe('the clinical document', () => {
