@@ -7,14 +7,16 @@ finding of their own. Only accepted, edited and clinician-entered findings feed 
 recommendations and scores (``findings_counted_for_fusion``).
 
 Reports stay immutable: a set of decisions makes a *new draft version* of the analysis's report,
-recomputed from the stored step results and the findings as decided now
-(``inference.analysis.steps.report_content_recompute``); the signed version, if any, stays
-current until that draft is signed. Every decision is a ``FindingDecision`` row and an audit entry.
+recomputed from the stored step results and the findings as decided now; the signed version,
+if any, stays current until that draft is signed. Every decision is a ``FindingDecision`` row
+and an audit entry. The recomputation belongs to the analysis workflow, which sits above this
+module: ``inference.apps`` hands it in once at start-up (``report_content_recompute_install``).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -362,12 +364,24 @@ def _nodules_to_record(*, actor: Any, analysis: AnalysisRequest, findings: list[
         )
 
 
+ContentRecompute = Callable[..., dict[str, Any]]
+_content_recompute: list[ContentRecompute] = []
+
+
+def report_content_recompute_install(recompute: ContentRecompute) -> None:
+    """Called once by ``inference.apps``: how a report's content is fused again from its
+    analysis's stored step results (``recompute(analysis=..., derived_from=...)``)."""
+    _content_recompute[:] = [recompute]
+
+
 def _draft_recompute(*, actor: Any, analysis: AnalysisRequest, reports: dict[int, Report], request: Any) -> Report | None:
     """The new draft version after decisions; None while the analysis has no report yet (its
     report step will read the decisions itself)."""
-    from inference.analysis.steps import report_content_recompute  # steps reads this module
     from inference.reports.opinions import second_opinions_carry
 
+    if not _content_recompute:
+        raise RuntimeError("report content recomputation is not installed (inference.apps.ready)")
+    report_content_recompute = _content_recompute[0]
     versions = [r for r in reports.values() if r.analysis_id == analysis.pk]
     if not versions:
         return None
