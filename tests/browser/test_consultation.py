@@ -182,6 +182,27 @@ def _analysis_with_finding(world: World) -> tuple[int, int]:
     return analysis.pk, finding.pk
 
 
+def _signed_report(world: World) -> None:
+    from django.utils import timezone
+
+    from inference.models import Report, ReportStatus
+    from inference.reports.content import content_sha256
+
+    content = {"schema": "cdss.report/1", "patient_id": world.patient.pk, "scores": {}, "recommendations": [], "gaps": [],
+               "models": [], "imaging_findings": [], "intended_use": "Supports, does not replace, clinical judgement."}
+    Report.objects.create(patient=world.patient, version=1, status=ReportStatus.FINAL, content=content,
+                          content_sha256=content_sha256(content), created_by=world.clinician, signed_by=world.clinician,
+                          signed_at=timezone.now())
+
+
+def _newest_report(world: World) -> int:
+    from inference.models import Report
+
+    newest = Report.objects.filter(patient=world.patient).order_by("-version").values_list("pk", flat=True).first()
+    assert newest is not None
+    return int(newest)
+
+
 def _screenshot_series(study_uid: str) -> int:
     from pydicom.uid import generate_uid
 
@@ -275,9 +296,18 @@ def test_phone_inbox_room_findings_and_opinion(open_session: Any, consult_world:
         page.locator(selector).scroll_into_view_if_needed()
         control = page.locator(selector).bounding_box()
         assert control is not None and control["x"] >= 0 and control["x"] + control["width"] <= PHONE[0], selector
+    off_loop(_signed_report, world)
     page.fill("#opinion-answer", "LI-RADS 5, signed from a phone.")
     page.select_option("#opinion-urgency", "urgent")
     page.click("#opinion-sign")
     expect(page.locator("#room-opinion .opinion")).to_contain_text("signed from a phone")
     assert _overflow_x(page) <= 0
     consultant.snap("room-phone-opinion")
+
+    # The opinion joined the next report version: its page has a Second opinion section.
+    newest = off_loop(_newest_report, world)
+    clinician.goto(f"/reports/{newest}")
+    second = clinician.page.locator("#report-second-opinion")
+    expect(second).to_contain_text("signed from a phone")
+    expect(second).to_contain_text("Kim Remote")
+    clinician.snap("report-second-opinion")
