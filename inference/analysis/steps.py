@@ -19,6 +19,7 @@ from inference.findings.services import (
 )
 from inference.fusion.recommendations import INTENDED_USE, fusion_build
 from inference.models import AnalysisRequest, AnalysisStep, ImagingFinding, Report, StepKind, StepStatus
+from inference.reports.opinions import second_opinions_add_unreported
 from inference.reports.services import code_version, report_create_for_request
 
 
@@ -209,7 +210,9 @@ def run_report(step: AnalysisStep, steps_in_hand: list[AnalysisStep] | None = No
     if fusion.get("findings_review", {}).get("findings", []) != findings_review_block(findings)["findings"]:
         # A clinician decided on a finding between fusion and now: fuse again with the decision.
         fusion = fusion_compute(analysis, done, findings)
-    report = report_create_for_request(analysis=analysis, content=report_content(analysis, done, fusion))
+    # Signed second opinions that no report version carries yet join this report.
+    content = second_opinions_add_unreported(patient_id=analysis.patient_id, content=report_content(analysis, done, fusion))
+    report = report_create_for_request(analysis=analysis, content=content)
     return {"report_id": report.pk, "version": report.version, "sha256": report.content_sha256}
 
 

@@ -106,9 +106,6 @@ def report_create_for_request(*, analysis: AnalysisRequest, content: dict[str, A
     The request's unique report tells a repeat: the insert is tried first, and a repeat (or a
     version number another report took) rolls back and is looked into then.
     """
-    from inference.reports.opinions import second_opinions_add_unreported  # opinions reads this module
-
-    content = second_opinions_add_unreported(patient_id=analysis.patient_id, content=content)
     for _ in range(5):
         try:
             with transaction.atomic():

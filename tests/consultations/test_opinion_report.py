@@ -7,7 +7,7 @@ from typing import Any
 
 from inference.models import AnalysisRequest, Report, ReportStatus
 from inference.reports.content import content_sha256
-from inference.reports.opinions import CONTENT_KEY, second_opinions_carry
+from inference.reports.opinions import CONTENT_KEY, second_opinions_add_unreported, second_opinions_carry
 from inference.reports.services import report_create_for_request, report_sign, report_verify
 from tests.conftest import client_for
 from tests.consultations.conftest import Consult, open_consultation
@@ -63,12 +63,16 @@ def test_without_a_report_the_opinion_joins_the_first_one(consult: Consult) -> N
     assert not Report.objects.filter(patient=consult.patient).exists()
     listed = client_for(consult.clinician).get(f"/api/v1/patients/{consult.patient.pk}/opinions/").json()
     assert [o["answer"] for o in listed] == [BODY["answer"]]
-    # The next report an analysis makes carries it, once.
-    first = report_create_for_request(analysis=_analysis(consult, "a"), content={"schema": "cdss.report/1"})
+    # The next report an analysis makes carries it, once (the report step adds what no version carries).
+    first = report_create_for_request(analysis=_analysis(consult, "a"), content=_step_content(consult))
     assert [o["ref"] for o in first.content[CONTENT_KEY]] == [f"consult_opinion:{opinion['id']}"]
     assert first.content[CONTENT_KEY][0]["author_id"] == consult.consultant.pk and report_verify(first)
-    second = report_create_for_request(analysis=_analysis(consult, "b"), content={"schema": "cdss.report/1"})
+    second = report_create_for_request(analysis=_analysis(consult, "b"), content=_step_content(consult))
     assert CONTENT_KEY not in second.content
+
+
+def _step_content(consult: Consult) -> dict[str, Any]:
+    return second_opinions_add_unreported(patient_id=consult.patient.pk, content={"schema": "cdss.report/1"})
 
 
 def _analysis(consult: Consult, key: str) -> AnalysisRequest:
