@@ -52,7 +52,7 @@ import re
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -113,7 +113,7 @@ WHOLE_BODY_MAX = 4 * 1024 * 1024
 PROXY_ROOT = "/dicomweb"
 
 
-def _error(status: int, code: str, message: str, **headers: str) -> JsonResponse:
+def proxy_error(status: int, code: str, message: str, **headers: str) -> JsonResponse:
     return JsonResponse({"code": code, "message": message, "detail": None}, status=status, headers=headers or None)
 
 
@@ -123,24 +123,24 @@ def proxy_request_refusal(request: HttpRequest) -> HttpResponse | None:
     """A response refusing the request before any database or PACS work, or None."""
     encoding = request.headers.get("Content-Encoding", "").strip().lower()
     if encoding and encoding != "identity":
-        return _error(415, "encoded_body_refused", "Compressed request bodies are not accepted.")
+        return proxy_error(415, "encoded_body_refused", "Compressed request bodies are not accepted.")
     length_header = request.headers.get("Content-Length", "").strip() or "0"
     try:
         length = int(length_header)
     except ValueError:
-        return _error(400, "malformed_request", "Content-Length is not a number.")
+        return proxy_error(400, "malformed_request", "Content-Length is not a number.")
     if length > settings.DICOMWEB_PROXY_MAX_BODY or length < 0 or "Transfer-Encoding" in request.headers:
-        return _error(413, "body_too_large", "The request body is too large.")
+        return proxy_error(413, "body_too_large", "The request body is too large.")
     if request.method not in ("GET", "HEAD"):
-        return _error(405, "method_not_allowed", "Only GET and HEAD are allowed here.", Allow="GET, HEAD")
+        return proxy_error(405, "method_not_allowed", "Only GET and HEAD are allowed here.", Allow="GET, HEAD")
     content_type = request.headers.get("Content-Type", "").strip().lower()
     if content_type.startswith(_REFUSED_CONTENT_TYPES):
-        return _error(415, "body_refused", "Request bodies are not accepted here.")
+        return proxy_error(415, "body_refused", "Request bodies are not accepted here.")
     accept = request.headers.get("Accept", "")
     if len(accept) > _MAX_ACCEPT or not accept.isprintable():
-        return _error(400, "malformed_request", "The Accept header is not acceptable.")
+        return proxy_error(400, "malformed_request", "The Accept header is not acceptable.")
     if any(kind in accept.lower() for kind in _ARCHIVE_ACCEPT):
-        return _error(406, "archive_refused", "Archives are not served; ask for DICOM or JSON.")
+        return proxy_error(406, "archive_refused", "Archives are not served; ask for DICOM or JSON.")
     return None
 
 
@@ -158,15 +158,15 @@ def _query_params(request: HttpRequest, route: str) -> list[tuple[str, str]] | H
     for key, values in request.GET.lists():
         allowed = (key in _QIDO_KEYS or _is_attribute(key)) if qido else key in _WADO_KEYS
         if not allowed:
-            return _error(400, "unsupported_parameter", f"Unsupported query parameter {key[:40]!r}.")
+            return proxy_error(400, "unsupported_parameter", f"Unsupported query parameter {key[:40]!r}.")
         for value in values:
             if len(value) > _MAX_VALUE or not value.isprintable():
-                return _error(400, "malformed_request", "A query parameter value is not acceptable.")
+                return proxy_error(400, "malformed_request", "A query parameter value is not acceptable.")
             if key in ("limit", "offset") and not value.isdigit():
-                return _error(400, "malformed_request", f"{key} must be a non-negative integer.")
+                return proxy_error(400, "malformed_request", f"{key} must be a non-negative integer.")
             params.append((key, value))
     if len(params) > _MAX_PARAMS:
-        return _error(400, "malformed_request", "Too many query parameters.")
+        return proxy_error(400, "malformed_request", "Too many query parameters.")
     return params
 
 
@@ -435,11 +435,11 @@ async def _upstream_send(request: HttpRequest, path: str, params: list[tuple[str
     return await upstream_request(accept=request.headers.get("Accept", ""), route=route, path=path, params=params)
 
 
-def _pacs_failure(status: int) -> JsonResponse:
+def pacs_failure(status: int) -> JsonResponse:
     if status == 404:
-        return _error(404, "not_found", "Not found.")
+        return proxy_error(404, "not_found", "Not found.")
     logger.warning("PACS answered HTTP %s through the proxy", status)
-    return _error(502, "pacs_error", "The PACS could not answer this request.")
+    return proxy_error(502, "pacs_error", "The PACS could not answer this request.")
 
 
 # --- 4. rewriting PACS URLs --------------------------------------------------------------------
@@ -479,7 +479,7 @@ class UrlRewriter:
         PACS writes Content-Location), never the part bodies: pixel data that happens to hold
         the PACS's URL stays as it is, and is not scanned at all when the parts say their
         Content-Length. Anything else, or a multipart body not as expected, everywhere."""
-        boundary = _boundary(content_type)
+        boundary = multipart_boundary(content_type)
         if boundary is not None:
             parts = _multipart_headers_rewrite(body, b"--" + boundary, self.replace)
             if parts is not None:
@@ -492,7 +492,7 @@ _PART_LENGTH = re.compile(rb"^content-length:[ \t]*(\d{1,12})[ \t]*$", re.I | re
 _PART_HEAD_MAX = 16 * 1024
 
 
-def _boundary(content_type: str) -> bytes | None:
+def multipart_boundary(content_type: str) -> bytes | None:
     if not content_type.lower().startswith("multipart/"):
         return None
     match = _BOUNDARY.search(content_type)
@@ -538,7 +538,7 @@ def _prefixes(base_url: str, advertised: tuple[str, ...]) -> tuple[bytes, ...]:
     return tuple(t.rstrip("/").encode() for t in (base_url, *advertised))
 
 
-def _rewriter(request: HttpRequest) -> UrlRewriter:
+def url_rewriter_for(request: HttpRequest) -> UrlRewriter:
     return UrlRewriter(pacs_prefixes(), request.build_absolute_uri(PROXY_ROOT).encode())
 
 
@@ -572,22 +572,22 @@ class UpstreamStreamingResponse(StreamingHttpResponse):
                 asyncio.run_coroutine_threadsafe(self._upstream.aclose(), self._loop)
 
 
-async def _forward(request: HttpRequest, route: str, parts: dict[str, str], params: list[tuple[str, str]]) -> HttpResponseBase:
+async def proxy_forward(request: HttpRequest, route: str, parts: dict[str, str], params: list[tuple[str, str]]) -> HttpResponseBase:
     try:
         upstream = await proxy_upstream(accept=request.headers.get("Accept", ""), route=route, parts=parts, params=params)
     except ThumbnailNotFound:
-        return _error(404, "not_found", "Not found.")
+        return proxy_error(404, "not_found", "Not found.")
     except UpstreamError as exc:
         logger.warning("PACS unreachable through the proxy: %s", exc)
-        return _error(503, "pacs_unavailable", "The PACS is unreachable; try again shortly.", **{"Retry-After": "5"})
+        return proxy_error(503, "pacs_unavailable", "The PACS is unreachable; try again shortly.", **{"Retry-After": "5"})
     status = upstream.status
     if status not in _PASSED_STATUSES or status == 404:
         await upstream.aclose()
-        return _pacs_failure(status)
+        return pacs_failure(status)
     # JSON carries BulkDataURI/RetrieveURL; multipart answers carry Content-Location part headers.
     content_kind = upstream.headers.get("content-type", "").lower()
     rewrites = route in JSON_ROUTES or content_kind.startswith("multipart/")
-    rewriter = _rewriter(request) if rewrites and status in (200, 206) else None
+    rewriter = url_rewriter_for(request) if rewrites and status in (200, 206) else None
     headers = {name: upstream.headers[key] for key, name in _RESPONSE_HEADERS if key in upstream.headers}
     if rewriter is not None:
         headers.pop("Content-Length", None)  # the rewritten body has another length
@@ -604,7 +604,7 @@ async def _forward(request: HttpRequest, route: str, parts: dict[str, str], para
             body = await upstream.read_body()
         except UpstreamError as exc:
             logger.warning("PACS answer broken through the proxy: %s", exc)
-            return _error(502, "pacs_error", "The PACS could not answer this request.")
+            return proxy_error(502, "pacs_error", "The PACS could not answer this request.")
         if rewriter is not None:
             body = rewriter.whole(body, content_type)
         response = HttpResponse(body, status=status, content_type=content_type)
@@ -652,28 +652,28 @@ async def _qido_studies(request: HttpRequest, access: ProxyAccess, params: list[
             upstream = await _upstream_send(request, "studies", [*passed, ("StudyInstanceUID", ",".join(batch))], "qido-studies")
         except UpstreamError as exc:
             logger.warning("PACS unreachable through the proxy: %s", exc)
-            return _error(503, "pacs_unavailable", "The PACS is unreachable; try again shortly.", **{"Retry-After": "5"})
+            return proxy_error(503, "pacs_unavailable", "The PACS is unreachable; try again shortly.", **{"Retry-After": "5"})
         try:
             if upstream.status == 204:
                 continue
             if upstream.status != 200:
                 if upstream.status == 400:
-                    return _error(400, "pacs_bad_request", "The PACS rejected this query.")
-                return _pacs_failure(upstream.status)
+                    return proxy_error(400, "pacs_bad_request", "The PACS rejected this query.")
+                return pacs_failure(upstream.status)
             body = bytearray()
             async for part in upstream.iter_raw():
                 body += part
                 if len(body) > settings.DICOMWEB_PROXY_QIDO_MAX_BYTES:
-                    return _error(502, "pacs_answer_too_large", "The PACS answer is too large; narrow the query.")
+                    return proxy_error(502, "pacs_answer_too_large", "The PACS answer is too large; narrow the query.")
         except UpstreamError as exc:
             logger.warning("PACS answer broken through the proxy: %s", exc)
-            return _error(502, "pacs_error", "The PACS could not answer this request.")
+            return proxy_error(502, "pacs_error", "The PACS could not answer this request.")
         finally:
             await upstream.aclose()
         try:
             items = json.loads(body) if body.strip() else []
         except ValueError:
-            return _error(502, "pacs_error", "The PACS answered something that is not JSON.")
+            return proxy_error(502, "pacs_error", "The PACS answered something that is not JSON.")
         for item in items if isinstance(items, list) else []:
             values = (item.get("0020000D", {}).get("Value") or []) if isinstance(item, dict) else []
             uid = values[0] if values else None
@@ -693,7 +693,7 @@ async def _qido_studies(request: HttpRequest, access: ProxyAccess, params: list[
         if item["0020000D"]["Value"][0] in pseudonym_of else item
         for item in found
     ]
-    payload = _rewriter(request).replace(json.dumps(found, separators=(",", ":")).encode())
+    payload = url_rewriter_for(request).replace(json.dumps(found, separators=(",", ":")).encode())
     return HttpResponse(payload, content_type="application/dicom+json", status=200)
 
 
@@ -745,22 +745,32 @@ async def dicomweb_proxy(request: HttpRequest, route: str, **parts: str) -> Http
         try:
             access = await sync_to_async(_authorize)(request, route, study_uid)
         except _Unauthenticated:
-            return _error(401, "not_authenticated", "Authentication credentials were not provided or are invalid.",
+            return proxy_error(401, "not_authenticated", "Authentication credentials were not provided or are invalid.",
                           **{"WWW-Authenticate": "Token"})
         except NotFound:
-            return _error(404, "not_found", "Not found.")
+            return proxy_error(404, "not_found", "Not found.")
         if cache_key and access.pseudonym is None:
             ACCESS_CACHE.put(cache_key, access, ttl)
     if route == "qido-studies":
         return await _qido_studies(request, access, params)
     audit_writer().add(request, access, route, series=parts.get("series"))
     if access.pseudonym is not None:
-        from imaging.dicomweb.proxy_deid import deid_forward  # the share's relay builds on this module
+        if not _DEID_RELAY:  # never relay a share's answers without de-identifying them
+            return proxy_error(503, "deidentification_unavailable", "De-identified sharing is not available.")
+        return await _DEID_RELAY[0](request, route, parts, params, access)
+    return await proxy_forward(request, route, parts, params)
 
-        return await deid_forward(request, route, parts, params, access)
-    return await _forward(request, route, parts, params)
+
+DeidRelay = Callable[[HttpRequest, str, dict[str, str], list[tuple[str, str]], ProxyAccess], Awaitable[HttpResponseBase]]
+_DEID_RELAY: list[DeidRelay] = []
+
+
+def deid_relay_install(relay: DeidRelay) -> None:
+    """Called once by ``imaging.apps``: the relay for de-identified shares (``proxy_deid``),
+    which builds on this module and so cannot be imported by it."""
+    _DEID_RELAY[:] = [relay]
 
 
 async def dicomweb_not_found(request: HttpRequest, rest: str = "") -> HttpResponseBase:
     """Every other path under /dicomweb/: never forwarded, whatever the method."""
-    return proxy_request_refusal(request) or _error(404, "not_found", "Not found.")
+    return proxy_request_refusal(request) or proxy_error(404, "not_found", "Not found.")

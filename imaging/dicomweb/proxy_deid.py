@@ -17,19 +17,27 @@ from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 
-from imaging.deid import dataset_deidentify, json_deidentify, series_resolve, uid_pseudonym, url_uids_map
+from imaging.deid import (
+    BURNED_IN_WITHHELD,
+    dataset_deidentify,
+    json_deidentify,
+    pixels_withheld_for_series,
+    series_resolve,
+    uid_pseudonym,
+    url_uids_map,
+)
 from imaging.dicomweb import proxy
 from imaging.dicomweb.proxy import (
     JSON_ROUTES,
     PROXY_ROOT,
     ProxyAccess,
     UrlRewriter,
-    _boundary,
-    _error,
-    _forward,
-    _pacs_failure,
-    _rewriter,
+    multipart_boundary,
+    pacs_failure,
     pacs_prefixes,
+    proxy_error,
+    proxy_forward,
+    url_rewriter_for,
 )
 from imaging.dicomweb.thumbnails import ThumbnailNotFound
 from imaging.dicomweb.upstream import UpstreamError
@@ -90,7 +98,7 @@ def _multipart_deidentify(body: bytes, content_type: str, pseudonym: str) -> byt
 
     import pydicom
 
-    boundary = _boundary(content_type)
+    boundary = multipart_boundary(content_type)
     if boundary is None:
         return None
     delimiter = b"--" + boundary
@@ -126,21 +134,24 @@ async def deid_forward(request: HttpRequest, route: str, parts: dict[str, str], 
         if parts.get("series"):
             series = await sync_to_async(series_resolve)(study_id=access.study_id or 0, uid=parts["series"], pseudonym=pseudonym)
             if series is None:
-                return _error(404, "not_found", "Not found.")
+                return proxy_error(404, "not_found", "Not found.")
             real["series"] = series
         if parts.get("instance"):
             instance = await _instance_resolve(real["study"], real["series"], parts["instance"], pseudonym)
             if instance is None:
-                return _error(404, "not_found", "Not found.")
+                return proxy_error(404, "not_found", "Not found.")
             real["instance"] = instance
     except UpstreamError as exc:
         logger.warning("PACS unreachable through the proxy: %s", exc)
-        return _error(503, "pacs_unavailable", "The PACS is unreachable; try again shortly.", **{"Retry-After": "5"})
+        return proxy_error(503, "pacs_unavailable", "The PACS is unreachable; try again shortly.", **{"Retry-After": "5"})
     if route == "bulk" and not parts.get("tag_path", "").upper().startswith(_PIXEL_DATA_TAG):
-        return _error(404, "not_found", "Not found.")  # only pixel data leaves as bulk data
+        return proxy_error(404, "not_found", "Not found.")  # only pixel data leaves as bulk data
     rewriter = _DeidRewriter(pacs_prefixes(), request.build_absolute_uri(PROXY_ROOT).encode(), pseudonym=pseudonym)
     if route in _PIXEL_ROUTES or route == "bulk":
-        response = await _forward(request, route, real, params)
+        # Pixels of a series that may carry burned-in text never leave through a share as they are.
+        if await sync_to_async(pixels_withheld_for_series)(study_id=access.study_id or 0, series_uid=real.get("series")):
+            return proxy_error(403, "burned_in_withheld", BURNED_IN_WITHHELD)
+        response = await proxy_forward(request, route, real, params)
         if isinstance(response, HttpResponse) and response.status_code in (200, 206):
             pixels = rewriter.whole(response.content, response.get("Content-Type", ""))
             response.content = pixels
@@ -149,32 +160,32 @@ async def deid_forward(request: HttpRequest, route: str, parts: dict[str, str], 
     try:
         upstream = await proxy.proxy_upstream(accept=request.headers.get("Accept", ""), route=route, parts=real, params=params)
     except ThumbnailNotFound:
-        return _error(404, "not_found", "Not found.")
+        return proxy_error(404, "not_found", "Not found.")
     except UpstreamError as exc:
         logger.warning("PACS unreachable through the proxy: %s", exc)
-        return _error(503, "pacs_unavailable", "The PACS is unreachable; try again shortly.", **{"Retry-After": "5"})
+        return proxy_error(503, "pacs_unavailable", "The PACS is unreachable; try again shortly.", **{"Retry-After": "5"})
     try:
         if upstream.status == 204:
             return HttpResponse(status=204)
         if upstream.status not in (200, 206):
-            return _pacs_failure(upstream.status) if upstream.status != 400 else _error(400, "pacs_bad_request", "The PACS rejected this query.")
+            return pacs_failure(upstream.status) if upstream.status != 400 else proxy_error(400, "pacs_bad_request", "The PACS rejected this query.")
         content_type = upstream.headers.get("content-type", "application/octet-stream")
         body = bytearray()
         async for chunk in upstream.iter_raw():
             body += chunk
             if len(body) > _DEID_MAX_BYTES:
-                return _error(502, "pacs_answer_too_large", "The answer is too large to de-identify; ask for less.")
+                return proxy_error(502, "pacs_answer_too_large", "The answer is too large to de-identify; ask for less.")
     except UpstreamError as exc:
         logger.warning("PACS answer broken through the proxy: %s", exc)
-        return _error(502, "pacs_error", "The PACS could not answer this request.")
+        return proxy_error(502, "pacs_error", "The PACS could not answer this request.")
     finally:
         await upstream.aclose()
     if route in JSON_ROUTES:
         try:
             items = json.loads(bytes(body)) if body.strip() else []
         except ValueError:
-            return _error(502, "pacs_error", "The PACS answered something that is not JSON.")
-        to_proxy = _rewriter(request).replace
+            return proxy_error(502, "pacs_error", "The PACS answered something that is not JSON.")
+        to_proxy = url_rewriter_for(request).replace
         clean = [json_deidentify(item, pseudonym=pseudonym,
                                  url_uid_map=lambda uri: url_uids_map(to_proxy(uri.encode()).decode(), pseudonym=pseudonym))
                  for item in items if isinstance(item, dict)]
@@ -182,5 +193,5 @@ async def deid_forward(request: HttpRequest, route: str, parts: dict[str, str], 
     cleaned = await sync_to_async(_multipart_deidentify)(bytes(body), content_type, pseudonym)
     if cleaned is None:
         # Never relay attributes that could not be de-identified.
-        return _error(502, "deidentification_failed", "This answer could not be de-identified.")
+        return proxy_error(502, "deidentification_failed", "This answer could not be de-identified.")
     return HttpResponse(cleaned, content_type=content_type)
