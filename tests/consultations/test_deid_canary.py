@@ -148,3 +148,25 @@ def test_expired_share_gets_404_from_the_proxy(consult: Consult, canary_study: t
     ShareGrant.objects.filter(pk=ShareGrant.objects.get(consultation__pk=data["id"]).pk).update(
         expires_at=timezone.now() - dt.timedelta(seconds=1))
     assert proxy_fetch(consult.consultant, f"/dicomweb/studies/{study}/series").status == 404
+
+
+def test_pixels_of_a_series_that_may_carry_burned_in_text_are_withheld(
+    consult: Consult, canary_study: tuple[str, str, list[str]],
+) -> None:
+    from imaging.deid import uid_pseudonym
+
+    real_study, real_series, real_sops = canary_study
+    ImagingSeries.objects.filter(series_instance_uid=real_series).update(modality="SC")
+    data = open_consultation(consult)
+    pseudonym = room_pseudonym(data)
+    study, series, sop = (uid_pseudonym(uid, pseudonym=pseudonym) for uid in (real_study, real_series, real_sops[0]))
+    base = f"/dicomweb/studies/{study}/series/{series}/instances/{sop}"
+    for path, accept in ((f"{base}/frames/1", 'multipart/related; type="application/octet-stream"; transfer-syntax=*'),
+                         (f"{base}/rendered", "image/jpeg")):
+        answer = proxy_fetch(consult.consultant, path, headers={"Accept": accept})
+        assert answer.status == 403, (path, answer.status, answer.body[:200])
+        assert json.loads(answer.body)["code"] == "burned_in_withheld"
+    # The clinician who owns the record still gets the pixels.
+    own = proxy_fetch(consult.clinician, f"/dicomweb/studies/{real_study}/series/{real_series}/instances/{real_sops[0]}/rendered",
+                      headers={"Accept": "image/jpeg"})
+    assert own.status == 200
