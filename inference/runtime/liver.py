@@ -205,7 +205,7 @@ def segment_volume_organ(
     a slice without them count the identity pass once per transform. Each processed slice sees
     exactly the reference's input (the whole crop: the network's instance norms make a smaller
     in-plane box change every pixel's result), so the labels agree with the reference's
-    (Dice >= 0.995, checked by ``tests/inference/test_liver_speed.py``).
+    (Dice >= 0.995, checked by ``tests/inference/runtime/test_liver_speed.py``).
     """
     _validate(volume_hu, spacing_mm)
     nz, h, w = volume_hu.shape

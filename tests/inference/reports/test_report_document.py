@@ -36,7 +36,7 @@ from tests.inference.report_document_data import (
 
 pytestmark = pytest.mark.django_db
 
-ARTEFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "report-pdf"
+ARTEFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "report-pdf"
 # What must never reach a reader: snake_case ids (score keys, input keys, model keys), the
 # centroid's axis order, UCUM's bracketed units, raw JSON.
 INTERNAL = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b|zyx|\[[a-z]+'[A-Za-z]+\]|\{[A-Z]+\}|tta agreement|[{}]\"")

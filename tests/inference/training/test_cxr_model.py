@@ -21,7 +21,7 @@ from inference.runtime.cxr import OUT_OF_DISTRIBUTION, run_cxr
 from inference.runtime.io import images_read
 from inference.training.imaging.cxr_robust_card import _lateral_like, _non_chest, _photo_of_film
 
-DATA = Path(__file__).parent / "data" / "cxr"
+DATA = Path(__file__).resolve().parents[1] / "data" / "cxr"
 VERSION = "1.0.1"
 
 

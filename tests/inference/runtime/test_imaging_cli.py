@@ -18,7 +18,7 @@ from PIL import Image
 
 from tests.inference.data.synthetic import ct_series_datasets, ct_series_write, phantom_hu
 
-CXR = Path(__file__).parent / "data" / "cxr"
+CXR = Path(__file__).resolve().parents[1] / "data" / "cxr"
 
 
 def _run(model: str, src: Path, out: Path, *extra: str) -> dict:

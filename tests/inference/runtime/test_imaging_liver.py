@@ -36,7 +36,7 @@ from inference.training.imaging.liver_fit import (
 from tests.inference.data.synthetic import ct_series_datasets, ct_series_write, phantom_hu
 
 MODEL = {"key": "liver_ct_seg", "version": "1.0.0", "weights_sha256": "ab" * 32}
-DEMO_CT = Path(__file__).resolve().parents[2] / "imaging" / "demo_data" / "ct-abdomen"
+DEMO_CT = Path(__file__).resolve().parents[3] / "imaging" / "demo_data" / "ct-abdomen"
 
 
 def test_dicom_series_is_sorted_and_rescaled(tmp_path: Path) -> None:

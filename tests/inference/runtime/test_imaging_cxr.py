@@ -22,7 +22,7 @@ from inference.registry import ModelInputInvalid, model_card_get
 from inference.runtime.cxr import run_cxr
 from inference.runtime.io import images_read
 
-DATA = Path(__file__).parent / "data" / "cxr"
+DATA = Path(__file__).resolve().parents[1] / "data" / "cxr"
 
 
 def _labels() -> dict[str, str]:
