@@ -24,6 +24,7 @@ import {
 import { type AiFindingsLoader, AiFindingsModule, type AiFindingsReviewFactory } from './aiFindings';
 import { segInstanceFetch, segInstancesFor } from './dicomSeg';
 import { HeatmapModule } from './heatmap';
+import { type SrDocument, SrReportModule, srDocumentParse } from './srReport';
 import { segThumbnail } from './segThumbnail';
 import { instanceWindowDefault, shownSliceFirst } from './loading';
 import { type MeasurementRow, MeasurementsModule } from './measurements';
@@ -129,6 +130,7 @@ export class StudyViewer implements ViewerModule {
   private readonly measurementsModule: MeasurementsModule;
   private readonly aiModule: AiFindingsModule;
   private readonly heatmapModule: HeatmapModule;
+  private readonly srModule: SrReportModule;
   private series: SeriesInfo[] = [];
   private currentSeries: string | null = null;
   private modality = '';
@@ -182,6 +184,7 @@ export class StudyViewer implements ViewerModule {
     this.measurementsModule.onShow = (row) => void this.showMeasurement(row);
     this.aiModule = new AiFindingsModule(options.aiFindings ?? null, options.aiFindingsReview ?? null);
     this.heatmapModule = new HeatmapModule();
+    this.srModule = new SrReportModule();
     this.aiModule.onHeatmaps = (heatmaps) => {
       this.heatmapModule.setHeatmaps(heatmaps);
       for (const viewportId of this.viewportIds) this.updateOverlay(viewportId);
@@ -194,7 +197,7 @@ export class StudyViewer implements ViewerModule {
         h('div', { class: 'viewer-stage' }, this.aiBanner, this.grid, this.status,
           h('p', { class: 'viewer-help hint' }, 'Wheel or ↑/↓: slices · left drag: active tool · right drag: zoom · middle drag: pan · 1–5: presets · M: MPR · 0: reset')),
         // The findings a reader must decide on come first, above the organ and segment list.
-        h('aside', { class: 'viewer-side' }, this.aiModule.element, this.heatmapModule.element, this.segmentationModule.element, this.measurementsModule.element),
+        h('aside', { class: 'viewer-side' }, this.aiModule.element, this.heatmapModule.element, this.srModule.element, this.segmentationModule.element, this.measurementsModule.element),
       ),
     );
   }
@@ -216,6 +219,7 @@ export class StudyViewer implements ViewerModule {
     this.measurementsModule.init();
     this.aiModule.init();
     this.heatmapModule.init();
+    this.srModule.init();
     this.cleanups.push(noduleToolRegister({ toolbar: this.toolbar, viewer: this.element, series: () => this.currentSeries, viewport: () => (this.activeViewportId ? this.engine?.getViewport(this.activeViewportId) ?? null : null) }));
 
     const onKey = (event: KeyboardEvent): void => this.onKey(event);
@@ -238,6 +242,7 @@ export class StudyViewer implements ViewerModule {
       return;
     }
     this.drawSeriesList();
+    void this.loadStructuredReports();
     const images = this.series.filter((s) => s.modality !== 'SEG' && s.modality !== 'SR' && s.modality !== 'PR');
     const wanted = this.series.find((s) => s.seriesUid === this.options.seriesUid) ?? images[0] ?? this.series[0];
     if (!wanted) {
@@ -270,6 +275,11 @@ export class StudyViewer implements ViewerModule {
       h('span', { class: 'series-label' }, `${series.modality}${series.number !== null ? ` #${series.number}` : ''}`, h('br'),
         h('span', { class: 'muted' }, series.description || `${series.instanceCount ?? '?'} images`)));
       button.addEventListener('click', () => {
+        if (series.modality === 'SR') {
+          this.srModule.element.scrollIntoView({ block: 'nearest' });
+          this.options.announce('The signed measurement report is listed beside the images.');
+          return;
+        }
         if (series.modality === 'SEG') {
           this.options.announce('DICOM SEG overlays open on their source series once the server lists them (see the segmentation panel).');
           return;
@@ -424,6 +434,20 @@ export class StudyViewer implements ViewerModule {
       viewport.render();
       this.updateOverlay(viewportId);
     }
+  }
+
+  /** The study's DICOM SR documents (signed measurement reports), listed beside the images. */
+  private async loadStructuredReports(): Promise<void> {
+    const documents: SrDocument[] = [];
+    for (const sr of this.series.filter((s) => s.modality === 'SR')) {
+      try {
+        const instances = await dicomJson(`${this.root}/studies/${this.options.studyUid}/series/${sr.seriesUid}/metadata`);
+        documents.push(...instances.map(srDocumentParse));
+      } catch (error) {
+        console.warn('SR not shown', error);
+      }
+    }
+    if (!this.destroyed) this.srModule.show(documents);
   }
 
   /** DICOM SEG series of this study that segment the shown series (AI results) as overlays. */
@@ -748,6 +772,7 @@ export class StudyViewer implements ViewerModule {
     this.measurementsModule.destroy();
     this.aiModule.destroy();
     this.heatmapModule.destroy();
+    this.srModule.destroy();
     this.teardownViewports();
     this.releaseSeries();
     ToolGroupManager.destroyToolGroup(this.toolGroupId);
