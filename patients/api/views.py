@@ -10,9 +10,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from cdss.accounts.models import Role, User
+from cdss.accounts.permissions import ClinicalCreateOrReadOnly
 from cdss.audit.models import AuditAction
 from cdss.audit.services import audit_record
-from cdss.accounts.permissions import ClinicalCreateOrReadOnly
 from patients.access import patient_get_for_edit, patient_get_for_user, patient_rows_for_user
 from patients.api.common import RecordPagination
 from patients.api.serializers import PatientSerializer
