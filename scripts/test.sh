@@ -26,7 +26,8 @@ echo "== import contracts"; .venv/bin/lint-imports
 echo "== pytest"
 status=0
 if [ "$fast" = 1 ]; then
-  .venv/bin/python -m pytest -m "not integration and not browser" -p no:cacheprovider "$@" || status=$?
+  # Two workers: the unit tests are CPU-bound and independent (each worker has its own SQLite file).
+  .venv/bin/python -m pytest -m "not integration and not browser" -p no:cacheprovider -n 2 "$@" || status=$?
   echo "== fast tier (lint, types, unit tests): $((SECONDS - tier_start)) s (with install check: $((SECONDS - started)) s)"
 else
   .venv/bin/python -m pytest "$@" || status=$?

@@ -14,7 +14,7 @@ from tests.imaging.conftest import Orthanc
 from tests.inference.data.synthetic import ct_series_datasets
 from tests.inference.lung_nodule_phantom import NODULE_CENTRE_ZYX, SPACING, chest_hu
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.integration, pytest.mark.django_db]  # measures on series in the test PACS
 
 
 @pytest.fixture
