@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 from pydicom.sr.codedict import codes
 
 from inference.registry import ModelInputInvalid
-from inference.runtime.dicom_seg import _REQUIRED_SOURCE, MANUFACTURER
+from inference.runtime.dicom_seg import _REQUIRED_SOURCE, MANUFACTURER, seg_build
 from inference.runtime.io import DicomAttributeMissing, Volume
 
 
@@ -82,35 +82,10 @@ def seg_dicom_create_segments(
         for number, spec in enumerate(segments, start=1)
     ]
     pixel = np.stack([np.isin(labels_frames, spec.values) for spec in segments], axis=-1).astype(np.uint8)
-    equipment = hd.ContributingEquipment(
-        manufacturer=MANUFACTURER,
-        purpose_of_reference=codes.DCM.ProcessingEquipment,
-        manufacturer_model_name=model["key"],
-        software_versions=model["version"],
-        device_serial_number=model["weights_sha256"][:16],
-        contribution_description=f"segmentation by model {model['key']} {model['version']} (weights sha256 {model['weights_sha256']})",
+    return seg_build(
+        source_images=source_datasets, pixel=pixel, segments=descriptions, model=model, series_number=series_number,
+        content_label=content_label,
     )
-    try:
-        return hd.seg.Segmentation(
-            source_images=source_datasets,
-            pixel_array=pixel,
-            segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
-            segment_descriptions=descriptions,
-            series_instance_uid=hd.UID(),
-            series_number=series_number,
-            sop_instance_uid=hd.UID(),
-            instance_number=1,
-            manufacturer=MANUFACTURER,
-            manufacturer_model_name=model["key"],
-            software_versions=model["version"],
-            device_serial_number=model["weights_sha256"][:16],
-            content_description=f"{model['key']} {model['version']}"[:64],
-            content_label=content_label,
-            contributing_equipment=[equipment],
-            omit_empty_frames=False,
-        )
-    except (AttributeError, KeyError) as exc:
-        raise DicomAttributeMissing("source series lacks an attribute a SEG needs", detail={"error": str(exc)[:200]}) from exc
 
 
 def seg_dicom_brain_from_volume(*, labels_zyx: NDArray[np.uint8], volume: Volume, model: dict[str, Any]) -> pydicom.Dataset:

@@ -92,37 +92,10 @@ def seg_dicom_create(
     pixel = np.stack([labels_frames >= 1, labels_frames == 2], axis=-1).astype(
         np.uint8
     )  # (frames, r, c, segments)
-    equipment = hd.ContributingEquipment(
-        manufacturer=MANUFACTURER,
-        purpose_of_reference=codes.DCM.ProcessingEquipment,
-        manufacturer_model_name=model["key"],
-        software_versions=model["version"],
-        device_serial_number=model["weights_sha256"][:16],
-        contribution_description=f"segmentation by model {model['key']} {model['version']} (weights sha256 {model['weights_sha256']})",
+    return seg_build(
+        source_images=source_datasets, pixel=pixel, segments=_segments(model), model=model, series_number=series_number,
+        content_label="LIVERSEG", made_by="segmentation", artefact="weights",
     )
-    try:
-        return hd.seg.Segmentation(
-            source_images=source_datasets,
-            pixel_array=pixel,
-            segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
-            segment_descriptions=_segments(model),
-            series_instance_uid=hd.UID(),
-            series_number=series_number,
-            sop_instance_uid=hd.UID(),
-            instance_number=1,
-            manufacturer=MANUFACTURER,
-            manufacturer_model_name=model["key"],
-            software_versions=model["version"],
-            device_serial_number=model["weights_sha256"][:16],
-            content_description=f"{model['key']} {model['version']}"[:64],
-            content_label="LIVERSEG",
-            contributing_equipment=[equipment],
-            omit_empty_frames=False,
-        )
-    except (AttributeError, KeyError) as exc:
-        raise DicomAttributeMissing(
-            "source series lacks an attribute a SEG needs", detail={"error": str(exc)[:200]}
-        ) from exc
 
 
 def seg_dicom_from_volume(
@@ -171,17 +144,29 @@ def seg_dicom_nodules_from_volume(
         for i, n in enumerate(numbers)
     ]
     pixel = np.stack([frames == n for n in numbers], axis=-1).astype(np.uint8)
+    return seg_build(
+        source_images=volume.datasets, pixel=pixel, segments=segments, model=model, series_number=series_number,
+        content_label="NODULESEG", made_by="detection", artefact="parameters",
+    )
+
+
+def seg_build(
+    *, source_images: Any, pixel: NDArray[np.uint8], segments: list[hd.seg.SegmentDescription], model: dict[str, Any],
+    series_number: int, content_label: str, made_by: str = "segmentation", artefact: str = "weights",
+) -> pydicom.Dataset:
+    """A binary DICOM SEG of ``pixel`` (frames, rows, columns, segments) that names the model
+    (key, version, artefact hash) as its equipment; every model's SEG is made here."""
     equipment = hd.ContributingEquipment(
         manufacturer=MANUFACTURER,
         purpose_of_reference=codes.DCM.ProcessingEquipment,
         manufacturer_model_name=model["key"],
         software_versions=model["version"],
         device_serial_number=model["weights_sha256"][:16],
-        contribution_description=f"detection by model {model['key']} {model['version']} (parameters sha256 {model['weights_sha256']})",
+        contribution_description=f"{made_by} by model {model['key']} {model['version']} ({artefact} sha256 {model['weights_sha256']})",
     )
     try:
         return hd.seg.Segmentation(
-            source_images=volume.datasets,
+            source_images=source_images,
             pixel_array=pixel,
             segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
             segment_descriptions=segments,
@@ -194,7 +179,7 @@ def seg_dicom_nodules_from_volume(
             software_versions=model["version"],
             device_serial_number=model["weights_sha256"][:16],
             content_description=f"{model['key']} {model['version']}"[:64],
-            content_label="NODULESEG",
+            content_label=content_label,
             contributing_equipment=[equipment],
             omit_empty_frames=False,
         )
@@ -202,4 +187,3 @@ def seg_dicom_nodules_from_volume(
         raise DicomAttributeMissing(
             "source series lacks an attribute a SEG needs", detail={"error": str(exc)[:200]}
         ) from exc
-
