@@ -21,6 +21,7 @@ else
 fi
 tier_start=$SECONDS
 echo "== ruff"; .venv/bin/ruff check .
+echo "== commit subjects"; bash scripts/check_commits.sh
 echo "== mypy"; .venv/bin/mypy .
 echo "== import contracts"; .venv/bin/lint-imports
 echo "== pytest"
