@@ -1,7 +1,12 @@
-"""Stable error codes of patient-record input. Unit and plausibility errors live in ``patients.units``.
+"""The input-validation vocabulary: one class and one stable code per kind of mistake.
 
-Every error raised while reading one field carries ``detail["field"]``; a batch or an import
-collects them per row instead of stopping at the first (see ``BatchInvalid``, ``ImportInvalid``).
+The REST API, the CSV and FHIR imports, the score requests and the risk modifiers all raise
+these (through the parsers in ``patients.validation``), so the same mistake gets the same class
+and code wherever it is made: a missing field is ``missing_field``, a value that is not a number
+``not_a_number``, a number outside its limits ``implausible_value``, an unknown unit
+``unknown_unit``, a date in the future ``future_date``, and so on. Every error raised while
+reading one field carries ``detail["field"]``; a batch or an import collects them per row
+instead of stopping at the first (see ``BatchInvalid``, ``ImportInvalid``).
 """
 
 from __future__ import annotations
@@ -35,6 +40,36 @@ class InvalidDate(ValidationFailed):
 
 class FutureDate(ValidationFailed):
     code = "future_date"
+
+
+class NotANumber(ValidationFailed):
+    """The value is NaN, infinite, or not a number at all."""
+
+    code = "not_a_number"
+
+
+class ImplausibleValue(ValidationFailed):
+    """A number outside its hard limits: an analyte's plausibility range or a field's bounds."""
+
+    code = "implausible_value"
+
+
+class UnknownAnalyte(ValidationFailed):
+    """The LOINC code (or key) is not in the analyte catalogue."""
+
+    code = "unknown_analyte"
+
+
+class UnknownUnit(ValidationFailed):
+    """The unit is not one the catalogue accepts for this analyte; we never guess."""
+
+    code = "unknown_unit"
+
+
+class UnitSuspect(ValidationFailed):
+    """The value is typical of the analyte only in another accepted unit: likely a unit mix-up."""
+
+    code = "unit_suspect"
 
 
 class InconsistentValues(ValidationFailed):

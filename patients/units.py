@@ -20,39 +20,16 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from cdss.core.errors import ValidationFailed
+# The unit errors belong to the one validation vocabulary; importable from here too.
+from patients.errors import ImplausibleValue, NotANumber, UnitSuspect, UnknownAnalyte, UnknownUnit
+
+__all__ = [
+    "Analyte", "CanonicalValue", "ImplausibleValue", "NotANumber", "UnitSpec", "UnitSuspect", "UnknownAnalyte",
+    "UnknownUnit", "analyte_by_code", "analyte_by_key", "analytes", "unit_alternatives", "unit_from_canonical",
+    "unit_to_canonical", "units_accepted", "value_check_plausible", "value_check_unit",
+]
 
 CATALOGUE_PATH = Path(__file__).resolve().parent / "data" / "analytes.json"
-
-
-class UnknownAnalyte(ValidationFailed):
-    """The LOINC code (or key) is not in the analyte catalogue."""
-
-    code = "unknown_analyte"
-
-
-class UnknownUnit(ValidationFailed):
-    """The unit is not one the catalogue accepts for this analyte; we never guess."""
-
-    code = "unknown_unit"
-
-
-class ImplausibleValue(ValidationFailed):
-    """The value lies outside the analyte's hard plausibility limits."""
-
-    code = "implausible_value"
-
-
-class UnitSuspect(ValidationFailed):
-    """The value is typical of the analyte only in another accepted unit: likely a unit mix-up."""
-
-    code = "unit_suspect"
-
-
-class NotANumber(ValidationFailed):
-    """The value is NaN, infinite, or not a number at all."""
-
-    code = "not_a_number"
 
 
 @dataclass(frozen=True, slots=True)

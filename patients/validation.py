@@ -1,9 +1,9 @@
 """Reading untrusted input field by field, with stable error codes.
 
 Each parser takes the raw value and its field path (``observations[3].unit``) and returns the
-typed value or raises a ``ValidationFailed`` subclass whose ``detail["field"]`` names the path.
-JSON bodies, CSV rows and FHIR resources all go through these, so the same mistake gets the
-same code wherever it comes from.
+typed value or raises one of the ``patients.errors`` classes whose ``detail["field"]`` names the
+path. JSON bodies, CSV rows, FHIR resources, score requests and risk modifiers all go through
+these, so the same mistake gets the same class and code wherever it comes from.
 """
 
 from __future__ import annotations
@@ -11,14 +11,34 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
 from django.utils import timezone
 
-from patients.errors import FutureDate, InvalidChoice, InvalidDate, InvalidField, MissingField, UnknownField
-from patients.units import ImplausibleValue, NotANumber
+from cdss.core.errors import CdssError
+from patients.errors import (
+    FutureDate,
+    ImplausibleValue,
+    InconsistentValues,
+    InvalidChoice,
+    InvalidDate,
+    InvalidField,
+    MissingField,
+    NotANumber,
+    UnitSuspect,
+    UnknownField,
+)
+from patients.units import (
+    Analyte,
+    CanonicalValue,
+    analyte_by_code,
+    unit_to_canonical,
+    value_check_plausible,
+    value_check_unit,
+)
 
 Parser = Callable[[Any, str], Any]
 
@@ -33,6 +53,25 @@ def field_error_detail(path: str, **extra: Any) -> dict[str, Any]:
     return {"field": path, **extra}
 
 
+def at_field(exc: CdssError, path: str) -> CdssError:
+    """The same error, with ``detail["field"]`` naming where in the input it was made."""
+    detail = exc.detail if isinstance(exc.detail, dict) else {}
+    exc.detail = {**detail, "field": path}
+    return exc
+
+
+def mapping_read(value: Any, path: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise InvalidField(f"{path}: must be an object.", detail=field_error_detail(path))
+    return value
+
+
+def list_read(value: Any, path: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise InvalidField(f"{path}: must be a list.", detail=field_error_detail(path))
+    return value
+
+
 def fields_parse(
     raw: Any,
     *,
@@ -41,9 +80,7 @@ def fields_parse(
     path: str = "",
 ) -> dict[str, Any]:
     """Parse every present field; ``None`` stays ``None`` (not stated). Unknown names are errors."""
-    where = path or "body"
-    if not isinstance(raw, Mapping):
-        raise InvalidField(f"{where}: must be an object.", detail=field_error_detail(where))
+    mapping_read(raw, path or "body")
     prefix = f"{path}." if path else ""
     unknown = sorted(str(name) for name in raw if name not in parsers)
     if unknown:
@@ -77,8 +114,9 @@ def text(max_length: int, *, pattern: str | None = None, hint: str = "") -> Pars
     return parse
 
 
-def choice(choices: type[Enum]) -> Parser:
-    allowed = [str(member.value) for member in choices]
+def choice(choices: type[Enum] | Iterable[str]) -> Parser:
+    """One of an enumeration's values, or of a list of strings (a ``Literal``'s arguments)."""
+    allowed = [str(member.value) for member in choices] if isinstance(choices, type) else [str(c) for c in choices]
 
     def parse(value: Any, path: str) -> str:
         if not isinstance(value, str) or value not in allowed:
@@ -229,3 +267,90 @@ def past_datetime(value: Any, path: str) -> dt.datetime:
     if parsed > timezone.now() + FUTURE_TOLERANCE:
         raise FutureDate(f"{path}: is in the future.", detail=field_error_detail(path))
     return parsed
+
+
+def as_given(value: Any, path: str) -> Any:
+    """Left for a reader that judges the field with others (a value with its unit)."""
+    return value
+
+
+def unit_read(value: Any, path: str) -> str:
+    """A unit as written (empty for a unitless analyte such as INR); the catalogue judges it."""
+    if not isinstance(value, str):
+        raise InvalidField(f"{path}: must be a string.", detail=field_error_detail(path))
+    return value.strip()
+
+
+# The fields of a laboratory quantity wherever one is entered; ``lab_quantity_read`` reads them.
+LAB_QUANTITY_FIELDS: dict[str, Parser] = {
+    "code": text(32, hint="LOINC code"),
+    "value": as_given,
+    "unit": unit_read,
+    "comparator": comparator_read,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class LabQuantity:
+    """A laboratory value read and checked: as entered, and in the analyte's canonical unit."""
+
+    analyte: Analyte
+    value: float
+    unit: str  # the catalogue's spelling of the unit that matched
+    canonical: CanonicalValue
+    comparator: str = ""
+
+
+def lab_quantity_read(
+    *, code: str, value: Any, unit: str, comparator: str | None = None, path: str = "", unit_confirmed: bool = True
+) -> LabQuantity:
+    """Read an analyte's value and unit: the one reading of a laboratory quantity.
+
+    ``value`` may be a number or a censored result as text ("<5"); ``comparator`` states one
+    beside a number. Errors name ``{path}.code``, ``.value``, ``.unit`` or ``.comparator``. A
+    value outside the analyte's limits that is ordinary in another accepted unit is a unit
+    mix-up (``unit_suspect``, with the likely unit); without ``unit_confirmed``, so is a value
+    that is possible but typical only in another unit.
+    """
+    prefix = f"{path}." if path else ""
+    try:
+        analyte = analyte_by_code(code)
+    except CdssError as exc:
+        raise at_field(exc, f"{prefix}code") from None
+    censored, number = censored_number_read(value, f"{prefix}value")
+    if comparator is not None:
+        if censored and comparator != censored:
+            raise InconsistentValues(
+                f"{prefix}comparator: {comparator!r} contradicts the value's {censored!r}.",
+                detail=field_error_detail(f"{prefix}comparator"),
+            )
+        censored = comparator
+    spec = analyte.unit_spec(unit)
+    if spec is None and not unit:
+        raise MissingField(
+            f"{prefix}unit: required for {analyte.display_name}.", detail=field_error_detail(f"{prefix}unit")
+        )
+    try:
+        canonical = unit_to_canonical(code=analyte.loinc, value=number, unit=unit)
+    except CdssError as exc:
+        raise at_field(exc, f"{prefix}unit") from None
+    try:
+        value_check_plausible(code=analyte.loinc, canonical_value=canonical.value)
+    except ImplausibleValue as exc:
+        try:
+            value_check_unit(code=analyte.loinc, value=number, unit=unit)
+        except UnitSuspect as suspect:
+            raise at_field(suspect, f"{prefix}unit") from None
+        raise at_field(exc, f"{prefix}value") from None
+    if not unit_confirmed:
+        try:
+            value_check_unit(code=analyte.loinc, value=number, unit=unit)
+        except UnitSuspect as exc:
+            raise at_field(exc, f"{prefix}unit") from None
+    return LabQuantity(
+        analyte=analyte,
+        value=number,
+        unit=spec.unit if spec is not None else unit,
+        canonical=canonical,
+        comparator=censored,
+    )

@@ -23,30 +23,15 @@ from django.db import transaction
 from cdss.audit.models import AuditAction
 from cdss.audit.services import audit_record
 from cdss.core.errors import CdssError
-from patients.errors import (
-    BatchEmpty,
-    BatchInvalid,
-    BatchTooLarge,
-    InconsistentValues,
-    InvalidField,
-    MissingField,
-)
+from patients.errors import BatchEmpty, BatchInvalid, BatchTooLarge, InconsistentValues
 from patients.models import LabObservation, Patient, RecordSource
 from patients.services.events import record_changed_publish
-from patients.units import (
-    ImplausibleValue,
-    UnitSuspect,
-    UnknownUnit,
-    analyte_by_code,
-    unit_to_canonical,
-    value_check_plausible,
-    value_check_unit,
-)
 from patients.validation import (
+    LAB_QUANTITY_FIELDS,
     boolean,
-    censored_number_read,
-    comparator_read,
     fields_parse,
+    lab_quantity_read,
+    list_read,
     number,
     past_datetime,
     text,
@@ -82,22 +67,9 @@ def observation_dedupe_key(
     return code, observed_at.astimezone(dt.UTC), round(value_canonical, 9), comparator
 
 
-def _raw(value: Any, path: str) -> Any:
-    return value
-
-
-def _unit(value: Any, path: str) -> str:
-    if not isinstance(value, str):
-        raise InvalidField(f"{path}: must be a string.", detail={"field": path})
-    return value.strip()
-
-
 OBSERVATION_FIELDS = {
-    "code": text(32, hint="LOINC code"),
-    "value": _raw,
-    "comparator": comparator_read,
+    **LAB_QUANTITY_FIELDS,
     "unit_confirmed": boolean,
-    "unit": _unit,
     "observed_at": past_datetime,
     "specimen": text(64),
     "reference_low": number(0, 1e12),
@@ -105,69 +77,30 @@ OBSERVATION_FIELDS = {
 }
 
 
-def _at_field(exc: CdssError, path: str) -> CdssError:
-    detail = exc.detail if isinstance(exc.detail, dict) else {}
-    exc.detail = {**detail, "field": path}
-    return exc
-
-
 def observation_input_parse(raw: Any, *, path: str = "") -> ObservationInput:
     """Validate one observation as entered (JSON object, CSV row or mapped FHIR resource)."""
     fields = fields_parse(raw, parsers=OBSERVATION_FIELDS, required=("code", "value", "observed_at"), path=path)
-    prefix = f"{path}." if path else ""
-    code: str = fields["code"]
-    try:
-        analyte = analyte_by_code(code)
-    except CdssError as exc:
-        raise _at_field(exc, f"{prefix}code") from None
-    comparator, value = censored_number_read(fields["value"], f"{prefix}value")
-    stated = fields.get("comparator")
-    if stated is not None:
-        if comparator and stated != comparator:
-            raise InconsistentValues(
-                f"{prefix}comparator: {stated!r} contradicts the value's {comparator!r}.",
-                detail={"field": f"{prefix}comparator"},
-            )
-        comparator = stated
-    unit: str = fields.get("unit") or ""
-    if analyte.unit_spec(unit) is None and not unit:
-        raise MissingField(f"{prefix}unit: required for {analyte.display_name}.", detail={"field": f"{prefix}unit"})
-    try:
-        canonical = unit_to_canonical(code=code, value=value, unit=unit)
-    except UnknownUnit as exc:
-        raise _at_field(exc, f"{prefix}unit") from None
-    try:
-        value_check_plausible(code=code, canonical_value=canonical.value)
-    except ImplausibleValue as exc:
-        # An impossible value that is ordinary in another unit is a unit mix-up: say which.
-        try:
-            value_check_unit(code=code, value=value, unit=unit)
-        except UnitSuspect as suspect:
-            raise _at_field(suspect, f"{prefix}unit") from None
-        raise _at_field(exc, f"{prefix}value") from None
-    if not fields.get("unit_confirmed"):
-        try:
-            value_check_unit(code=code, value=value, unit=unit)
-        except UnitSuspect as exc:
-            raise _at_field(exc, f"{prefix}unit") from None
+    quantity = lab_quantity_read(
+        code=fields["code"], value=fields["value"], unit=fields.get("unit") or "", comparator=fields.get("comparator"),
+        path=path, unit_confirmed=bool(fields.get("unit_confirmed")),
+    )
     low, high = fields.get("reference_low"), fields.get("reference_high")
     if low is not None and high is not None and low > high:
+        prefix = f"{path}." if path else ""
         raise InconsistentValues(
             f"{prefix}reference_low: above reference_high.", detail={"field": f"{prefix}reference_low"}
         )
-    spec = analyte.unit_spec(unit)
     return ObservationInput(
-        code=analyte.loinc,
-        value=value,
-        # The catalogue's spelling of the unit that matched (case and micro sign normalised).
-        unit=spec.unit if spec is not None else unit,
-        value_canonical=canonical.value,
-        unit_canonical=canonical.unit,
+        code=quantity.analyte.loinc,
+        value=quantity.value,
+        unit=quantity.unit,
+        value_canonical=quantity.canonical.value,
+        unit_canonical=quantity.canonical.unit,
         observed_at=fields["observed_at"],
         specimen=fields.get("specimen") or "",
         reference_low=low,
         reference_high=high,
-        comparator=comparator,
+        comparator=quantity.comparator,
     )
 
 
@@ -178,8 +111,7 @@ def error_row(exc: CdssError, **where: Any) -> dict[str, Any]:
 
 def observation_inputs_parse(rows: Any, *, path: str = "observations") -> list[ObservationInput]:
     """Validate a whole batch; ``BatchInvalid`` lists every bad row (by index) if any is bad."""
-    if not isinstance(rows, list):
-        raise InvalidField(f"{path}: must be a list.", detail={"field": path})
+    list_read(rows, path)
     if not rows:
         raise BatchEmpty(f"{path}: is empty.", detail={"field": path})
     if len(rows) > OBSERVATION_BATCH_MAX:
