@@ -7,6 +7,7 @@ from typing import Any
 
 from celery import Celery, signals
 from django.conf import settings
+from django.db import close_old_connections
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cdss.settings.dev")
@@ -33,6 +34,4 @@ app.conf.CELERY_DB_REUSE_MAX = 2**62
 
 @signals.task_postrun.connect
 def _connections_return(**_: Any) -> None:
-    from django.db import close_old_connections
-
     close_old_connections()

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from cdss.core.errors import ValidationFailed
+
 ID_MAX = 2**63 - 1
 # Longer than any id: no longer text is ever turned into a number.
 _MAX_DIGITS = 40
@@ -38,8 +40,6 @@ def id_for_audit(value: Any) -> str:
 
 def query_int(params: Any, name: str, *, low: int, high: int) -> int | None:
     """A whole-number query parameter within [low, high]; None when absent; else 400."""
-    from cdss.core.errors import ValidationFailed
-
     raw = params.get(name)
     if raw is None or raw == "":
         return None

@@ -7,8 +7,11 @@ from typing import Any
 
 import redis
 import requests
+from celery import current_app
 from django.conf import settings
 from django.db import connection
+
+from cdss.core.worker_identity import database_identity
 
 Probe = Callable[[], str | None]
 
@@ -62,17 +65,13 @@ def workers_probe() -> str | None:
     """Every Celery queue needs at least one live worker consuming it, and every worker that
     consumes one must work on this process's database: a worker on another database (a test
     run's, a stale DATABASE_URL) takes requests it can never find, which then wait for ever."""
-    from celery import current_app as app
-
-    from cdss.core.worker_identity import database_identity
-
     try:
-        replies = app.control.inspect(timeout=settings.READINESS_TIMEOUT_S).active_queues() or {}
+        replies = current_app.control.inspect(timeout=settings.READINESS_TIMEOUT_S).active_queues() or {}
         ours = set(settings.CDSS_QUEUES)
         consumers = sorted(name for name, queues in replies.items() if ours & {queue["name"] for queue in queues})
         identities: dict[str, Any] = {}
         if consumers:
-            answers = app.control.broadcast(
+            answers = current_app.control.broadcast(
                 "cdss_database_identity", reply=True, destination=consumers, limit=len(consumers),
                 timeout=settings.READINESS_TIMEOUT_S,
             ) or []
