@@ -12,6 +12,14 @@ import os
 import threading
 from typing import Any
 
+import redis
+from channels.layers import get_channel_layer
+from channels_redis.pubsub import RedisPubSubChannelLayer
+
+# Private to channels_redis: the shard choice its pub/sub layer makes. Pinned in
+# constraints.txt; tests/core/test_events.py fails if the layer stops agreeing with it.
+from channels_redis.utils import _consistent_hash, decode_hosts
+from django.conf import settings
 from django.db import transaction
 
 PUBLISH_TIMEOUT_S = 5.0
@@ -53,8 +61,6 @@ def consultation_group(consultation_id: int) -> str:
 def event_publish(*, groups: list[str], event_type: str, payload: dict[str, Any]) -> None:
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {event_type!r}")
-    from channels.layers import get_channel_layer
-
     layer = get_channel_layer()
     if layer is None:
         return
@@ -88,9 +94,6 @@ class _DirectPublisher:
     _lock = threading.Lock()
 
     def __init__(self, layer: Any, config: dict[str, Any]) -> None:
-        import redis
-        from channels_redis.utils import decode_hosts
-
         self._layer = layer
         self._prefix = config.get("prefix", "asgi")
         self._clients = []
@@ -101,9 +104,6 @@ class _DirectPublisher:
 
     @classmethod
     def for_layer(cls, layer: Any) -> _DirectPublisher | None:
-        from channels_redis.pubsub import RedisPubSubChannelLayer
-        from django.conf import settings
-
         if not isinstance(layer, RedisPubSubChannelLayer):
             return None
         key = (id(layer), os.getpid())  # a forked child (a Celery pool process) makes its own clients
@@ -118,14 +118,20 @@ class _DirectPublisher:
                 publisher = cls._by_process.setdefault(key, cls(layer, config))
         return publisher
 
-    def publish(self, groups: list[str], message: dict[str, Any]) -> None:
-        from channels_redis.utils import _consistent_hash
+    def group_channel(self, group: str) -> str:
+        """The Redis channel the layer subscribes a group's members to."""
+        return f"{self._prefix}__group__{group}"
 
+    def client_index(self, channel: str) -> int:
+        """Which of the layer's Redis hosts carries ``channel``."""
+        return _consistent_hash(channel, len(self._clients))
+
+    def publish(self, groups: list[str], message: dict[str, Any]) -> None:
         data = self._layer.serialize(message)
         by_client: dict[int, list[str]] = {}
         for group in groups:
-            channel = f"{self._prefix}__group__{group}"
-            by_client.setdefault(_consistent_hash(channel, len(self._clients)), []).append(channel)
+            channel = self.group_channel(group)
+            by_client.setdefault(self.client_index(channel), []).append(channel)
         for index, channels in by_client.items():
             with self._clients[index].pipeline(transaction=False) as pipe:
                 for channel in channels:

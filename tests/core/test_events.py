@@ -9,9 +9,10 @@ from typing import Any
 
 import redis
 from channels.layers import get_channel_layer
+from channels_redis.pubsub import RedisPubSubChannelLayer
 from django.conf import settings
 
-from cdss.core.events import event_publish
+from cdss.core.events import _DirectPublisher, event_publish
 
 
 def _connections_received() -> int:
@@ -60,7 +61,6 @@ def test_published_event_reaches_a_group_member() -> None:
 def test_events_reach_a_subscriber_in_order_through_redis() -> None:
     """Events are published from the calling thread straight to Redis (not through the layer's
     own event loop), on the channel the layer subscribes a group's members to, in order."""
-    from cdss.core.events import _DirectPublisher
 
     layer = get_channel_layer()
     assert _DirectPublisher.for_layer(layer) is not None
@@ -80,3 +80,31 @@ def test_events_reach_a_subscriber_in_order_through_redis() -> None:
             await layer.group_discard("analysis.515151", channel)
 
     assert asyncio.run(listen()) == list(range(40))
+
+
+def test_direct_publisher_names_and_shards_groups_as_the_layer_does() -> None:
+    """The publisher repeats channels_redis's private group channel naming and shard choice
+    (``_get_group_channel_name``, ``_consistent_hash``); a release that changes either fails
+    here, with no Redis needed (clients connect only on first use)."""
+    config: dict[str, Any] = {
+        "hosts": [{"address": f"redis://127.0.0.1:{port}/0"} for port in (6390, 6391, 6392)],
+        "prefix": "pin",
+    }
+    layer = RedisPubSubChannelLayer(**config)
+    publisher = _DirectPublisher(layer, config)
+
+    async def layer_choices(groups: list[str]) -> list[tuple[str, int]]:
+        loop_layer = layer._get_layer()
+        answers = []
+        for group in groups:
+            channel = loop_layer._get_group_channel_name(group)
+            answers.append((channel, loop_layer._shards.index(loop_layer._get_shard(channel))))
+        return answers
+
+    groups = [f"patient.{n}" for n in range(40)] + ["analysis.7", "user.3", "consultation.12"]
+    ours = [(publisher.group_channel(g), publisher.client_index(publisher.group_channel(g))) for g in groups]
+    theirs = asyncio.run(layer_choices(groups))
+    assert ours == theirs
+    assert len({index for _, index in ours}) == 3  # the groups really spread over the hosts
+    message = {"type": "cdss.event", "event": {"type": "record.changed"}}
+    assert layer.deserialize(layer.serialize(message)) == message
