@@ -7,6 +7,7 @@ class ConsultationsConfig(AppConfig):
     label = "consultations"
 
     def ready(self) -> None:
+        # In ready(): registrations run once every app and its models are loaded (app registry).
         # A report made after an opinion was signed carries it (inference never imports us).
         from consultations.services import signed_opinions_for_reports
         from inference.reports.opinions import second_opinion_source_register

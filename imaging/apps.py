@@ -6,6 +6,7 @@ class ImagingConfig(AppConfig):
     name = "imaging"
 
     def ready(self) -> None:
+        # In ready(): registrations run once every app and its models are loaded (app registry).
         from imaging.dicomweb.proxy import deid_relay_install
         from imaging.dicomweb.proxy_deid import deid_forward
 

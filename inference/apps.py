@@ -6,6 +6,7 @@ class InferenceConfig(AppConfig):
     name = "inference"
 
     def ready(self) -> None:
+        # In ready(): registrations run once every app and its models are loaded (app registry).
         from inference import checks  # noqa: F401  (registers the model registry checks)
         from inference.analysis.steps import report_content_recompute
         from inference.findings.services import report_content_recompute_install

@@ -7,4 +7,5 @@ class AuditConfig(AppConfig):
     label = "audit"
 
     def ready(self) -> None:
+        # In ready(): registrations run once every app and its models are loaded (app registry).
         from cdss.audit import receivers  # noqa: F401  (login audit receivers)

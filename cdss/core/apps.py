@@ -7,4 +7,5 @@ class CoreConfig(AppConfig):
     label = "core"
 
     def ready(self) -> None:
+        # In ready(): registrations run once every app and its models are loaded (app registry).
         from cdss.core import checks  # noqa: F401  (registers the system checks)
