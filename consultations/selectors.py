@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from cdss.accounts.models import Role
 from cdss.audit.models import AuditAction, AuditOutcome
+from cdss.audit.reads import read_audit_mark
 from cdss.audit.services import audit_record
 from cdss.core.errors import NotFound
 from consultations.models import Consultation, ConsultationStatus, Opinion
@@ -45,6 +46,7 @@ def consultation_get_for_user(user: Any, consultation_id: Any, *, request: Any =
         audit_record(actor=user, action=AuditAction.READ, object_type="consultation", object_id=pk,
                      outcome=AuditOutcome.DENIED, request=request)
         raise NotFound("Consultation not found.")
+    read_audit_mark(object_type="consultation", object_id=consultation.pk, patient_id=consultation.patient_id)
     return consultation
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from django.db.models import Prefetch, QuerySet
 
 from cdss.audit.models import AuditAction, AuditOutcome
+from cdss.audit.reads import read_audit_mark
 from cdss.audit.services import audit_record
 from cdss.core.errors import NotFound
 from imaging.models import ImagingSeries, ImagingStudy
@@ -39,6 +40,7 @@ def imaging_study_get_for_user(
             outcome=AuditOutcome.DENIED, request=request, detail={"route": route} if route else None,
         )
         raise NotFound("Study not found.")
+    read_audit_mark(object_type="imaging_study", object_id=study.pk, patient_id=study.patient_id)
     return study
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from cdss.accounts.models import Role
+from cdss.audit.reads import read_audit_mark
 from cdss.core.errors import NotFound
 from inference.models import SIGNED_STATUSES, AnalysisRequest, ImagingFinding, Report
 from patients.access import patients_for_user, report_scope_q
@@ -47,6 +48,7 @@ def report_get_for_user(user: Any, report_id: Any) -> Report:
     )
     if report is None:
         raise NotFound("Report not found.")
+    read_audit_mark(object_type="report", object_id=report.pk, patient_id=report.patient_id)
     return report
 
 
@@ -75,6 +77,7 @@ def analysis_get_for_user(user: Any, analysis_id: Any) -> AnalysisRequest:
     analysis = analyses_for_user(user).filter(pk=pk).select_related("report").prefetch_related("steps").first()
     if analysis is None:
         raise NotFound("Analysis not found.")
+    read_audit_mark(object_type="analysis_request", object_id=analysis.pk, patient_id=analysis.patient_id)
     return analysis
 
 
@@ -93,4 +96,5 @@ def finding_get_for_user(user: Any, finding_id: Any) -> ImagingFinding:
     finding = findings_for_user(user).filter(pk=pk).select_related("decided_by", "created_by").first()
     if finding is None:
         raise NotFound("Finding not found.")
+    read_audit_mark(object_type="imaging_finding", object_id=finding.pk, patient_id=finding.patient_id)
     return finding

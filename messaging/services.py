@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 
 from cdss.audit.models import AuditAction, AuditOutcome
+from cdss.audit.reads import read_audit_mark
 from cdss.audit.services import audit_record
 from cdss.core.errors import NotFound, ValidationFailed
 from cdss.core.events import event_publish_on_commit, thread_group
@@ -55,6 +56,7 @@ def thread_get_for_user(user: Any, thread_id: Any, *, request: Any = None) -> Th
         audit_record(actor=user, action=AuditAction.READ, object_type="thread", object_id=pk,
                      outcome=AuditOutcome.DENIED, request=request)
         raise NotFound("Thread not found.")
+    read_audit_mark(object_type="thread", object_id=thread.pk, patient_id=thread.patient_id)
     return thread
 
 
@@ -118,13 +120,9 @@ def message_send(
     return message, True
 
 
-def messages_after(*, thread: Thread, user: Any, after_id: int = 0, limit: int = 200, request: Any = None) -> list[Message]:
-    """Messages newer than ``after_id`` in order (what a reconnecting client asks for); audited."""
-    rows = list(Message.objects.filter(thread=thread, pk__gt=after_id).select_related("author").order_by("pk")[:limit])
-    audit_record(actor=user, action=AuditAction.READ, object_type="message_list", object_id=thread.pk,
-                 patient_id=thread.patient_id, request=request,
-                 detail={"thread_id": thread.pk, "count": len(rows), "after": after_id})
-    return rows
+def messages_after(*, thread: Thread, after_id: int = 0, limit: int = 200) -> list[Message]:
+    """Messages newer than ``after_id`` in order (what a reconnecting client asks for)."""
+    return list(Message.objects.filter(thread=thread, pk__gt=after_id).select_related("author").order_by("pk")[:limit])
 
 
 def thread_mark_read(*, thread: Thread, user: Any, message_id: int) -> ThreadParticipant:

@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from cdss.accounts.models import Role
 from cdss.audit.models import AuditAction, AuditOutcome
+from cdss.audit.reads import read_audit_mark
 from cdss.audit.services import audit_record
 from cdss.core.errors import NotFound, PermissionDenied, ValidationFailed
 from cdss.core.events import access_group, event_publish_on_commit
@@ -56,7 +57,8 @@ def patients_for_user(user: Any) -> QuerySet[Patient]:
 
 def patient_get_for_user(user: Any, patient_id: Any, *, request: Any = None, action: str = AuditAction.READ) -> Patient:
     """The patient if this user may see it; otherwise NotFound, and the denial is audited
-    (also for an id that cannot exist, such as one beyond 64 bits: the attempt is recorded)."""
+    (also for an id that cannot exist, such as one beyond 64 bits: the attempt is recorded).
+    A patient let through is marked as what the request reads (``cdss.audit.reads``)."""
     patient_pk = id_parse(patient_id)
     patient = patients_for_user(user).filter(pk=patient_pk).first() if patient_pk is not None else None
     if patient is None:
@@ -65,6 +67,7 @@ def patient_get_for_user(user: Any, patient_id: Any, *, request: Any = None, act
             patient_id=patient_pk, outcome=AuditOutcome.DENIED, request=request,
         )
         raise NotFound("Patient not found.")
+    read_audit_mark(object_type="patient", object_id=patient.pk, patient_id=patient.pk)
     return patient
 
 

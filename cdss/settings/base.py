@@ -60,7 +60,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "cdss.core.middleware.PatientDataNoStoreMiddleware",
-    "cdss.audit.middleware.AuditRefusedRequestsMiddleware",
+    "cdss.audit.middleware.AuditRequestsMiddleware",
     "cdss.core.middleware.DatabaseUnavailableMiddleware",
     # A session opened by a SMART launch reaches the launched patient only.
     "interop.smart.middleware.EhrContextMiddleware",

@@ -4,7 +4,8 @@ from typing import Any
 
 from rest_framework import serializers
 
-from messaging.models import Message, ThreadParticipant
+from messaging.models import Message, Thread, ThreadParticipant
+from messaging.services import thread_participants
 
 
 class AttachmentSerializer(serializers.Serializer[Any]):
@@ -52,6 +53,13 @@ class ThreadSerializer(serializers.Serializer[Any]):
     subject_id = serializers.IntegerField(allow_null=True)
     patient = serializers.IntegerField(source="patient_id", allow_null=True)
     participants = ParticipantSerializer(many=True)
+
+
+def thread_body(thread: Thread) -> dict[str, Any]:
+    """A thread with its participants, as ``ThreadSerializer`` describes it."""
+    return {"id": thread.pk, "subject_type": thread.subject_type, "subject_id": thread.subject_id,
+            "patient": thread.patient_id,
+            "participants": ParticipantSerializer(thread_participants(thread=thread), many=True).data}
 
 
 class MarkReadSerializer(serializers.Serializer[Any]):

@@ -11,8 +11,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from cdss.audit.models import AuditAction
-from cdss.audit.services import audit_record
+from cdss.audit.reads import read_audit_note
 from cdss.core.errors import ValidationFailed
 from messaging.api.serializers import (
     MarkReadSerializer,
@@ -20,13 +19,13 @@ from messaging.api.serializers import (
     MessageSerializer,
     ParticipantSerializer,
     ThreadSerializer,
+    thread_body,
 )
 from messaging.services import (
     message_send,
     messages_after,
     thread_get_for_user,
     thread_mark_read,
-    thread_participants,
 )
 
 
@@ -36,14 +35,11 @@ class ThreadDetailApi(GenericAPIView[Any]):
 
     def get(self, request: Request, thread_id: int) -> Response:
         thread = thread_get_for_user(request.user, thread_id, request=request)
-        audit_record(actor=request.user, action=AuditAction.READ, object_type="thread", object_id=thread.pk,
-                     patient_id=thread.patient_id, request=request)
-        participants = ParticipantSerializer(thread_participants(thread=thread), many=True).data
-        return Response({"id": thread.pk, "subject_type": thread.subject_type, "subject_id": thread.subject_id,
-                         "patient": thread.patient_id, "participants": participants})
+        return Response(thread_body(thread))
 
 
 class ThreadMessageListApi(GenericAPIView[Any]):
+    audit_object_type = "message_list"
     permission_classes = [IsAuthenticated]
     serializer_class = MessageSerializer
     pagination_class = None
@@ -59,7 +55,8 @@ class ThreadMessageListApi(GenericAPIView[Any]):
             after = int(request.query_params.get("after", 0))
         except ValueError as exc:
             raise ValidationFailed("after: an integer.", code="invalid_field", detail={"field": "after"}) from exc
-        rows = messages_after(thread=thread, user=request.user, after_id=after, request=request)
+        rows = messages_after(thread=thread, after_id=after)
+        read_audit_note(thread_id=thread.pk, count=len(rows), after=after)
         return Response(MessageSerializer(rows, many=True).data)
 
     @extend_schema(operation_id="thread_messages_send", request=MessageSendSerializer,

@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from cdss.audit.models import AuditAction
-from cdss.audit.services import audit_record
+from cdss.audit.reads import read_audit_note
 from cdss.core.parsers import JSONParser, json_loads_strict
 from patients.access import (
     patient_get_for_edit,
@@ -91,22 +91,23 @@ def import_document_read(request: Request) -> tuple[ImportFormat, Any]:
 
 
 class PatientSummaryApi(GenericAPIView[Any]):
+    audit_object_type = "patient_summary"
     serializer_class = PatientSummarySerializer
 
     @extend_schema(operation_id="patients_summary")
     def get(self, request: Request, patient_id: int) -> Response:
         patient = patient_get_for_user(request.user, patient_id, request=request)
         summary = patient_summary(patient=patient)
-        audit_record(
-            actor=request.user, action=AuditAction.READ, object_type="patient_summary", object_id=patient.pk,
-            patient_id=patient.pk, request=request, detail=summary.counts,
-        )
+        read_audit_note(**summary.counts)
         data = dict(self.get_serializer(summary).data)
         data["patient"] = patient_rows_for_user(request.user, [patient], [data["patient"]])[0]
         return Response(data)
 
 
 class PatientFhirExportApi(GenericAPIView[Any]):
+    audit_object_type = "patient"
+    audit_action = AuditAction.EXPORT
+
     @extend_schema(
         operation_id="patients_fhir_export",
         responses={(200, FHIR_JSON): OpenApiResponse(OpenApiTypes.OBJECT, description="A FHIR R4 Bundle (type collection).")},
@@ -114,11 +115,7 @@ class PatientFhirExportApi(GenericAPIView[Any]):
     def get(self, request: Request, patient_id: int) -> Response:
         patient = patient_get_for_export(request.user, patient_id, request=request)
         bundle = patient_fhir_export(patient=patient)
-        audit_record(
-            actor=request.user, action=AuditAction.EXPORT, object_type="patient", object_id=patient.pk,
-            patient_id=patient.pk, request=request,
-            detail={"format": "fhir-r4", "entries": len(bundle.get("entry", []))},
-        )
+        read_audit_note(format="fhir-r4", entries=len(bundle.get("entry", [])))
         return Response(bundle, content_type=FHIR_JSON)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from patients.api.records import RecordDetailApi, RecordListApi, _detail_schema, _list_schema
+from patients.api.records import record_apis
 from patients.api.serializers import RECORD_READ_ONLY
 from patients.models import LungNodule, LungNoduleAssessment
 from patients.services.nodules import NODULE_ASSESSMENTS, NODULES
@@ -24,25 +24,7 @@ class LungNoduleAssessmentSerializer(serializers.ModelSerializer[LungNoduleAsses
         read_only_fields = RECORD_READ_ONLY
 
 
-@_list_schema("lung_nodules", LungNoduleSerializer)
-class LungNoduleListApi(RecordListApi):
-    kind = NODULES
-    serializer_class = LungNoduleSerializer
-
-
-@_detail_schema("lung_nodules")
-class LungNoduleDetailApi(RecordDetailApi):
-    kind = NODULES
-    serializer_class = LungNoduleSerializer
-
-
-@_list_schema("lung_nodule_assessments", LungNoduleAssessmentSerializer)
-class LungNoduleAssessmentListApi(RecordListApi):
-    kind = NODULE_ASSESSMENTS
-    serializer_class = LungNoduleAssessmentSerializer
-
-
-@_detail_schema("lung_nodule_assessments")
-class LungNoduleAssessmentDetailApi(RecordDetailApi):
-    kind = NODULE_ASSESSMENTS
-    serializer_class = LungNoduleAssessmentSerializer
+LungNoduleListApi, LungNoduleDetailApi = record_apis("lung_nodules", NODULES, LungNoduleSerializer)
+LungNoduleAssessmentListApi, LungNoduleAssessmentDetailApi = record_apis(
+    "lung_nodule_assessments", NODULE_ASSESSMENTS, LungNoduleAssessmentSerializer
+)

@@ -10,8 +10,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from cdss.audit.models import AuditAction
-from cdss.audit.services import audit_record
+from cdss.audit.reads import read_audit_note
 from patients.access import patient_get_for_edit, patient_get_for_user
 from patients.api.common import RecordPagination, query_datetime
 from patients.api.serializers import (
@@ -44,6 +43,7 @@ class AnalyteListApi(GenericAPIView[Any]):
 
 
 class ObservationListApi(GenericAPIView[Any]):
+    audit_object_type = "observation_list"
     serializer_class = ObservationSerializer
     pagination_class = RecordPagination
 
@@ -63,10 +63,7 @@ class ObservationListApi(GenericAPIView[Any]):
         )
         page = self.paginate_queryset(observations)
         rows = page if page is not None else list(observations)
-        audit_record(
-            actor=request.user, action=AuditAction.READ, object_type="observation_list", patient_id=patient.pk,
-            request=request, detail={"count": len(rows), "code": params.get("code") or None},
-        )
+        read_audit_note(count=len(rows), code=params.get("code") or None)
         return self.get_paginated_response(self.get_serializer(rows, many=True).data)
 
     @extend_schema(
@@ -102,6 +99,7 @@ class ObservationListApi(GenericAPIView[Any]):
 
 
 class ObservationLatestApi(GenericAPIView[Any]):
+    audit_object_type = "observation_latest"
     serializer_class = ObservationSerializer
     pagination_class = None
 
@@ -109,14 +107,12 @@ class ObservationLatestApi(GenericAPIView[Any]):
     def get(self, request: Request, patient_id: int) -> Response:
         patient = patient_get_for_user(request.user, patient_id, request=request)
         latest = observation_latest(patient=patient)
-        audit_record(
-            actor=request.user, action=AuditAction.READ, object_type="observation_latest", patient_id=patient.pk,
-            request=request, detail={"count": len(latest)},
-        )
+        read_audit_note(count=len(latest))
         return Response(self.get_serializer(latest, many=True).data)
 
 
 class ObservationSeriesApi(GenericAPIView[Any]):
+    audit_object_type = "observation_series"
     serializer_class = SeriesSerializer
     pagination_class = None
 
@@ -142,8 +138,5 @@ class ObservationSeriesApi(GenericAPIView[Any]):
             since=query_datetime(params, "since"),
             until=query_datetime(params, "until"),
         )
-        audit_record(
-            actor=request.user, action=AuditAction.READ, object_type="observation_series", patient_id=patient.pk,
-            request=request, detail={"code": series.analyte.loinc, "count": len(series.points)},
-        )
+        read_audit_note(code=series.analyte.loinc, count=len(series.points))
         return Response(self.get_serializer(series).data)

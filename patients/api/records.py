@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from cdss.audit.models import AuditAction
-from cdss.audit.services import audit_record
+from cdss.audit.reads import read_audit_note
 from patients.access import patient_get_for_edit, patient_get_for_user
 from patients.api.common import RecordPagination
 from patients.api.serializers import (
@@ -40,10 +39,7 @@ class RecordListApi(GenericAPIView[Any]):
         records = record_list(self.kind, patient=patient)
         page = self.paginate_queryset(records)
         rows = page if page is not None else list(records)
-        audit_record(
-            actor=request.user, action=AuditAction.READ, object_type=f"{self.kind.name}_list",
-            patient_id=patient.pk, request=request, detail={"count": len(rows)},
-        )
+        read_audit_note(count=len(rows))
         return self.get_paginated_response(self.get_serializer(rows, many=True).data)
 
     def post(self, request: Request, patient_id: int) -> Response:
@@ -58,10 +54,7 @@ class RecordDetailApi(GenericAPIView[Any]):
     def get(self, request: Request, patient_id: int, record_id: int) -> Response:
         patient = patient_get_for_user(request.user, patient_id, request=request)
         record = record_get(self.kind, patient=patient, record_id=record_id)
-        audit_record(
-            actor=request.user, action=AuditAction.READ, object_type=self.kind.name, object_id=record.pk,
-            patient_id=patient.pk, request=request,
-        )
+        read_audit_note(object_id=record.pk)
         return Response(self.get_serializer(record).data)
 
     def patch(self, request: Request, patient_id: int, record_id: int) -> Response:
@@ -77,52 +70,28 @@ class RecordDetailApi(GenericAPIView[Any]):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-def _list_schema(name: str, serializer: Any) -> Any:
-    return extend_schema_view(
+def record_apis(
+    name: str, kind: RecordKind[Any], serializer: type[serializers.ModelSerializer[Any]]
+) -> tuple[type[RecordListApi], type[RecordDetailApi]]:
+    """The list and detail views of one kind of patient record, named after its serializer,
+    with OpenAPI operation ids ``patients_<name>_list`` and so on."""
+    stem = serializer.__name__.removesuffix("Serializer")
+    list_api = extend_schema_view(
         get=extend_schema(operation_id=f"patients_{name}_list", responses=serializer(many=True)),
         post=extend_schema(operation_id=f"patients_{name}_create", responses={201: serializer}),
-    )
-
-
-def _detail_schema(name: str) -> Any:
-    return extend_schema_view(
+    )(type(f"{stem}ListApi", (RecordListApi,), {
+        "kind": kind, "serializer_class": serializer, "audit_object_type": f"{kind.name}_list",
+    }))
+    detail_api = extend_schema_view(
         get=extend_schema(operation_id=f"patients_{name}_retrieve"),
         patch=extend_schema(operation_id=f"patients_{name}_partial_update"),
         delete=extend_schema(operation_id=f"patients_{name}_destroy"),
-    )
+    )(type(f"{stem}DetailApi", (RecordDetailApi,), {
+        "kind": kind, "serializer_class": serializer, "audit_object_type": kind.name,
+    }))
+    return list_api, detail_api
 
 
-@_list_schema("genetics", GeneticFindingSerializer)
-class GeneticFindingListApi(RecordListApi):
-    kind = GENETICS
-    serializer_class = GeneticFindingSerializer
-
-
-@_detail_schema("genetics")
-class GeneticFindingDetailApi(RecordDetailApi):
-    kind = GENETICS
-    serializer_class = GeneticFindingSerializer
-
-
-@_list_schema("lifestyle", LifestyleRecordSerializer)
-class LifestyleRecordListApi(RecordListApi):
-    kind = LIFESTYLE
-    serializer_class = LifestyleRecordSerializer
-
-
-@_detail_schema("lifestyle")
-class LifestyleRecordDetailApi(RecordDetailApi):
-    kind = LIFESTYLE
-    serializer_class = LifestyleRecordSerializer
-
-
-@_list_schema("findings", ClinicalFindingSerializer)
-class ClinicalFindingListApi(RecordListApi):
-    kind = FINDINGS
-    serializer_class = ClinicalFindingSerializer
-
-
-@_detail_schema("findings")
-class ClinicalFindingDetailApi(RecordDetailApi):
-    kind = FINDINGS
-    serializer_class = ClinicalFindingSerializer
+GeneticFindingListApi, GeneticFindingDetailApi = record_apis("genetics", GENETICS, GeneticFindingSerializer)
+LifestyleRecordListApi, LifestyleRecordDetailApi = record_apis("lifestyle", LIFESTYLE, LifestyleRecordSerializer)
+ClinicalFindingListApi, ClinicalFindingDetailApi = record_apis("findings", FINDINGS, ClinicalFindingSerializer)

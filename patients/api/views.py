@@ -11,8 +11,7 @@ from rest_framework.response import Response
 
 from cdss.accounts.models import Role, User
 from cdss.accounts.permissions import ClinicalCreateOrReadOnly
-from cdss.audit.models import AuditAction
-from cdss.audit.services import audit_record
+from cdss.audit.reads import read_audit_note
 from patients.access import patient_get_for_edit, patient_get_for_user, patient_rows_for_user
 from patients.api.common import RecordPagination
 from patients.api.serializers import PatientSerializer
@@ -21,6 +20,7 @@ from patients.services import patient_create, patient_update
 
 
 class PatientListApi(GenericAPIView[Any]):
+    audit_object_type = "patient_list"
     permission_classes = [ClinicalCreateOrReadOnly]
     serializer_class = PatientSerializer
     pagination_class = RecordPagination
@@ -41,10 +41,7 @@ class PatientListApi(GenericAPIView[Any]):
         ).select_related(None)
         page = self.paginate_queryset(patients)
         rows = page if page is not None else list(patients)
-        audit_record(
-            actor=request.user, action=AuditAction.READ, object_type="patient_list",
-            request=request, detail={"count": len(rows), "patient_ids": [p.pk for p in rows]},
-        )
+        read_audit_note(count=len(rows), patient_ids=[p.pk for p in rows])
         return self.get_paginated_response(patient_rows_for_user(request.user, rows, self.get_serializer(rows, many=True).data))
 
     def post(self, request: Request) -> Response:
@@ -64,7 +61,6 @@ class PatientDetailApi(GenericAPIView[Any]):
 
     def get(self, request: Request, patient_id: int) -> Response:
         patient = patient_get_for_user(request.user, patient_id, request=request)
-        audit_record(actor=request.user, action=AuditAction.READ, object_type="patient", object_id=patient.pk, patient_id=patient.pk, request=request)
         return Response(patient_rows_for_user(request.user, [patient], [self.get_serializer(patient).data])[0])
 
     def patch(self, request: Request, patient_id: int) -> Response:
