@@ -1,8 +1,9 @@
-"""Request errors of the score engine and its modifiers, each a ``ValidationFailed`` with a stable code.
+"""The two request errors only a score request can make, each a ``ValidationFailed`` with a stable code.
 
-Unit and plausibility errors come from ``patients.units`` (``unknown_analyte``,
-``unknown_unit``, ``implausible_value``, ``not_a_number``); these cover the rest of the body.
-Codes are part of the public API: never rename one.
+Every other mistake in a score request or its modifiers (a missing or unknown field, a value
+that is not a number or outside its limits, an unknown unit or choice, a bad or future date) is
+one of the ``patients.errors`` classes, raised by the same parsers as the record API and the
+imports. Codes are part of the public API: never rename one.
 """
 
 from __future__ import annotations
@@ -16,19 +17,7 @@ class UnknownScore(ValidationFailed):
     code = "unknown_score"
 
 
-class InvalidRequest(ValidationFailed):
-    """Malformed body, wrong field type or unknown enum value; ``detail["field"]`` is the path."""
-
-    code = "invalid_request"
-
-
 class DuplicateObservation(ValidationFailed):
     """Two observations of one analyte that cannot be ordered by date."""
 
     code = "duplicate_observation"
-
-
-class ImplausibleFinding(ValidationFailed):
-    """A clinician-entered number outside its possible range (same code as implausible labs)."""
-
-    code = "implausible_value"

@@ -10,12 +10,10 @@ quoting them in a clinical document. None of these numbers alters any score.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
-from inference.risk.errors import ImplausibleFinding, InvalidRequest
+from patients.validation import Parser, boolean, choice, fields_parse, number
 
 Pnpla3 = Literal["CC", "CG", "GG"]
 Tm6sf2 = Literal["CC", "CT", "TT"]
@@ -232,46 +230,21 @@ def modifiers_evaluate(*, inputs: ModifierInputs) -> list[dict[str, Any]]:
     ]
 
 
-def _number(value: Any, path: str, low: float, high: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise InvalidRequest(f"{path}: must be a finite number", detail={"field": path})
-    if not low <= value <= high:
-        raise ImplausibleFinding(
-            f"{path}: {value:g} is outside [{low:g}, {high:g}]",
-            detail={"field": path, "value": value, "min": low, "max": high},
-        )
-    return float(value)
+MODIFIER_FIELDS: dict[str, Parser] = {
+    "pnpla3_rs738409": choice(get_args(Pnpla3)),
+    "tm6sf2_rs58542926": choice(get_args(Tm6sf2)),
+    "hsd17b13_rs72613567": choice(get_args(Hsd17b13)),
+    "hfe_c282y": choice(get_args(HfeC282y)),
+    "alcohol_g_per_day": number(0.0, 1000.0),
+    "smoking": choice(get_args(Smoking)),
+    "diabetes": boolean,
+    "bmi_kg_m2": number(8.0, 150.0),
+    "hbv": boolean,
+    "hcv": boolean,
+}
 
 
-def modifier_inputs_parse(raw: Mapping[str, Any], *, path: str = "modifiers") -> ModifierInputs:
+def modifier_inputs_parse(raw: Any, *, path: str = "modifiers") -> ModifierInputs:
     """Validate the request's ``modifiers`` object (unknown keys and values are rejected)."""
-    enums: dict[str, Any] = {
-        "pnpla3_rs738409": Pnpla3,
-        "tm6sf2_rs58542926": Tm6sf2,
-        "hsd17b13_rs72613567": Hsd17b13,
-        "hfe_c282y": HfeC282y,
-        "smoking": Smoking,
-    }
-    booleans = {"diabetes", "hbv", "hcv"}
-    numbers = {"alcohol_g_per_day": (0.0, 1000.0), "bmi_kg_m2": (8.0, 150.0)}
-    values: dict[str, Any] = {}
-    for name, value in raw.items():
-        where = f"{path}.{name}"
-        if value is None:
-            continue
-        if name in enums:
-            choices = get_args(enums[name])
-            if not isinstance(value, str) or value not in choices:
-                raise InvalidRequest(
-                    f"{where}: must be one of {', '.join(choices)}",
-                    detail={"field": where, "allowed": list(choices)},
-                )
-        elif name in booleans:
-            if not isinstance(value, bool):
-                raise InvalidRequest(f"{where}: must be true or false", detail={"field": where})
-        elif name in numbers:
-            value = _number(value, where, *numbers[name])
-        else:
-            raise InvalidRequest(f"{where}: unknown field", detail={"field": where})
-        values[name] = value
-    return ModifierInputs(**values)
+    fields = fields_parse(raw, parsers=MODIFIER_FIELDS, path=path)
+    return ModifierInputs(**{name: value for name, value in fields.items() if value is not None})

@@ -36,7 +36,8 @@ def scores_evaluate_lines(lines: Iterable[str], out: Writer) -> tuple[int, int]:
             failed += 1
             response = {
                 "error": {
-                    "code": "invalid_request",
+                    # The code the API gives a body that is not JSON (cdss.core.api).
+                    "code": "malformed_request",
                     "message": f"line {number} is not valid JSON: {exc.msg}",
                     "detail": {"line": number, "column": exc.colno},
                 }

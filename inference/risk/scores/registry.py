@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-# Imported as a module (not its names) because modifiers imports this package's errors.
-from inference.risk import modifiers
+from inference.risk.modifiers import modifier_inputs_parse, modifiers_evaluate
 
 from .hcc import amap, bclc, galad
 from .inputs import score_request_parse
@@ -40,9 +39,11 @@ def scores_compute(*, inputs: ScoreInputs, score_ids: list[str] | None = None) -
 def scores_evaluate(request_body: Any) -> dict[str, Any]:
     """Validate a request body, compute the requested scores, return the response body.
 
-    Raises ``ValidationFailed`` subclasses (``invalid_request``, ``unknown_score``,
-    ``unknown_analyte``, ``unknown_unit``, ``implausible_value``, ``not_a_number``,
-    ``duplicate_observation``) with the offending field path in ``detail["field"]``.
+    Raises the ``patients.errors`` vocabulary (``missing_field``, ``unknown_field``,
+    ``invalid_field``, ``invalid_choice``, ``not_a_number``, ``implausible_value``,
+    ``inconsistent_values``, ``unknown_analyte``, ``unknown_unit``, ``unit_suspect``,
+    ``invalid_date``, ``future_date``) or ``unknown_score`` / ``duplicate_observation``, with the
+    offending field path in ``detail["field"]``.
     The optional ``modifiers`` object adds a ``modifiers`` list to the response: documented
     genetic and lifestyle effects shown beside the scores, never folded into them.
     """
@@ -51,6 +52,5 @@ def scores_evaluate(request_body: Any) -> dict[str, Any]:
     results = {score_id: SCORES[score_id](request.inputs) for score_id in score_ids}
     response: dict[str, Any] = {"scores": {score_id: r.as_dict() for score_id, r in results.items()}}
     if request.modifiers is not None:
-        parsed = modifiers.modifier_inputs_parse(request.modifiers)
-        response["modifiers"] = modifiers.modifiers_evaluate(inputs=parsed)
+        response["modifiers"] = modifiers_evaluate(inputs=modifier_inputs_parse(request.modifiers))
     return response

@@ -29,7 +29,7 @@ def test_lines_in_order_with_errors_inline() -> None:
     written = [json.loads(line) for line in out.getvalue().splitlines()]
     assert len(written) == 4
     assert written[0]["scores"]["albi"]["value"] == -2.59
-    assert written[1]["error"]["code"] == "invalid_request" and written[1]["error"]["detail"]["line"] == 2
+    assert written[1]["error"]["code"] == "malformed_request" and written[1]["error"]["detail"]["line"] == 2
     assert written[2]["error"]["code"] == "unknown_score" and written[2]["error"]["detail"]["line"] == 3
     assert set(written[2]["error"]) == {"code", "message", "detail"}
     assert written[3] == written[0]

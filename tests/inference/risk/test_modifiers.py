@@ -57,11 +57,11 @@ def test_protective_variant_is_below_one() -> None:
 def test_parse_accepts_nulls_and_rejects_unknowns() -> None:
     assert modifier_inputs_parse({"smoking": None, "diabetes": True}) == ModifierInputs(diabetes=True)
     for raw, code in (
-        ({"pnpla3_rs738409": "AG"}, "invalid_request"),
-        ({"diabetes": "yes"}, "invalid_request"),
+        ({"pnpla3_rs738409": "AG"}, "invalid_choice"),
+        ({"diabetes": "yes"}, "invalid_field"),
         ({"alcohol_g_per_day": -1}, "implausible_value"),
-        ({"alcohol_g_per_day": "lots"}, "invalid_request"),
-        ({"coffee": 3}, "invalid_request"),
+        ({"alcohol_g_per_day": "lots"}, "not_a_number"),
+        ({"coffee": 3}, "unknown_field"),
     ):
         with pytest.raises(Exception) as caught:
             modifier_inputs_parse(raw)

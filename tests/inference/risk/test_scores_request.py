@@ -132,32 +132,35 @@ def observation(index: int, **changes: Any) -> dict[str, Any]:
         (observation(1, value=0), "implausible_value", "observations[1].value"),
         (observation(1, value=math.nan), "not_a_number", "observations[1].value"),
         (observation(1, value=math.inf), "not_a_number", "observations[1].value"),
-        (observation(1, value="1.2"), "invalid_request", "observations[1].value"),
-        (observation(1, value=True), "invalid_request", "observations[1].value"),
-        (observation(1, date="yesterday"), "invalid_request", "observations[1].date"),
-        (observation(1, extra=1), "invalid_request", "observations[1].extra"),
-        (observation(1, unit=None), "invalid_request", "observations[1].unit"),
-        (body(observations=[{"code": "6301-6", "value": 1.0}]), "invalid_request", "observations[0].unit"),
-        (body(observations={"code": "6301-6"}), "invalid_request", "observations"),
-        (body(observations=["x"]), "invalid_request", "observations[0]"),
-        (body(patient={"age_years": "61"}), "invalid_request", "patient.age_years"),
+        (observation(1, value="high"), "not_a_number", "observations[1].value"),
+        (observation(1, value=True), "not_a_number", "observations[1].value"),
+        (observation(1, date="yesterday"), "invalid_date", "observations[1].date"),
+        (observation(1, date="2999-01-01"), "future_date", "observations[1].date"),
+        (observation(1, extra=1), "unknown_field", "observations[1].extra"),
+        (observation(1, unit=5), "invalid_field", "observations[1].unit"),
+        (observation(0, unit=None), "missing_field", "observations[0].unit"),
+        (observation(0, value=None), "missing_field", "observations[0].value"),
+        (body(observations=[{"code": "1975-2", "value": 1.0}]), "missing_field", "observations[0].unit"),
+        (body(observations={"code": "6301-6"}), "invalid_field", "observations"),
+        (body(observations=["x"]), "invalid_field", "observations[0]"),
+        (body(patient={"age_years": "sixty"}), "not_a_number", "patient.age_years"),
         (body(patient={"age_years": 150}), "implausible_value", "patient.age_years"),
         (body(patient={"age_years": -1}), "implausible_value", "patient.age_years"),
-        (body(patient={"sex": "M"}), "invalid_request", "patient.sex"),
-        (body(patient={"height": 180}), "invalid_request", "patient.height"),
-        (body(patient=[]), "invalid_request", "patient"),
-        (body(findings={"ascities": "slight"}), "invalid_request", "findings.ascities"),
-        (body(findings={"ascites": "mild"}), "invalid_request", "findings.ascites"),
-        (body(findings={"ecog_ps": 1.0}), "invalid_request", "findings.ecog_ps"),
+        (body(patient={"sex": "M"}), "invalid_choice", "patient.sex"),
+        (body(patient={"height": 180}), "unknown_field", "patient.height"),
+        (body(patient=[]), "invalid_field", "patient"),
+        (body(findings={"ascities": "slight"}), "unknown_field", "findings.ascities"),
+        (body(findings={"ascites": "mild"}), "invalid_choice", "findings.ascites"),
+        (body(findings={"ecog_ps": 1.0}), "invalid_field", "findings.ecog_ps"),
         (body(findings={"ecog_ps": 5}), "implausible_value", "findings.ecog_ps"),
         (
             body(findings={"dialysis_twice_past_week": "yes"}),
-            "invalid_request",
+            "invalid_field",
             "findings.dialysis_twice_past_week",
         ),
         (body(findings={"afp_l3_percent": 120}), "implausible_value", "findings.afp_l3_percent"),
         (body(findings={"dcp_ng_ml": 0}), "implausible_value", "findings.dcp_ng_ml"),
-        (body(findings={"liver_tumours": [{}]}), "invalid_request", "findings.liver_tumours[0].diameter_cm"),
+        (body(findings={"liver_tumours": [{}]}), "missing_field", "findings.liver_tumours[0].diameter_cm"),
         (
             body(findings={"liver_tumours": [{"diameter_cm": 0}]}),
             "implausible_value",
@@ -165,32 +168,32 @@ def observation(index: int, **changes: Any) -> dict[str, Any]:
         ),
         (
             body(findings={"lung_nodules": [{"long_axis_mm": 5}]}),
-            "invalid_request",
+            "missing_field",
             "findings.lung_nodules[0].type",
         ),
         (
             body(findings={"lung_nodules": [{"type": "ggo"}]}),
-            "invalid_request",
+            "invalid_choice",
             "findings.lung_nodules[0].type",
         ),
         (
             body(findings={"lung_nodules": [{"type": "solid", "long_axis_mm": 5, "short_axis_mm": 6}]}),
-            "implausible_value",
+            "inconsistent_values",
             "findings.lung_nodules[0].short_axis_mm",
         ),
         (
             body(findings={"lung_nodules": [{"type": "solid", "solid_component_mm": 3}]}),
-            "invalid_request",
+            "inconsistent_values",
             "findings.lung_nodules[0].solid_component_mm",
         ),
-        (body(findings={"lung_nodules": "none"}), "invalid_request", "findings.lung_nodules"),
-        (body(findings={"nodule_context": "routine"}), "invalid_request", "findings.nodule_context"),
-        (body(scores="meld"), "invalid_request", "scores"),
-        (body(scores=[1]), "invalid_request", "scores[0]"),
-        (body(extra=True), "invalid_request", "extra"),
-        (body(modifiers={"smoking": "sometimes"}), "invalid_request", "modifiers.smoking"),
+        (body(findings={"lung_nodules": "none"}), "invalid_field", "findings.lung_nodules"),
+        (body(findings={"nodule_context": "routine"}), "invalid_choice", "findings.nodule_context"),
+        (body(scores="meld"), "invalid_field", "scores"),
+        (body(scores=[1]), "invalid_field", "scores[0]"),
+        (body(extra=True), "unknown_field", "extra"),
+        (body(modifiers={"smoking": "sometimes"}), "invalid_choice", "modifiers.smoking"),
         (body(modifiers={"bmi_kg_m2": 400}), "implausible_value", "modifiers.bmi_kg_m2"),
-        (body(modifiers={"apoe": "e4"}), "invalid_request", "modifiers.apoe"),
+        (body(modifiers={"apoe": "e4"}), "unknown_field", "modifiers.apoe"),
     ],
 )
 def test_errors_have_stable_codes_and_field_paths(request_body: Any, code: str, field: str) -> None:
@@ -206,7 +209,7 @@ def test_errors_have_stable_codes_and_field_paths(request_body: Any, code: str, 
 def test_body_must_be_an_object(request_body: Any) -> None:
     with pytest.raises(ValidationFailed) as caught:
         scores_evaluate(request_body)
-    assert caught.value.code == "invalid_request"
+    assert caught.value.code == "invalid_field"
 
 
 def creatinine(value: float, date: str | None) -> dict[str, Any]:
@@ -279,7 +282,7 @@ def test_a_bad_comparator_is_refused_with_its_field() -> None:
     observations[0]["comparator"] = "~"
     with pytest.raises(ValidationFailed) as caught:
         scores_evaluate(body(observations=observations))
-    assert caught.value.code == "invalid_request" and caught.value.detail["field"] == "observations[0].comparator"
+    assert caught.value.code == "invalid_choice" and caught.value.detail["field"] == "observations[0].comparator"
 
 
 def test_galad_prefers_afp_l3_and_dcp_results_over_findings() -> None:
