@@ -23,13 +23,21 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pydicom
+from celery import current_app
 from django.db import transaction
 from django.utils import timezone
 from numpy.typing import NDArray
 from PIL import Image, ImageSequence, UnidentifiedImageError
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
 
 from cdss.core.errors import CdssError, Conflict, NotFound, RequestTooLarge, ValidationFailed
+from cdss.core.events import event_publish_on_commit, user_group
+from cdss.core.queues import queue_name
+from imaging.services import UploadSource, imaging_upload
 from inference.models import AnalysisStatus, CxrIntakeInput, CxrIntakeJob, CxrIntakeMode
+from inference.runtime.preprocessing import cxr_to_gray_u8
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +73,7 @@ class Upload:
 def image_decode(content: bytes, *, name: str = "") -> NDArray[Any]:
     """Pixels of a PNG/JPEG/BMP/TIFF/WebP image or a single-frame DICOM file; grey or RGB uint8-like."""
     if content[128:132] == b"DICM":
-        import pydicom
-
+        # runtime.io loads nibabel (60-150 ms): only a DICOM upload pays for it, not web start.
         from inference.runtime.io import dicom_image
 
         try:
@@ -146,8 +153,6 @@ def video_frames(content: bytes, *, max_frames: int = VIDEO_MAX_FRAMES) -> tuple
 
 
 def png_bytes(pixels: NDArray[Any], *, max_px: int | None = None) -> bytes:
-    from inference.runtime.preprocessing import cxr_to_gray_u8
-
     arr = np.asarray(pixels)
     image = Image.fromarray(arr if arr.dtype == np.uint8 and arr.ndim in (2, 3) else cxr_to_gray_u8(arr))
     if max_px:
@@ -198,10 +203,6 @@ def intake_create(*, actor: Any, mode: str, uploads: Sequence[Upload]) -> CxrInt
 
 
 def _task_send(job_id: int) -> None:
-    from celery import current_app
-
-    from cdss.core.queues import queue_name
-
     current_app.send_task(TASK_INTAKE, args=[job_id], queue=queue_name("default"))
 
 
@@ -209,8 +210,6 @@ def _task_send(job_id: int) -> None:
 
 
 def _publish(job: CxrIntakeJob) -> None:
-    from cdss.core.events import event_publish_on_commit, user_group
-
     try:
         event_publish_on_commit(
             groups=[user_group(job.created_by_id)], event_type="intake.progress",
@@ -229,7 +228,7 @@ def _save(job: CxrIntakeJob, **fields: Any) -> None:
 
 
 def _result_row(index: int, name: str, r: dict[str, Any], *, frame: int | None = None) -> dict[str, Any]:
-    from inference.runtime.cxr import heatmap_overlay
+    from inference.runtime.cxr import heatmap_overlay  # torch: worker only, never the web process
 
     row: dict[str, Any] = {
         "index": index, "name": name, "probability": r["calibrated_probability"], "threshold": r["threshold"],
@@ -252,7 +251,7 @@ def _images_of(job: CxrIntakeJob) -> Iterator[tuple[int, str, NDArray[Any]]]:
 
 def intake_run(*, job_id: int) -> None:
     """Classify the job's images (or sampled video frames); idempotent for a finished job."""
-    from inference.runtime.cxr import run_cxr
+    from inference.runtime.cxr import run_cxr  # torch: worker only, never the web process
 
     job = CxrIntakeJob.objects.select_related(None).get(pk=job_id)
     if job.status in (AnalysisStatus.SUCCEEDED, AnalysisStatus.FAILED):
@@ -315,11 +314,6 @@ def intake_get_for_user(user: Any, job_id: int) -> CxrIntakeJob:
 
 def _secondary_capture(*, patient: Any, pixels: NDArray[Any], study_uid: str, series_uid: str, number: int,
                        description: str, comment: str, path: Path) -> None:
-    from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
-
-    from inference.runtime.preprocessing import cxr_to_gray_u8
-
     grey = cxr_to_gray_u8(pixels)
     now = timezone.localtime()
     ds = Dataset()
@@ -357,10 +351,6 @@ def _secondary_capture(*, patient: Any, pixels: NDArray[Any], study_uid: str, se
 def intake_file(*, actor: Any, job: CxrIntakeJob, patient: Any, indices: Sequence[int] | None, request: Any = None) -> dict[str, Any]:
     """File the job's images (a batch's chosen images, a video's key frames, the capture) into
     ``patient``'s record as one new DICOM study; each instance carries its AI result as a comment."""
-    from pydicom.uid import generate_uid
-
-    from imaging.services import UploadSource, imaging_upload
-
     if job.status != AnalysisStatus.SUCCEEDED:
         raise Conflict("The intake has not finished.", code="intake_not_finished")
     kind = "frame" if job.mode == CxrIntakeMode.VIDEO else "image"

@@ -16,6 +16,7 @@ from inference.analysis.services import (
     analysis_sweep,
     step_fail_permanently,
 )
+from inference.cxr_intake import intake_run
 
 
 @shared_task(
@@ -47,6 +48,4 @@ def analysis_sweep_task() -> dict[str, int]:
 @shared_task(name="inference.cxr_intake_run", acks_late=True, autoretry_for=TRANSIENT,
              retry_backoff=2, retry_backoff_max=60, retry_jitter=True, max_retries=20)
 def cxr_intake_run_task(job_id: int) -> None:
-    from inference.cxr_intake import intake_run
-
     intake_run(job_id=job_id)
