@@ -52,6 +52,15 @@ def imaging_studies_of_patient(*, patient: Patient) -> QuerySet[ImagingStudy]:
     )
 
 
-def series_uids_of_patient(*, patient: Patient) -> set[str]:
-    """SeriesInstanceUIDs linked to this patient (the analysis API checks requests against it)."""
-    return set(ImagingSeries.objects.filter(study__patient=patient).values_list("series_instance_uid", flat=True))
+def series_of_patient_check(*, patient: Patient, series_uids: list[str]) -> None:
+    """Every series named is linked to this patient; otherwise NotFound (``series_not_found``)
+    listing the others, as for a series that does not exist."""
+    if not series_uids:
+        return
+    linked = set(
+        ImagingSeries.objects.filter(study__patient=patient, series_instance_uid__in=series_uids)
+        .values_list("series_instance_uid", flat=True)
+    )
+    foreign = sorted(set(series_uids) - linked)
+    if foreign:
+        raise NotFound("Series not found for this patient.", code="series_not_found", detail={"series": foreign})

@@ -15,8 +15,9 @@ from django.db.models import Q, QuerySet
 from cdss.accounts.models import Role
 from cdss.audit.reads import read_audit_mark
 from cdss.core.errors import NotFound
+from cdss.core.ids import id_parse
 from inference.models import SIGNED_STATUSES, AnalysisRequest, ImagingFinding, Report
-from patients.access import patients_for_user, report_scope_q
+from patients.access import patient_get_for_user, patients_for_user, report_scope_q
 
 
 def user_is_patient(user: Any) -> bool:
@@ -69,6 +70,18 @@ def analyses_for_user(user: Any) -> QuerySet[AnalysisRequest]:
     return _scoped(analyses, report_scope_q(user, report_field="report_versions__pk"))
 
 
+def analyses_recent_for_user(user: Any, *, patient_id: Any = None, limit: int = 50) -> list[AnalysisRequest]:
+    """The newest analyses this user may see, of one patient when ``patient_id`` is given (an id
+    that cannot exist finds none). A patient is answered 404, as for any analysis."""
+    if user_is_patient(user):
+        raise NotFound("Analysis not found.")
+    analyses = analyses_for_user(user)
+    if patient_id:
+        patient_pk = id_parse(patient_id)
+        analyses = analyses.filter(patient_id=patient_pk) if patient_pk is not None else analyses.none()
+    return list(analyses.select_related("report").prefetch_related("steps").order_by("-created_at")[:limit])
+
+
 def analysis_get_for_user(user: Any, analysis_id: Any) -> AnalysisRequest:
     try:
         pk = int(analysis_id)
@@ -86,6 +99,32 @@ def findings_for_user(user: Any) -> QuerySet[ImagingFinding]:
         return ImagingFinding.objects.none()
     findings = ImagingFinding.objects.filter(patient__in=patients_for_user(user))
     return _scoped(findings, report_scope_q(user, report_field="analysis__report_versions__pk"))
+
+
+def findings_of_analysis(user: Any, analysis: AnalysisRequest) -> list[ImagingFinding]:
+    """The analysis's findings this user may see, as they stand now."""
+    return list(findings_for_user(user).filter(analysis=analysis).select_related("decided_by").order_by("kind", "id"))
+
+
+def findings_of_report_for_user(user: Any, report_id: Any) -> tuple[Report, list[ImagingFinding]]:
+    """The report version and the findings of the analysis it presents. Findings are clinical
+    working material: a patient is answered 404, as for a missing report."""
+    if user_is_patient(user):
+        raise NotFound("Report not found.")
+    report = report_get_for_user(user, report_id)
+    if report.analysis_id is None:
+        return report, []
+    findings = findings_for_user(user).filter(analysis_id=report.analysis_id).select_related("decided_by")
+    return report, list(findings.order_by("kind", "id"))
+
+
+def findings_of_patient_for_user(user: Any, patient_id: Any, *, request: Any = None, limit: int = 500) -> list[ImagingFinding]:
+    """A patient's findings, newest analysis first; a patient user is answered 404."""
+    if user_is_patient(user):
+        raise NotFound("Findings not found.")
+    patient = patient_get_for_user(user, patient_id, request=request)
+    findings = findings_for_user(user).filter(patient=patient).select_related("decided_by")
+    return list(findings.order_by("-analysis_id", "kind", "id")[:limit])
 
 
 def finding_get_for_user(user: Any, finding_id: Any) -> ImagingFinding:

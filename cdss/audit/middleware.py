@@ -1,6 +1,7 @@
 """Every API request leaves its audit entry here, unless the code that served it wrote one.
 
-- A successful GET or HEAD under /api/ gets exactly one read entry, written after the view has
+- A successful GET or HEAD under /api/ (or a POST of a view that declares it a read) gets
+  exactly one read entry, written after the view has
   answered from what the access checks marked and the view noted (``cdss.audit.reads``). If
   that entry cannot be stored, the data is withheld (503): no read goes unaudited.
 - A request refused or failed (not authenticated, a 404 of an unknown report, a 403 of a
@@ -45,7 +46,7 @@ class AuditRequestsMiddleware:
         if not request.path.startswith(AUDITED_PREFIXES):
             return self.get_response(request)
         written: list[Any] = []
-        read = ReadAudit() if request.method in READ_METHODS and request.path.startswith(READS_AUDITED_PREFIX) else None
+        read = ReadAudit() if request.path.startswith(READS_AUDITED_PREFIX) else None
         entries_token = audit_entries_var.set(written)
         read_token = read_audit_var.set(read)
         try:
@@ -57,7 +58,7 @@ class AuditRequestsMiddleware:
             if response.status_code >= 400:
                 if not written:
                     audit_request_refusal(request, response.status_code)
-            elif read is not None:
+            elif read is not None and request.method in _read_methods(request):
                 audit_read_record(request, read)
         except DatabaseError:
             if response.status_code >= 400:
@@ -69,6 +70,17 @@ class AuditRequestsMiddleware:
                 status=503, headers={"Retry-After": "5"},
             )
         return response
+
+
+def _view_class(request: HttpRequest) -> Any:
+    match = getattr(request, "resolver_match", None)
+    return getattr(match.func, "view_class", None) if match else None
+
+
+def _read_methods(request: HttpRequest) -> frozenset[str]:
+    """GET and HEAD; a view that reads on POST (a computation over stored data that stores
+    nothing) adds it with ``audit_read_methods``."""
+    return READ_METHODS | frozenset(getattr(_view_class(request), "audit_read_methods", ()))
 
 
 def _url_ids(request: HttpRequest) -> tuple[Any, int | None, Any]:
@@ -83,7 +95,7 @@ def audit_read_record(request: HttpRequest, read: ReadAudit) -> None:
     """The one entry of a successful read: the view's declared type and action, the object
     and patient its access checks marked (else the URL's ids), the detail it noted."""
     match, url_patient_id, url_object_id = _url_ids(request)
-    view_class = getattr(match.func, "view_class", None) if match else None
+    view_class = _view_class(request)
     object_type = getattr(view_class, "audit_object_type", None) or read.object_type or (match.url_name if match else None)
     object_id = read.object_id if read.object_id is not None else url_object_id
     audit_record(

@@ -12,11 +12,8 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from cdss.accounts.models import CareTeam, Role, User
-from cdss.audit.models import AuditAction
-from cdss.audit.services import audit_record
-from cdss.core.errors import NotFound, PermissionDenied
-from cdss.core.ids import id_parse
+from cdss.audit.reads import read_audit_note
+from cdss.core.errors import NotFound
 from consultations.api.serializers import (
     ConsultantDirectorySerializer,
     ConsultationRequestSerializer,
@@ -28,42 +25,31 @@ from consultations.api.serializers import (
 )
 from consultations.models import Consultation
 from consultations.room import room_findings_for_user, room_series_for_user
-from consultations.selectors import consultation_get_for_user, consultations_for_user, opinions_of_patient
+from consultations.selectors import (
+    consultant_directory_for_user,
+    consultation_get_for_user,
+    consultation_patient_labels,
+    consultations_recent_for_user,
+    opinions_of_patient,
+    room_consultation_for_user,
+)
 from consultations.services import (
     consultation_accept,
     consultation_close,
     consultation_decline,
     consultation_request,
-    consultation_state,
     opinion_sign,
 )
-from patients.access import patient_get_for_user, patient_pseudonyms_for_user
-
-
-def _labels(user: Any, consultations: list[Consultation]) -> dict[int, str]:
-    """Patient label per consultation, as this user may see it: the name for the requesting
-    side and an identifiable share, the grant's pseudonym for a de-identified one, nothing
-    before the consultant has accepted."""
-    pseudonyms = patient_pseudonyms_for_user(user)
-    labels: dict[int, str] = {}
-    for c in consultations:
-        if getattr(user, "role", None) != Role.CONSULTANT:
-            labels[c.pk] = f"{c.patient.given_name} {c.patient.family_name}"
-        elif c.patient_id in pseudonyms:
-            labels[c.pk] = pseudonyms[c.patient_id]
-        elif c.grant is not None and c.grant.is_active() and c.identifiable:
-            labels[c.pk] = f"{c.patient.given_name} {c.patient.family_name}"
-        else:
-            labels[c.pk] = "Shared on acceptance"
-    return labels
+from patients.access import patient_get_for_user
 
 
 def _render(request: Request, consultations: list[Consultation]) -> Any:
-    context = {"request": request, "patient_labels": _labels(request.user, consultations)}
+    context = {"request": request, "patient_labels": consultation_patient_labels(request.user, consultations)}
     return ConsultationSerializer(consultations, many=True, context=context).data
 
 
 class ConsultationListApi(GenericAPIView[Any]):
+    audit_object_type = "consultation_list"
     permission_classes = [IsAuthenticated]
     serializer_class = ConsultationSerializer
     pagination_class = None  # a plain list (at most 200), as the schema says
@@ -74,14 +60,8 @@ class ConsultationListApi(GenericAPIView[Any]):
         responses=ConsultationSerializer(many=True),
     )
     def get(self, request: Request) -> Response:
-        rows = consultations_for_user(request.user).select_related("patient", "grant").order_by("-opened_at")
-        patient = request.query_params.get("patient")
-        if patient:
-            patient_pk = id_parse(patient)  # "²".isdigit() is true, int("²") fails
-            rows = rows.filter(patient_id=patient_pk) if patient_pk is not None else rows.none()
-        items = list(rows[:200])
-        audit_record(actor=request.user, action=AuditAction.READ, object_type="consultation_list", request=request,
-                     detail={"consultation_ids": [c.pk for c in items]})
+        items = consultations_recent_for_user(request.user, patient_id=request.query_params.get("patient"))
+        read_audit_note(consultation_ids=[c.pk for c in items])
         return Response(_render(request, items))
 
     @extend_schema(operation_id="consultations_request", request=ConsultationRequestSerializer,
@@ -105,8 +85,6 @@ class ConsultationDetailApi(GenericAPIView[Any]):
 
     def get(self, request: Request, consultation_id: int) -> Response:
         consultation = consultation_get_for_user(request.user, consultation_id, request=request)
-        audit_record(actor=request.user, action=AuditAction.READ, object_type="consultation",
-                     object_id=consultation.pk, patient_id=consultation.patient_id, request=request)
         return Response(_render(request, [consultation])[0])
 
 
@@ -141,6 +119,7 @@ class ConsultationCloseApi(_ConsultationActionApi):
 
 
 class ConsultationOpinionApi(GenericAPIView[Any]):
+    audit_object_type = "consult_opinion"
     permission_classes = [IsAuthenticated]
     serializer_class = OpinionSerializer
 
@@ -149,8 +128,7 @@ class ConsultationOpinionApi(GenericAPIView[Any]):
         opinion = getattr(consultation, "opinion", None)
         if opinion is None:
             raise NotFound("No opinion yet.")
-        audit_record(actor=request.user, action=AuditAction.READ, object_type="consult_opinion", object_id=opinion.pk,
-                     patient_id=consultation.patient_id, request=request)
+        read_audit_note(object_id=opinion.pk)
         return Response(OpinionSerializer(opinion).data)
 
     @extend_schema(operation_id="consultation_opinion_sign", request=OpinionSignSerializer,
@@ -168,20 +146,13 @@ class ConsultationOpinionApi(GenericAPIView[Any]):
 class ConsultationRoomApi(GenericAPIView[Any]):
     """What the room page needs: ids, the socket path, ICE servers, the series to view."""
 
+    audit_object_type = "consultation_room"
     permission_classes = [IsAuthenticated]
     serializer_class = RoomSerializer
 
     def get(self, request: Request, consultation_id: int) -> Response:
-        consultation = consultation_get_for_user(request.user, consultation_id, request=request)
-        if request.user.pk not in (consultation.requested_by_id, consultation.consultant_id):
-            raise PermissionDenied("Only the two sides of a consultation enter its room.")
-        if consultation_state(consultation) != "open" or consultation.thread_id is None:
-            raise NotFound("The room is not open.")
-        # The consultant's sight of the patient is the access module's decision.
-        patient_get_for_user(request.user, consultation.patient_id, request=request)
+        consultation = room_consultation_for_user(request.user, consultation_id, request=request)
         series = room_series_for_user(request.user, consultation)
-        audit_record(actor=request.user, action=AuditAction.READ, object_type="consultation_room",
-                     object_id=consultation.pk, patient_id=consultation.patient_id, request=request)
         return Response({
             "consultation": consultation.pk, "patient": consultation.patient_id, "thread": consultation.thread_id,
             "me": request.user.pk, "presenter": consultation.requested_by_id,
@@ -190,37 +161,26 @@ class ConsultationRoomApi(GenericAPIView[Any]):
         })
 
 
-def _room_consultation(request: Request, consultation_id: int) -> Consultation:
-    """The consultation whose room this user may enter now, or the same 404/403 as the room."""
-    consultation = consultation_get_for_user(request.user, consultation_id, request=request)
-    if request.user.pk not in (consultation.requested_by_id, consultation.consultant_id):
-        raise PermissionDenied("Only the two sides of a consultation enter its room.")
-    if consultation_state(consultation) != "open" or consultation.thread_id is None:
-        raise NotFound("The room is not open.")
-    patient_get_for_user(request.user, consultation.patient_id, request=request)
-    return consultation
-
-
 class ConsultationRoomFindingsApi(GenericAPIView[Any]):
     """The room's AI findings panel: the shared patient's analyses (as the share allows), their
     progress and findings with model and version; live changes come over the room socket."""
 
+    audit_object_type = "imaging_finding_list"
     permission_classes = [IsAuthenticated]
     serializer_class = RoomFindingsSerializer
 
     def get(self, request: Request, consultation_id: int) -> Response:
-        consultation = _room_consultation(request, consultation_id)
+        consultation = room_consultation_for_user(request.user, consultation_id, request=request)
         data = room_findings_for_user(request.user, consultation)
-        audit_record(actor=request.user, action=AuditAction.READ, object_type="imaging_finding_list",
-                     patient_id=consultation.patient_id, request=request,
-                     detail={"consultation_id": consultation.pk,
-                             "finding_ids": [f["id"] for a in data["analyses"] for f in a["findings"]]})
+        read_audit_note(consultation_id=consultation.pk,
+                        finding_ids=[f["id"] for a in data["analyses"] for f in a["findings"]])
         return Response(data)
 
 
 class PatientOpinionListApi(GenericAPIView[Any]):
     """Signed consultant opinions: part of the patient's record."""
 
+    audit_object_type = "consult_opinion_list"
     permission_classes = [IsAuthenticated]
     pagination_class = None
     serializer_class = OpinionSerializer
@@ -229,8 +189,7 @@ class PatientOpinionListApi(GenericAPIView[Any]):
     def get(self, request: Request, patient_id: int) -> Response:
         patient = patient_get_for_user(request.user, patient_id, request=request)
         opinions = list(opinions_of_patient(patient=patient))
-        audit_record(actor=request.user, action=AuditAction.READ, object_type="consult_opinion_list",
-                     patient_id=patient.pk, request=request, detail={"count": len(opinions)})
+        read_audit_note(count=len(opinions))
         return Response(OpinionSerializer(opinions, many=True).data)
 
 
@@ -241,12 +200,4 @@ class ConsultantDirectoryApi(GenericAPIView[Any]):
     serializer_class = ConsultantDirectorySerializer
 
     def get(self, request: Request) -> Response:
-        if getattr(request.user, "role", None) not in (Role.CLINICIAN, Role.ADMIN):
-            raise PermissionDenied("Only clinicians request consultations.")
-        people = User.objects.filter(role=Role.CONSULTANT, is_active=True).order_by("last_name", "username")
-        groups = CareTeam.objects.filter(members__role=Role.CONSULTANT, members__is_active=True).distinct().order_by("name")
-        return Response({
-            "consultants": [{"id": u.pk, "name": " ".join(p for p in (u.first_name, u.last_name) if p) or u.username}
-                            for u in people],
-            "groups": [{"id": g.pk, "name": g.name} for g in groups],
-        })
+        return Response(consultant_directory_for_user(request.user))

@@ -17,8 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from cdss.audit.models import AuditAction
-from cdss.audit.services import audit_record
+from cdss.audit.reads import read_audit_note
 from cdss.core.api import error_body
 from cdss.core.errors import ValidationFailed
 from imaging.api.serializers import (
@@ -36,16 +35,14 @@ _TRUE = {"1", "true", "yes", "on"}
 
 
 class PatientImagingStudyListApi(APIView):
+    audit_object_type = "imaging_study_list"
     permission_classes = [IsAuthenticated]
 
     @extend_schema(responses=ImagingStudySerializer(many=True))
     def get(self, request: Request, patient_id: int) -> Response:
         patient = patient_get_for_user(request.user, patient_id, request=request)
         studies = list(imaging_studies_of_patient(patient=patient).filter(study_scope_q(request.user)))
-        audit_record(
-            actor=request.user, action=AuditAction.READ, object_type="imaging_study_list", patient_id=patient.pk,
-            request=request, detail={"imaging_study_ids": [s.pk for s in studies]},
-        )
+        read_audit_note(imaging_study_ids=[s.pk for s in studies])
         rows = ImagingStudySerializer(studies, many=True).data
         return Response(imaging_rows_for_user(request.user, patient.pk, list(rows)))
 

@@ -25,7 +25,9 @@ from django.utils import timezone
 
 from cdss.audit.models import AuditAction
 from cdss.audit.services import audit_record
+from cdss.core.errors import NotFound
 from cdss.core.transactions import atomic_without_flush_wait
+from imaging.selectors import series_of_patient_check
 from inference.analysis.catalog import analysis_models
 from inference.analysis.dispatch import TASK_ADVANCE, TASK_STEP, task_send
 from inference.analysis.errors import TRANSIENT_ERRORS, NothingToAnalyse, StepFailed, UnknownModel
@@ -125,6 +127,23 @@ def analysis_request_create(
         # This key made a request already (earlier, or at this moment in another transaction).
         return AnalysisCreated(AnalysisRequest.objects.get(requested_by=actor, idempotency_key=idempotency_key), False, None)
     return AnalysisCreated(analysis, True, steps)
+
+
+def analysis_request_start(
+    *, actor: Any, patient: Patient, series_uids: list[str], model_keys: list[str], idempotency_key: str,
+    options: dict[str, Any] | None = None, request: Any = None,
+) -> AnalysisCreated:
+    """A user's request for an analysis: every series must be the patient's (404
+    ``series_not_found``), and a key that already made a request for another patient answers
+    the same 404 as a missing analysis."""
+    series_of_patient_check(patient=patient, series_uids=series_uids)
+    started = analysis_request_create(
+        actor=actor, patient=patient, series_uids=series_uids, model_keys=model_keys,
+        idempotency_key=idempotency_key, options=options, request=request,
+    )
+    if started.analysis.patient_id != patient.pk:
+        raise NotFound("Analysis not found.")
+    return started
 
 
 def _first_steps_mark_dispatched(steps: list[AnalysisStep]) -> list[AnalysisStep]:

@@ -9,16 +9,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from cdss.audit.models import AuditAction
-from cdss.audit.services import audit_record
-from cdss.core.errors import NotFound
-from cdss.core.ids import id_parse
+from cdss.audit.reads import read_audit_note
 from cdss.core.jsonbounds import json_check_bounds
 from inference.analysis.catalog import analysis_models
-from inference.analysis.services import analysis_request_create
-from inference.models import AnalysisRequest
+from inference.analysis.services import analysis_request_start
+from inference.models import AnalysisRequest, AnalysisStep
 from inference.registry import model_list
-from inference.selectors import analyses_for_user, analysis_get_for_user, user_is_patient
+from inference.selectors import analyses_recent_for_user, analysis_get_for_user
 from patients.access import patient_get_for_edit
 
 # Options are a few flags per model; anything bigger is stored in every request row for nothing.
@@ -38,14 +35,10 @@ class AnalysisCreateSerializer(serializers.Serializer[Any]):
         return value
 
 
-class AnalysisStepSerializer(serializers.Serializer[Any]):
-    key = serializers.CharField()
-    kind = serializers.CharField()
-    status = serializers.CharField()
-    attempts = serializers.IntegerField()
-    error_code = serializers.CharField()
-    started_at = serializers.DateTimeField(allow_null=True)
-    finished_at = serializers.DateTimeField(allow_null=True)
+class AnalysisStepSerializer(serializers.ModelSerializer[AnalysisStep]):
+    class Meta:
+        model = AnalysisStep
+        fields = ["key", "kind", "status", "attempts", "error_code", "started_at", "finished_at"]
 
 
 class AnalysisSerializer(serializers.ModelSerializer[AnalysisRequest]):
@@ -97,6 +90,7 @@ def _when(value: Any) -> str | None:
 
 
 class AnalysisListCreateApi(APIView):
+    audit_object_type = "analysis_list"
     permission_classes = [IsAuthenticated]
 
     @extend_schema(request=AnalysisCreateSerializer, responses={201: AnalysisSerializer, 200: AnalysisSerializer})
@@ -105,18 +99,10 @@ class AnalysisListCreateApi(APIView):
         body.is_valid(raise_exception=True)
         data = body.validated_data
         patient = patient_get_for_edit(request.user, data["patient"], request=request)
-        if data["series"]:
-            from imaging.selectors import series_uids_of_patient
-
-            foreign = sorted(set(data["series"]) - series_uids_of_patient(patient=patient))
-            if foreign:
-                raise NotFound("Series not found for this patient.", code="series_not_found", detail={"series": foreign})
-        analysis, created, steps = analysis_request_create(
+        analysis, created, steps = analysis_request_start(
             actor=request.user, patient=patient, series_uids=data["series"], model_keys=data["models"],
             idempotency_key=data["idempotency_key"], options=data["options"], request=request,
         )
-        if analysis.patient_id != patient.pk:
-            raise NotFound("Analysis not found.")
         if not created:
             fresh = analysis_get_for_user(request.user, analysis.pk)
             return Response(AnalysisSerializer(fresh).data, status=status.HTTP_200_OK)
@@ -127,17 +113,8 @@ class AnalysisListCreateApi(APIView):
 
     @extend_schema(responses=AnalysisSerializer(many=True))
     def get(self, request: Request) -> Response:
-        if user_is_patient(request.user):
-            # Analyses are clinical working material; a patient reads released reports only.
-            raise NotFound("Analysis not found.")
-        patient_id = request.query_params.get("patient")
-        analyses = analyses_for_user(request.user)
-        if patient_id:
-            patient_pk = id_parse(patient_id)
-            analyses = analyses.filter(patient_id=patient_pk) if patient_pk is not None else analyses.none()
-        rows = list(analyses.select_related("report").prefetch_related("steps").order_by("-created_at")[:50])
-        audit_record(actor=request.user, action=AuditAction.READ, object_type="analysis_list", request=request,
-                     detail={"analysis_ids": [a.pk for a in rows]})
+        rows = analyses_recent_for_user(request.user, patient_id=request.query_params.get("patient"))
+        read_audit_note(analysis_ids=[a.pk for a in rows])
         return Response(AnalysisSerializer(rows, many=True).data)
 
 
@@ -146,10 +123,7 @@ class AnalysisDetailApi(APIView):
 
     @extend_schema(responses=AnalysisSerializer)
     def get(self, request: Request, analysis_id: int) -> Response:
-        analysis = analysis_get_for_user(request.user, analysis_id)
-        audit_record(actor=request.user, action=AuditAction.READ, object_type="analysis_request", object_id=analysis.pk,
-                     patient_id=analysis.patient_id, request=request)
-        return Response(AnalysisSerializer(analysis).data)
+        return Response(AnalysisSerializer(analysis_get_for_user(request.user, analysis_id)).data)
 
 
 class AnalysisModelSerializer(serializers.Serializer[Any]):

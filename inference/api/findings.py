@@ -14,20 +14,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from cdss.audit.models import AuditAction
-from cdss.audit.services import audit_record
-from cdss.core.errors import NotFound
+from cdss.audit.reads import read_audit_note
 from inference.findings.services import Decision, finding_as_dict, finding_enter, findings_decide
 from inference.models import AnalysisRequest, FindingDecisionStatus, FindingKind, ImagingFinding, Report
 from inference.reports.services import user_display_name
 from inference.selectors import (
     analysis_get_for_user,
     finding_get_for_user,
-    findings_for_user,
-    report_get_for_user,
-    user_is_patient,
+    findings_of_analysis,
+    findings_of_patient_for_user,
+    findings_of_report_for_user,
 )
-from patients.access import patient_get_for_user
 
 
 class DecisionSerializer(serializers.Serializer[Any]):
@@ -69,26 +66,27 @@ def _report_ref(report: Report | None) -> dict[str, Any] | None:
 # The list views answer a JSON array of findings (finding_as_dict), not one object.
 FINDING_LIST = inline_serializer("ImagingFindingItem", fields={"id": serializers.IntegerField(required=False)}, many=True)
 
-def _listed(request: Request, findings: list[ImagingFinding], *, patient_id: int, scope: str, scope_id: int) -> Response:
-    audit_record(actor=request.user, action=AuditAction.READ, object_type="imaging_finding_list", patient_id=patient_id,
-                 request=request, detail={scope: scope_id, "finding_ids": [f.pk for f in findings]})
+def _listed(findings: list[ImagingFinding], *, scope: str, scope_id: int) -> Response:
+    read_audit_note(**{scope: scope_id}, finding_ids=[f.pk for f in findings])
     return Response([finding_as_dict(f) for f in findings])
 
 
-def _of_analysis(user: Any, analysis: AnalysisRequest) -> list[ImagingFinding]:
-    return list(findings_for_user(user).filter(analysis=analysis).select_related("decided_by").order_by("kind", "id"))
+def _decide(request: Request, analysis: AnalysisRequest, decisions: list[Decision]) -> dict[str, Any]:
+    """The decisions taken together: every finding of the analysis and the new draft, if any."""
+    findings, report = findings_decide(actor=request.user, analysis=analysis, decisions=decisions, request=request)
+    return {"findings": [finding_as_dict(f) for f in findings], "report": _report_ref(report)}
 
 
 class AnalysisFindingsApi(APIView):
     """GET: the analysis's findings; POST: a clinician enters a finding (it counts at once)."""
 
+    audit_object_type = "imaging_finding_list"
     permission_classes = [IsAuthenticated]
 
     @extend_schema(responses=FINDING_LIST)
     def get(self, request: Request, analysis_id: int) -> Response:
         analysis = analysis_get_for_user(request.user, analysis_id)
-        return _listed(request, _of_analysis(request.user, analysis), patient_id=analysis.patient_id,
-                       scope="analysis", scope_id=analysis.pk)
+        return _listed(findings_of_analysis(request.user, analysis), scope="analysis", scope_id=analysis.pk)
 
     @extend_schema(request=EnterSerializer, responses={201: OpenApiTypes.OBJECT})
     def post(self, request: Request, analysis_id: int) -> Response:
@@ -112,9 +110,7 @@ class AnalysisFindingsDecideApi(APIView):
         analysis = analysis_get_for_user(request.user, analysis_id)
         body = BatchSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        decisions = [_decision(d, d["finding"]) for d in body.validated_data["decisions"]]
-        findings, report = findings_decide(actor=request.user, analysis=analysis, decisions=decisions, request=request)
-        return Response({"findings": [finding_as_dict(f) for f in findings], "report": _report_ref(report)})
+        return Response(_decide(request, analysis, [_decision(d, d["finding"]) for d in body.validated_data["decisions"]]))
 
 
 class FindingDetailApi(APIView):
@@ -123,8 +119,6 @@ class FindingDetailApi(APIView):
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, finding_id: int) -> Response:
         finding = finding_get_for_user(request.user, finding_id)
-        audit_record(actor=request.user, action=AuditAction.READ, object_type="imaging_finding", object_id=finding.pk,
-                     patient_id=finding.patient_id, request=request)
         history = [{"status": d.status, "by": user_display_name(d.decided_by), "at": d.decided_at.isoformat(),
                     "reason": d.reason, "label": d.label, "values": d.values}
                    for d in finding.decisions.select_related("decided_by")]
@@ -140,35 +134,27 @@ class FindingDecideApi(APIView):
         body = DecisionSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         analysis = analysis_get_for_user(request.user, finding.analysis_id)
-        findings, report = findings_decide(actor=request.user, analysis=analysis,
-                                           decisions=[_decision(body.validated_data, finding.pk)], request=request)
-        return Response({"finding": finding_as_dict(next(f for f in findings if f.pk == finding.pk)),
-                         "findings": [finding_as_dict(f) for f in findings], "report": _report_ref(report)})
+        answer = _decide(request, analysis, [_decision(body.validated_data, finding.pk)])
+        return Response({"finding": next(f for f in answer["findings"] if f["id"] == finding.pk), **answer})
 
 
 class ReportFindingsApi(APIView):
     """The findings of the analysis a report version presents, as they stand now."""
 
+    audit_object_type = "imaging_finding_list"
     permission_classes = [IsAuthenticated]
 
     @extend_schema(responses=FINDING_LIST)
     def get(self, request: Request, report_id: int) -> Response:
-        if user_is_patient(request.user):
-            raise NotFound("Report not found.")
-        report = report_get_for_user(request.user, report_id)
-        findings = list(findings_for_user(request.user).filter(analysis_id=report.analysis_id)
-                        .select_related("decided_by").order_by("kind", "id")) if report.analysis_id else []
-        return _listed(request, findings, patient_id=report.patient_id, scope="report", scope_id=report.pk)
+        report, findings = findings_of_report_for_user(request.user, report_id)
+        return _listed(findings, scope="report", scope_id=report.pk)
 
 
 class PatientFindingsApi(APIView):
+    audit_object_type = "imaging_finding_list"
     permission_classes = [IsAuthenticated]
 
     @extend_schema(responses=FINDING_LIST)
     def get(self, request: Request, patient_id: int) -> Response:
-        if user_is_patient(request.user):
-            raise NotFound("Findings not found.")
-        patient = patient_get_for_user(request.user, patient_id, request=request)
-        findings = list(findings_for_user(request.user).filter(patient=patient).select_related("decided_by")
-                        .order_by("-analysis_id", "kind", "id")[:500])
-        return _listed(request, findings, patient_id=patient.pk, scope="patient", scope_id=patient.pk)
+        findings = findings_of_patient_for_user(request.user, patient_id, request=request)
+        return _listed(findings, scope="patient", scope_id=patient_id)

@@ -18,8 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from cdss.audit.models import AuditAction
-from cdss.audit.services import audit_record
+from cdss.audit.reads import read_audit_note
 from cdss.core.errors import NotFound, ServiceUnavailable, ValidationFailed
 from imaging.models import ImagingSeries
 from imaging.selectors import imaging_study_get_for_user
@@ -45,6 +44,9 @@ class NoduleMeasureSerializer(serializers.Serializer[Any]):
 
 
 class SeriesNoduleMeasureApi(APIView):
+    # Reads the series and stores nothing: audited as a read of it.
+    audit_object_type = "imaging_series"
+    audit_read_methods = ("POST",)
     permission_classes = [IsAuthenticated]
 
     @extend_schema(operation_id="imaging_series_nodule_measure", request=NoduleMeasureSerializer,
@@ -75,6 +77,5 @@ class SeriesNoduleMeasureApi(APIView):
             fetched.datasets, sop_instance_uid=data.get("sop_instance_uid"), row=data.get("row"),
             column=data.get("column"), point_lps_mm=data.get("point_lps_mm"),
         )
-        audit_record(actor=request.user, action=AuditAction.READ, object_type="imaging_series", object_id=series.pk,
-                     patient_id=study.patient_id, request=request, detail={"route": "nodule-measure"})
+        read_audit_note(object_id=series.pk, route="nodule-measure")
         return Response(result)

@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cdss.audit.models import AuditAction
-from cdss.audit.services import audit_record
+from cdss.audit.reads import read_audit_note
 from cdss.core.errors import NotFound
 from inference.explanations.explain import catalogue_public
 from inference.reports.patient_results import patient_record_fhir, patient_results
@@ -37,21 +37,22 @@ class ExplanationCatalogueApi(APIView):
 class PatientResultsApi(APIView):
     """Released reports explained, score history across them, labs and genetics in words."""
 
+    audit_object_type = "patient_results"
     permission_classes = [IsAuthenticated]
 
     @extend_schema(responses=OpenApiTypes.OBJECT, operation_id="patient_results")
     def get(self, request: Request, patient_id: int) -> Response:
         patient = patient_get_for_user(request.user, patient_id, request=request)
         results = patient_results(user=request.user, patient=patient)
-        audit_record(actor=request.user, action=AuditAction.READ, object_type="patient_results", object_id=patient.pk,
-                     patient_id=patient.pk, request=request,
-                     detail={"report_ids": [r["id"] for r in results["reports"]]})
+        read_audit_note(report_ids=[r["id"] for r in results["reports"]])
         return Response(results)
 
 
 class PatientRecordExportApi(APIView):
     """Download my record: a FHIR R4 Bundle or a readable PDF summary; every download audited."""
 
+    audit_object_type = "patient_record"
+    audit_action = AuditAction.EXPORT
     permission_classes = [IsAuthenticated]
 
     @extend_schema(
@@ -67,17 +68,15 @@ class PatientRecordExportApi(APIView):
             content: bytes = json.dumps(bundle, indent=1).encode()
             response = HttpResponse(content, content_type=FHIR_JSON)
             filename = f"my-record-{stamp:%Y%m%d}.fhir.json"
-            detail = {"format": "fhir-r4", "entries": len(bundle.get("entry", []))}
+            read_audit_note(format="fhir-r4", entries=len(bundle.get("entry", [])))
         elif fmt == "pdf":
             results = patient_results(user=request.user, patient=patient)
             response = HttpResponse(patient_summary_pdf(patient=patient, results=results, generated_at=stamp),
                                     content_type="application/pdf")
             filename = f"my-record-{stamp:%Y%m%d}.pdf"
-            detail = {"format": "pdf-summary", "report_ids": [r["id"] for r in results["reports"]]}
+            read_audit_note(format="pdf-summary", report_ids=[r["id"] for r in results["reports"]])
         else:
             raise NotFound("Unknown export format.")
-        audit_record(actor=request.user, action=AuditAction.EXPORT, object_type="patient_record", object_id=patient.pk,
-                     patient_id=patient.pk, request=request, detail=detail)
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         response["Cache-Control"] = "no-store"
         return response

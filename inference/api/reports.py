@@ -18,9 +18,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cdss.audit.models import AuditAction
-from cdss.audit.services import audit_record
+from cdss.audit.reads import read_audit_note
 from cdss.core.errors import NotFound
 from inference.models import Report, ReportStatus
+from inference.reports import exports
 from inference.reports.dicom_sr import sr_download, sr_state
 from inference.reports.patient_view import (
     report_patient_fhir,
@@ -29,6 +30,7 @@ from inference.reports.patient_view import (
     report_patient_summary,
     report_patient_version,
 )
+from inference.reports.presentation import report_document
 from inference.reports.services import (
     report_amend,
     report_findings_pending,
@@ -169,16 +171,15 @@ class AmendSerializer(serializers.Serializer[Any]):
     text = serializers.CharField(max_length=5000)
 
 
-def _audit_read(request: Request, report: Report, action: str = AuditAction.READ, **detail: Any) -> None:
-    if user_is_patient(request.user):
-        detail["version_shown"] = "patient"
-    audit_record(actor=request.user, action=action, object_type="report", object_id=report.pk,
-                 patient_id=report.patient_id, request=request, detail=detail)
+def _note_version_shown(request: Request) -> bool:
+    """Whether the patient version is shown (to a patient); the audit entry says so."""
+    patient_version = user_is_patient(request.user)
+    if patient_version:
+        read_audit_note(version_shown="patient")
+    return patient_version
 
 
 def _full(report: Report) -> dict[str, Any]:
-    from inference.reports.presentation import report_document
-
     data = dict(ReportSerializer(report).data)
     # The clinical document (inference.reports.presentation): the page shows the same rows as the PDF.
     data["document"] = report_document(report).as_dict()
@@ -188,14 +189,14 @@ def _full(report: Report) -> dict[str, Any]:
 
 
 class PatientReportListApi(APIView):
+    audit_object_type = "report_list"
     permission_classes = [IsAuthenticated]
 
     @extend_schema(responses=ReportSummarySerializer(many=True))
     def get(self, request: Request, patient_id: int) -> Response:
         patient = patient_get_for_user(request.user, patient_id, request=request)
         reports = report_versions_for_patient(request.user, patient_id=patient.pk)
-        audit_record(actor=request.user, action=AuditAction.READ, object_type="report_list", patient_id=patient.pk,
-                     request=request, detail={"report_ids": [r.pk for r in reports]})
+        read_audit_note(report_ids=[r.pk for r in reports])
         if user_is_patient(request.user):
             return Response([report_patient_summary(r) for r in reports])
         latest = {"latest_version": reports[0].version if reports else None}
@@ -208,8 +209,7 @@ class ReportDetailApi(APIView):
     @extend_schema(responses=ReportSerializer)
     def get(self, request: Request, report_id: int) -> Response:
         report = report_get_for_user(request.user, report_id)
-        _audit_read(request, report)
-        if user_is_patient(request.user):
+        if _note_version_shown(request):
             return Response(report_patient_version(report))
         data = _full(report)
         data["may_sign"] = report_user_may_sign(request.user)
@@ -256,20 +256,20 @@ class ReportExportApi(APIView):
     """PDF, FHIR DiagnosticReport bundle, a printable HTML page or the DICOM SR (``dcm``) of one
     report version; for a patient, of the patient version of a released report."""
 
+    audit_object_type = "report"
+    audit_action = AuditAction.EXPORT
     permission_classes = [IsAuthenticated]
 
     @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY, (200, "application/fhir+json"): OpenApiTypes.OBJECT,
                               (200, "text/html"): OpenApiTypes.STR, (200, "application/dicom"): OpenApiTypes.BINARY})
     def get(self, request: Request, report_id: int, fmt: str) -> HttpResponse:
-        from inference.reports import exports
-
         if fmt not in ("pdf", "fhir", "html", "dcm"):
             raise NotFound("Unknown export format.")
         report = report_get_for_user(request.user, report_id)
         # A printed report names the patient: refused to a de-identified share.
         patient_get_for_export(request.user, report.patient_id, request=request)
-        _audit_read(request, report, action=AuditAction.EXPORT, format=fmt)
-        patient_version = user_is_patient(request.user)
+        read_audit_note(format=fmt)
+        patient_version = _note_version_shown(request)
         if fmt == "dcm":
             response = HttpResponse(sr_download(report), content_type="application/dicom")
             response["Content-Disposition"] = f'attachment; filename="report-{report.pk}-v{report.version}-sr.dcm"'

@@ -9,8 +9,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from cdss.audit.models import AuditAction
-from cdss.audit.services import audit_record
 from cdss.core.ids import query_int
 from patients.access import patient_get_for_user
 
@@ -33,6 +31,7 @@ class ScoresEvaluateApi(APIView):
 class PatientScoresApi(APIView):
     """Scores from the stored record: the latest value of each input within the window."""
 
+    audit_object_type = "patient_scores"
     permission_classes = [IsAuthenticated]
 
     @extend_schema(
@@ -49,6 +48,4 @@ class PatientScoresApi(APIView):
         if window is not None:
             kwargs["window_days"] = window
         result = patient_scores_evaluate(patient=patient, **kwargs)
-        audit_record(actor=request.user, action=AuditAction.READ, object_type="patient_scores", object_id=patient.pk,
-                     patient_id=patient.pk, request=request)
         return Response(result)
