@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from inference.eligibility import Abstention, inputs_check, population_check
+from inference.risk.learned.artefact import artefact_load
+from inference.risk.learned.predictor import risk_predict, top_contributions
 from patients.units import unit_from_canonical
 
 ARTEFACTS = Path(__file__).resolve().parents[1] / "artefacts" / "risk"
@@ -62,9 +64,6 @@ def patient_learned_evaluate(body: dict[str, Any], *, facts: dict[str, Any] | No
     sex, HCV and HBV status, cirrhosis, cholestatic disease); age and sex default to the
     request's patient block.
     """
-    from inference.risk.learned.artefact import artefact_load
-    from inference.risk.learned.predictor import risk_predict, top_contributions
-
     facts = {**{k: v for k, v in body.get("patient", {}).items() if v is not None}, **(facts or {})}
     results = []
     for key in _LAB_COLUMNS:

@@ -19,15 +19,13 @@ from django.conf import settings
 from django.utils import timezone
 
 from inference.eligibility import age_years
-from patients.models import (
-    ClinicalFinding,
-    GeneticFinding,
-    LabObservation,
-    LifestyleRecord,
-    LungNodule,
-    LungNoduleAssessment,
-    Patient,
-)
+from inference.risk.patient_learned import patient_learned_evaluate
+from inference.risk.scores.registry import scores_evaluate
+from patients.models import ClinicalFinding, GeneticFinding, LabObservation, LungNodule, Patient
+from patients.record_kinds import FINDINGS, LIFESTYLE
+from patients.selectors.observations import observation_latest
+from patients.selectors.records import LatestValue, record_latest
+from patients.services.nodules import NODULE_ASSESSMENTS
 
 _FINDING_FIELDS = (
     "ascites", "encephalopathy", "ecog_ps", "dialysis_twice_past_week", "cholestatic_disease",
@@ -66,23 +64,21 @@ def _tumours(record: ClinicalFinding) -> list[dict[str, Any]] | None:
     return [{"diameter_cm": round(largest_mm / 10.0, 2), "source": "clinician"} for _ in range(count)]
 
 
-def _population_facts(patient: Patient, as_of: dt.date) -> dict[str, Any]:
+def _population_facts(patient: Patient, as_of: dt.date, stated: dict[str, LatestValue | None]) -> dict[str, Any]:
     """The latest stated value of each field the models' population criteria read."""
     facts: dict[str, Any] = {"age_years": age_years(patient.birth_date, as_of)}
     if patient.sex in ("male", "female"):
         facts["sex"] = patient.sex
-    stated = ClinicalFinding.objects.filter(patient=patient, assessed_on__lte=as_of).order_by("-assessed_on", "-id")
-    # One query, newest first: the first non-null value of each field is its latest statement.
-    for row in stated.values(*_POPULATION_FIELDS):
-        for name, value in row.items():
-            if value is not None:
-                facts.setdefault(name, value)
+    for name in _POPULATION_FIELDS:
+        latest = stated.get(name)
+        if latest is not None:
+            facts[name] = latest.value
     return facts
 
 
-def _genetic_modifiers(patient: Patient) -> dict[str, Any]:
+def _genetic_modifiers(patient: Patient, as_of: dt.date) -> dict[str, Any]:
     values: dict[str, Any] = {}
-    for finding in GeneticFinding.objects.filter(patient=patient).order_by("reported_on", "id"):
+    for finding in GeneticFinding.objects.filter(patient=patient, reported_on__lte=as_of).order_by("reported_on", "id"):
         gene = finding.gene.upper()
         mapped = _GENOTYPES.get((gene, finding.rsid.lower()))
         if mapped is not None and finding.genotype in mapped[1]:
@@ -92,17 +88,18 @@ def _genetic_modifiers(patient: Patient) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
 
 
-def _lifestyle_modifiers(patient: Patient, since: dt.date) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    values: dict[str, Any] = {}
-    used: list[dict[str, Any]] = []
-    for record in LifestyleRecord.objects.filter(patient=patient, recorded_on__gte=since).order_by("recorded_on", "id"):
-        for name, value in (("alcohol_g_per_day", record.alcohol_g_per_day), ("smoking", record.smoking_status), ("bmi_kg_m2", record.bmi)):
-            if value is not None:
-                values[name] = value
-                used.append({"name": name, "value": value, "date": record.recorded_on.isoformat()})
-        if record.diabetes is not None:
-            values["diabetes"] = record.diabetes in ("type_1", "type_2", "other")
-    return values, used
+# Lifestyle record fields by the modifier they state.
+_LIFESTYLE_MODIFIERS = {"alcohol_g_per_day": "alcohol_g_per_day", "smoking_status": "smoking", "bmi": "bmi_kg_m2"}
+
+
+def _lifestyle_modifiers(patient: Patient, since: dt.date, as_of: dt.date) -> dict[str, Any]:
+    """The newest statement of each lifestyle modifier in the window."""
+    latest = record_latest(LIFESTYLE, patient=patient, since=since, until=as_of)
+    values = {key: stated.value for name, key in _LIFESTYLE_MODIFIERS.items() if (stated := latest.get(name)) is not None}
+    diabetes = latest.get("diabetes")
+    if diabetes is not None:
+        values["diabetes"] = diabetes.value in ("type_1", "type_2", "other")
+    return values
 
 
 # The nodule fields the lung scores read, by record field (the scores call the type "type").
@@ -145,14 +142,14 @@ def _lung_nodule_inputs(
         nodules.append(nodule)
     findings["lung_nodules"] = nodules
     dates["lung_nodules"] = newest.isoformat()
-    assessments = LungNoduleAssessment.objects.filter(patient=patient, assessed_on__gte=since, assessed_on__lte=as_of)
-    for assessment in assessments.order_by("assessed_on", "id"):
-        for name, key in _NODULE_CONTEXT_FIELDS:
-            value = getattr(assessment, name)
-            if value in (None, "") or (name == "nodule_count" and value < 1):
-                continue
-            findings[key] = value
-            dates[key] = assessment.assessed_on.isoformat()
+    context = record_latest(NODULE_ASSESSMENTS, patient=patient, since=since, until=as_of)
+    for name, key in _NODULE_CONTEXT_FIELDS:
+        stated = context.get(name)
+        # A count below one states no nodule the scores could count.
+        if stated is None or (name == "nodule_count" and stated.value < 1):
+            continue
+        findings[key] = stated.value
+        dates[key] = stated.date.isoformat()
     return findings, dates, refs
 
 
@@ -186,50 +183,49 @@ def _lung_scores_name_nodules(response: dict[str, Any], refs: list[dict[str, Any
                 details["nodule"] = refs[0] if len(refs) == 1 else None
 
 
+def _tumour_record(patient: Patient, since: dt.date, as_of: dt.date) -> ClinicalFinding | None:
+    """The newest assessment in the window that states a usable tumour burden (see ``_tumours``)."""
+    stated = ClinicalFinding.objects.filter(
+        patient=patient, assessed_on__gte=since, assessed_on__lte=as_of, tumour_count__isnull=False
+    ).exclude(tumour_count__gt=0, tumour_largest_diameter_mm__isnull=True)
+    return stated.order_by("-assessed_on", "-id").first()
+
+
 def patient_score_request(*, patient: Patient, as_of: dt.datetime | None = None, window_days: int | None = None) -> dict[str, Any]:
     as_of = as_of or timezone.now()
     window = window_days if window_days is not None else settings.SCORES_LOOKBACK_DAYS
     since = as_of - dt.timedelta(days=window)
-    latest: dict[str, LabObservation] = {}
-    for obs in LabObservation.objects.filter(patient=patient, observed_at__gte=since, observed_at__lte=as_of).order_by("observed_at", "id"):
-        latest[obs.code] = obs  # ascending order: the last one seen is the newest
-    observations = [_observation_entry(o) for o in sorted(latest.values(), key=lambda o: o.code)]
+    latest = observation_latest(patient=patient, since=since, until=as_of)
+    observations = [_observation_entry(o) for o in sorted(latest, key=lambda o: o.code)]
     findings: dict[str, Any] = {}
     context: dict[str, Any] = {}
     finding_dates: dict[str, str] = {}
-    for record in ClinicalFinding.objects.filter(patient=patient, assessed_on__gte=since.date(), assessed_on__lte=as_of.date()).order_by("assessed_on", "id"):
-        for name in _FINDING_FIELDS:
-            value = getattr(record, name)
-            if value is not None:
-                findings[name] = value
-                finding_dates[name] = record.assessed_on.isoformat()
-        for name in _CONTEXT_FIELDS:
-            value = getattr(record, name)
-            if value is not None:
-                context[name] = value
-                finding_dates[name] = record.assessed_on.isoformat()
-        tumours = _tumours(record)
-        if tumours is not None:
-            findings["liver_tumours"] = tumours
-            for name in _TUMOUR_FIELDS:
-                if getattr(record, name) is not None:
-                    context[name] = getattr(record, name)
-                    finding_dates[name] = record.assessed_on.isoformat()
+    in_window = record_latest(FINDINGS, patient=patient, since=since.date(), until=as_of.date())
+    for names, into in ((_FINDING_FIELDS, findings), (_CONTEXT_FIELDS, context)):
+        for name in names:
+            stated = in_window.get(name)
+            if stated is not None:
+                into[name] = stated.value
+                finding_dates[name] = stated.date.isoformat()
+    tumour_record = _tumour_record(patient, since.date(), as_of.date())
+    if tumour_record is not None:
+        findings["liver_tumours"] = _tumours(tumour_record)
+        for name in _TUMOUR_FIELDS:
+            if getattr(tumour_record, name) is not None:
+                context[name] = getattr(tumour_record, name)
+                finding_dates[name] = tumour_record.assessed_on.isoformat()
     nodule_findings, nodule_dates, nodule_refs = _lung_nodule_inputs(patient, since.date(), as_of.date())
     findings.update(nodule_findings)
     finding_dates.update(nodule_dates)
     if nodule_refs:
         context["lung_nodule_records"] = nodule_refs
-    modifiers = _genetic_modifiers(patient)
-    lifestyle, _ = _lifestyle_modifiers(patient, since.date())
-    modifiers.update(lifestyle)
-    latest_finding = ClinicalFinding.objects.filter(patient=patient, assessed_on__lte=as_of.date()).order_by("-assessed_on", "-id")
-    hbv = latest_finding.exclude(hbv_status__isnull=True).values_list("hbv_status", flat=True).first()
-    hcv = latest_finding.exclude(hcv_status__isnull=True).values_list("hcv_status", flat=True).first()
-    if hbv is not None:
-        modifiers["hbv"] = hbv == "chronic"
-    if hcv is not None:
-        modifiers["hcv"] = hcv == "chronic"
+    modifiers = _genetic_modifiers(patient, as_of.date())
+    modifiers.update(_lifestyle_modifiers(patient, since.date(), as_of.date()))
+    ever_stated = record_latest(FINDINGS, patient=patient, until=as_of.date())
+    for name, key in (("hbv_status", "hbv"), ("hcv_status", "hcv")):
+        status = ever_stated.get(name)
+        if status is not None:
+            modifiers[key] = status.value == "chronic"
     patient_block: dict[str, Any] = {"age_years": age_years(patient.birth_date, as_of.date())}
     if patient.sex in ("male", "female"):
         patient_block["sex"] = patient.sex
@@ -240,7 +236,7 @@ def patient_score_request(*, patient: Patient, as_of: dt.datetime | None = None,
         "modifiers": modifiers,
         "_finding_dates": finding_dates,
         "_context": context,
-        "_population": _population_facts(patient, as_of.date()),
+        "_population": _population_facts(patient, as_of.date(), ever_stated),
     }
 
 
@@ -248,8 +244,6 @@ def patient_scores_evaluate(
     *, patient: Patient, as_of: dt.datetime | None = None, window_days: int | None = None, score_ids: list[str] | None = None
 ) -> dict[str, Any]:
     """Evaluate the scores and say which dated inputs were used."""
-    from inference.risk.scores.registry import scores_evaluate
-
     as_of = as_of or timezone.now()
     window = window_days if window_days is not None else settings.SCORES_LOOKBACK_DAYS
     body = patient_score_request(patient=patient, as_of=as_of, window_days=window)
@@ -264,8 +258,6 @@ def patient_scores_evaluate(
         {"kind": "finding", "name": name, "value": {**body["findings"], **context}[name], "date": date}
         for name, date in sorted(finding_dates.items())
     ]
-    from inference.risk.patient_learned import patient_learned_evaluate
-
     return {
         "as_of": as_of.isoformat(),
         "window_days": window,
@@ -284,8 +276,6 @@ def lung_nodule_scores(*, patient: Patient, as_of: dt.datetime | None = None) ->
     """The report's lung nodule block: the record's nodules of the newest scan and Lung-RADS,
     Brock and Fleischner computed from them, each naming the nodule it refers to (``scores``: a
     summary; ``results``: the full score results); empty when the record holds no nodule."""
-    from inference.risk.scores.registry import scores_evaluate
-
     as_of = as_of or timezone.now()
     if not LungNodule.objects.filter(patient=patient).exists():
         return {}

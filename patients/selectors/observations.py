@@ -27,9 +27,23 @@ def observation_list(
     return observations.order_by("-observed_at", "-id")
 
 
-def observation_latest(*, patient: Patient) -> list[LabObservation]:
-    """The newest observation of each analyte, in catalogue order, in one query."""
-    ranked = LabObservation.objects.filter(patient=patient).annotate(
+def observation_latest(
+    *, patient: Patient, since: dt.datetime | None = None, until: dt.datetime | None = None
+) -> list[LabObservation]:
+    """The newest observation of each analyte, in catalogue order, in one query.
+
+    The one "latest value per analyte": the record page, the scores and the patient's results
+    all read it. Only observations taken in ``[since, until]`` count (``until`` is the as-of
+    time of a past evaluation). Newest is by time taken, then by id: of two results at the same
+    moment the one stored last wins. Every unit of an analyte is one analyte (rows carry the
+    LOINC code and the canonical value), and a censored result ("<5") counts like any other.
+    """
+    rows = LabObservation.objects.filter(patient=patient)
+    if since is not None:
+        rows = rows.filter(observed_at__gte=since)
+    if until is not None:
+        rows = rows.filter(observed_at__lte=until)
+    ranked = rows.annotate(
         rank=Window(RowNumber(), partition_by=[F("code")], order_by=[F("observed_at").desc(), F("id").desc()])
     )
     order = {analyte.loinc: index for index, analyte in enumerate(analytes())}

@@ -36,6 +36,22 @@ class LatestValue:
     record_id: int
 
 
+def record_latest(
+    kind: RecordKind[Any], *, patient: Patient, since: dt.date | None = None, until: dt.date | None = None
+) -> dict[str, LatestValue | None]:
+    """For each field, the newest statement among the records dated in ``[since, until]``.
+
+    The one "latest value per field" of dated records (the record page and the scores read it);
+    ``until`` is the as-of date of a past evaluation.
+    """
+    records = record_list(kind, patient=patient)
+    if since is not None:
+        records = records.filter(**{f"{kind.date_field}__gte": since})
+    if until is not None:
+        records = records.filter(**{f"{kind.date_field}__lte": until})
+    return record_latest_values(kind, records=list(records))
+
+
 def record_latest_values(kind: RecordKind[Any], *, records: list[Any]) -> dict[str, LatestValue | None]:
     """For each field, the value of the newest record (by date, then id) that states it.
 

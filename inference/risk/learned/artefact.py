@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from inference.eligibility import PopulationInvalid, inputs_parse, population_markdown, population_parse
 from inference.risk.learned.errors import (
     ArtefactIntegrityError,
     ArtefactInvalid,
@@ -104,8 +105,6 @@ def artefact_save(
     digest = sha256_hex(data)
     (folder / MODEL_FILE).write_bytes(data)
     if card is not None:
-        from inference.eligibility import population_markdown
-
         (folder / POPULATION_FILE).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
         card_markdown = card_markdown.rstrip("\n") + "\n\n" + population_markdown(card.get("population"), card.get("inputs"))
     (folder / CARD_FILE).write_text(card_markdown, encoding="utf-8")
@@ -135,8 +134,6 @@ def _card_carried(root: Path, key: str, version: str) -> dict[str, Any] | None:
 
 
 def _card_read(folder: Path, key: str, version: str) -> dict[str, Any]:
-    from inference.eligibility import PopulationInvalid, inputs_parse, population_parse
-
     try:
         card = json.loads((folder / POPULATION_FILE).read_text(encoding="utf-8"))
         if not isinstance(card, dict) or card.get("key") != key:
