@@ -1,16 +1,19 @@
 """Genetic and lifestyle risk modifiers, shown next to the validated scores, never folded in.
 
-Each modifier is a documented effect size from the literature: the factor, whether this
-patient has it (``present``: true, false, or null when not stated), the measure (relative risk,
-odds ratio or hazard ratio) with its 95% CI where we quote one, the outcome it refers to, and
-the citation. ``approximate: true`` marks figures quoted approximately from the meta-analysis or
+Each modifier is a documented effect size from the literature (``data/modifiers.json``): the
+factor, whether this patient has it (``present``: true, false, or null when not stated), the
+measure (relative risk, odds ratio or hazard ratio) with its 95% CI where we quote one, the
+outcome it refers to, and the citation. ``approximate: true`` marks figures quoted approximately from the meta-analysis or
 cohort cited (rounded, or derived from a reported percentage); verify against the source before
 quoting them in a clinical document. None of these numbers alters any score.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 from typing import Any, Literal, get_args
 
 from patients.validation import Parser, boolean, choice, fields_parse, number
@@ -21,9 +24,10 @@ Hsd17b13 = Literal["T/T", "T/TA", "TA/TA"]
 HfeC282y = Literal["none", "heterozygous", "homozygous"]
 Smoking = Literal["never", "former", "current"]
 
-# Bagnardi 2015's "heavy drinking" band, the one with a liver-cancer estimate.
-ALCOHOL_HEAVY_G_PER_DAY = 50.0
-OBESITY_BMI = 30.0
+# The effects with their citations and the rule for "present": a data table, like the analyte
+# catalogue. The alcohol threshold is Bagnardi 2015's "heavy drinking" band, the one with a
+# liver-cancer estimate.
+EFFECTS_PATH = Path(__file__).resolve().parent / "data" / "modifiers.json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +47,12 @@ class ModifierInputs:
 @dataclass(frozen=True, slots=True)
 class Effect:
     factor: str
+    # The ``ModifierInputs`` field that says whether the patient has the factor, and when:
+    # its value is one of ``equals``, or above ``above`` (``inclusive``: at it too).
+    input: str
+    equals: tuple[Any, ...] | None
+    above: float | None
+    inclusive: bool
     measure: Literal["relative_risk", "odds_ratio", "hazard_ratio"]
     estimate: float
     ci_95: tuple[float, float] | None
@@ -51,183 +61,60 @@ class Effect:
     outcome: str
     citation: str
 
+    def present(self, inputs: ModifierInputs) -> bool | None:
+        """Whether this patient has the factor; None when the input is not stated."""
+        value = getattr(inputs, self.input)
+        if value is None:
+            return None
+        if self.above is not None:
+            return value >= self.above if self.inclusive else value > self.above
+        return value in (self.equals or ())
 
-PNPLA3_CG = Effect(
-    factor="PNPLA3 rs738409 CG (one G allele)",
-    measure="odds_ratio",
-    estimate=1.8,
-    ci_95=None,
-    approximate=True,
-    comparison="per G allele vs CC",
-    outcome="hepatocellular carcinoma in chronic liver disease",
-    citation="Trepo E et al., Hepatology 2014;59:2170-2177 (individual participant data meta-analysis)",
-)
-PNPLA3_GG = Effect(
-    factor="PNPLA3 rs738409 GG",
-    measure="odds_ratio",
-    estimate=3.2,
-    ci_95=None,
-    approximate=True,
-    comparison="GG vs CC",
-    outcome="hepatocellular carcinoma in chronic liver disease",
-    citation="Trepo E et al., Hepatology 2014;59:2170-2177 (individual participant data meta-analysis)",
-)
-TM6SF2_T = Effect(
-    factor="TM6SF2 rs58542926 T allele (E167K)",
-    measure="odds_ratio",
-    estimate=1.9,
-    ci_95=None,
-    approximate=True,
-    comparison="T allele carriers vs CC",
-    outcome="advanced fibrosis or cirrhosis in NAFLD",
-    citation="Liu YL et al., Nat Commun 2014;5:4309",
-)
-HSD17B13_HET = Effect(
-    factor="HSD17B13 rs72613567 T/TA (protective)",
-    measure="odds_ratio",
-    estimate=0.74,
-    ci_95=None,
-    approximate=True,
-    comparison="T/TA vs T/T (26% lower risk)",
-    outcome="non-alcoholic cirrhosis",
-    citation="Abul-Husn NS et al., N Engl J Med 2018;378:1096-1106",
-)
-HSD17B13_HOM = Effect(
-    factor="HSD17B13 rs72613567 TA/TA (protective)",
-    measure="odds_ratio",
-    estimate=0.51,
-    ci_95=None,
-    approximate=True,
-    comparison="TA/TA vs T/T (49% lower risk)",
-    outcome="non-alcoholic cirrhosis",
-    citation="Abul-Husn NS et al., N Engl J Med 2018;378:1096-1106",
-)
-HFE_HOMOZYGOUS = Effect(
-    factor="HFE C282Y homozygous",
-    measure="hazard_ratio",
-    estimate=10.5,
-    ci_95=None,
-    approximate=True,
-    comparison="C282Y homozygous vs no C282Y, men",
-    outcome="primary liver cancer (UK Biobank)",
-    citation="Atkins JL et al., JAMA 2020;324:2048-2057",
-)
-ALCOHOL_HEAVY = Effect(
-    factor="alcohol > 50 g/day",
-    measure="relative_risk",
-    estimate=2.07,
-    ci_95=(1.66, 2.58),
-    approximate=True,
-    comparison="heavy drinking (> 50 g/day) vs non-drinkers",
-    outcome="liver cancer",
-    citation="Bagnardi V et al., Br J Cancer 2015;112:580-593 (meta-analysis)",
-)
-SMOKING_CURRENT = Effect(
-    factor="current smoking",
-    measure="odds_ratio",
-    estimate=1.51,
-    ci_95=(1.37, 1.67),
-    approximate=True,
-    comparison="current vs never smokers",
-    outcome="hepatocellular carcinoma",
-    citation="Lee YC et al., Int J Epidemiol 2009;38:1497-1511 (meta-analysis)",
-)
-SMOKING_FORMER = Effect(
-    factor="former smoking",
-    measure="odds_ratio",
-    estimate=1.12,
-    ci_95=(0.78, 1.60),
-    approximate=True,
-    comparison="former vs never smokers",
-    outcome="hepatocellular carcinoma",
-    citation="Lee YC et al., Int J Epidemiol 2009;38:1497-1511 (meta-analysis)",
-)
-DIABETES = Effect(
-    factor="diabetes mellitus",
-    measure="relative_risk",
-    estimate=2.5,
-    ci_95=None,
-    approximate=True,
-    comparison="diabetes vs none",
-    outcome="hepatocellular carcinoma",
-    citation="El-Serag HB et al., Clin Gastroenterol Hepatol 2006;4:369-380 (systematic review)",
-)
-OBESITY = Effect(
-    factor="obesity (BMI >= 30 kg/m2)",
-    measure="relative_risk",
-    estimate=1.89,
-    ci_95=(1.51, 2.36),
-    approximate=True,
-    comparison="BMI >= 30 vs normal weight",
-    outcome="liver cancer",
-    citation="Larsson SC, Wolk A, Br J Cancer 2007;97:1005-1008 (meta-analysis)",
-)
-HBV = Effect(
-    factor="chronic hepatitis B (HBsAg positive)",
-    measure="odds_ratio",
-    estimate=22.5,
-    ci_95=(19.5, 26.0),
-    approximate=True,
-    comparison="HBsAg positive vs negative",
-    outcome="hepatocellular carcinoma",
-    citation="Donato F et al., Int J Cancer 1998;75:347-354 (meta-analysis)",
-)
-HCV = Effect(
-    factor="chronic hepatitis C (anti-HCV/HCV RNA positive)",
-    measure="odds_ratio",
-    estimate=17.3,
-    ci_95=(13.9, 21.6),
-    approximate=True,
-    comparison="HCV positive vs negative",
-    outcome="hepatocellular carcinoma",
-    citation="Donato F et al., Int J Cancer 1998;75:347-354 (meta-analysis)",
-)
+    def entry(self, inputs: ModifierInputs) -> dict[str, Any]:
+        return {
+            "factor": self.factor,
+            "present": self.present(inputs),
+            "measure": self.measure,
+            "estimate": self.estimate,
+            "ci_95": list(self.ci_95) if self.ci_95 else None,
+            "approximate": self.approximate,
+            "comparison": self.comparison,
+            "outcome": self.outcome,
+            "citation": self.citation,
+        }
 
 
-def _entry(effect: Effect, present: bool | None) -> dict[str, Any]:
-    return {
-        "factor": effect.factor,
-        "present": present,
-        "measure": effect.measure,
-        "estimate": effect.estimate,
-        "ci_95": list(effect.ci_95) if effect.ci_95 else None,
-        "approximate": effect.approximate,
-        "comparison": effect.comparison,
-        "outcome": effect.outcome,
-        "citation": effect.citation,
-    }
+def _effect_read(raw: dict[str, Any]) -> Effect:
+    when = raw["present_when"]
+    if raw["input"] not in ModifierInputs.__dataclass_fields__ or ("equals" in when) == ("above" in when):
+        raise ValueError(f"modifier table: {raw['factor']!r} needs a known input and one of equals/above")
+    ci = raw.get("ci_95")
+    return Effect(
+        factor=str(raw["factor"]),
+        input=str(raw["input"]),
+        equals=tuple(when["equals"]) if "equals" in when else None,
+        above=float(when["above"]) if "above" in when else None,
+        inclusive=bool(when.get("inclusive", False)),
+        measure=raw["measure"],
+        estimate=float(raw["estimate"]),
+        ci_95=(float(ci[0]), float(ci[1])) if ci else None,
+        approximate=bool(raw["approximate"]),
+        comparison=str(raw["comparison"]),
+        outcome=str(raw["outcome"]),
+        citation=str(raw["citation"]),
+    )
 
 
-def _is(value: Any, wanted: Any) -> bool | None:
-    return None if value is None else value == wanted
-
-
-def _above(value: float | None, threshold: float, *, inclusive: bool) -> bool | None:
-    if value is None:
-        return None
-    return value >= threshold if inclusive else value > threshold
+@cache
+def effects() -> tuple[Effect, ...]:
+    """The documented effects, in the order they are shown, read once per process."""
+    data = json.loads(EFFECTS_PATH.read_text(encoding="utf-8"))
+    return tuple(_effect_read(raw) for raw in data["effects"])
 
 
 def modifiers_evaluate(*, inputs: ModifierInputs) -> list[dict[str, Any]]:
     """Every modifier with this patient's status; effects are documentation, not adjustments."""
-    return [
-        _entry(PNPLA3_CG, _is(inputs.pnpla3_rs738409, "CG")),
-        _entry(PNPLA3_GG, _is(inputs.pnpla3_rs738409, "GG")),
-        _entry(
-            TM6SF2_T,
-            None if inputs.tm6sf2_rs58542926 is None else inputs.tm6sf2_rs58542926 in ("CT", "TT"),
-        ),
-        _entry(HSD17B13_HET, _is(inputs.hsd17b13_rs72613567, "T/TA")),
-        _entry(HSD17B13_HOM, _is(inputs.hsd17b13_rs72613567, "TA/TA")),
-        _entry(HFE_HOMOZYGOUS, _is(inputs.hfe_c282y, "homozygous")),
-        _entry(ALCOHOL_HEAVY, _above(inputs.alcohol_g_per_day, ALCOHOL_HEAVY_G_PER_DAY, inclusive=False)),
-        _entry(SMOKING_CURRENT, _is(inputs.smoking, "current")),
-        _entry(SMOKING_FORMER, _is(inputs.smoking, "former")),
-        _entry(DIABETES, inputs.diabetes),
-        _entry(OBESITY, _above(inputs.bmi_kg_m2, OBESITY_BMI, inclusive=True)),
-        _entry(HBV, inputs.hbv),
-        _entry(HCV, inputs.hcv),
-    ]
+    return [effect.entry(inputs) for effect in effects()]
 
 
 MODIFIER_FIELDS: dict[str, Parser] = {
