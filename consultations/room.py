@@ -10,6 +10,9 @@ from typing import Any
 from consultations.models import Consultation
 from imaging.deid import burned_in_risk_of, share_pseudonym_for, uid_for_user
 from imaging.models import ImagingSeries
+from inference.registry import ModelCardInvalid, model_list
+from inference.reports.services import report_user_may_sign, user_display_name
+from inference.selectors import analyses_for_user, findings_for_user, reports_for_user
 from patients.access import study_scope_q
 
 
@@ -116,8 +119,6 @@ ROOM_ANALYSES_MAX = 10
 
 
 def _model_names() -> dict[str, str]:
-    from inference.registry import ModelCardInvalid, model_list
-
     try:
         return {card.key: str(card.data.get("name", card.key)) for card in model_list()}
     except (ModelCardInvalid, OSError):  # a broken card must not hide the panel: the key stands in
@@ -129,9 +130,6 @@ def room_findings_for_user(user: Any, consultation: Consultation) -> dict[str, A
     its reports), each with its progress and its findings: what, by which model and version,
     and where the review stands. Free text (reasons) and real UIDs stay out for a de-identified
     share; whether this user may decide findings is the report module's rule."""
-    from inference.reports.services import report_user_may_sign, user_display_name
-    from inference.selectors import analyses_for_user, findings_for_user
-
     hidden = _hidden(user, consultation)
     analyses = list(
         analyses_for_user(user).filter(patient_id=consultation.patient_id).select_related("report")
@@ -161,6 +159,4 @@ def room_findings_for_user(user: Any, consultation: Consultation) -> dict[str, A
 
 
 def _visible_reports(user: Any, consultation: Consultation) -> set[int]:
-    from inference.selectors import reports_for_user
-
     return set(reports_for_user(user).filter(patient_id=consultation.patient_id).values_list("pk", flat=True))

@@ -13,9 +13,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.checks import CheckMessage, Error, register
 
 from cdss.core.errors import CdssError
+from inference import registry
+from inference.risk.learned import artefact
+from inference.risk.learned.errors import LearnedRiskError
 
 
 def _version(version: str) -> tuple[int, ...]:
@@ -23,21 +27,21 @@ def _version(version: str) -> tuple[int, ...]:
 
 
 def _imaging_problems() -> list[CheckMessage]:
-    from inference.registry import ARTEFACT_ROOT, CARD_FILE, model_card_parse, model_weights_verify
-
+    # Read through the module: tests point the registry at a copy of the artefacts.
+    root = registry.ARTEFACT_ROOT
     problems: list[CheckMessage] = []
     newest: dict[str, Any] = {}
-    for path in sorted(ARTEFACT_ROOT.glob(f"*/*/{CARD_FILE}")):
-        where = str(path.parent.relative_to(ARTEFACT_ROOT))
+    for path in sorted(root.glob(f"*/*/{registry.CARD_FILE}")):
+        where = str(path.parent.relative_to(root))
         try:
-            card = model_card_parse(path=path)
+            card = registry.model_card_parse(path=path)
         except CdssError as exc:
             problems.append(Error(f"model card {where} is invalid: {exc}", id="inference.E001"))
             continue
         if card.key not in newest or _version(card.version) > _version(newest[card.key].version):
             newest[card.key] = card
         try:
-            model_weights_verify(card=card)
+            registry.model_weights_verify(card=card)
         except CdssError as exc:
             problems.append(Error(f"model {card.key} {card.version}: {exc}", hint="Re-run the model's training command "
                                   "or restore the file from the repository.", id="inference.E002"))
@@ -50,15 +54,13 @@ def _imaging_problems() -> list[CheckMessage]:
 
 
 def _risk_problems() -> list[CheckMessage]:
-    from inference.risk.learned.artefact import DEFAULT_ARTEFACT_ROOT, artefact_load, artefact_versions
-    from inference.risk.learned.errors import LearnedRiskError
-
+    root = artefact.DEFAULT_ARTEFACT_ROOT
     problems: list[CheckMessage] = []
-    for folder in sorted(p for p in DEFAULT_ARTEFACT_ROOT.iterdir() if p.is_dir()):
-        versions = artefact_versions(DEFAULT_ARTEFACT_ROOT, folder.name)
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        versions = artefact.artefact_versions(root, folder.name)
         for version in versions:
             try:
-                loaded = artefact_load(DEFAULT_ARTEFACT_ROOT, folder.name, version)
+                loaded = artefact.artefact_load(root, folder.name, version)
             except LearnedRiskError as exc:
                 problems.append(Error(f"risk model {folder.name} {version}: {exc}", id="inference.E003"))
                 continue
@@ -80,8 +82,6 @@ REPORT_RELEASE_POLICIES = ("held", "on_sign")
 
 @register()
 def report_release_policy_check(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    from django.conf import settings
-
     policy = getattr(settings, "REPORT_RELEASE_POLICY", "held")
     if policy not in REPORT_RELEASE_POLICIES:
         return [Error(f"REPORT_RELEASE_POLICY is {policy!r}", hint="Set it to one of: " + ", ".join(REPORT_RELEASE_POLICIES) + ".",

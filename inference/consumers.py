@@ -15,8 +15,10 @@ from channels.db import database_sync_to_async
 from cdss.audit.models import AuditAction, AuditOutcome
 from cdss.audit.services import audit_record
 from cdss.core.errors import NotFound
+from inference.analysis.progress import analysis_state
 from inference.events import patient_group, request_group
 from inference.events_scope import EventScope, event_scope_for_user
+from inference.models import AnalysisRequest
 from inference.selectors import analyses_for_user, reports_for_user, user_is_patient
 from patients.access import patient_get_for_user
 from patients.realtime import AccessBoundConsumer
@@ -132,17 +134,12 @@ def _released_reports(user: Any, patient_id: int) -> list[int]:
 
 @database_sync_to_async
 def _active_analyses(patient_id: int) -> list[dict[str, Any]]:
-    from inference.analysis.progress import analysis_state
-    from inference.models import AnalysisRequest
-
     recent = AnalysisRequest.objects.filter(patient_id=patient_id).select_related("report").order_by("-created_at")[:5]
     return [analysis_state(a) for a in recent]
 
 
 @database_sync_to_async
 def _authorise_analysis(user: Any, analysis_id: int, consumer: Any) -> dict[str, Any] | None:
-    from inference.analysis.progress import analysis_state
-
     analysis = analyses_for_user(user).filter(pk=analysis_id).select_related("report").first()
     if analysis is None:
         audit_record(actor=user, action=AuditAction.SUBSCRIBE, object_type="analysis_events", object_id=analysis_id,

@@ -10,6 +10,7 @@ import requests
 from pydicom.dataset import Dataset
 
 from imaging.dicomweb.client import dicomweb_client_build
+from imaging.models import ImagingSeries
 from inference.analysis.errors import StepFailed, TransientStepError
 
 
@@ -98,8 +99,6 @@ def series_volume_hu(series: FetchedSeries) -> tuple[np.ndarray, tuple[float, fl
 def study_uid_for_series(*, series_uid: str) -> str:
     """The study a series belongs to: from our linked records first, else by QIDO-RS."""
     try:
-        from imaging.models import ImagingSeries
-
         linked = ImagingSeries.objects.filter(series_instance_uid=series_uid).select_related("study").first()
         if linked is not None:
             return str(linked.study.study_instance_uid)

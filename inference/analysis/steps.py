@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from inference.analysis.catalog import analysis_models
 from inference.analysis.errors import StepFailed
+from inference.analysis.imaging import imaging_run
 from inference.analysis.progress import analysis_publish
 from inference.findings.services import (
     FindingsNotReady,
@@ -21,6 +22,8 @@ from inference.fusion.recommendations import INTENDED_USE, fusion_build
 from inference.models import AnalysisRequest, AnalysisStep, ImagingFinding, Report, StepKind, StepStatus
 from inference.reports.opinions import second_opinions_add_unreported
 from inference.reports.services import code_version, report_create_for_request
+from inference.risk.patient_scores import lung_nodule_scores, patient_scores_evaluate
+from inference.risk.scores.registry import scores_evaluate
 
 
 def _progress(step: AnalysisStep, step_name: str, k: int, n: int) -> None:
@@ -44,7 +47,6 @@ def run_imaging(step: AnalysisStep) -> dict[str, Any]:
         if lesions:
             return _noop_segmentation(step, lesions)
         return {"kind": "noop", "model": {"key": "noop", "version": "1", "weights_sha256": None}, "findings": {}}
-    from inference.analysis.imaging import imaging_run
 
     return imaging_run(step=step, model=model, progress=lambda name, k, n: _progress(step, name, k, n))
 
@@ -72,8 +74,6 @@ def _noop_segmentation(step: AnalysisStep, lesions: Any) -> dict[str, Any]:
 
 
 def run_risk(step: AnalysisStep) -> dict[str, Any]:
-    from inference.risk.patient_scores import patient_scores_evaluate
-
     evaluation = patient_scores_evaluate(patient=step.request.patient, as_of=step.request.created_at)
     return evaluation
 
@@ -101,8 +101,6 @@ def _imaging_findings(analysis: AnalysisRequest, done: dict[str, list[AnalysisSt
 def fusion_compute(analysis: AnalysisRequest, done: dict[str, list[AnalysisStep]], findings: list[ImagingFinding]) -> dict[str, Any]:
     """Staging and recommendations from the risk result and the *counted* findings only
     (accepted, edited, clinician-entered); proposed findings are reported as awaiting review."""
-    from inference.risk.scores.registry import scores_evaluate
-
     risk = done.get(StepKind.RISK, [])
     if not risk:
         raise StepFailed("The risk step has no result.", code="missing_risk_result")
@@ -142,12 +140,6 @@ def run_fusion(step: AnalysisStep, steps_in_hand: list[AnalysisStep] | None = No
     analysis = step.request
     done = _done_steps(analysis, steps_in_hand)
     return fusion_compute(analysis, done, _imaging_findings(analysis, done))
-
-
-def lung_nodule_scores(*, patient: Any) -> dict[str, Any]:
-    from inference.risk.patient_scores import lung_nodule_scores as block
-
-    return block(patient=patient)
 
 
 def report_content(analysis: AnalysisRequest, done: dict[str, list[AnalysisStep]], fusion: dict[str, Any]) -> dict[str, Any]:

@@ -36,13 +36,16 @@ from inference.models import (
     ImagingFinding,
     Report,
 )
+from inference.reports.opinions import second_opinions_carry
 from inference.reports.services import (
     report_draft_create,
     report_patient_lock,
     report_require_signer,
     user_display_name,
 )
+from patients.models import LungNodule
 from patients.services.events import record_changed_publish
+from patients.services.nodules import lung_nodule_from_finding
 
 # Labels a clinician may give a finding, by kind; the first is what a model's finding starts as.
 LESION_LABELS = ("liver_lesion", "suspected_hcc", "suspected_metastasis", "cyst", "haemangioma", "other_benign")
@@ -344,9 +347,6 @@ def _nodules_to_record(*, actor: Any, analysis: AnalysisRequest, findings: list[
     """Counted nodule findings become the record's lung nodules (once each); a rejected one leaves
     the record. A nodule without a type (one entered here, whose values are measurements only) is
     not copied: the scores need the type, and the record's own API takes it with the nodule."""
-    from patients.models import LungNodule
-    from patients.services.nodules import lung_nodule_from_finding
-
     for finding in findings:
         if finding.kind != FindingKind.NODULE:
             continue
@@ -377,8 +377,6 @@ def report_content_recompute_install(recompute: ContentRecompute) -> None:
 def _draft_recompute(*, actor: Any, analysis: AnalysisRequest, reports: dict[int, Report], request: Any) -> Report | None:
     """The new draft version after decisions; None while the analysis has no report yet (its
     report step will read the decisions itself)."""
-    from inference.reports.opinions import second_opinions_carry
-
     if not _content_recompute:
         raise RuntimeError("report content recomputation is not installed (inference.apps.ready)")
     report_content_recompute = _content_recompute[0]

@@ -6,6 +6,7 @@ The report page shows it in colour; the PDF lays it over the radiograph (``key_i
 
 from __future__ import annotations
 
+import base64
 import io
 
 import numpy as np
@@ -14,8 +15,6 @@ from PIL import Image
 
 
 def heatmap_grey(data_url: str) -> NDArray[np.float32] | None:
-    import base64
-
     if not data_url.startswith("data:image/png;base64,"):
         return None
     try:
@@ -42,8 +41,6 @@ def png(array: NDArray[np.uint8]) -> bytes:
 
 def heatmap_colour_data_url(data_url: str) -> str:
     """The stored grey heatmap (0 cold .. 255 hot) in colour, as a PNG data URL ("" if unreadable)."""
-    import base64
-
     grey = heatmap_grey(data_url)
     if grey is None:
         return ""

@@ -19,11 +19,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import highdicom as hd
 import numpy as np
 from numpy.typing import NDArray
 from PIL import Image, ImageDraw
+from pydicom.pixels import apply_voi_lut
 from scipy import ndimage
 
+from imaging.dicomweb.client import dicomweb_client_build
 from inference.reports.heatmaps import heatmap_grey as _heatmap_grey
 from inference.reports.heatmaps import jet as _jet
 from inference.reports.heatmaps import png as _png
@@ -50,8 +53,6 @@ class KeyImage:
 
 
 def pacs_fetch() -> InstanceFetch:
-    from imaging.dicomweb.client import dicomweb_client_build
-
     client = dicomweb_client_build()
 
     def fetch(study_uid: str, series_uid: str, instance_uid: str) -> Any:
@@ -170,8 +171,6 @@ def key_images_for_block(
     if not (block.study_uid and block.seg_series_uid and block.seg_instance_uid and block.instance_uids):
         return unavailable("the report does not reference the stored segmentation")
     try:
-        import highdicom as hd
-
         get = fetch or pacs_fetch()
         seg = hd.seg.Segmentation.from_dataset(get(block.study_uid, block.seg_series_uid, block.seg_instance_uid))
     except Exception as exc:  # the PACS is down or the SEG is gone: print the report without images
@@ -233,8 +232,6 @@ HEATMAP_ALPHA = 0.55  # at the hottest point; cold regions leave the radiograph 
 
 def _radiograph_grey(ds: Any) -> NDArray[np.uint8]:
     """The radiograph for display: its VOI window when it has one, else the 1st-99th percentiles."""
-    from pydicom.pixels import apply_voi_lut
-
     pixels = np.asarray(ds.pixel_array, dtype=np.float32)
     if pixels.ndim == 3 and pixels.shape[-1] == 3:
         pixels = pixels.mean(axis=-1)

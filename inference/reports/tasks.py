@@ -14,7 +14,8 @@ from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
-from inference.reports.dicom_sr import SrUnavailable
+from inference.models import Report
+from inference.reports.dicom_sr import SrUnavailable, sr_store_for_report
 
 logger = logging.getLogger(__name__)
 
@@ -30,8 +31,6 @@ SR_SWEEP_AFTER = timedelta(minutes=2)
 @shared_task(name=TASK_SR_STORE, acks_late=True, autoretry_for=SR_RETRY_FOR, retry_backoff=2,
              retry_backoff_max=120, retry_jitter=True, max_retries=12)
 def report_sr_store_task(report_id: int) -> str:
-    from inference.reports.dicom_sr import sr_store_for_report
-
     return str(sr_store_for_report(report_id).get("status"))
 
 
@@ -48,8 +47,6 @@ def sr_store_enqueue(report_id: int) -> None:
 @shared_task(name=TASK_SR_SWEEP, acks_late=True)
 def report_sr_sweep_task() -> int:
     """Enqueue again the SRs still pending after ``SR_SWEEP_AFTER``."""
-    from inference.models import Report
-
     cutoff = timezone.now() - SR_SWEEP_AFTER
     ids = list(Report.objects.filter(sr__status="pending", signed_at__lt=cutoff).values_list("pk", flat=True)[:100])
     for report_id in ids:

@@ -21,6 +21,10 @@ from django.conf import settings
 from django.utils import timezone
 
 from cdss.core.errors import CdssError, ValidationFailed
+from imaging.models import ImagingStudy
+from inference.models import FindingStatus, ReportStatus
+from inference.risk.scores.registry import scores_evaluate
+from inference.selectors import findings_for_user, reports_for_user
 from interop.cds import cards
 from interop.cds.definitions import HOOKS, SERVICE_ID, TEMPLATES
 from interop.ehr_data import (
@@ -32,7 +36,7 @@ from interop.ehr_data import (
 )
 from interop.models import EhrRegistration
 from interop.registry import local_patient_for, local_user_for, visible_patient
-from patients.models import Patient
+from patients.models import ClinicalFinding, Patient
 
 SCORES = ("meld_3", "child_pugh", "albi")
 SURVEILLANCE_INTERVAL = dt.timedelta(days=183)
@@ -148,8 +152,6 @@ _LOCAL_FIELDS = ("ascites", "encephalopathy", "dialysis_twice_past_week", "known
 def _local_findings(patient: Patient) -> dict[str, Any]:
     """The latest stated value of each clinician finding the hook uses, inside the scores'
     look-back window (as ``inference.risk.patient_scores`` reads them), with its date."""
-    from patients.models import ClinicalFinding
-
     today = timezone.localdate()
     since = today - dt.timedelta(days=settings.SCORES_LOOKBACK_DAYS)
     values: dict[str, Any] = {}
@@ -171,8 +173,6 @@ def _with_local_findings(result: dict[str, Any], dates: dict[str, str]) -> dict[
 
 
 def patient_view(*, call: HookCall, registration: EhrRegistration | None, base_url: str) -> HookOutcome:
-    from inference.risk.scores.registry import scores_evaluate
-
     data: EhrPatientData = ehr_patient_data(
         patient=_item(call, "patient", registration),
         observations=_item(call, "liverLabs", registration),
@@ -203,8 +203,6 @@ def patient_view(*, call: HookCall, registration: EhrRegistration | None, base_u
     if reasons:
         imaging_dates = list(data.liver_imaging_dates)
         if patient is not None:
-            from imaging.models import ImagingStudy
-
             for study_date, modalities in ImagingStudy.objects.filter(patient=patient, study_date__isnull=False).values_list("study_date", "modalities"):
                 if study_date is not None and set(modalities.split(",")) & SURVEILLANCE_MODALITIES:
                     imaging_dates.append(study_date)
@@ -219,9 +217,6 @@ def patient_view(*, call: HookCall, registration: EhrRegistration | None, base_u
 
 
 def _local_cards(user: Any, patient: Patient, base_url: str) -> list[dict[str, Any]]:
-    from inference.models import FindingStatus, ReportStatus
-    from inference.selectors import findings_for_user, reports_for_user
-
     out: list[dict[str, Any]] = []
     pending = findings_for_user(user).filter(patient=patient, status=FindingStatus.PROPOSED)
     count = pending.count()
