@@ -17,6 +17,7 @@ The web process may import this module (listing models, showing cards); it never
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -188,6 +189,18 @@ def model_card_get(*, key: str, version: str | None = None, root: Path | None = 
     if not candidates:
         raise ModelNotFound("no such model", detail={"key": key, "version": version})
     return candidates[-1]
+
+
+@functools.cache
+def model_display_name(*, key: str, version: str | None = None) -> str | None:
+    """The card's human name for ``key`` at ``version`` (newest when ``None``); None when
+    there is no such card or it names no model. Read once per process: a card version never
+    changes."""
+    try:
+        card = model_card_get(key=key, version=version)
+    except ModelNotFound:
+        return None
+    return str(card.data.get("name") or "") or None
 
 
 def model_card_markdown(*, card: ModelCard) -> str:

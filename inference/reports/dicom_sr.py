@@ -21,6 +21,7 @@ instance again instead of a second copy. Storing happens in the worker
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -30,11 +31,16 @@ import highdicom as hd
 from django.db import transaction
 from django.utils import timezone
 from highdicom.sr import CodedConcept
+from pydicom import dcmwrite
 from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
 from pydicom.uid import UID, generate_uid
 
+from cdss.core.errors import Conflict, NotFound, ServiceUnavailable
+from imaging.dicomweb.client import dicomweb_client_build
+from imaging.models import ImagingSeries
 from inference.models import Report, ReportStatus
+from inference.registry import model_display_name
 
 logger = logging.getLogger(__name__)
 
@@ -155,8 +161,6 @@ def _size_measurements(values: Mapping[str, Any], algorithm: hd.sr.AlgorithmIden
 
 def _series_studies(report: Report) -> dict[str, str]:
     """Study UID of each series of the report, from the patient's imaging record."""
-    from imaging.models import ImagingSeries
-
     uids = [str(b.get("series_uid")) for b in report.content.get("imaging_findings", []) if isinstance(b, Mapping)]
     rows = ImagingSeries.objects.filter(series_instance_uid__in=uids, study__patient_id=report.patient_id)
     return {s.series_instance_uid: s.study.study_instance_uid for s in rows.select_related("study")}
@@ -364,8 +368,6 @@ def _evidence_header(probe: Dataset) -> Dataset:
 
 
 def pacs_metadata() -> MetadataFetch:
-    from imaging.dicomweb.client import dicomweb_client_build
-
     client = dicomweb_client_build()
 
     def fetch(study_uid: str, series_uid: str, instance_uid: str) -> Dataset:
@@ -378,8 +380,6 @@ def pacs_metadata() -> MetadataFetch:
 
 def pacs_store(dataset: Dataset) -> dict[str, Any]:
     """Store one SR by STOW-RS; a PACS that is away is ``SrUnavailable`` (retried)."""
-    from imaging.dicomweb.client import dicomweb_client_build
-
     try:
         dicomweb_client_build().store_instances(datasets=[dataset])
     except Exception as exc:
@@ -408,8 +408,6 @@ def sr_store_for_report(report_id: int, *, metadata: MetadataFetch | None = None
     """Build and store the SRs of a signed report; record the result on the report.
 
     Raises on a PACS that is down (the task retries); the report keeps ``pending`` then."""
-    from inference.reports.presentation import _card_name
-
     report = Report.objects.select_related("signed_by").get(pk=report_id)
     state = dict(report.sr or {})
     if state.get("status") != "pending":
@@ -417,7 +415,7 @@ def sr_store_for_report(report_id: int, *, metadata: MetadataFetch | None = None
     versions = {str(f.get("model_key")): str(f.get("model_version") or "") for f in counted_findings(report.content)}
 
     def model_name(key: str) -> str:
-        return _card_name(key, versions.get(key) or None) or key
+        return model_display_name(key=key, version=versions.get(key) or None) or key
 
     attempts = int(state.get("attempts") or 0) + 1
     try:
@@ -459,13 +457,6 @@ def _record(report_id: int, changes: Mapping[str, Any]) -> None:
 def sr_download(report: Report) -> bytes:
     """The stored SR of the report (the first study's, when several) as a DICOM file, read
     back from the PACS: what a DICOM viewer gets is what is downloaded."""
-    import io
-
-    from pydicom import dcmwrite
-
-    from cdss.core.errors import Conflict, NotFound, ServiceUnavailable
-    from imaging.dicomweb.client import dicomweb_client_build
-
     state = report.sr or {}
     status = state.get("status")
     if report.status == ReportStatus.DRAFT:

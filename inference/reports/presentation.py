@@ -22,6 +22,14 @@ from datetime import date, datetime
 from functools import cache
 from typing import Any
 
+from cdss.accounts.models import User
+from imaging.models import ImagingSeries
+from inference.registry import ModelNotFound, model_card_get, model_display_name
+from inference.reports.content import content_sha256
+from inference.reports.heatmaps import heatmap_colour_data_url
+from patients.models import Patient
+from patients.units import analyte_by_code
+
 # Shown when a report predates the intended-use statement in its content.
 INTENDED_USE_FALLBACK = "This report supports, not replaces, a clinician's judgement."
 
@@ -654,8 +662,6 @@ def _heatmap_image(ref: Any) -> str:
     """The stored heatmap (a grey PNG data URL) in colour, or "" when there is none."""
     if not isinstance(ref, str) or not ref.startswith("data:image/png;base64,"):
         return ""
-    from inference.reports.heatmaps import heatmap_colour_data_url
-
     return heatmap_colour_data_url(ref)
 
 
@@ -1002,18 +1008,6 @@ def user_display_name(user: Any) -> str:
     return full or str(getattr(user, "username", "")) or "unknown user"
 
 
-@cache
-def _card_name(key: str, version: str | None) -> str | None:
-    """The model card's name (a card version never changes, so it is read once per process)."""
-    from inference.registry import ModelNotFound, model_card_get
-
-    try:
-        card = model_card_get(key=key, version=version)
-    except ModelNotFound:
-        return None
-    return str(card.data.get("name") or "") or None
-
-
 def _dicom_sr_text(sr: Mapping[str, Any]) -> str:
     """The report's DICOM SR (TID 1500) as a provenance line: stored (with its UIDs), pending, or failed."""
     status = sr.get("status")
@@ -1031,8 +1025,6 @@ def _dicom_sr_text(sr: Mapping[str, Any]) -> str:
 @cache
 def _card_heatmap_caveat(key: str, version: str | None) -> str | None:
     """What the model card says its heatmaps are (the limitation that names them)."""
-    from inference.registry import ModelNotFound, model_card_get
-
     try:
         card = model_card_get(key=key, version=version)
     except ModelNotFound:
@@ -1045,12 +1037,6 @@ def _card_heatmap_caveat(key: str, version: str | None) -> str | None:
 
 def report_document(report: Any) -> ReportDocument:
     """The document of one report version, with names and series looked up now."""
-    from cdss.accounts.models import User
-    from imaging.models import ImagingSeries
-    from inference.reports.content import content_sha256
-    from patients.models import Patient
-    from patients.units import analyte_by_code
-
     content = report.content
     patient = Patient.objects.get(pk=report.patient_id)
     requester_id = (content.get("request") or {}).get("requested_by_user_id") or report.created_by_id
@@ -1074,7 +1060,7 @@ def report_document(report: Any) -> ReportDocument:
                 for f in content.get("imaging_findings", []) if isinstance(f, Mapping)}
 
     def imaging_model_name(key: str) -> str | None:
-        return _card_name(key, versions.get(key))
+        return model_display_name(key=key, version=versions.get(key))
 
     def heatmap_caveat(key: str) -> str | None:
         return _card_heatmap_caveat(key, versions.get(key))
