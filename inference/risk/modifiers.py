@@ -3,9 +3,10 @@
 Each modifier is a documented effect size from the literature (``data/modifiers.json``): the
 factor, whether this patient has it (``present``: true, false, or null when not stated), the
 measure (relative risk, odds ratio or hazard ratio) with its 95% CI where we quote one, the
-outcome it refers to, and the citation. ``approximate: true`` marks figures quoted approximately from the meta-analysis or
-cohort cited (rounded, or derived from a reported percentage); verify against the source before
-quoting them in a clinical document. None of these numbers alters any score.
+outcome it refers to, and the citation. ``approximate: true`` marks figures quoted
+approximately from the meta-analysis or cohort cited (rounded, or derived from a reported
+percentage); verify against the source before quoting them in a clinical document. None of
+these numbers alters any score.
 """
 
 from __future__ import annotations

@@ -34,10 +34,14 @@ def clamp(value: float, low: float, high: float) -> float:
 
 
 class Collector:
-    """Reads a score's inputs, recording what was used and what was missing."""
+    """Reads one score's inputs, recording what was used and what was missing, and builds its
+    result with the score's id, citation and guideline version."""
 
-    def __init__(self, inputs: ScoreInputs) -> None:
+    def __init__(self, inputs: ScoreInputs, *, score_id: str, citation: str, guideline_version: str) -> None:
         self.inputs = inputs
+        self.score_id = score_id
+        self.citation = citation
+        self.guideline_version = guideline_version
         self.used: list[dict[str, Any]] = []
         self.missing: list[str] = []
         self.censored: list[dict[str, Any]] = []
@@ -108,48 +112,31 @@ class Collector:
     def lacks(self, name: str) -> None:
         self._missing(name)
 
-    def result(
-        self,
-        *,
-        score_id: str,
-        value: int | float | str | None,
-        category: str | None,
-        details: dict[str, Any],
-        citation: str,
-        guideline_version: str,
-    ) -> ScoreResult:
+    def result(self, *, value: int | float | str | None, category: str | None, details: dict[str, Any]) -> ScoreResult:
         note = self.censored_note()
         return ScoreResult(
-            id=score_id,
+            id=self.score_id,
             computable=True,
             value=value,
             category=category,
             details={**details, "censored_note": note} if note else details,
             inputs_used=self.used,
             missing=[],
-            citation=citation,
-            guideline_version=guideline_version,
+            citation=self.citation,
+            guideline_version=self.guideline_version,
             censored_inputs=list(self.censored),
         )
 
-    def not_computable(
-        self,
-        *,
-        score_id: str,
-        citation: str,
-        guideline_version: str,
-        reason: str | None = None,
-        details: dict[str, Any] | None = None,
-    ) -> ScoreResult:
+    def not_computable(self, *, reason: str | None = None, details: dict[str, Any] | None = None) -> ScoreResult:
         message = reason or "not computable: lacks " + ", ".join(self.missing)
         return ScoreResult(
-            id=score_id,
+            id=self.score_id,
             computable=False,
             value=None,
             category=None,
             details={**(details or {}), "reason": message},
             inputs_used=self.used,
             missing=list(self.missing),
-            citation=citation,
-            guideline_version=guideline_version,
+            citation=self.citation,
+            guideline_version=self.guideline_version,
         )

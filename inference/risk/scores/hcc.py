@@ -64,25 +64,22 @@ def amap(inputs: ScoreInputs) -> ScoreResult:
     ALBI enters unrounded (bilirubin umol/L, albumin g/L). The value is bounded to 0-100 (the
     published scale) and rounded to two decimals; low < 50, medium 50-60, high > 60.
     """
-    c = Collector(inputs)
+    c = Collector(inputs, score_id="amap", citation=AMAP_CITATION, guideline_version=AMAP_VERSION)
     age = c.age()
     sex = c.sex()
     bilirubin = c.lab("bilirubin_total", "umol/L")
     albumin = c.lab("albumin", "g/L")
     platelets = c.lab("platelets", "10*9/L")
     if age is None or sex is None or bilirubin is None or albumin is None or platelets is None:
-        return c.not_computable(score_id="amap", citation=AMAP_CITATION, guideline_version=AMAP_VERSION)
+        return c.not_computable()
     raw = amap_raw(
         age=age, male=sex == "male", bilirubin_umol_l=bilirubin, albumin_g_l=albumin, platelets=platelets
     )
     value = round_half_up(clamp(raw, 0.0, 100.0), 2)
     return c.result(
-        score_id="amap",
         value=value,
         category=amap_category(value),
         details={"unrounded": raw, "bounded_to": [0, 100], "albi_unrounded": albi_raw(bilirubin, albumin)},
-        citation=AMAP_CITATION,
-        guideline_version=AMAP_VERSION,
     )
 
 
@@ -110,7 +107,7 @@ def galad(inputs: ScoreInputs) -> ScoreResult:
     the findings). The value is Z rounded to two decimals; "positive" at Z >= -0.63 (Berhane 2016);
     ``details.probability`` is the logistic of the unrounded Z.
     """
-    c = Collector(inputs)
+    c = Collector(inputs, score_id="galad", citation=GALAD_CITATION, guideline_version=GALAD_VERSION)
     age = c.age()
     sex = c.sex()
     afp = c.lab("afp", "ng/mL")
@@ -121,16 +118,13 @@ def galad(inputs: ScoreInputs) -> ScoreResult:
     if dcp is None:
         dcp = c.finding("dcp_ng_ml", unit="ng/mL")
     if age is None or sex is None or afp is None or afp_l3 is None or dcp is None:
-        return c.not_computable(score_id="galad", citation=GALAD_CITATION, guideline_version=GALAD_VERSION)
+        return c.not_computable()
     z = galad_z(age=age, male=sex == "male", afp_ng_ml=afp, afp_l3_percent=afp_l3, dcp_ng_ml=dcp)
     value = round_half_up(z, 2)
     return c.result(
-        score_id="galad",
         value=value,
         category="positive" if value >= GALAD_CUTOFF else "negative",
         details={"unrounded": z, "probability": logistic(z), "cutoff": GALAD_CUTOFF, "dcp_unit": "ng/mL"},
-        citation=GALAD_CITATION,
-        guideline_version=GALAD_VERSION,
     )
 
 
@@ -241,7 +235,7 @@ def bclc(inputs: ScoreInputs) -> ScoreResult:
     whether a clinician entered them or imaging measured them. Treatment stage migration is
     left to the clinician.
     """
-    c = Collector(inputs)
+    c = Collector(inputs, score_id="bclc", citation=BCLC_CITATION, guideline_version=BCLC_VERSION)
     f = inputs.findings
     tumours = c.finding("liver_tumours")
     ecog = c.finding("ecog_ps")
@@ -251,21 +245,14 @@ def bclc(inputs: ScoreInputs) -> ScoreResult:
     if liver_function is None:
         c.lacks("liver_function")
     if tumours is not None and len(tumours) == 0:
-        return c.not_computable(
-            score_id="bclc",
-            citation=BCLC_CITATION,
-            guideline_version=BCLC_VERSION,
-            reason="not computable: liver_tumours is empty (BCLC stages a diagnosed HCC)",
-        )
+        return c.not_computable(reason="not computable: liver_tumours is empty (BCLC stages a diagnosed HCC)")
     if c.missing or tumours is None or ecog is None or mvi is None or ehs is None or liver_function is None:
         details: dict[str, Any] = {"liver_function_source": lf_source}
         if cp_class == "B":
             details["liver_function_note"] = (
                 "Child-Pugh B: state findings.liver_function (preserved or end_stage) to stage"
             )
-        return c.not_computable(
-            score_id="bclc", citation=BCLC_CITATION, guideline_version=BCLC_VERSION, details=details
-        )
+        return c.not_computable(details=details)
     count, largest, within_3 = _tumour_burden(tumours)
     for index, tumour in enumerate(tumours):
         c.record(f"liver_tumours[{index}].diameter_cm", tumour.diameter_cm, unit="cm")
@@ -304,11 +291,4 @@ def bclc(inputs: ScoreInputs) -> ScoreResult:
             "end-stage liver function with a tumour burden within transplant criteria: assess for "
             "liver transplantation"
         )
-    return c.result(
-        score_id="bclc",
-        value=stage,
-        category=stage,
-        details=details,
-        citation=BCLC_CITATION,
-        guideline_version=BCLC_VERSION,
-    )
+    return c.result(value=stage, category=stage, details=details)

@@ -81,7 +81,7 @@ def child_pugh(inputs: ScoreInputs) -> ScoreResult:
     the 1973 paper (< 1.7, 1.7-2.3, > 2.3), the usual modern convention.
     Class A 5-6, B 7-9, C 10-15.
     """
-    c = Collector(inputs)
+    c = Collector(inputs, score_id="child_pugh", citation=CHILD_PUGH_CITATION, guideline_version=CHILD_PUGH_VERSION)
     bilirubin = c.lab("bilirubin_total", "mg/dL")
     albumin = c.lab("albumin", "g/dL")
     inr = c.lab("inr", "{INR}")
@@ -89,9 +89,7 @@ def child_pugh(inputs: ScoreInputs) -> ScoreResult:
     encephalopathy = c.finding("encephalopathy")
     cholestatic = c.finding("cholestatic_disease", required=False)
     if bilirubin is None or albumin is None or inr is None or ascites is None or encephalopathy is None:
-        return c.not_computable(
-            score_id="child_pugh", citation=CHILD_PUGH_CITATION, guideline_version=CHILD_PUGH_VERSION
-        )
+        return c.not_computable()
     bands = BILIRUBIN_CHOLESTATIC if cholestatic else BILIRUBIN_STANDARD
     points = {
         "bilirubin": points_rising(bilirubin, bands),
@@ -112,14 +110,7 @@ def child_pugh(inputs: ScoreInputs) -> ScoreResult:
         "bilirubin_cutoffs": cutoffs,
         "inr_in_place_of_prothrombin_time": True,
     }
-    return c.result(
-        score_id="child_pugh",
-        value=total,
-        category=child_pugh_class(total),
-        details=details,
-        citation=CHILD_PUGH_CITATION,
-        guideline_version=CHILD_PUGH_VERSION,
-    )
+    return c.result(value=total, category=child_pugh_class(total), details=details)
 
 
 def albi_raw(bilirubin_umol_l: float, albumin_g_l: float) -> float:
@@ -134,20 +125,17 @@ def albi_grade(value: float) -> str:
 
 def albi(inputs: ScoreInputs) -> ScoreResult:
     """ALBI = 0.66 log10(bilirubin umol/L) - 0.085 albumin g/L; grade 1 <= -2.60 < 2 <= -1.39 < 3."""
-    c = Collector(inputs)
+    c = Collector(inputs, score_id="albi", citation=ALBI_CITATION, guideline_version=ALBI_VERSION)
     bilirubin = c.lab("bilirubin_total", "umol/L")
     albumin = c.lab("albumin", "g/L")
     if bilirubin is None or albumin is None:
-        return c.not_computable(score_id="albi", citation=ALBI_CITATION, guideline_version=ALBI_VERSION)
+        return c.not_computable()
     raw = albi_raw(bilirubin, albumin)
     value = round_half_up(raw, 2)
     return c.result(
-        score_id="albi",
         value=value,
         category=albi_grade(value),
         details={"unrounded": raw, "grade_cutoffs": [ALBI_GRADE_1_MAX, ALBI_GRADE_2_MAX]},
-        citation=ALBI_CITATION,
-        guideline_version=ALBI_VERSION,
     )
 
 
@@ -157,13 +145,13 @@ def fib4(inputs: ScoreInputs) -> ScoreResult:
     low < 1.30 (< 2.0 at age >= 65), indeterminate up to 2.67 inclusive, high > 2.67.
     FIB-4 was not validated below age 35 (McPherson 2017): ``details.note`` says so.
     """
-    c = Collector(inputs)
+    c = Collector(inputs, score_id="fib4", citation=FIB4_CITATION, guideline_version=FIB4_VERSION)
     age = c.age()
     ast = c.lab("ast", "U/L")
     alt = c.lab("alt", "U/L")
     platelets = c.lab("platelets", "10*9/L")
     if age is None or ast is None or alt is None or platelets is None:
-        return c.not_computable(score_id="fib4", citation=FIB4_CITATION, guideline_version=FIB4_VERSION)
+        return c.not_computable()
     raw = age * ast / (platelets * math.sqrt(alt))
     value = round_half_up(raw, 2)
     low = FIB4_LOW_AGE_65 if age >= FIB4_OLDER_AGE else FIB4_LOW
@@ -176,14 +164,7 @@ def fib4(inputs: ScoreInputs) -> ScoreResult:
     details: dict[str, Any] = {"unrounded": raw, "low_cutoff": low, "high_cutoff": FIB4_HIGH}
     if age < 35:
         details["note"] = "FIB-4 is not validated below age 35; interpret with caution"
-    return c.result(
-        score_id="fib4",
-        value=value,
-        category=category,
-        details=details,
-        citation=FIB4_CITATION,
-        guideline_version=FIB4_VERSION,
-    )
+    return c.result(value=value, category=category, details=details)
 
 
 def apri_band(value: float, bands: tuple[float, float]) -> str:
@@ -201,7 +182,7 @@ def apri(inputs: ScoreInputs) -> ScoreResult:
     (Wai 2003): significant fibrosis unlikely <= 0.5, likely > 1.5; cirrhosis unlikely <= 1.0,
     likely > 2.0; indeterminate between. ``category`` is None: the two bands are in details.
     """
-    c = Collector(inputs)
+    c = Collector(inputs, score_id="apri", citation=APRI_CITATION, guideline_version=APRI_VERSION)
     ast = c.lab("ast", "U/L")
     platelets = c.lab("platelets", "10*9/L")
     uln = c.finding("ast_upper_limit_normal_u_l", unit="U/L", required=False)
@@ -210,7 +191,7 @@ def apri(inputs: ScoreInputs) -> ScoreResult:
         uln = APRI_DEFAULT_AST_ULN
         c.record("ast_upper_limit_normal_u_l", uln, unit="U/L")
     if ast is None or platelets is None:
-        return c.not_computable(score_id="apri", citation=APRI_CITATION, guideline_version=APRI_VERSION)
+        return c.not_computable()
     raw = (ast / uln) / platelets * 100.0
     value = round_half_up(raw, 2)
     details = {
@@ -220,11 +201,4 @@ def apri(inputs: ScoreInputs) -> ScoreResult:
         "ast_upper_limit_normal_u_l": uln,
         "ast_upper_limit_normal_source": source,
     }
-    return c.result(
-        score_id="apri",
-        value=value,
-        category=None,
-        details=details,
-        citation=APRI_CITATION,
-        guideline_version=APRI_VERSION,
-    )
+    return c.result(value=value, category=None, details=details)

@@ -211,21 +211,16 @@ def lung_rads(inputs: ScoreInputs) -> ScoreResult:
     category 1, negative). Not applicable when ``nodule_context`` is incidental (use
     Fleischner). Perifissural, juxtapleural, airway and cystic rules are not implemented.
     """
-    c = Collector(inputs)
+    c = Collector(inputs, score_id="lung_rads", citation=LUNG_RADS_CITATION, guideline_version=LUNG_RADS_VERSION)
     context = c.finding("nodule_context", required=False)
     if context == "incidental":
         return c.not_computable(
-            score_id="lung_rads",
-            citation=LUNG_RADS_CITATION,
-            guideline_version=LUNG_RADS_VERSION,
             reason="not computable: Lung-RADS applies to screening CT; nodule_context is incidental",
         )
     exam = c.finding("lung_screening_exam")
     nodules = c.finding("lung_nodules")
     if exam is None or nodules is None:
-        return c.not_computable(
-            score_id="lung_rads", citation=LUNG_RADS_CITATION, guideline_version=LUNG_RADS_VERSION
-        )
+        return c.not_computable()
     per_nodule: list[dict[str, Any]] = []
     overall = "1"
     for index, nodule in enumerate(nodules):
@@ -240,12 +235,7 @@ def lung_rads(inputs: ScoreInputs) -> ScoreResult:
         if category is not None and lung_rads_rank(category) > lung_rads_rank(overall):
             overall = category
     if c.missing:
-        return c.not_computable(
-            score_id="lung_rads",
-            citation=LUNG_RADS_CITATION,
-            guideline_version=LUNG_RADS_VERSION,
-            details={"nodules": per_nodule},
-        )
+        return c.not_computable(details={"nodules": per_nodule})
     code, text = LUNG_RADS_MANAGEMENT[overall]
     details: dict[str, Any] = {
         "nodules": per_nodule,
@@ -255,14 +245,7 @@ def lung_rads(inputs: ScoreInputs) -> ScoreResult:
     }
     if any(n.spiculated for n in nodules) and overall in ("3", "4A", "4B"):
         details["note"] = "spiculation present: the radiologist may upgrade category 3 or 4 to 4X"
-    return c.result(
-        score_id="lung_rads",
-        value=overall,
-        category=overall,
-        details=details,
-        citation=LUNG_RADS_CITATION,
-        guideline_version=LUNG_RADS_VERSION,
-    )
+    return c.result(value=overall, category=overall, details=details)
 
 
 def brock_logit(
@@ -304,19 +287,14 @@ def brock(inputs: ScoreInputs) -> ScoreResult:
     of nodules listed; ``details.nodule_count_source`` says which. Probabilities are rounded to
     four decimals; ``details.nodules[].unrounded`` keeps them exact.
     """
-    c = Collector(inputs)
+    c = Collector(inputs, score_id="brock", citation=BROCK_CITATION, guideline_version=BROCK_VERSION)
     age = c.age()
     sex = c.sex()
     family = c.finding("family_history_lung_cancer")
     emphysema = c.finding("emphysema")
     nodules = c.finding("lung_nodules")
     if nodules is not None and len(nodules) == 0:
-        return c.not_computable(
-            score_id="brock",
-            citation=BROCK_CITATION,
-            guideline_version=BROCK_VERSION,
-            reason="not computable: lung_nodules is empty",
-        )
+        return c.not_computable(reason="not computable: lung_nodules is empty")
     stated_count = c.finding("nodule_count", required=False)
     measured: list[tuple[float, bool, bool, str]] = []
     for index, nodule in enumerate(nodules or ()):
@@ -327,7 +305,7 @@ def brock(inputs: ScoreInputs) -> ScoreResult:
         if size is not None and upper is not None and spiculated is not None:
             measured.append((size, upper, spiculated, nodule.type))
     if c.missing or age is None or sex is None or family is None or emphysema is None or nodules is None:
-        return c.not_computable(score_id="brock", citation=BROCK_CITATION, guideline_version=BROCK_VERSION)
+        return c.not_computable()
     count = stated_count if stated_count is not None else len(nodules)
     per_nodule: list[dict[str, Any]] = []
     for index, (size, upper, spiculated, nodule_type) in enumerate(measured):
@@ -359,14 +337,7 @@ def brock(inputs: ScoreInputs) -> ScoreResult:
         "nodule_count": count,
         "nodule_count_source": "findings.nodule_count" if stated_count is not None else "lung_nodules",
     }
-    return c.result(
-        score_id="brock",
-        value=value,
-        category=None,
-        details=details,
-        citation=BROCK_CITATION,
-        guideline_version=BROCK_VERSION,
-    )
+    return c.result(value=value, category=None, details=details)
 
 
 def fleischner_band(nodule: Nodule) -> tuple[str | None, float | None, str | None]:
@@ -403,7 +374,7 @@ def fleischner(inputs: ScoreInputs) -> ScoreResult:
     3-6 months then consider CT at 2 and 4 years; multiple with one >= 6 mm -> CT at 3-6 months,
     then by the most suspicious nodule; < 6 mm single -> no routine follow-up.
     """
-    c = Collector(inputs)
+    c = Collector(inputs, score_id="fleischner", citation=FLEISCHNER_CITATION, guideline_version=FLEISCHNER_VERSION)
     age = c.age()
     context = c.finding("nodule_context")
     excluded = c.finding("known_cancer_or_immunosuppressed", required=False)
@@ -415,14 +386,7 @@ def fleischner(inputs: ScoreInputs) -> ScoreResult:
             "management_text": FLEISCHNER_TEXT[category],
             "exclusions_stated": excluded is not None,
         }
-        return c.result(
-            score_id="fleischner",
-            value=category,
-            category=category,
-            details=details,
-            citation=FLEISCHNER_CITATION,
-            guideline_version=FLEISCHNER_VERSION,
-        )
+        return c.result(value=category, category=category, details=details)
 
     if context == "screening" or excluded is True or (age is not None and age < FLEISCHNER_MIN_AGE):
         reason = (
@@ -434,12 +398,7 @@ def fleischner(inputs: ScoreInputs) -> ScoreResult:
         )
         return applicable_result("not_applicable", {"reason_not_applicable": reason})
     if nodules is not None and len(nodules) == 0:
-        return c.not_computable(
-            score_id="fleischner",
-            citation=FLEISCHNER_CITATION,
-            guideline_version=FLEISCHNER_VERSION,
-            reason="not computable: lung_nodules is empty",
-        )
+        return c.not_computable(reason="not computable: lung_nodules is empty")
     bands: list[tuple[str, float, str, Nodule]] = []
     for index, nodule in enumerate(nodules or ()):
         band, size, basis = fleischner_band(nodule)
@@ -451,9 +410,7 @@ def fleischner(inputs: ScoreInputs) -> ScoreResult:
     solid = [b for b in bands if b[3].type == "solid"]
     risk: str | None = c.finding("nodule_patient_risk") if solid else None
     if c.missing or age is None or context is None or nodules is None:
-        return c.not_computable(
-            score_id="fleischner", citation=FLEISCHNER_CITATION, guideline_version=FLEISCHNER_VERSION
-        )
+        return c.not_computable()
     count = max(len(nodules), c.finding("nodule_count", required=False) or 0)
     multiple = count > 1
     if solid and risk is not None:  # risk is always stated here: its absence returned above

@@ -89,11 +89,8 @@ def meld_i(bilirubin: float, inr: float, creatinine: float) -> tuple[int, float]
     return math.floor(raw * 10.0 + 0.5), raw * 10.0
 
 
-def _paediatric_result(c: Collector, score_id: str, citation: str, version: str) -> ScoreResult:
+def _paediatric_result(c: Collector) -> ScoreResult:
     return c.not_computable(
-        score_id=score_id,
-        citation=citation,
-        guideline_version=version,
         reason="not computable: MELD scores apply to candidates aged 12 or over (PELD below 12)",
     )
 
@@ -120,23 +117,16 @@ def _meld_core(c: Collector) -> tuple[int, float, dict[str, Any]] | None:
 
 def meld(inputs: ScoreInputs) -> ScoreResult:
     """Original MELD (OPTN): see the module docstring for the conventions."""
-    c = Collector(inputs)
+    c = Collector(inputs, score_id="meld", citation=MELD_CITATION, guideline_version=MELD_VERSION)
     if _paediatric(c):
-        return _paediatric_result(c, "meld", MELD_CITATION, MELD_VERSION)
+        return _paediatric_result(c)
     core = _meld_core(c)
     if core is None:
-        return c.not_computable(score_id="meld", citation=MELD_CITATION, guideline_version=MELD_VERSION)
+        return c.not_computable()
     value_i, unrounded, details = core
     value = int(clamp(value_i, RESULT_LOW, RESULT_HIGH))
     details |= {"unrounded": unrounded, "meld_i": value_i, "bounded_to": [RESULT_LOW, RESULT_HIGH]}
-    return c.result(
-        score_id="meld",
-        value=value,
-        category=None,
-        details=details,
-        citation=MELD_CITATION,
-        guideline_version=MELD_VERSION,
-    )
+    return c.result(value=value, category=None, details=details)
 
 
 def meld_na_from_meld_i(value_i: int, sodium: float) -> tuple[int, float, bool]:
@@ -149,15 +139,13 @@ def meld_na_from_meld_i(value_i: int, sodium: float) -> tuple[int, float, bool]:
 
 def meld_na(inputs: ScoreInputs) -> ScoreResult:
     """MELD-Na (OPTN 2016): the sodium term only when MELD(i) > 11; see the module docstring."""
-    c = Collector(inputs)
+    c = Collector(inputs, score_id="meld_na", citation=MELD_NA_CITATION, guideline_version=MELD_NA_VERSION)
     if _paediatric(c):
-        return _paediatric_result(c, "meld_na", MELD_NA_CITATION, MELD_NA_VERSION)
+        return _paediatric_result(c)
     core = _meld_core(c)
     sodium = c.lab("sodium", "mmol/L")
     if core is None or sodium is None:
-        return c.not_computable(
-            score_id="meld_na", citation=MELD_NA_CITATION, guideline_version=MELD_NA_VERSION
-        )
+        return c.not_computable()
     value_i, unrounded_i, details = core
     sodium_used = clamp(sodium, SODIUM_LOW, SODIUM_HIGH)
     if sodium_used != sodium:
@@ -171,14 +159,7 @@ def meld_na(inputs: ScoreInputs) -> ScoreResult:
         "sodium_term_applied": applied,
         "bounded_to": [RESULT_LOW, RESULT_HIGH],
     }
-    return c.result(
-        score_id="meld_na",
-        value=value,
-        category=None,
-        details=details,
-        citation=MELD_NA_CITATION,
-        guideline_version=MELD_NA_VERSION,
-    )
+    return c.result(value=value, category=None, details=details)
 
 
 def meld_3_raw(
@@ -201,9 +182,9 @@ def meld_3_raw(
 
 def meld_3(inputs: ScoreInputs) -> ScoreResult:
     """MELD 3.0 (Kim 2021; OPTN 2023): see the module docstring for the conventions."""
-    c = Collector(inputs)
+    c = Collector(inputs, score_id="meld_3", citation=MELD_3_CITATION, guideline_version=MELD_3_VERSION)
     if _paediatric(c):
-        return _paediatric_result(c, "meld_3", MELD_3_CITATION, MELD_3_VERSION)
+        return _paediatric_result(c)
     clamped: list[str] = []
     age = c.age()
     # Sex only matters for adults: OPTN gives every 12-17-year-old the 1.33.
@@ -222,7 +203,7 @@ def meld_3(inputs: ScoreInputs) -> ScoreResult:
         or creatinine is None
         or albumin is None
     ):
-        return c.not_computable(score_id="meld_3", citation=MELD_3_CITATION, guideline_version=MELD_3_VERSION)
+        return c.not_computable()
     bilirubin = _floored("bilirubin_total", bilirubin, clamped)
     inr = _floored("inr", inr, clamped)
     sodium_used = clamp(sodium, SODIUM_LOW, SODIUM_HIGH)
@@ -253,11 +234,4 @@ def meld_3(inputs: ScoreInputs) -> ScoreResult:
         "clamped": clamped,
         "bounded_to": [RESULT_LOW, RESULT_HIGH],
     }
-    return c.result(
-        score_id="meld_3",
-        value=value,
-        category=None,
-        details=details,
-        citation=MELD_3_CITATION,
-        guideline_version=MELD_3_VERSION,
-    )
+    return c.result(value=value, category=None, details=details)
