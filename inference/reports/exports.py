@@ -13,9 +13,11 @@ import json
 from functools import cache
 from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import escape
 
 from django.template.loader import render_to_string
 from django.utils import timezone
+from fhir.resources.R4B.bundle import Bundle
 
 from inference.models import Report
 from inference.reports.key_images import (
@@ -76,6 +78,7 @@ def report_html(report: Report, *, fetch: InstanceFetch | None = None) -> str:
 @cache
 def _pdf_fonts() -> tuple[str, str, str, frozenset[int]]:
     """(regular, bold, italic) font names registered with reportlab, and the code points they cover."""
+    # reportlab takes about 0.3 s to import: loaded by the first PDF, not at web start.
     import reportlab
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.ttfonts import TTFont
@@ -95,13 +98,12 @@ def _pdf_fonts() -> tuple[str, str, str, frozenset[int]]:
 
 def _pdf_text(text: str) -> str:
     """Escaped for a reportlab Paragraph, glyphs the font lacks spelled in ASCII."""
-    from xml.sax.saxutils import escape
-
     covered = _pdf_fonts()[3]
     return escape("".join(ch if ord(ch) in covered or ch in "\n\t" else _ASCII_FALLBACK.get(ch, "?") for ch in text))
 
 
 def report_pdf(report: Report, *, fetch: InstanceFetch | None = None) -> bytes:
+    # reportlab takes about 0.3 s to import: loaded by the first PDF, not at web start.
     from reportlab.lib import colors
     from reportlab.lib.enums import TA_RIGHT
     from reportlab.lib.pagesizes import A4
@@ -316,8 +318,6 @@ def report_pdf(report: Report, *, fetch: InstanceFetch | None = None) -> bytes:
 
 def report_fhir_bundle(report: Report) -> dict[str, Any]:
     """A FHIR R4 collection Bundle: DiagnosticReport, RiskAssessment and the Observations used."""
-    from fhir.resources.R4B.bundle import Bundle
-
     content = report.content
     patient_ref = {"reference": f"Patient/{report.patient_id}"}
     observations = []

@@ -43,6 +43,7 @@ def _range_text(reference: dict[str, Any] | None) -> str:
 
 
 def patient_summary_pdf(*, patient: Patient, results: dict[str, Any], generated_at: dt.datetime) -> bytes:
+    # reportlab takes about 0.3 s to import: loaded by the first PDF, not at web start.
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import getSampleStyleSheet

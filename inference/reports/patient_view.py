@@ -11,8 +11,10 @@ from __future__ import annotations
 import io
 import json
 from typing import Any
+from xml.sax.saxutils import escape
 
 from django.template.loader import render_to_string
+from fhir.resources.R4B.diagnosticreport import DiagnosticReport
 
 from inference.models import Report, ReportStatus
 from inference.reports.services import user_display_name
@@ -126,8 +128,7 @@ def report_patient_html(report: Report) -> str:
 
 
 def report_patient_pdf(report: Report) -> bytes:
-    from xml.sax.saxutils import escape
-
+    # reportlab takes about 0.3 s to import: loaded by the first PDF, not at web start.
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import getSampleStyleSheet
     from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
@@ -160,8 +161,6 @@ def report_patient_pdf(report: Report) -> bytes:
 
 def report_patient_fhir(report: Report) -> str:
     """A FHIR R4 DiagnosticReport whose conclusion is the plain-language summary (no model data)."""
-    from fhir.resources.R4B.diagnosticreport import DiagnosticReport
-
     view = report_patient_version(report)
     conclusion = " ".join(
         [*view["findings"], *(f"{s['name']}: {s['value']} {s['category']}".strip() + "." for s in view["scores"]),
