@@ -14,7 +14,7 @@ from typing import Any, Generic, TypeVar
 
 from django.db import models
 
-from patients.errors import EmptyRecord, InconsistentValues, MissingField
+from patients.errors import EmptyRecord, ImplausibleValue, InconsistentValues, MissingField
 from patients.models import (
     AlcoholUnit,
     Ascites,
@@ -28,7 +28,6 @@ from patients.models import (
     SmokingStatus,
     Zygosity,
 )
-from patients.units import ImplausibleValue
 from patients.validation import Parser, boolean, choice, fields_parse, integer, number, past_date, text
 
 M = TypeVar("M", bound=models.Model)

@@ -32,7 +32,7 @@ from fhir.resources.R4B.patient import Patient as FhirPatient
 from pydantic import ValidationError
 
 from cdss.core.errors import CdssError
-from patients.errors import InvalidFhir, InvalidField, MissingField, PatientMismatch
+from patients.errors import InvalidFhir, InvalidField, MissingField, PatientMismatch, UnknownAnalyte
 from patients.models import (
     ClinicalFinding,
     GeneticFinding,
@@ -42,7 +42,7 @@ from patients.models import (
     Zygosity,
 )
 from patients.record_kinds import FINDINGS, GENETICS, LIFESTYLE, RecordKind
-from patients.units import UnknownAnalyte, analyte_by_code, unit_from_canonical, unit_to_canonical
+from patients.units import analyte_by_code, unit_from_canonical, unit_to_canonical
 
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
@@ -272,30 +272,35 @@ def _components(specs: Iterable[ComponentSpec], record: Any) -> list[dict[str, A
     return components
 
 
-def lifestyle_resource(record: LifestyleRecord, *, subject: str) -> dict[str, Any]:
+def _assessment_resource(
+    record: Any, *, id_prefix: str, category: str, code: tuple[str, str], date: dt.date,
+    specs: Iterable[ComponentSpec], subject: str,
+) -> dict[str, Any]:
+    """One dated record (lifestyle or clinical assessment) as an Observation, a field a component."""
     return {
         "resourceType": "Observation",
-        "id": f"lifestyle-{record.pk}",
+        "id": f"{id_prefix}-{record.pk}",
         "status": "final",
-        "category": _category("social-history"),
-        "code": _concept(CDSS_CODES, *LIFESTYLE_CODE),
+        "category": _category(category),
+        "code": _concept(CDSS_CODES, *code),
         "subject": {"reference": subject},
-        "effectiveDateTime": record.recorded_on.isoformat(),
-        "component": _components(LIFESTYLE_COMPONENTS, record),
+        "effectiveDateTime": date.isoformat(),
+        "component": _components(specs, record),
     }
+
+
+def lifestyle_resource(record: LifestyleRecord, *, subject: str) -> dict[str, Any]:
+    return _assessment_resource(
+        record, id_prefix="lifestyle", category="social-history", code=LIFESTYLE_CODE, date=record.recorded_on,
+        specs=LIFESTYLE_COMPONENTS, subject=subject,
+    )
 
 
 def finding_resource(record: ClinicalFinding, *, subject: str) -> dict[str, Any]:
-    return {
-        "resourceType": "Observation",
-        "id": f"finding-{record.pk}",
-        "status": "final",
-        "category": _category("exam"),
-        "code": _concept(CDSS_CODES, *FINDINGS_CODE),
-        "subject": {"reference": subject},
-        "effectiveDateTime": record.assessed_on.isoformat(),
-        "component": _components(FINDING_COMPONENTS, record),
-    }
+    return _assessment_resource(
+        record, id_prefix="finding", category="exam", code=FINDINGS_CODE, date=record.assessed_on,
+        specs=FINDING_COMPONENTS, subject=subject,
+    )
 
 
 def _hgvs_kind(hgvs: str) -> str:

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from django.db.models import F, QuerySet, Window
 from django.db.models.functions import RowNumber
 
+from patients.errors import UnknownUnit
 from patients.models import LabObservation, Patient
-from patients.units import Analyte, UnknownUnit, analyte_by_code, analytes, unit_from_canonical
+from patients.units import Analyte, analyte_by_code, analytes, unit_from_canonical
 
 SERIES_MAX_POINTS = 10_000
 

@@ -4,26 +4,14 @@ from patients.services.observations import observation_record, observation_recor
 from patients.services.patients import patient_create, patient_update
 from patients.services.records import (
     clinical_finding_create,
-    clinical_finding_delete,
-    clinical_finding_update,
     genetic_finding_create,
-    genetic_finding_delete,
-    genetic_finding_update,
     lifestyle_record_create,
-    lifestyle_record_delete,
-    lifestyle_record_update,
 )
 
 __all__ = [
     "clinical_finding_create",
-    "clinical_finding_delete",
-    "clinical_finding_update",
     "genetic_finding_create",
-    "genetic_finding_delete",
-    "genetic_finding_update",
     "lifestyle_record_create",
-    "lifestyle_record_delete",
-    "lifestyle_record_update",
     "observation_record",
     "observation_record_batch",
     "patient_create",

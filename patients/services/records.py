@@ -1,9 +1,9 @@
 """Genetic findings, lifestyle records and clinical findings: dated, attributed, validated.
 
 The three share one shape (a dated row of optional typed fields on a patient), so they share
-one implementation driven by a ``RecordKind`` (``patients.record_kinds``); the entity-named
-functions at the end are what callers use (``genetic_finding_create``, ``lifestyle_record_update``,
-``clinical_finding_delete``...).
+one implementation driven by a ``RecordKind`` (``patients.record_kinds``): ``record_create``,
+``record_update`` and ``record_delete`` take the kind. The entity-named creators at the end
+serve callers that create one kind of record outside the API (the demo seed).
 """
 
 from __future__ import annotations
@@ -107,41 +107,13 @@ def genetic_finding_create(
     return record_create(GENETICS, actor=actor, patient=patient, data=data, source=source, request=request)
 
 
-def genetic_finding_update(*, actor: Any, finding: GeneticFinding, data: Any, request: Any = None) -> GeneticFinding:
-    return record_update(GENETICS, actor=actor, record=finding, data=data, request=request)
-
-
-def genetic_finding_delete(*, actor: Any, finding: GeneticFinding, request: Any = None) -> None:
-    record_delete(GENETICS, actor=actor, record=finding, request=request)
-
-
 def lifestyle_record_create(
     *, actor: Any, patient: Patient, data: Any, source: str = RecordSource.MANUAL, request: Any = None
 ) -> LifestyleRecord:
     return record_create(LIFESTYLE, actor=actor, patient=patient, data=data, source=source, request=request)
 
 
-def lifestyle_record_update(
-    *, actor: Any, lifestyle: LifestyleRecord, data: Any, request: Any = None
-) -> LifestyleRecord:
-    return record_update(LIFESTYLE, actor=actor, record=lifestyle, data=data, request=request)
-
-
-def lifestyle_record_delete(*, actor: Any, lifestyle: LifestyleRecord, request: Any = None) -> None:
-    record_delete(LIFESTYLE, actor=actor, record=lifestyle, request=request)
-
-
 def clinical_finding_create(
     *, actor: Any, patient: Patient, data: Any, source: str = RecordSource.MANUAL, request: Any = None
 ) -> ClinicalFinding:
     return record_create(FINDINGS, actor=actor, patient=patient, data=data, source=source, request=request)
-
-
-def clinical_finding_update(
-    *, actor: Any, finding: ClinicalFinding, data: Any, request: Any = None
-) -> ClinicalFinding:
-    return record_update(FINDINGS, actor=actor, record=finding, data=data, request=request)
-
-
-def clinical_finding_delete(*, actor: Any, finding: ClinicalFinding, request: Any = None) -> None:
-    record_delete(FINDINGS, actor=actor, record=finding, request=request)
