@@ -13,6 +13,7 @@ import hmac
 import re
 from typing import Any
 
+import numpy as np
 from django.conf import settings
 from pydicom import Dataset
 from pydicom.datadict import tag_for_keyword
@@ -211,8 +212,6 @@ def _mask_kind(ds: Dataset) -> str:
 def text_region_mask(ds: Dataset) -> Any:
     """A (rows, columns) boolean array, True where burned-in text may be: outside the
     ultrasound regions if the image has them, else the top and bottom bands."""
-    import numpy as np
-
     rows, columns = int(ds.Rows), int(ds.Columns)
     regions = _us_regions(ds)
     if regions:
@@ -231,8 +230,6 @@ def pixel_mask(ds: Dataset) -> bytes | None:
     """The instance's PixelData with the text regions (``text_region_mask``) set to black
     (the lowest stored value; the highest for MONOCHROME1), in the same layout; None when the pixels
     cannot be masked safely here (compressed, big endian, float, subsampled colour, short)."""
-    import numpy as np
-
     transfer = str(getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", "") or "1.2.840.10008.1.2")
     if "PixelData" not in ds or transfer not in _UNCOMPRESSED_LE or ds["PixelData"].is_undefined_length:
         return None

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pydicom
+from PIL import Image
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
 
@@ -79,8 +80,6 @@ def _ct_copies(entry: dict[str, Any], patient: Patient, workdir: Path) -> list[P
 
 
 def _xray_copy(entry: dict[str, Any], patient: Patient, workdir: Path) -> list[Path]:
-    from PIL import Image
-
     source = DEMO_DATA / entry["image"]
     with Image.open(source) as image:
         pixels = np.asarray(image.convert("L"), dtype=np.uint8)

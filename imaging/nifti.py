@@ -24,9 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import highdicom as hd
+import nibabel as nib
 import numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.sr.codedict import codes
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from scipy.ndimage import map_coordinates
 
 from cdss.core.errors import NotFound, ValidationFailed
 from imaging.dicomweb.client import dicomweb_client_build
@@ -121,8 +125,6 @@ def _reference_slices(*, study_uid: str, series_uid: str) -> list[ReferenceSlice
 
 def nifti_resample(*, data: np.ndarray, affine: np.ndarray, slices: Sequence[ReferenceSlice], labels: bool) -> np.ndarray:
     """The NIfTI's values at the reference voxel centres: (slices, rows, columns)."""
-    from scipy.ndimage import map_coordinates
-
     if data.ndim == 4 and data.shape[3] == 1:
         data = data[..., 0]
     if data.ndim != 3:
@@ -145,9 +147,6 @@ def nifti_resample(*, data: np.ndarray, affine: np.ndarray, slices: Sequence[Ref
 
 def _seg_write(*, volume: np.ndarray, slices: Sequence[ReferenceSlice], names: dict[int, str], algorithm: str | None,
                description: str, dest: Path) -> int:
-    import highdicom as hd
-    from pydicom.sr.codedict import codes
-
     present = [int(v) for v in np.unique(volume) if v != 0]
     if not present:
         raise NiftiImportFailed("The label map is empty on the reference grid.")
@@ -253,8 +252,6 @@ def nifti_import(
     actor: Any = None,
 ) -> tuple[str, UploadReport]:
     """Resample, write SEG or image instances, and send them like an upload. Returns (kind, report)."""
-    import nibabel as nib
-
     series = ImagingSeries.objects.filter(series_instance_uid=reference_series_uid, study__patient=patient).select_related("study").first()
     if series is None:
         raise NotFound("The reference series is not linked to this patient.", code="series_not_found")
