@@ -66,6 +66,14 @@ def _floored(name: str, value: float, clamped: list[str]) -> float:
     return value
 
 
+def _bounded(name: str, value: float, low: float, high: float, clamped: list[str]) -> float:
+    """The value held to [low, high], noting in ``clamped`` when it was moved."""
+    used = clamp(value, low, high)
+    if used != value:
+        clamped.append(f"{name} {value:g} clamped to {used:g}")
+    return used
+
+
 def _creatinine(c: Collector, *, cap: float, clamped: list[str]) -> tuple[float | None, str]:
     dialysis, dialysis_note = _dialysis(c)
     if dialysis:
@@ -147,9 +155,7 @@ def meld_na(inputs: ScoreInputs) -> ScoreResult:
     if core is None or sodium is None:
         return c.not_computable()
     value_i, unrounded_i, details = core
-    sodium_used = clamp(sodium, SODIUM_LOW, SODIUM_HIGH)
-    if sodium_used != sodium:
-        details["clamped"].append(f"sodium {sodium:g} clamped to {sodium_used:g}")
+    sodium_used = _bounded("sodium", sodium, SODIUM_LOW, SODIUM_HIGH, details["clamped"])
     value, unrounded, applied = meld_na_from_meld_i(value_i, sodium_used)
     details |= {
         "unrounded": unrounded,
@@ -206,12 +212,8 @@ def meld_3(inputs: ScoreInputs) -> ScoreResult:
         return c.not_computable()
     bilirubin = _floored("bilirubin_total", bilirubin, clamped)
     inr = _floored("inr", inr, clamped)
-    sodium_used = clamp(sodium, SODIUM_LOW, SODIUM_HIGH)
-    if sodium_used != sodium:
-        clamped.append(f"sodium {sodium:g} clamped to {sodium_used:g}")
-    albumin_used = clamp(albumin, ALBUMIN_LOW, ALBUMIN_HIGH)
-    if albumin_used != albumin:
-        clamped.append(f"albumin {albumin:g} clamped to {albumin_used:g}")
+    sodium_used = _bounded("sodium", sodium, SODIUM_LOW, SODIUM_HIGH, clamped)
+    albumin_used = _bounded("albumin", albumin, ALBUMIN_LOW, ALBUMIN_HIGH, clamped)
     female_term = 1.33 if (age < ADULT_AGE or sex == "female") else 0.0
     raw = meld_3_raw(
         female_term=female_term,
