@@ -25,6 +25,7 @@ class Command(BaseCommand):
         parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default 1)")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # Training imports torch: loaded when the command runs, so `help` and the parser stay light.
         from inference.training.imaging import common, liver_lesion_rule
 
         common.threads_set(options["threads"])

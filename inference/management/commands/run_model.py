@@ -14,6 +14,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from cdss.core.errors import CdssError
 from inference.registry import model_list
+from inference.runtime.jobs import model_run_on_path
+from inference.runtime.lung_nodule import nodule_run_on_path
 
 
 class Command(BaseCommand):
@@ -38,15 +40,13 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from inference.runtime.jobs import model_run_on_path
-
         if options["threads"]:
-            import torch
+            import torch  # torch only when it runs: `help` and the parser stay torch-free
 
             torch.set_num_threads(options["threads"])
         try:
             if options["model"] == "brain_mri_seg":  # two series in: a case folder, not one volume
-                from inference.runtime.brain import brain_run_on_path
+                from inference.runtime.brain import brain_run_on_path  # imports torch
 
                 summary = brain_run_on_path(
                     input_path=Path(options["input"]),
@@ -58,8 +58,6 @@ class Command(BaseCommand):
                 self.stdout.write(json.dumps(summary, indent=2))
                 return
             if options["model"] == "lung_nodule_ct":
-                from inference.runtime.lung_nodule import nodule_run_on_path
-
                 summary = nodule_run_on_path(
                     input_path=Path(options["input"]),
                     out_dir=Path(options["output"]),

@@ -51,6 +51,7 @@ class Command(BaseCommand):
         parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default 1)")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # Training imports torch: each trainer is loaded when it runs, so `help` and the parser stay light.
         from inference.training.imaging import common
 
         common.threads_set(options["threads"])
@@ -66,7 +67,7 @@ class Command(BaseCommand):
         out = Path(options["out"]) if options["out"] else None
         try:
             if options["model"] == "cxr_pneumonia":
-                from inference.training.imaging import cxr
+                from inference.training.imaging import cxr  # torch, as above
 
                 result = cxr.train(
                     data=data,
@@ -78,7 +79,7 @@ class Command(BaseCommand):
                     epochs=options["epochs"],
                 )
             elif options["model"] == "brain_mri_seg":
-                from inference.training.imaging import brain
+                from inference.training.imaging import brain  # torch, as above
 
                 result = brain.train(
                     data=data,
@@ -89,11 +90,11 @@ class Command(BaseCommand):
                     iterations=options["epochs"],
                 )
             elif options["model"] == "lung_nodule_ct":
-                from inference.training.imaging import lung_nodule
+                from inference.training.imaging import lung_nodule  # torch, as above
 
                 result = lung_nodule.train(data=data, seed=options["seed"], out_root=out, command=command)
             else:
-                from inference.training.imaging import liver
+                from inference.training.imaging import liver  # torch, as above
 
                 result = liver.train(
                     data=data,
