@@ -440,6 +440,14 @@ def _batch_bclc(cols: BatchColumns, done: dict[str, BatchScoreResult]) -> BatchS
     return _result(ok, None, stage, BCLC_STAGES, details)
 
 
+def _nodule_size(cols: BatchColumns, digits: int) -> tuple[F64, F64]:
+    """Each nodule's diameter (the stated mean, else the mean of its axes) rounded as the score
+    rounds it, and its volume."""
+    nums = cols.nodule_numbers
+    mean, axes = nums["mean_diameter_mm"], (nums["long_axis_mm"] + nums["short_axis_mm"]) / 2.0
+    return np.where(_has(mean), _round(mean, digits), _round(axes, digits)), nums["volume_mm3"]
+
+
 def _lr_below(diameter: F64, volume: F64, mm: float) -> Bool:
     return np.where(_has(diameter), diameter < mm, volume < lung.LR_VOLUME_FOR_MM[mm])
 
@@ -447,10 +455,7 @@ def _lr_below(diameter: F64, volume: F64, mm: float) -> Bool:
 def _batch_lung_rads(cols: BatchColumns, _: dict[str, BatchScoreResult]) -> BatchScoreResult:
     n = cols.n
     p = cols.nodule_patient
-    nums = cols.nodule_numbers
-    mean, long_axis, short_axis = nums["mean_diameter_mm"], nums["long_axis_mm"], nums["short_axis_mm"]
-    volume = nums["volume_mm3"]
-    diameter = np.where(_has(mean), _round(mean, 1), _round((long_axis + short_axis) / 2.0, 1))
+    diameter, volume = _nodule_size(cols, 1)
     has_size = _has(diameter) | _has(volume)
     exam = _code(cols, "lung_screening_exam")[p]
     # Internal status: 0 baseline, 1 new, 2 growing, 3 stable, -1 missing.
@@ -460,7 +465,7 @@ def _batch_lung_rads(cols: BatchColumns, _: dict[str, BatchScoreResult]) -> Batc
         return _lr_below(diameter, volume, mm)
 
     b4, b6, b8, b15, b30 = below(4.0), below(6.0), below(8.0), below(15.0), below(30.0)
-    component = _round(nums["solid_component_mm"], 1)
+    component = _round(cols.nodule_numbers["solid_component_mm"], 1)
     c4, c6, c8 = component < 4.0, component < 6.0, component < 8.0
     non_solid = np.where(~b30 & (status <= 1), 2, 1)
     solid = np.select(
@@ -541,10 +546,7 @@ def _batch_brock(cols: BatchColumns, _: dict[str, BatchScoreResult]) -> BatchSco
 def _batch_fleischner(cols: BatchColumns, _: dict[str, BatchScoreResult]) -> BatchScoreResult:
     n = cols.n
     p = cols.nodule_patient
-    nums = cols.nodule_numbers
-    mean, long_axis, short_axis = nums["mean_diameter_mm"], nums["long_axis_mm"], nums["short_axis_mm"]
-    volume = nums["volume_mm3"]
-    size = np.where(_has(mean), _round(mean), _round((long_axis + short_axis) / 2.0))
+    size, volume = _nodule_size(cols, 0)
     band = np.where(
         _has(size),
         np.where(size < 6.0, 0, np.where(size <= 8.0, 1, 2)),
