@@ -1,8 +1,8 @@
 """``manage.py liver_lesion_rule --data ../shared/data [--card]``: calibrate and evaluate the lesion-level
 decision rule of ``liver_ct_seg`` (leave one case out) and, with ``--card``, write it into the card.
 
-Thin wrapper around :mod:`inference.training.imaging.liver_lesion_rule` (imported lazily, so that
-listing commands never imports torch). The network runs once per case; its outputs are cached under
+Thin wrapper around :mod:`inference.training.imaging.liver_lesion_rule` (imported in ``handle``, so
+that ``help`` and argument parsing never import torch). The network runs once per case; its outputs are cached under
 ``var/liver_lesion_rule``.
 """
 

@@ -6,12 +6,15 @@ import datetime as dt
 import io
 import os
 import random
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from numpy.typing import NDArray
+from tqdm import tqdm
 
 from inference.registry import sha256_file
 
@@ -26,6 +29,20 @@ def threads_set(threads: int | None) -> None:
     """Bound CPU threads (the development machines are shared); ``CDSS_TORCH_THREADS`` overrides."""
     n = threads or int(os.environ.get("CDSS_TORCH_THREADS", "1"))
     torch.set_num_threads(max(1, n))
+
+
+def run_logger(path: Path) -> Callable[[str], None]:
+    """A long run's log: each line timestamped, appended to ``path`` and printed above the
+    progress bars."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+
+    def log(message: str) -> None:
+        line = f"{time.strftime('%H:%M:%S')} {message}"
+        with path.open("a") as fh:
+            fh.write(line + "\n")
+        tqdm.write(line)
+
+    return log
 
 
 def training_device() -> torch.device:

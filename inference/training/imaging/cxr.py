@@ -34,7 +34,7 @@ from PIL import Image
 from sklearn.model_selection import StratifiedGroupKFold
 from tqdm import tqdm
 
-from inference.registry import ARTEFACT_ROOT, model_card_write
+from inference.registry import ARTEFACT_ROOT, ModelInputInvalid, model_card_write
 from inference.runtime.networks import cxr_architecture, network_build
 from inference.runtime.preprocessing import cxr_channels
 from inference.training.imaging import common
@@ -220,21 +220,9 @@ def logits_predict(net: torch.nn.Module, chans: NDArray[np.uint8], idx: NDArray[
     return np.concatenate(out) if out else np.zeros((0, 2))
 
 
-def _logger(path: Path) -> Callable[[str], None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-
-    def log(message: str) -> None:
-        line = f"{time.strftime('%H:%M:%S')} {message}"
-        with path.open("a") as fh:
-            fh.write(line + "\n")
-        tqdm.write(line)
-
-    return log
-
-
 def cv_run(*, data: Path, colour: str, seed: int, epochs: int | None = None) -> dict[str, Any]:
     """Grouped 5-fold CV on the development data for one colour mode; writes var/train/cxr_cv_<colour>.json."""
-    log = _logger(WORK_DIR / f"cxr_cv_{colour}.log")
+    log = common.run_logger(WORK_DIR / f"cxr_cv_{colour}.log")
     ds = dataset_load(data=data, size=DEFAULTS["size"])
     sp = splits_make(labels=ds["labels"], groups=ds["groups"], seed=seed)
     chans = channels_all(ds["images"], colour=colour)
@@ -300,7 +288,7 @@ def final_run(
     *, data: Path, seed: int, colour: str | None, out_root: Path, command: str, epochs: int | None = None
 ) -> dict[str, Any]:
     """Train the registered model, calibrate, pick the threshold, evaluate once on the held-out split."""
-    log = _logger(WORK_DIR / "cxr_final.log")
+    log = common.run_logger(WORK_DIR / "cxr_final.log")
     cv = {
         c: json.loads(p.read_text())
         for c in ("grayscale", "pseudocolour")
@@ -553,8 +541,6 @@ def train(
 ) -> dict[str, Any]:
     """Entry point used by ``manage.py train_model cxr_pneumonia``."""
     if not (data / "train_labels.csv").exists():
-        from inference.registry import ModelInputInvalid
-
         raise ModelInputInvalid("data folder lacks train_labels.csv", detail={"data": str(data)})
     result: dict[str, Any] = {}
     if stage in ("cv", "all"):

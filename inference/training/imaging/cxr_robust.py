@@ -33,7 +33,7 @@ from numpy.typing import NDArray
 
 from inference.runtime.networks import cxr_architecture, network_build
 from inference.training.imaging import common
-from inference.training.imaging.cxr import WORK_DIR, _logger, dataset_load, splits_make
+from inference.training.imaging.cxr import WORK_DIR, dataset_load, splits_make
 
 VERSION = "1.1.0"
 CONFIG: dict[str, Any] = {
@@ -162,7 +162,7 @@ def logits_and_features(
 
 def fit(*, data: Path, seed: int, epochs: int | None = None) -> Path:
     """Train one network on the development data minus the inner validation split."""
-    log = _logger(WORK_DIR / f"cxr_robust_seed{seed}.log")
+    log = common.run_logger(WORK_DIR / f"cxr_robust_seed{seed}.log")
     common.seed_everything(seed)
     ds = dataset_load(data=data, size=CONFIG["source_size"])
     labels = ds["labels"]

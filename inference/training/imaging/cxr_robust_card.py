@@ -17,22 +17,28 @@ import argparse
 import io
 import json
 import math
+import shutil
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
 
+import django
+import nibabel as nib
 import numpy as np
 import torch
 from numpy.typing import NDArray
 from PIL import Image, ImageFilter
+from sklearn.covariance import LedoitWolf
 
+from inference.eligibility import POPULATION_HEADING
 from inference.registry import ARTEFACT_ROOT, model_card_get, model_card_write, sha256_file
 from inference.runtime.cxr import cxr_input, image_statistics, ood_assess, run_cxr
 from inference.runtime.networks import network_build
+from inference.runtime.predictor import network_load
 from inference.runtime.preprocessing import clahe
 from inference.training.imaging import common
-from inference.training.imaging.cxr import KEY, WORK_DIR, _logger, dataset_load, splits_make
+from inference.training.imaging.cxr import KEY, WORK_DIR, dataset_load, splits_make
 from inference.training.imaging.cxr_robust import AUGMENTATION, CONFIG, VERSION, architecture, fit
 
 SHIFTS: list[tuple[str, float]] = [
@@ -207,8 +213,6 @@ def _non_chest(n: int, rng: np.random.Generator, size: int) -> list[NDArray[Any]
 
 def _shared_non_chest(limit: int) -> list[NDArray[Any]]:
     """Real non-chest medical images from the shared data: axial brain MRI slices (BraTS 2013)."""
-    import nibabel as nib
-
     out: list[NDArray[Any]] = []
     for path in sorted(Path("/work/shared/data/brain-mri-brats2013").glob("*/*_subtrMeanDivStd.nii.gz")):
         vol = np.asarray(cast(Any, nib.load(str(path))).get_fdata(), dtype=np.float32)
@@ -254,7 +258,7 @@ def ood_evaluation(
 
 def card_run(*, data: Path, seeds: list[int], out_root: Path | None, limit: int | None = None) -> dict[str, Any]:
     """``limit``: at most that many images per split (a smoke run; its card is not for serving)."""
-    log = _logger(WORK_DIR / "cxr_robust_card.log")
+    log = common.run_logger(WORK_DIR / "cxr_robust_card.log")
     t0 = time.time()
     ds = dataset_load(data=data, size=CONFIG["source_size"])
     images, labels, groups = ds["images"], ds["labels"], ds["groups"]
@@ -284,7 +288,6 @@ def card_run(*, data: Path, seeds: list[int], out_root: Path | None, limit: int 
     threshold = common.youden_threshold(labels[va], val_probs)
     band = [round(min(1 - BAND_CONFIDENCE, threshold - 0.05), 4), round(max(BAND_CONFIDENCE, threshold + 0.05), 4)]
     # OOD reference: training features (no augmentation), shrunk covariance; limit from validation
-    from sklearn.covariance import LedoitWolf
 
     _, train_feats = net_outputs(net, images[tr], settings)
     lw = LedoitWolf().fit(train_feats)
@@ -529,22 +532,18 @@ def abstention_card_run(*, data: Path, candidate: Path | None, out_root: Path | 
     """``cxr_pneumonia`` 1.0.1: 1.0.0's weights and decisions unchanged, plus the uncertain band and
     the out-of-distribution check (fitted on 1.0.0's features exactly as for 1.1.0), for when the
     1.1.0 candidate is not served. ``candidate``: the 1.1.0 card.json whose comparison is reported."""
-    import shutil
-
-    log = _logger(WORK_DIR / "cxr_abstention_card.log")
+    log = common.run_logger(WORK_DIR / "cxr_abstention_card.log")
     ds = dataset_load(data=data, size=CONFIG["source_size"])
     images, labels, groups = ds["images"], ds["labels"], ds["groups"]
     sp = splits_make(labels=labels, groups=groups, seed=0)
     tr, va, hold = sp["final_train"], sp["final_val"], sp["holdout"]
     old = model_card_get(key=KEY, version="1.0.0")
-    from inference.runtime.predictor import network_load
 
     net = network_load(card=old)
     settings = old.data["preprocessing"]
     post = old.data["postprocessing"]
     temperature, threshold = float(post["temperature"]), float(post["threshold"])
     band = [round(min(1 - BAND_CONFIDENCE, threshold - 0.05), 4), round(max(BAND_CONFIDENCE, threshold + 0.05), 4)]
-    from sklearn.covariance import LedoitWolf
 
     _, train_feats = net_outputs(net, images[tr], settings)
     _, val_feats = net_outputs(net, images[va], settings)
@@ -616,7 +615,6 @@ def abstention_card_run(*, data: Path, candidate: Path | None, out_root: Path | 
     card["created"] = common.today()
     md = (old.directory / "MODEL_CARD.md").read_text()
     md = md.replace("(`cxr_pneumonia` 1.0.0)", "(`cxr_pneumonia` 1.0.1)", 1)
-    from inference.eligibility import POPULATION_HEADING
 
     md = md.split(POPULATION_HEADING)[0].rstrip() + "\n\n" + abstention_markdown(card)
     model_card_write(directory=directory, data=card, markdown=md)
@@ -689,8 +687,6 @@ Not done (CPU budget): grouped k-fold CV of the 1.1.0 recipe, more epochs, an en
 
 
 def main(argv: list[str] | None = None) -> None:
-    import django
-
     parser = argparse.ArgumentParser(description="cxr_pneumonia 1.1.0: fit, 1.0.0 comparison, card")
     parser.add_argument("stage", choices=["fit", "card", "v100", "abstention"])
     parser.add_argument("--data", type=Path, required=True)

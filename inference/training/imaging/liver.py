@@ -31,11 +31,11 @@ import numpy as np
 import pydicom
 import torch
 from numpy.typing import NDArray
-from tqdm import tqdm
+from scipy import ndimage
 
 from inference.registry import ARTEFACT_ROOT, ModelInputInvalid, model_card_write, sha256_file
 from inference.runtime.io import dicom_files, dicom_series_from_datasets, dicom_series_read, nifti_read
-from inference.runtime.liver import segment_volume
+from inference.runtime.liver import run_liver_seg, segment_volume
 from inference.runtime.networks import liver_architecture
 from inference.runtime.postprocessing import dice, labels_clean
 from inference.training.imaging import common
@@ -177,8 +177,6 @@ def gpu_cases_export(*, data: Path, extra: Path | None, out: Path) -> dict[str, 
 
 
 def _lesion_components(mask: NDArray[np.bool_]) -> tuple[NDArray[np.int32], int]:
-    from scipy import ndimage
-
     comp, n = ndimage.label(mask, structure=np.ones((3, 3, 3), bool))
     return comp.astype(np.int32), int(n)
 
@@ -325,8 +323,6 @@ def folds_rescore(*, data: Path, extra: Path | None) -> list[dict[str, Any]]:
 
 def cpu_timing_run(*, data: Path, threads: int) -> dict[str, Any]:
     """Wall time of the whole runtime pipeline (registered model, TTA, CPU) on the largest IRCAD series."""
-    from inference.runtime.liver import run_liver_seg
-
     torch.set_num_threads(threads)
     patient = max((patient_load(p) for p in patients_find(data)), key=lambda p: p["hu"].shape[0])
     run_liver_seg(patient["hu"][:8], patient["spacing"])  # load and warm the model outside the timing
@@ -341,18 +337,6 @@ def cpu_timing_run(*, data: Path, threads: int) -> dict[str, Any]:
     }
     (WORK_DIR / "liver_cpu_timing.json").write_text(json.dumps(record, indent=2))
     return record
-
-
-def _logger(path: Path) -> Callable[[str], None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-
-    def log(message: str) -> None:
-        line = f"{time.strftime('%H:%M:%S')} {message}"
-        with path.open("a") as fh:
-            fh.write(line + "\n")
-        tqdm.write(line)
-
-    return log
 
 
 def _fold_write(k: int, result: dict[str, Any]) -> None:
@@ -373,7 +357,7 @@ def lopo_run(
     for k in held_out:
         if fold is not None and k != fold:
             continue
-        log = _logger(WORK_DIR / f"liver_lopo_{k}.log")
+        log = common.run_logger(WORK_DIR / f"liver_lopo_{k}.log")
         train_cases = [c for j, c in enumerate(cases) if j != k]
         net, record = model_fit(
             cases=train_cases,
@@ -402,7 +386,7 @@ def _final_meta_write(meta: dict[str, Any]) -> None:
 def final_run(
     *, data: Path, extra: Path | None, seed: int, out_root: Path, command: str, iterations: int | None
 ) -> dict[str, Any]:
-    log = _logger(WORK_DIR / "liver_final.log")
+    log = common.run_logger(WORK_DIR / "liver_final.log")
     patients = patients_load(data, extra)
     net, record = model_fit(
         cases=[case_from_patient(p) for p in patients],
@@ -432,7 +416,7 @@ def gpu_results_import(
 ) -> dict[str, Any]:
     """Evaluate the fold weights that came back from the GPU machine with the full runtime pipeline
     (here, on the CPU), install the final weights as this version and write the card."""
-    log = log or _logger(WORK_DIR / "liver_gpu_import.log")
+    log = log or common.run_logger(WORK_DIR / "liver_gpu_import.log")
     summary = json.loads((results / "results.json").read_text())
     patients = {p["name"]: p for p in patients_load(data, extra)}
     for path in WORK_DIR.glob("liver_lopo_*.json"):

@@ -23,6 +23,7 @@ the registered card).
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,8 +32,19 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy import ndimage
+from sklearn.linear_model import LogisticRegression
 
+from inference.registry import (
+    ARTEFACT_ROOT,
+    CARD_FILE,
+    MODEL_CARD_MD,
+    model_card_get,
+    model_card_parse,
+    sha256_file,
+)
 from inference.runtime.io import nifti_read
+from inference.runtime.liver import segment_volume
 from inference.runtime.postprocessing import (
     RULE_FEATURES,
     LesionCandidate,
@@ -42,6 +54,7 @@ from inference.runtime.postprocessing import (
     lesion_confidence,
     lesion_rule_reason,
 )
+from inference.runtime.predictor import model_load
 from inference.training.imaging.liver import extra_liver_load, patient_load, patients_find
 
 KEY = "liver_ct_seg"
@@ -115,9 +128,6 @@ def outputs_cached(
 ) -> tuple[NDArray[np.uint8], NDArray[np.uint8], NDArray[np.uint8], dict[str, Any]]:
     """Raw labels, lesion probability (uint8) and TTA votes of the registered model on ``case``:
     from the cache when the same weights produced them, else one forward pass (then cached)."""
-    from inference.runtime.liver import segment_volume
-    from inference.runtime.predictor import model_load
-
     model = model_load(key=KEY)
     sha = model.card.weights_sha256
     tta = list(model.card.data["postprocessing"].get("tta", ["identity"]))
@@ -192,8 +202,6 @@ def case_candidates(
     n_tta: int,
     postprocessing: dict[str, Any],
 ) -> CaseCandidates:
-    from scipy import ndimage
-
     labels = labels_clean(raw, spacing=case.spacing, settings=postprocessing)
     cands = lesion_candidates(
         labels=labels,
@@ -266,8 +274,6 @@ def _utility(cc: CaseCandidates, proposed: list[bool]) -> float:
 def rule_fit(train: list[CaseCandidates]) -> dict[str, Any]:
     """Logistic weights on the training cases' candidates (those the guards keep), then the minimum
     confidence that maximises detected - FALSE_LESION_COST x false lesions over those cases."""
-    from sklearn.linear_model import LogisticRegression
-
     rows = [(cc, k) for cc in train for k, c in enumerate(cc.candidates) if not _guarded(c)]
     x = np.array([[cc.candidates[k].features[n] for n in RULE_FEATURES] for cc, k in rows], dtype=np.float64)
     y = np.array([bool(cc.hits[k]) for cc, k in rows], dtype=bool)
@@ -392,8 +398,6 @@ CAVEATS = (
 
 def run(*, data_root: Path, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Network outputs (cached), candidates, the leave-one-case-out table and the final rule."""
-    from inference.registry import model_card_get
-
     post = {
         k: v
         for k, v in model_card_get(key=KEY).data["postprocessing"].items()
@@ -537,10 +541,6 @@ machine; its outputs are cached under var/liver_lesion_rule, after which the com
 def card_write(*, result: dict[str, Any], root: Path | None = None) -> Path:
     """Write the rule and its table into version :data:`VERSION` of the card, created from the current
     :data:`BASE_VERSION` card (same weights) when it does not exist yet; only the rule's fields change."""
-    import shutil
-
-    from inference.registry import ARTEFACT_ROOT, CARD_FILE, MODEL_CARD_MD, model_card_parse, sha256_file
-
     base = (root or ARTEFACT_ROOT) / KEY / BASE_VERSION
     target = (root or ARTEFACT_ROOT) / KEY / VERSION
     target.mkdir(parents=True, exist_ok=True)
