@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from contextvars import ContextVar
 from typing import Any, TypedDict, Unpack
@@ -109,9 +110,53 @@ def _save_without_waiting_for_flush(event: AuditEvent) -> None:
     crash of PostgreSQL itself within the flush delay (wal_writer_delay, 200 ms by default)
     can lose it. Setting AUDIT_READS_WAIT_FOR_FLUSH=True restores full durability. Inside a
     caller's transaction the entry simply commits with it.
+
+    On PostgreSQL outside a transaction this is one statement (``_insert_without_flush_wait``)
+    rather than BEGIN, SET LOCAL, INSERT and COMMIT: every API read pays for it.
     """
     if connection.vendor != "postgresql" or connection.in_atomic_block:
         event.save()
         return
-    with atomic_without_flush_wait():
-        event.save()
+    _insert_without_flush_wait(event)
+
+
+@functools.cache
+def _insert_columns() -> tuple[Any, ...]:
+    return tuple(f for f in AuditEvent._meta.concrete_fields if not f.primary_key)
+
+
+@functools.cache
+def _insert_sql() -> str:
+    """``INSERT ... SELECT <values> FROM (SELECT set_config('synchronous_commit', 'off', true))``.
+
+    In autocommit the statement is its own transaction, and ``set_config(..., true)`` is SET
+    LOCAL for that transaction: PostgreSQL reads synchronous_commit when it commits, which
+    happens right after the statement, before the local setting is undone. Each value is cast
+    to its column's type (a SELECT list does not take the column types as VALUES does); text
+    columns are cast to ``text``, not ``varchar(n)``, so that an over-long value still fails
+    the insert instead of being cut short by the cast.
+    """
+    quote = connection.ops.quote_name
+    columns = _insert_columns()
+    pk_column = AuditEvent._meta.pk.column if AuditEvent._meta.pk is not None else None
+    if pk_column is None:
+        raise RuntimeError("AuditEvent has no primary key column")
+    casts = ["text" if f.get_internal_type() == "CharField" else f.db_type(connection) for f in columns]
+    # Only the model's own table, column and type names go into the text; values are parameters.
+    return (
+        f"INSERT INTO {quote(AuditEvent._meta.db_table)} ({', '.join(quote(f.column) for f in columns)}) "  # noqa: S608
+        f"SELECT {', '.join(f'%s::{cast}' for cast in casts)} "
+        "FROM (SELECT set_config('synchronous_commit', 'off', true)) AS no_flush_wait "
+        f"RETURNING {quote(pk_column)}"
+    )
+
+
+def _insert_without_flush_wait(event: AuditEvent) -> None:
+    """What ``event.save()`` does for a new entry (``auto_now_add``, the columns' database
+    values, the new id on the instance), in one statement that commits without the flush wait."""
+    values = [f.get_db_prep_save(f.pre_save(event, True), connection) for f in _insert_columns()]
+    with connection.cursor() as cursor:
+        cursor.execute(_insert_sql(), values)
+        event.pk = cursor.fetchone()[0]
+    event._state.adding = False
+    event._state.db = connection.alias
