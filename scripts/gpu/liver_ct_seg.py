@@ -51,8 +51,23 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import torch
+from scipy import ndimage
+
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+
+# Both need only torch, numpy, scipy and MONAI, which the GPU machine has.
+from inference.registry import ARTEFACT_ROOT  # noqa: E402  (needs the repository on sys.path)
+from inference.training.imaging.liver_fit import (  # noqa: E402
+    RECIPES,
+    case_load,
+    dice_np,
+    lowres_predict,
+    model_fit,
+    state_dict_cpu,
+)
 
 ALL = ["3Dircadb1.1", "3Dircadb1.7", "ts-example"]
 JOBS: list[dict[str, Any]] = [
@@ -86,6 +101,7 @@ def _log_to(path: Path) -> Any:
 
 
 def export(args: argparse.Namespace) -> None:
+    # The DICOM/NIfTI readers (pydicom, nibabel) exist here only, not on the GPU machine.
     from inference.training.imaging.liver import gpu_cases_export
 
     manifest = gpu_cases_export(
@@ -95,19 +111,6 @@ def export(args: argparse.Namespace) -> None:
 
 
 def train_one(args: argparse.Namespace) -> None:
-    import numpy as np
-    import torch
-    from scipy import ndimage
-
-    from inference.training.imaging.liver_fit import (
-        RECIPES,
-        case_load,
-        dice_np,
-        lowres_predict,
-        model_fit,
-        state_dict_cpu,
-    )
-
     job = next(j for j in JOBS if j["name"] == args.job)
     work = Path(args.work)
     log = _log_to(work / f"{job['name']}.log")
@@ -152,8 +155,6 @@ def train_one(args: argparse.Namespace) -> None:
 
 def train(args: argparse.Namespace) -> None:
     """Start every job as its own process on the one GPU, wait, gather results and logs."""
-    import torch
-
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     work = Path(args.work)
@@ -206,7 +207,7 @@ def command_line(budget_s: float) -> str:
 
 
 def results_import(args: argparse.Namespace) -> None:
-    from inference.registry import ARTEFACT_ROOT
+    # Not on the GPU machine (pydicom, nibabel, tqdm): imported by the local steps only.
     from inference.training.imaging import common
     from inference.training.imaging.liver import gpu_results_import
 
@@ -226,7 +227,7 @@ def results_import(args: argparse.Namespace) -> None:
 def card(args: argparse.Namespace) -> None:
     """Re-score the folds from their cached raw labels with the current post-processing, optionally
     time CPU inference, and rewrite the card (no training, no GPU)."""
-    from inference.registry import ARTEFACT_ROOT
+    # Not on the GPU machine (pydicom, nibabel): imported by the local steps only.
     from inference.training.imaging.liver import card_refresh, cpu_timing_run, folds_rescore
 
     data = Path(args.data)
