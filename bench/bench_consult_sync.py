@@ -49,6 +49,7 @@ def setup() -> Any:
     database.unlink(missing_ok=True)
     os.environ["DATABASE_URL"] = f"sqlite:///{database}"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cdss.settings.test")
+    # Project and Django imports follow django.setup(), once DATABASE_URL names the bench database.
     import django
 
     django.setup()
@@ -79,7 +80,7 @@ def setup() -> Any:
 
 
 async def communicator(app: Any, path: str, user: Any, kwargs: dict[str, Any]) -> Any:
-    from channels.testing import WebsocketCommunicator
+    from channels.testing import WebsocketCommunicator  # after django.setup() in setup()
 
     comm = WebsocketCommunicator(app, path)
     comm.scope["user"] = user
@@ -101,6 +102,7 @@ async def drain(comm: Any, until: float = 0.3) -> None:
 
 async def run(changes: int, followers: int) -> None:
     clinician, consultant, consultation, series = await asyncio.to_thread(setup)
+    # After django.setup() (in setup()): consumers use the app registry.
     from channels.generic.websocket import AsyncWebsocketConsumer
 
     from consultations.consumers import ConsultRoomConsumer

@@ -32,6 +32,7 @@ from typing import Any
 import redis
 import requests
 import websockets
+from channels.layers import get_channel_layer
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -212,7 +213,6 @@ async def run(base: str, port: int, info: dict[str, Any], n_requests: int, n_cli
         r.brpop([key], timeout=1)
         redis_rt.append(time.perf_counter() - t)
     # The channel layer the system is configured with (settings.CHANNEL_LAYERS), built here.
-    from channels.layers import get_channel_layer
 
     layer = get_channel_layer()
     channel = await layer.new_channel()
