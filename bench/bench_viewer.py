@@ -19,19 +19,25 @@ does, all in one run and torn down at the end:
    DEBUG off;
 3. per run, a fresh Chromium context (no cookies, no HTTP cache: the cache is also cleared over
    the DevTools protocol after signing in through the real login page), then navigation to the
-   study page ``/studies/<uid>?patient=<id>``. The viewer sets the User Timing marks
-   ``cdss:series-metadata`` (the series metadata arrived), ``cdss:first-image`` (the first
-   render of the viewport after the slice it shows has its pixels) and ``cdss:volume-loaded``
-   (every slice is in, as MPR needs; frontend/src/viewer/studyViewer.ts); their ``startTime``
-   is milliseconds since navigation start. The canvas is checked to be not blank (grey levels
-   spread out) at the first image;
-4. the baseline, in the same Chromium, another fresh context per run: from a page of the app,
-   ``fetch()`` the series metadata and then one frame (the middle slice, which the viewer shows
-   first) through the proxy. That is the least the viewer must wait for once its code runs.
+   study page ``/studies/<uid>?patient=<id>``: the cold figures (a first visit); then the same
+   page again in the same context: the warm figures (the app's code in the HTTP cache, as when a
+   reader opens the next study). The viewer sets the User Timing marks ``cdss:first-image``
+   (the first render of the viewport after the slice it shows has its pixels) and
+   ``cdss:volume-loaded`` (every slice is in, as MPR needs; frontend/src/viewer/studyViewer.ts);
+   their ``startTime`` is milliseconds since navigation start. The series list (QIDO-RS) and the
+   series metadata requests are read from Resource Timing: when they went out and when their
+   answer was in. The canvas is checked to be not blank (grey levels spread out) at the first
+   image;
+4. the baselines, in the same Chromium, another fresh context per run each: ``fetch()`` the
+   series metadata and then one frame (the middle slice, which the viewer shows first) from a
+   page of the app, through the proxy (the access check and the audit included), and the same
+   from a page of Orthanc itself (HTTP basic auth, no proxy). The first is the least the viewer
+   must wait for once its code runs; the ratio of the two is the proxy's cost.
 
 One run of each is made first and not counted (Orthanc's and the OS's caches, Daphne's first
-requests). Prints p50 and p95 of each figure, and the ratio of the viewer's first image to the
-baseline. Prints, never asserts: the figures depend on the machine and on what else it runs.
+requests); its first image is printed as the first visit after the server started. Prints p50
+and p95 of each figure with its baseline, the ratio and the target of issue 23. Prints, never
+asserts: the figures depend on the machine and on what else it runs.
 """
 
 from __future__ import annotations
@@ -72,25 +78,35 @@ CANVAS_SPREAD = """() => {
   return { width, height, mean, sd: Math.sqrt(Math.max(0, sum2 / n - mean * mean)) };
 }"""
 
-# What the viewer measured, and the frames it had fetched by its first image.
-VIEWER_TIMES = """([first, metadata]) => {
+# What the viewer measured, the frames it had fetched by its first image, and when its first
+# requests went out and came back (Resource Timing; milliseconds since navigation start).
+VIEWER_TIMES = r"""([first, metadata, study, series]) => {
   const mark = (name) => performance.getEntriesByName(name, 'mark')[0]?.startTime ?? null;
   const firstImage = mark(first);
   const nav = performance.getEntriesByType('navigation')[0];
-  const frames = performance.getEntriesByType('resource').filter((r) => r.name.includes('/frames/'));
-  const viewerChunk = performance.getEntriesByType('resource').find((r) => /\\/assets\\/viewer-[^/]*\\.js$/.test(r.name));
+  const resources = performance.getEntriesByType('resource');
+  const frames = resources.filter((r) => r.name.includes('/frames/'));
+  const one = (test) => {
+    const entry = resources.find((r) => test(new URL(r.name).pathname));
+    return entry ? { start: entry.startTime, end: entry.responseEnd } : null;
+  };
   return {
-    firstImage, metadata: mark(metadata),
+    firstImage, metadataMark: mark(metadata),
     domContentLoaded: nav ? nav.domContentLoadedEventEnd : null,
-    viewerChunkEnd: viewerChunk ? viewerChunk.responseEnd : null,
+    viewerChunk: one((path) => /\/assets\/viewer-[^/]*\.js$/.test(path)),
+    seriesList: one((path) => path.endsWith(`/dicomweb/studies/${study}/series`)),
+    metadata: one((path) => path.endsWith(`/dicomweb/studies/${study}/series/${series}/metadata`)),
+    firstFrameEnd: frames.length ? Math.min(...frames.map((r) => r.responseEnd)) : null,
+    firstFrameStart: frames.length ? Math.min(...frames.map((r) => r.startTime)) : null,
     framesBefore: frames.filter((r) => firstImage !== null && r.responseEnd <= firstImage).length,
   };
 }"""
 
-# The baseline: series metadata, then the middle slice's frame, with plain fetch().
-BASELINE = """async ({ study, series, frameAccept }) => {
+# The baseline: series metadata, then the middle slice's frame, with plain fetch() from a page
+# of the server at `root` (the app's proxy, or Orthanc itself).
+BASELINE = """async ({ root, study, series, frameAccept }) => {
   const t0 = performance.now();
-  const base = `/dicomweb/studies/${study}/series/${series}`;
+  const base = `${root}/studies/${study}/series/${series}`;
   const response = await fetch(`${base}/metadata`, { credentials: 'same-origin', headers: { Accept: 'application/dicom+json' } });
   if (!response.ok) throw new Error(`metadata HTTP ${response.status}`);
   const items = await response.json();
@@ -104,6 +120,9 @@ BASELINE = """async ({ study, series, frameAccept }) => {
   const t2 = performance.now();
   return { metadata: t1 - t0, total: t2 - t0, bytes, instances: items.length };
 }"""
+
+# Targets of issue 23 (milliseconds), printed beside the figures.
+TARGETS = {"cold": 2000.0, "warm": 1000.0, "metadata": 300.0, "volume": 4000.0, "ratio": 1.3}
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -128,37 +147,62 @@ def _context(browser: Any, web: str, username: str, password: str) -> tuple[Any,
     return context, page
 
 
-def viewer_run(browser: Any, web: str, stack: BenchStack, password: str, patient_id: int) -> dict[str, Any]:
+def _wait_mark(page: Any, name: str, deadline: float, errors: list[str]) -> None:
+    # Polled from here: wait_for_function evaluates a string in the page, which the CSP forbids.
+    while not page.evaluate("(name) => performance.getEntriesByName(name, 'mark').length > 0", name):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"no mark {name} after 120 s; page errors: {errors}")
+        page.wait_for_timeout(50)
+
+
+def _visit(page: Any, url: str, stack: BenchStack, errors: list[str]) -> dict[str, Any]:
+    """Open the study page; the viewer's figures once the whole volume is in."""
+    page.goto(url)
+    deadline = time.monotonic() + 120
+    _wait_mark(page, FIRST_IMAGE, deadline, errors)
+    times: dict[str, Any] = page.evaluate(VIEWER_TIMES, [FIRST_IMAGE, SERIES_METADATA, stack.study, stack.series])
+    times["canvas"] = page.evaluate(CANVAS_SPREAD)
+    times["slices"] = page.locator("#vp-axial").get_attribute("data-slice-count")
+    _wait_mark(page, VOLUME_LOADED, deadline, errors)
+    times["volumeLoaded"] = page.evaluate("(name) => performance.getEntriesByName(name, 'mark')[0].startTime", VOLUME_LOADED)
+    times["errors"] = list(errors)
+    errors.clear()
+    return times
+
+
+def viewer_run(browser: Any, web: str, stack: BenchStack, password: str, patient_id: int) -> dict[str, dict[str, Any]]:
+    """A first visit (fresh context, empty HTTP cache) and then a second visit of the same page
+    in the same context (the app's code in the HTTP cache, as for a reader opening the next study)."""
     context, page = _context(browser, web, "bench-clinician", password)
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    url = f"{web}/studies/{stack.study}?patient={patient_id}"
     try:
-        page.goto(f"{web}/studies/{stack.study}?patient={patient_id}")
-        # Polled from here: wait_for_function evaluates a string in the page, which the CSP forbids.
-        deadline = time.monotonic() + 120
-        while not page.evaluate("(name) => performance.getEntriesByName(name, 'mark').length > 0", FIRST_IMAGE):
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"no first image after 120 s; page errors: {errors}")
-            page.wait_for_timeout(50)
-        times: dict[str, Any] = page.evaluate(VIEWER_TIMES, [FIRST_IMAGE, SERIES_METADATA])
-        times["canvas"] = page.evaluate(CANVAS_SPREAD)
-        times["slices"] = page.locator("#vp-axial").get_attribute("data-slice-count")
-        while not page.evaluate("(name) => performance.getEntriesByName(name, 'mark').length > 0", VOLUME_LOADED):
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the volume did not finish loading in 120 s; page errors: {errors}")
-            page.wait_for_timeout(50)
-        times["volumeLoaded"] = page.evaluate("(name) => performance.getEntriesByName(name, 'mark')[0].startTime", VOLUME_LOADED)
-        times["errors"] = errors
-        return times
+        return {"cold": _visit(page, url, stack, errors), "warm": _visit(page, url, stack, errors)}
     finally:
         context.close()
 
 
 def baseline_run(browser: Any, web: str, stack: BenchStack, password: str) -> dict[str, Any]:
+    """Bare fetch() of the metadata and the middle frame through the app's proxy."""
     context, page = _context(browser, web, "bench-clinician", password)
     try:
         page.goto(f"{web}/healthz")  # any page of the app's origin, so that fetch() carries the session
-        result: dict[str, Any] = page.evaluate(BASELINE, {"study": stack.study, "series": stack.series, "frameAccept": FRAME_ACCEPT})
+        result: dict[str, Any] = page.evaluate(BASELINE, {"root": "/dicomweb", "study": stack.study, "series": stack.series,
+                                                          "frameAccept": FRAME_ACCEPT})
+        return result
+    finally:
+        context.close()
+
+
+def direct_run(browser: Any, stack: BenchStack) -> dict[str, Any]:
+    """The same bare fetch() from a page of Orthanc itself (HTTP basic auth, no proxy)."""
+    context = browser.new_context(viewport=VIEWPORT, http_credentials={"username": stack.pacs_auth[0], "password": stack.pacs_auth[1]})
+    try:
+        page = context.new_page()
+        page.goto(f"{stack.pacs}/system")
+        result: dict[str, Any] = page.evaluate(BASELINE, {"root": "/dicom-web", "study": stack.study, "series": stack.series,
+                                                          "frameAccept": FRAME_ACCEPT})
         return result
     finally:
         context.close()
@@ -189,47 +233,92 @@ def main() -> int:
             try:
                 print(f"series: {args.slices} slices x 512x512x16 bit (uncompressed); Chromium {browser.version} headless, "
                       f"software rendering; database {stack.env['DATABASE_URL'].split(':', 1)[0]}; DEBUG off, collected static files")
-                viewer_run(browser, web, stack, password, patient_id)  # warm-up, not counted
+                server_cold = viewer_run(browser, web, stack, password, patient_id)["cold"]  # not counted
                 baseline_run(browser, web, stack, password)
-                viewer: list[dict[str, Any]] = []
+                direct_run(browser, stack)
+                viewer: list[dict[str, dict[str, Any]]] = []
                 baseline: list[dict[str, Any]] = []
+                direct: list[dict[str, Any]] = []
                 for run in range(args.runs):
-                    # Alternate, so that both see the same conditions on a shared machine.
+                    # Alternate, so that all see the same conditions on a shared machine.
                     result = viewer_run(browser, web, stack, password, patient_id)
                     viewer.append(result)
                     base = baseline_run(browser, web, stack, password)
                     baseline.append(base)
-                    canvas = result["canvas"] or {}
-                    blank = not canvas or canvas.get("sd", 0) < 5
-                    print(f"  run {run + 1}: first image {result['firstImage']:7.0f} ms (metadata at {result['metadata']:6.0f} ms, "
-                          f"viewer code loaded at {result['viewerChunkEnd'] or float('nan'):6.0f} ms, "
-                          f"{result['framesBefore']} frames had arrived by then; whole volume at {result['volumeLoaded']:6.0f} ms), "
-                          f"canvas sd {canvas.get('sd', 0):5.1f}{' BLANK' if blank else ''}; "
-                          f"baseline {base['total']:6.0f} ms (metadata {base['metadata']:5.0f} ms)"
-                          + (f"; page errors: {result['errors']}" if result["errors"] else ""))
+                    bare = direct_run(browser, stack)
+                    direct.append(bare)
+                    for kind in ("cold", "warm"):
+                        print(f"  run {run + 1} {kind}: {_describe(result[kind])}")
+                    print(f"  run {run + 1} baselines: proxy {base['total']:6.0f} ms (metadata {base['metadata']:5.0f} ms), "
+                          f"Orthanc direct {bare['total']:6.0f} ms (metadata {bare['metadata']:5.0f} ms)")
             finally:
                 browser.close()
-
-    def row(label: str, values: list[float]) -> None:
-        print(f"{label:<52}{percentile(values, 0.5):>9.0f}{percentile(values, 0.95):>9.0f}")
-
-    firsts = [r["firstImage"] for r in viewer]
-    bases = [b["total"] for b in baseline]
-    print()
-    print(f"{args.runs} runs each, milliseconds{'':<24}{'p50':>9}{'p95':>9}")
-    row("viewer: first image drawn, from navigation start", firsts)
-    row("viewer: series metadata arrived, from navigation start", [r["metadata"] for r in viewer])
-    row("viewer: first image after the metadata", [r["firstImage"] - r["metadata"] for r in viewer])
-    row("viewer: whole volume loaded, from navigation start", [r["volumeLoaded"] for r in viewer])
-    row("baseline: fetch() metadata + middle frame", bases)
-    row("baseline: fetch() metadata only", [b["metadata"] for b in baseline])
-    print(f"ratio first image / baseline (p50s): {statistics.median(firsts) / statistics.median(bases):.1f}x; "
-          f"frames arrived before the first image (median): {statistics.median(r['framesBefore'] for r in viewer):.0f} "
-          f"of {viewer[0]['slices']} slices")
-    blank = sum(1 for r in viewer if not r["canvas"] or r["canvas"]["sd"] < 5)
-    if blank:
-        print(f"{blank} run(s) ended on a blank canvas")
+    _summary(args, server_cold, viewer, baseline, direct)
     return 0
+
+
+def _describe(result: dict[str, Any]) -> str:
+    canvas = result["canvas"] or {}
+    blank = not canvas or canvas.get("sd", 0) < 5
+    chunk = result["viewerChunk"] or {}
+    listed = result["seriesList"] or {}
+    meta = result["metadata"] or {}
+    return (f"first image {result['firstImage']:6.0f} ms; series list {listed.get('start', math.nan):5.0f}-{listed.get('end', math.nan):5.0f}, "
+            f"metadata {meta.get('start', math.nan):5.0f}-{meta.get('end', math.nan):5.0f}, "
+            f"viewer code in at {chunk.get('end', math.nan):5.0f}, first frame in at {result['firstFrameEnd'] or math.nan:5.0f} "
+            f"({result['framesBefore']} frames in by the first image); whole volume {result['volumeLoaded']:6.0f} ms; "
+            f"canvas sd {canvas.get('sd', 0):5.1f}{' BLANK' if blank else ''}"
+            + f"; first frame asked at {result['firstFrameStart'] or math.nan:5.0f}"
+            + (f"; page errors: {result['errors']}" if result["errors"] else ""))
+
+
+def _metadata_ms(result: dict[str, Any]) -> float:
+    meta = result["metadata"] or {}
+    return float(meta.get("end", math.nan) - meta.get("start", math.nan))
+
+
+def _summary(args: argparse.Namespace, server_cold: dict[str, Any], viewer: list[dict[str, dict[str, Any]]],
+             baseline: list[dict[str, Any]], direct: list[dict[str, Any]]) -> None:
+    def p50(values: list[float]) -> float:
+        return percentile(values, 0.5)
+
+    def row(label: str, values: list[float], base: list[float] | None = None, target: float | None = None) -> None:
+        ratio = f"{p50(values) / p50(base):8.2f}" if base else f"{'':>8}"
+        goal = f"{target:>8.0f}" if target is not None else f"{'':>8}"
+        baseline = f"{p50(base):>8.0f}" if base else f"{'':>8}"
+        print(f"{label:<62}{p50(values):>8.0f}{percentile(values, 0.95):>8.0f}{baseline}{ratio}{goal}")
+
+    cold = [r["cold"] for r in viewer]
+    warm = [r["warm"] for r in viewer]
+    proxy_total = [b["total"] for b in baseline]
+    proxy_meta = [b["metadata"] for b in baseline]
+    direct_total = [b["total"] for b in direct]
+    direct_meta = [b["metadata"] for b in direct]
+    print()
+    print(f"{args.runs} runs each, milliseconds; ratio = p50 / baseline p50")
+    print(f"{'':<62}{'p50':>8}{'p95':>8}{'baseline':>8}{'ratio':>8}{'target':>8}")
+    print("baselines, bare fetch() of the series metadata + the middle frame:")
+    row("  through the app's proxy (access check, audit)", proxy_total, direct_total)
+    row("  Orthanc direct", direct_total)
+    row("  series metadata through the proxy (vs Orthanc direct)", proxy_meta, direct_meta)
+    for kind, runs, target in (("warm (second visit, code cached)", warm, TARGETS["warm"]), ("cold (first visit, empty cache)", cold, TARGETS["cold"])):
+        print(f"viewer, {kind}, from navigation start; baseline: bare fetch via Orthanc direct:")
+        row("  first image drawn", [r["firstImage"] for r in runs], direct_total, target)
+        row("  series metadata request (start to answer)", [_metadata_ms(r) for r in runs], direct_meta, TARGETS["metadata"])
+        row("  series metadata in the page", [(r["metadata"] or {}).get("end", math.nan) for r in runs])
+        row("  viewer code in", [(r["viewerChunk"] or {}).get("end", math.nan) for r in runs])
+        row("  first image after the metadata", [r["firstImage"] - (r["metadata"] or {}).get("end", math.nan) for r in runs])
+        row("  whole volume loaded", [r["volumeLoaded"] for r in runs], None, TARGETS["volume"])
+    print(f"first visit after the server started (not counted): first image {server_cold['firstImage']:.0f} ms, "
+          f"series metadata request {_metadata_ms(server_cold):.0f} ms, whole volume {server_cold['volumeLoaded']:.0f} ms")
+    print(f"ratio first image / bare fetch through the proxy (p50s): warm {p50([r['firstImage'] for r in warm]) / p50(proxy_total):.1f}x, "
+          f"cold {p50([r['firstImage'] for r in cold]) / p50(proxy_total):.1f}x; proxy / Orthanc direct (bare fetch, p50s): "
+          f"{p50(proxy_total) / p50(direct_total):.2f} (target <= {TARGETS['ratio']}); frames in before the first image "
+          f"(median, warm): {statistics.median(r['framesBefore'] for r in warm):.0f} of {warm[0]['slices']} slices")
+    blank = sum(1 for r in cold + warm if not r["canvas"] or r["canvas"]["sd"] < 5)
+    if blank:
+        print(f"{blank} visit(s) ended on a blank canvas")
+
 
 
 if __name__ == "__main__":

@@ -12,11 +12,19 @@ import { type Route, routeHref } from '../lib/routes';
 import type { AiSeriesFindings } from '../viewer/aiFindings';
 import type { AiHeatmap } from '../viewer/heatmap';
 import type { AiReviewState } from '../viewer/segColours';
+import { studyPrefetch } from '../viewer/prefetch';
 import type { ViewerHandle } from '../viewer/viewer';
 import { notFoundElement } from './patient';
 
 export async function studyPage(ctx: AppContext, route: Route): Promise<Page> {
   if (route.name !== 'study') throw new Error('wrong route');
+  // The images are what the reader waits for: their first reads and the viewer's code (a large
+  // chunk) start now, side by side with the patient's record, not after it.
+  const prefetch = studyPrefetch(ctx.config.viewer.dicomwebRoot, route.studyUid, route.seriesUid);
+  const viewerCode = import('../viewer/viewer');
+  viewerCode.catch(() => undefined); // reported where it is awaited, below
+  const studiesRead = route.patientId === null ? null : ctx.api.studies(route.patientId);
+  studiesRead?.catch(() => undefined);
   let patient: Patient | null = null;
   if (route.patientId !== null) {
     try {
@@ -26,9 +34,9 @@ export async function studyPage(ctx: AppContext, route: Route): Promise<Page> {
     }
   }
   let study: ImagingStudy | null = null;
-  if (patient !== null) {
+  if (patient !== null && studiesRead !== null) {
     try {
-      study = (await ctx.api.studies(patient.id)).find((s) => s.study_instance_uid === route.studyUid) ?? null;
+      study = (await studiesRead).find((s) => s.study_instance_uid === route.studyUid) ?? null;
     } catch {
       study = null; // the viewer still opens; only the heading falls back to the UID
     }
@@ -89,7 +97,7 @@ export async function studyPage(ctx: AppContext, route: Route): Promise<Page> {
   };
   let handle: ViewerHandle | null = null;
   let destroyed = false;
-  void import('../viewer/viewer').then(async ({ viewerMount }) => {
+  void viewerCode.then(async ({ viewerMount }) => {
     if (destroyed) return;
     replace(host);
     handle = await viewerMount(host, {
@@ -97,6 +105,7 @@ export async function studyPage(ctx: AppContext, route: Route): Promise<Page> {
       studyUid: route.studyUid,
       seriesUid: route.seriesUid,
       instanceUid: route.instanceUid ?? null,
+      prefetch,
       announce: ctx.announce,
       aiFindings: patientId === null ? undefined : aiFindings,
       aiFindingsReview: patientId === null ? undefined : aiFindingsReview,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { TAG, type DicomJson } from './dicomJson';
-import { instanceWindowDefault, shownSliceFirst } from './loading';
+import { instanceWindowDefault, shownSliceFirst, shownSlices, volumeRenderPacer } from './loading';
 
 describe('volume loading', () => {
   it('fetches the middle slice or slices first, then all in order', () => {
@@ -22,5 +22,31 @@ describe('volume loading', () => {
     expect(instanceWindowDefault(own, 50, 400)).toBe(own);
     const zeroWidth: DicomJson = { ...bare, [TAG.windowCenter]: { vr: 'DS', Value: [0] }, [TAG.windowWidth]: { vr: 'DS', Value: [0] } };
     expect(instanceWindowDefault(zeroWidth, 50, 400)[TAG.windowWidth]?.Value).toEqual([400]);
+  });
+
+  it('names the centre slices the camera starts on', () => {
+    expect(shownSlices(120)).toEqual([59, 60]);
+    expect(shownSlices(0)).toEqual([0]);
+  });
+
+  it('redraws a view when its slice arrives, all views at an interval and at the end', () => {
+    let time = 0;
+    const pace = volumeRenderPacer(1000, () => time);
+    const axial = (slice: number | undefined, loaded: boolean) => ({ id: 'axial', slice, loaded });
+    const sagittal = { id: 'sagittal', slice: undefined, loaded: false };
+    expect(pace([axial(59, false), sagittal], false)).toEqual(['axial', 'sagittal']); // the first event draws all
+    time = 10;
+    expect(pace([axial(59, false), sagittal], false)).toEqual([]);
+    time = 20;
+    expect(pace([axial(59, true), sagittal], false)).toEqual(['axial']); // the shown slice is in
+    time = 30;
+    expect(pace([axial(59, true), sagittal], false)).toEqual([]); // drawn already
+    time = 40;
+    expect(pace([axial(70, true), sagittal], false)).toEqual(['axial']); // scrolled to a slice that is in
+    time = 1100;
+    expect(pace([axial(70, true), sagittal], false)).toEqual(['axial', 'sagittal']);
+    time = 1200;
+    expect(pace([axial(70, true), sagittal], false)).toEqual([]);
+    expect(pace([axial(70, true), sagittal], true)).toEqual(['axial', 'sagittal']);
   });
 });

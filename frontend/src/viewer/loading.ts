@@ -16,12 +16,11 @@ const PREFETCH = 'prefetch' as Enums.RequestType;
  * so the first image waited for half the series.
  */
 export function shownSliceFirst(sliceCount: number): Types.IRetrieveConfiguration & { stages: NonNullable<Types.IRetrieveConfiguration['stages']> } {
-  const middle = (Math.max(1, sliceCount) - 1) / 2;
   return {
     retrieveOptions: { default: {} },
     stages: [
       // Cornerstone reads positions below 1 as fractions of the series; 0 is the first slice.
-      { id: 'shownSlice', positions: [...new Set([Math.floor(middle), Math.ceil(middle)])], requestType: INTERACTION, priority: -10 },
+      { id: 'shownSlice', positions: shownSlices(sliceCount), requestType: INTERACTION, priority: -10 },
       { id: 'allSlices', decimate: 1, offset: 0, requestType: PREFETCH, priority: 5 },
     ],
   };
@@ -36,4 +35,40 @@ export function shownSliceFirst(sliceCount: number): Types.IRetrieveConfiguratio
 export function instanceWindowDefault(instance: DicomJson, center: number, width: number): DicomJson {
   if (tagNumber(instance, TAG.windowCenter) !== null && tagNumber(instance, TAG.windowWidth)) return instance;
   return { ...instance, [TAG.windowCenter]: { vr: 'DS', Value: [center] }, [TAG.windowWidth]: { vr: 'DS', Value: [width] } };
+}
+
+/** The slice or two at the volume's centre, where the camera starts: the slices fetched first. */
+export function shownSlices(sliceCount: number): number[] {
+  const middle = (Math.max(1, sliceCount) - 1) / 2;
+  return [...new Set([Math.floor(middle), Math.ceil(middle)])];
+}
+
+/** A viewport of a streaming volume: the slice it shows (undefined across the slices) and whether it is in. */
+export interface ShownSlice {
+  readonly id: string;
+  readonly slice: number | undefined;
+  readonly loaded: boolean;
+}
+
+/**
+ * Which viewports to redraw as a volume's slices arrive. Cornerstone redraws every view after
+ * every 2 % of the slices; without a GPU (software WebGL) each redraw of a large viewport takes
+ * 0.1-0.5 s of the main thread, which the arriving slices then wait for, so a 120-slice volume
+ * loaded render-bound. Here a view is redrawn when the slice it shows has just arrived (the
+ * first image, or a slice scrolled to before it came), all views at most every `intervalMs`
+ * (the sagittal and coronal views fill in), and all once the last slice is in.
+ */
+export function volumeRenderPacer(intervalMs: number, now: () => number = () => performance.now()):
+  (views: readonly ShownSlice[], complete: boolean) => string[] {
+  let last = Number.NEGATIVE_INFINITY;
+  const drawn = new Map<string, number>();
+  return (views, complete) => {
+    const time = now();
+    const due = complete || time - last >= intervalMs
+      ? views
+      : views.filter((view) => view.slice !== undefined && view.loaded && drawn.get(view.id) !== view.slice);
+    if (due.length === views.length && views.length > 0) last = time;
+    for (const view of due) if (view.slice !== undefined && view.loaded) drawn.set(view.id, view.slice);
+    return due.map((view) => view.id);
+  };
 }

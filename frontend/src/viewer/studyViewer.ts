@@ -26,12 +26,13 @@ import { segInstanceFetch, segInstancesFor } from './dicomSeg';
 import { HeatmapModule } from './heatmap';
 import { type SrDocument, SrReportModule, srDocumentParse } from './srReport';
 import { segThumbnail } from './segThumbnail';
-import { instanceWindowDefault, shownSliceFirst } from './loading';
+import { instanceWindowDefault, shownSliceFirst, shownSlices, volumeRenderPacer } from './loading';
 import { type MeasurementRow, MeasurementsModule } from './measurements';
 import type { ViewerModule } from './module';
 import { CT_PRESETS, type WindowPreset, presetMatch, presetToVoi, voiToWindow } from './presets';
 import { noduleToolRegister } from './noduleTool';
 import { type EdgeMarkers, cameraMarkers, orientationMarkers, patientOrientationMarkers } from './orientation';
+import { type StudyPrefetch, dicomJsonFetch as dicomJson, seriesToShow } from './prefetch';
 import { runtimeInit } from './runtime';
 import { reviewLabel } from './segColours';
 import { SegmentationModule } from './segmentation';
@@ -49,6 +50,8 @@ export interface ViewerOptions {
   readonly aiFindings?: AiFindingsLoader;
   /** Accept, edit or reject the shown series's AI findings (clinicians). */
   readonly aiFindingsReview?: AiFindingsReviewFactory;
+  /** The series list and first metadata, already asked for by the page (read instead of asking again). */
+  readonly prefetch?: StudyPrefetch;
 }
 
 type Layout = 'single' | 'mpr';
@@ -95,19 +98,26 @@ function dicomDate(value: string): string {
   return /^\d{8}$/.test(value) ? `${value.slice(0, 4)}-${value.slice(4, 6)}-${value.slice(6, 8)}` : value;
 }
 
+/** What the viewer reads and sets on Cornerstone's streaming volume (not in its public types). */
+interface StreamingVolume {
+  autoRenderOnLoad: boolean;
+  readonly cachedFrames?: readonly unknown[];
+  readonly framesProcessed?: number;
+  getImageIdIndex(imageId: string): number | undefined;
+  load(done: () => void): void;
+}
+
+/** How often the views of a volume still arriving are redrawn (the MPR views fill in). */
+const VOLUME_REDRAW_INTERVAL_MS = 1000;
+/** The longest the views wait for their first slice before they are drawn without it. */
+const SHOWN_SLICE_WAIT_MS = 3000;
+
 /**
  * Performance marks (User Timing) of a viewer's first series, for bench/bench_viewer.py and the
  * browser tests: the series metadata has arrived; the slice shown has been drawn with its pixels;
  * every slice of the volume has arrived (volumetric series).
  */
 export const VIEWER_MARKS = { seriesMetadata: 'cdss:series-metadata', firstImage: 'cdss:first-image', volumeLoaded: 'cdss:volume-loaded' } as const;
-
-async function dicomJson(url: string): Promise<DicomJson[]> {
-  const response = await fetch(url, { credentials: 'same-origin', headers: { Accept: 'application/dicom+json, application/json' } });
-  if (response.status === 204) return [];
-  if (!response.ok) throw new Error(`HTTP ${response.status}`);
-  return (await response.json()) as DicomJson[];
-}
 
 export class StudyViewer implements ViewerModule {
   readonly element: HTMLElement;
@@ -146,6 +156,7 @@ export class StudyViewer implements ViewerModule {
   private loadErrors = 0;
   private firstImageDrawn = false;
   private geometry: SeriesGeometry = NO_GEOMETRY;
+  private volumeCleanup: (() => void) | null = null;
 
   constructor(options: ViewerOptions) {
     this.options = options;
@@ -236,15 +247,14 @@ export class StudyViewer implements ViewerModule {
     this.cleanups.push(() => resize.disconnect());
 
     try {
-      this.series = seriesInfoParse(await dicomJson(`${this.root}/studies/${this.options.studyUid}/series`));
+      this.series = seriesInfoParse(await (this.options.prefetch?.series ?? dicomJson(`${this.root}/studies/${this.options.studyUid}/series`)));
     } catch {
       this.fail('The study could not be read from the image server, or it is not shared with you.');
       return;
     }
     this.drawSeriesList();
     void this.loadStructuredReports();
-    const images = this.series.filter((s) => s.modality !== 'SEG' && s.modality !== 'SR' && s.modality !== 'PR');
-    const wanted = this.series.find((s) => s.seriesUid === this.options.seriesUid) ?? images[0] ?? this.series[0];
+    const wanted = seriesToShow(this.series, this.options.seriesUid);
     if (!wanted) {
       this.fail('This study has no series.');
       return;
@@ -303,7 +313,46 @@ export class StudyViewer implements ViewerModule {
     replace(this.grid);
   }
 
+  /**
+   * Redraw the views of a streaming volume as its slices arrive (`volumeRenderPacer`), instead of
+   * Cornerstone's redraw of every view every 2 % of the slices. Resolves once the slices at
+   * `shown` are in, or after SHOWN_SLICE_WAIT_MS (a slow or failed fetch: the views then draw
+   * the slice when it comes).
+   */
+  private watchVolume(volumeId: string, volume: StreamingVolume, total: number, shown: readonly number[]): Promise<void> {
+    const pace = volumeRenderPacer(VOLUME_REDRAW_INTERVAL_MS);
+    let arrived: () => void = () => undefined;
+    const shownIn = new Promise<void>((resolve) => {
+      arrived = resolve;
+    });
+    const timer = window.setTimeout(arrived, SHOWN_SLICE_WAIT_MS);
+    const onModified = (event: Event): void => {
+      const detail = (event as CustomEvent<{ volumeId?: string }>).detail;
+      if (detail?.volumeId !== volumeId) return;
+      const frames = volume.cachedFrames ?? [];
+      if (shown.every((index) => frames[index])) arrived();
+      const engine = this.engine;
+      if (!engine || this.volumeId !== volumeId || this.viewportIds.length === 0) return;
+      const views = this.viewportIds.map((id) => {
+        const imageId = (engine.getViewport(id) as Types.IVolumeViewport | undefined)?.getCurrentImageId?.();
+        const slice = imageId ? volume.getImageIdIndex(imageId) : undefined;
+        return { id, slice, loaded: slice !== undefined && Boolean(frames[slice]) };
+      });
+      const due = pace(views, (volume.framesProcessed ?? 0) >= total);
+      if (due.length) engine.renderViewports(due);
+    };
+    eventTarget.addEventListener(Enums.Events.IMAGE_VOLUME_MODIFIED, onModified);
+    this.volumeCleanup = () => {
+      window.clearTimeout(timer);
+      arrived();
+      eventTarget.removeEventListener(Enums.Events.IMAGE_VOLUME_MODIFIED, onModified);
+    };
+    return shownIn;
+  }
+
   private releaseSeries(): void {
+    this.volumeCleanup?.();
+    this.volumeCleanup = null;
     if (this.volumeId) {
       const volume = cache.getVolume(this.volumeId) as unknown as { cancelLoading?: () => void } | undefined;
       volume?.cancelLoading?.();
@@ -328,7 +377,7 @@ export class StudyViewer implements ViewerModule {
     const info = this.series.find((s) => s.seriesUid === seriesUid);
     let instances: DicomJson[];
     try {
-      instances = await dicomJson(`${this.root}/studies/${this.options.studyUid}/series/${seriesUid}/metadata`);
+      instances = await (this.options.prefetch?.metadata(seriesUid) ?? dicomJson(`${this.root}/studies/${this.options.studyUid}/series/${seriesUid}/metadata`));
     } catch {
       this.fail('The series could not be read from the image server.');
       return;
@@ -378,12 +427,18 @@ export class StudyViewer implements ViewerModule {
       if (volumetric) {
         const volumeId = `cornerstoneStreamingImageVolume:${uid('vol')}`;
         csUtils.imageRetrieveMetadataProvider.add(volumeId, shownSliceFirst(imageIds.length));
-        const volume = await volumeLoader.createAndCacheVolume(volumeId, { imageIds });
+        const volume = await volumeLoader.createAndCacheVolume(volumeId, { imageIds }) as unknown as StreamingVolume;
         this.volumeId = volumeId;
+        volume.autoRenderOnLoad = false;
+        const shownIn = this.watchVolume(volumeId, volume, imageIds.length, shownSlices(imageIds.length));
         // Called once every slice is in: the moment MPR shows the whole volume.
-        (volume as unknown as { load: (done: () => void) => void }).load(() => {
+        volume.load(() => {
           if (performance.getEntriesByName(VIEWER_MARKS.volumeLoaded).length === 0) performance.mark(VIEWER_MARKS.volumeLoaded);
         });
+        // The views are drawn once the slice they show first is in: without a GPU, a draw of the
+        // empty volume holds the main thread for as long as the first slice takes to arrive.
+        await shownIn;
+        if (this.destroyed || this.currentSeries !== seriesUid || this.volumeId !== volumeId) return;
         await this.buildViewports(this.layout);
       } else {
         this.layout = 'single';

@@ -1,0 +1,71 @@
+/**
+ * The study's first DICOMweb reads, started by the study page before the viewer's code (a large
+ * chunk) has loaded: the series list (QIDO-RS) and the metadata of the series shown first. The
+ * viewer takes these answers instead of asking again, so its first image waits for the slower of
+ * its code and the metadata, not for their sum. No Cornerstone here: this module is in the main
+ * chunk.
+ */
+
+import { type DicomJson, type SeriesInfo, seriesInfoParse } from './dicomJson';
+
+/** GET a DICOM JSON answer (QIDO-RS or WADO-RS metadata) with the session's cookie. */
+export async function dicomJsonFetch(url: string): Promise<DicomJson[]> {
+  const response = await fetch(url, { credentials: 'same-origin', headers: { Accept: 'application/dicom+json, application/json' } });
+  if (response.status === 204) return [];
+  if (!response.ok) throw new Error(`HTTP ${response.status}`);
+  return (await response.json()) as DicomJson[];
+}
+
+/**
+ * The series a viewer opens first: the one asked for when the study has it, else the first
+ * series of images (not SEG, SR or PR), else the first.
+ */
+export function seriesToShow(series: readonly SeriesInfo[], wanted: string | null): SeriesInfo | undefined {
+  const images = series.filter((s) => s.modality !== 'SEG' && s.modality !== 'SR' && s.modality !== 'PR');
+  return series.find((s) => s.seriesUid === wanted) ?? images[0] ?? series[0];
+}
+
+export interface StudyPrefetch {
+  /** The study's series (QIDO-RS), as DICOM JSON. */
+  readonly series: Promise<DicomJson[]>;
+  /**
+   * The metadata of this series if it was fetched ahead, handed out once (a later view of the
+   * series reads it afresh); null when it was not.
+   */
+  metadata(seriesUid: string): Promise<DicomJson[]> | null;
+}
+
+type Fetch = (url: string) => Promise<DicomJson[]>;
+
+/**
+ * Start the reads now. The metadata request starts at once when the page names the series
+ * (a link to a series or a key image), else as soon as the series list has answered.
+ */
+export function studyPrefetch(root: string, studyUid: string, seriesUid: string | null, get: Fetch = dicomJsonFetch): StudyPrefetch {
+  const study = `${root}/studies/${studyUid}`;
+  const ahead = new Map<string, Promise<DicomJson[]>>();
+  const start = (uid: string): void => {
+    const answer = get(`${study}/series/${uid}/metadata`);
+    answer.catch(() => undefined); // the viewer reports a failure when it reads the answer
+    ahead.set(uid, answer);
+  };
+  const series = get(`${study}/series`);
+  series.catch(() => undefined);
+  if (seriesUid) {
+    start(seriesUid);
+  } else {
+    // Registered before any reader of `series`, so the request is out before the viewer asks.
+    void series.then((items) => {
+      const first = seriesToShow(seriesInfoParse(items), null);
+      if (first) start(first.seriesUid);
+    }, () => undefined);
+  }
+  return {
+    series,
+    metadata(uid: string): Promise<DicomJson[]> | null {
+      const answer = ahead.get(uid) ?? null;
+      ahead.delete(uid);
+      return answer;
+    },
+  };
+}
