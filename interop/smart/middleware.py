@@ -13,42 +13,18 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from django.apps import apps
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import Resolver404, resolve
 
 from cdss.audit.models import AuditAction, AuditOutcome
 from cdss.audit.services import audit_record
-from interop.smart.context import launched_patient_id
+from interop.smart.context import OWNER_LOOKUPS, launched_patient_id, owner_patient_id
 
-# URL keyword -> (model, lookup field) whose row names the patient.
-_OWNERS: dict[str, tuple[str, str]] = {
-    "report_id": ("inference.Report", "pk"),
-    "analysis_id": ("inference.AnalysisRequest", "pk"),
-    "finding_id": ("inference.ImagingFinding", "pk"),
-    "consultation_id": ("consultations.Consultation", "pk"),
-    "thread_id": ("messaging.Thread", "pk"),
-    "study": ("imaging.ImagingStudy", "study_instance_uid"),
-}
 # Portal pages (client-side routes) and what their second path segment is.
 _PORTAL = re.compile(r"^/(patients|reports|studies|consultations)/([^/?#]+)")
 _PORTAL_KIND = {"patients": "patient_id", "reports": "report_id", "studies": "study", "consultations": "consultation_id"}
 # Listings that span patients.
 _DIRECTORIES = {"/api/v1/patients/", "/patients", "/patients/", "/api/v1/audit/", "/audit", "/dicomweb/studies"}
-
-
-def _owner(kind: str, value: Any) -> int | bool | None:
-    """The patient id an object belongs to; None if it has none; False if it does not exist."""
-    if kind == "patient_id":
-        try:
-            return int(value)
-        except (TypeError, ValueError):
-            return False
-    label, field = _OWNERS[kind]
-    model = apps.get_model(label)
-    row = model._default_manager.filter(**{field: value}).values_list("patient_id", flat=True)[:1]
-    found = list(row)
-    return found[0] if found else False
 
 
 def _targets(request: HttpRequest) -> list[tuple[str, Any]]:
@@ -62,7 +38,7 @@ def _targets(request: HttpRequest) -> list[tuple[str, Any]]:
         match = resolve(path)
     except Resolver404:
         return found
-    return [*found, *((name, value) for name, value in match.kwargs.items() if name == "patient_id" or name in _OWNERS)]
+    return [*found, *((name, value) for name, value in match.kwargs.items() if name == "patient_id" or name in OWNER_LOOKUPS)]
 
 
 class EhrContextMiddleware:
@@ -75,7 +51,7 @@ class EhrContextMiddleware:
             return self.get_response(request)
         refused = request.path_info in _DIRECTORIES and request.method == "GET"
         for kind, value in ([] if refused else _targets(request)):
-            owner = _owner(kind, value)
+            owner = owner_patient_id(kind, value)
             if owner is not None and owner is not False and owner != patient_id:
                 refused = True
                 break

@@ -18,8 +18,7 @@ from channels.db import database_sync_to_async
 
 from cdss.audit.models import AuditAction, AuditOutcome
 from cdss.audit.services import audit_record
-from interop.smart.context import launched_patient_id
-from interop.smart.middleware import _owner
+from interop.smart.context import launched_patient_id, owner_patient_id
 
 CLOSE_OUTSIDE_CONTEXT = 4404  # the consumers' "not found", on purpose
 # Socket path -> the URL keyword whose row names the patient (``cdss.routing``).
@@ -47,7 +46,7 @@ def _refused(scope: dict[str, Any]) -> bool:
     match = _SOCKET.match(scope.get("path", ""))
     if match is None:
         return False
-    owner = _owner(_SOCKET_KIND[match.group(1)], match.group(2))
+    owner = owner_patient_id(_SOCKET_KIND[match.group(1)], match.group(2))
     if owner is None or owner is False or owner == patient_id:
         return False  # a missing row is the consumer's own 4404
     audit_record(
