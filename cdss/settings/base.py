@@ -259,7 +259,7 @@ DICOMWEB_URL = ENV.dicomweb_url
 DICOMWEB_CREDENTIALS_FILE = DATA_DIR / "orthanc" / "credentials.json"
 
 
-def _dicomweb_credentials(path: Path) -> tuple[str | None, str | None]:
+def dicomweb_credentials_read(path: Path) -> tuple[str | None, str | None]:
     if ENV.dicomweb_username:
         return ENV.dicomweb_username, ENV.dicomweb_password
     # The project's own Orthanc script writes a generated credential here (mode 0600).
@@ -270,7 +270,7 @@ def _dicomweb_credentials(path: Path) -> tuple[str | None, str | None]:
     return stored.get("username"), stored.get("password")
 
 
-DICOMWEB_USERNAME, DICOMWEB_PASSWORD = _dicomweb_credentials(DICOMWEB_CREDENTIALS_FILE)
+DICOMWEB_USERNAME, DICOMWEB_PASSWORD = dicomweb_credentials_read(DICOMWEB_CREDENTIALS_FILE)
 DICOMWEB_TIMEOUT_S = 30
 # Largest request body the DICOMweb proxy forwards (STOW goes through the upload API).
 DICOMWEB_PROXY_MAX_BODY = 1024 * 1024

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit, urlunsplit
 from cdss.env import ENV
 from cdss.settings.base import CELERY_BEAT_SCHEDULE as _BASE_BEAT
 from cdss.settings.base import CHANNEL_LAYERS as _BASE_CHANNEL_LAYERS
-from cdss.settings.base import DATA_DIR, _dicomweb_credentials
+from cdss.settings.base import DATA_DIR, dicomweb_credentials_read
 from cdss.settings.base import REDIS_URL as _BASE_REDIS_URL
 from cdss.settings.dev import *  # noqa: F403
 
@@ -52,7 +52,7 @@ CELERY_BEAT_SCHEDULE = _beat
 if not ENV.dicomweb_username and "DICOMWEB_URL" not in os.environ:
     DICOMWEB_URL = f"http://127.0.0.1:{os.environ.get('CDSS_TEST_ORTHANC_PORT', '8043')}/dicom-web"
     DICOMWEB_CREDENTIALS_FILE = DATA_DIR / "orthanc-test" / "credentials.json"
-    DICOMWEB_USERNAME, DICOMWEB_PASSWORD = _dicomweb_credentials(DICOMWEB_CREDENTIALS_FILE)
+    DICOMWEB_USERNAME, DICOMWEB_PASSWORD = dicomweb_credentials_read(DICOMWEB_CREDENTIALS_FILE)
 
 # Close connections after each use: Channels runs ORM calls in worker threads, and a kept-alive
 # connection there would block dropping the test database at the end of the run.
