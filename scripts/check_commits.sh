@@ -4,11 +4,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 since=b31a118
+# Published before the check could catch them; history is not rewritten.
+known="c386a6d"
 if ! git rev-parse -q --verify "$since^{commit}" >/dev/null 2>&1; then
   echo "commit subjects: not a clone with history; nothing to check"
   exit 0
 fi
-long=$(git log --format='%h %s' "$since..HEAD" | awk '{ s = substr($0, index($0, " ") + 1); if (length(s) > 72) print }')
+long=$(git log --format='%h %s' "$since..HEAD" | awk '{ s = substr($0, index($0, " ") + 1); if (length(s) > 72) print }' | grep -v -E "^(${known// /|})[0-9a-f]* " || true)
 if [ -n "$long" ]; then
   echo "commit subjects over 72 characters:"
   echo "$long"
