@@ -10,7 +10,7 @@ import pytest
 
 from inference.risk.patient_scores import patient_score_request
 from patients.models import LabObservation, Patient
-from patients.record_kinds import FINDINGS
+from patients.record_kinds import FINDINGS, GENETICS, LIFESTYLE
 from patients.selectors.observations import observation_latest
 from patients.selectors.records import record_latest
 from patients.services.observations import observation_input_parse, observations_save
@@ -104,3 +104,16 @@ def test_record_fields_take_the_newest_statement_up_to_the_as_of_date(world: Wor
     assert body["modifiers"]["hcv"] is True and body["_population"]["hcv_status"] == "chronic"
     today = patient_score_request(patient=patient, window_days=3650)
     assert today["findings"]["ascites"] == "none" and today["modifiers"]["hcv"] is False
+
+
+def test_lifestyle_and_genetics_after_the_as_of_date_stay_out_of_a_past_evaluation(world: World) -> None:
+    patient = world.patient
+    for recorded_on, smoking in (("2024-05-01", "former"), ("2024-07-01", "current")):
+        record_create(LIFESTYLE, actor=world.clinician, patient=patient,
+                      data={"recorded_on": recorded_on, "smoking_status": smoking, "bmi": 31.0})
+    record_create(GENETICS, actor=world.clinician, patient=patient,
+                  data={"gene": "PNPLA3", "rsid": "rs738409", "genotype": "G/G", "reported_on": "2024-08-01"})
+    past = patient_score_request(patient=patient, as_of=AS_OF, window_days=90)["modifiers"]
+    assert past == {"smoking": "former", "bmi_kg_m2": 31.0}
+    today = patient_score_request(patient=patient, window_days=3650)["modifiers"]
+    assert today["smoking"] == "current" and today["pnpla3_rs738409"] == "GG"
