@@ -79,20 +79,16 @@ class RuleCase:
 
 def cases_load(data_root: Path) -> list[RuleCase]:
     """The development cases under ``data_root`` (the layout of ``../shared/data``)."""
+
+    def loaded(p: dict[str, Any], role: str, note: str) -> RuleCase:
+        return RuleCase(name=p["name"], hu=p["hu"], spacing=p["spacing"], labels=p["labels"], role=role, note=note)
+
     cases: list[RuleCase] = []
     for folder in patients_find(data_root / "ct-liver-ircadb"):
         p = patient_load(folder)
         has = bool((p["labels"] == 2).any())
-        cases.append(
-            RuleCase(
-                name=p["name"],
-                hu=p["hu"],
-                spacing=p["spacing"],
-                labels=p["labels"],
-                role="lesions" if has else "negative",
-                note="" if has else "no liver tumour (extra-hepatic mass beside the liver)",
-            )
-        )
+        cases.append(loaded(p, "lesions" if has else "negative",
+                            "" if has else "no liver tumour (extra-hepatic mass beside the liver)"))
     lits = data_root / "ct-liver-lits-roi" / "lits117-roi128"
     if lits.is_dir():
         hu, _ = nifti_read(lits / "image.nii.gz").internal()
@@ -109,17 +105,8 @@ def cases_load(data_root: Path) -> list[RuleCase]:
         )
     ts = data_root / "ct-totalsegmentator-example"
     if ts.is_dir():
-        p = extra_liver_load(ts)
-        cases.append(
-            RuleCase(
-                name=p["name"],
-                hu=p["hu"],
-                spacing=p["spacing"],
-                labels=p["labels"],
-                role="negative",
-                note="liver label model-made, no lesion labelled; the same image as the demo CT",
-            )
-        )
+        cases.append(loaded(extra_liver_load(ts), "negative",
+                            "liver label model-made, no lesion labelled; the same image as the demo CT"))
     return cases
 
 

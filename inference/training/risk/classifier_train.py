@@ -260,59 +260,33 @@ def _candidates_and_comparators(
                     probabilities=False,
                 )
             )
-    comparators.append(
-        _cross_validate(
-            CandidateScore(
-                "gradient boosting",
-                {"family": "hist_gradient_boosting", "max_depth": 3, "learning_rate": 0.05, "max_iter": 200},
-                (float("inf"),),
-                exportable=False,
-            ),
-            cv,
-            y_eval,
-            y_eval,
-            kind if kind.multiclass else _Kind(multiclass=False, stagewise=False),
-            _gb_scorer(seed),
-            probabilities=True,
-        )
-    )
+
+    def comparator(description: str, params: dict[str, Any], scorer: Scorer, scored_as: _Kind, *,
+                   probabilities: bool) -> CandidateScore:
+        """A model that is never exported, cross-validated on the task's own outcome."""
+        cand = CandidateScore(description, params, (float("inf"),), exportable=False)
+        return _cross_validate(cand, cv, y_eval, y_eval, scored_as, scorer, probabilities=probabilities)
+
+    comparators.append(comparator(
+        "gradient boosting",
+        {"family": "hist_gradient_boosting", "max_depth": 3, "learning_rate": 0.05, "max_iter": 200},
+        _gb_scorer(seed), kind if kind.multiclass else _Kind(multiclass=False, stagewise=False), probabilities=True,
+    ))
     if not kind.multiclass and not kind.stagewise:
         numeric = [j for j, d in enumerate(defs) if d.levels is None]
-        comparators.append(
-            _cross_validate(
-                CandidateScore(
-                    f"logistic L2 C={SPLINE_C:g} on cubic splines (4 quantile knots) of each numeric input",
-                    {"family": "spline_logistic", "C": SPLINE_C, "n_knots": 4},
-                    (float("inf"),),
-                    exportable=False,
-                ),
-                cv,
-                y_eval,
-                y_eval,
-                kind,
-                _spline_scorer(numeric, kind),
-                probabilities=False,
-            )
-        )
+        comparators.append(comparator(
+            f"logistic L2 C={SPLINE_C:g} on cubic splines (4 quantile knots) of each numeric input",
+            {"family": "spline_logistic", "C": SPLINE_C, "n_knots": 4},
+            _spline_scorer(numeric, kind), kind, probabilities=False,
+        ))
         directions = MONOTONE.get(task.format_key)
         if directions:
             cst = [directions.get(d.name, 0) for d in defs]
-            comparators.append(
-                _cross_validate(
-                    CandidateScore(
-                        "monotone gradient boosting (clinical directions)",
-                        {"family": "hist_gradient_boosting", "max_depth": 2, "monotonic_cst": directions},
-                        (float("inf"),),
-                        exportable=False,
-                    ),
-                    cv,
-                    y_eval,
-                    y_eval,
-                    kind,
-                    _monotone_gb_scorer(cst, seed),
-                    probabilities=True,
-                )
-            )
+            comparators.append(comparator(
+                "monotone gradient boosting (clinical directions)",
+                {"family": "hist_gradient_boosting", "max_depth": 2, "monotonic_cst": directions},
+                _monotone_gb_scorer(cst, seed), kind, probabilities=True,
+            ))
     return candidates, comparators
 
 
