@@ -32,7 +32,15 @@ from fhir.resources.R4B.patient import Patient as FhirPatient
 from pydantic import ValidationError
 
 from cdss.core.errors import CdssError
-from patients.errors import InvalidFhir, InvalidField, MissingField, PatientMismatch, UnknownAnalyte
+from patients.errors import (
+    InvalidChoice,
+    InvalidFhir,
+    InvalidField,
+    MissingField,
+    PatientMismatch,
+    UnknownAnalyte,
+    UnknownUnit,
+)
 from patients.models import (
     ClinicalFinding,
     GeneticFinding,
@@ -493,7 +501,9 @@ def _component_read(spec: ComponentSpec, component: Any, data: dict[str, Any]) -
         if spec.unit_field:
             data[spec.unit_field] = unit
         elif unit != spec.unit:
-            raise InvalidField(f"{where}: unit must be {spec.unit}.", detail={"field": where, "unit": unit})
+            raise UnknownUnit(
+                f"{where}: unit must be {spec.unit}.", detail={"field": where, "unit": unit, "accepted": [spec.unit]}
+            )
     elif spec.value_type == "concept":
         codings = _codings(component.valueCodeableConcept)
         reverse = {(system, code): value for value, (system, code, _) in (spec.concepts or {}).items()}
@@ -504,7 +514,8 @@ def _component_read(spec: ComponentSpec, component: Any, data: dict[str, Any]) -
             if spec.concepts is None and coding.system == f"{CDSS_NS}:{spec.field}":
                 data[spec.field] = coding.code
                 return
-        raise InvalidField(f"{where}: unknown coded value.", detail={"field": where})
+        allowed = [code for _, code, _ in (spec.concepts or {}).values()] or None
+        raise InvalidChoice(f"{where}: unknown coded value.", detail={"field": where, "allowed": allowed})
     elif spec.value_type == "boolean":
         if component.valueBoolean is None:
             raise InvalidField(f"{where}: expected true or false.", detail={"field": where})

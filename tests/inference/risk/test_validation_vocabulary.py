@@ -36,6 +36,7 @@ from patients.errors import (
 )
 from patients.interchange.csv_rows import csv_rows_read
 from patients.interchange.fhir import LOINC, UCUM, bundle_entries_map, bundle_parse
+from patients.record_kinds import LIFESTYLE, record_input_parse
 from patients.services.observations import observation_input_parse
 from tests.conftest import World, client_for
 from tests.patients.helpers import patient_url
@@ -154,3 +155,54 @@ def test_every_mistake_reaches_at_least_three_entry_points() -> None:
     """The table is a comparison: a mistake only one entry can make would prove nothing."""
     for mistake in MISTAKES:
         assert sum(1 for case in CASES if case.values[0] == mistake) >= 3, mistake
+
+
+def _lifestyle_api(world: World, fields: dict[str, Any]) -> tuple[str, type[CdssError]]:
+    body = {"recorded_on": "2024-03-01", **fields}
+    response = client_for(world.clinician).post(patient_url(world.patient.pk, "lifestyle/"), body, format="json")
+    assert response.status_code == 400, response.content
+    return response.json()["code"], _raised(lambda: record_input_parse(LIFESTYLE, body))
+
+
+def _lifestyle_fhir(world: World, resource: dict[str, Any]) -> tuple[str, type[CdssError]]:
+    resource = {"resourceType": "Observation", "status": "final", "effectiveDateTime": "2024-03-01", **resource}
+    document = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": resource}]}
+    url = patient_url(world.patient.pk, "import/") + "?dry_run=true"
+    response = client_for(world.clinician).post(url, document, format="json")
+    assert response.status_code == 200, response.content
+    (error,) = response.json()["errors"]
+    _, errors, _ = bundle_entries_map(bundle_parse(document), patient=world.patient)
+    return error["code"], type(errors[0][1])
+
+
+SMOKING = {"coding": [{"system": LOINC, "code": "72166-2"}]}
+BMI = {"coding": [{"system": LOINC, "code": "39156-5"}]}
+
+# The same lifestyle statement made in a record (API, FHIR component) and as a modifier.
+LIFESTYLE_MISTAKES = {
+    "unknown smoking status": (
+        InvalidChoice,
+        {"smoking_status": "sometimes"},
+        {"code": SMOKING, "valueCodeableConcept": {"coding": [{"system": "http://snomed.info/sct", "code": "1"}]}},
+        {"smoking": "sometimes"},
+    ),
+    "BMI not a number": (NotANumber, {"bmi": "heavy"}, None, {"bmi_kg_m2": "heavy"}),
+    "BMI out of range": (ImplausibleValue, {"bmi": 400}, None, {"bmi_kg_m2": 400}),
+    # A unit the record does not accept: the class the laboratory entries give (table above).
+    "BMI in another unit": (
+        UnknownUnit, None, {"code": BMI, "valueQuantity": {"value": 30, "unit": "lb/in2"}}, None,
+    ),
+}
+
+
+@pytest.mark.parametrize("mistake", list(LIFESTYLE_MISTAKES))
+def test_a_lifestyle_mistake_has_the_same_class_and_code_as_in_the_modifiers(world: World, mistake: str) -> None:
+    expected, record, fhir, modifiers = LIFESTYLE_MISTAKES[mistake]
+    answers = []
+    if record is not None:
+        answers.append(_lifestyle_api(world, record))
+    if fhir is not None:
+        answers.append(_lifestyle_fhir(world, fhir))
+    if modifiers is not None:
+        answers.append(_modifiers(world, modifiers))
+    assert answers == [(expected.code, expected)] * len(answers)
