@@ -178,8 +178,10 @@ def _lifestyle_fhir(world: World, resource: dict[str, Any]) -> tuple[str, type[C
 SMOKING = {"coding": [{"system": LOINC, "code": "72166-2"}]}
 BMI = {"coding": [{"system": LOINC, "code": "39156-5"}]}
 
-# The same lifestyle statement made in a record (API, FHIR component) and as a modifier.
-LIFESTYLE_MISTAKES = {
+# The same lifestyle statement made in a record (API, FHIR component) and as a modifier:
+# mistake -> (class, record fields, FHIR resource, modifiers); None where it cannot be made.
+Body = dict[str, Any] | None
+LIFESTYLE_MISTAKES: dict[str, tuple[type[CdssError], Body, Body, Body]] = {
     "unknown smoking status": (
         InvalidChoice,
         {"smoking_status": "sometimes"},
