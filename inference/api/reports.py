@@ -33,14 +33,12 @@ from inference.reports.patient_view import (
 from inference.reports.presentation import report_document
 from inference.reports.services import (
     report_amend,
-    report_findings_pending,
     report_release,
     report_sign,
-    report_sign_blocker,
-    report_user_may_sign,
     report_verify,
     user_display_name,
 )
+from inference.reports.signing import report_findings_pending, report_sign_blocker, report_user_may_sign
 from inference.selectors import report_get_for_user, report_versions_for_patient, user_is_patient
 from patients.access import patient_get_for_export, patient_get_for_user
 

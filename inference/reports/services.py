@@ -20,13 +20,21 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from cdss.accounts.models import Role
 from cdss.audit.models import AuditAction
 from cdss.audit.services import audit_record
-from cdss.core.errors import Conflict, PermissionDenied
+from cdss.core.errors import Conflict
 from inference.models import AnalysisRequest, Report, ReportStatus
 from inference.reports.content import content_sha256
 from inference.reports.dicom_sr import sr_mark_pending
+from inference.reports.signing import (
+    report_amend_blocker,
+    report_release_blocker,
+    report_require_signer,
+    report_sign_blocker,
+)
+from inference.reports.signing import (
+    report_user_may_sign as report_user_may_sign,  # the room reads it from here
+)
 from inference.reports.tasks import sr_store_enqueue
 from patients.services.events import record_changed_publish
 
@@ -44,42 +52,11 @@ def code_version() -> str:
         return "unknown"
 
 
-class ReportAlreadySigned(Conflict):
-    code = "report_already_signed"
-
-
-class ReportNotCurrent(Conflict):
-    code = "report_not_current"
-
-
-class ReportFindingsUndecided(Conflict):
-    code = "report_findings_undecided"
-
-
-class ReportNotSigned(Conflict):
-    code = "report_not_signed"
-
-
-class ReportAlreadyReleased(Conflict):
-    code = "report_already_released"
-
-
 def user_display_name(user: Any) -> str | None:
     """How a person is named on a report: full name, else the login name."""
     if user is None:
         return None
     return (user.get_full_name() or "").strip() or user.get_username()
-
-
-def report_user_may_sign(user: Any) -> bool:
-    """Clinicians and admins sign, amend, release and decide findings; consultants and
-    patients read only (the report itself is reached through ``inference.selectors``)."""
-    return getattr(user, "role", None) in (Role.CLINICIAN, Role.ADMIN)
-
-
-def report_require_signer(user: Any, *, what: str = "sign or amend reports") -> None:
-    if not report_user_may_sign(user):
-        raise PermissionDenied(f"Only clinicians may {what}.")
 
 
 def report_release_policy() -> str:
@@ -88,12 +65,6 @@ def report_release_policy() -> str:
 
 def report_current_signed(*, patient_id: int) -> Report | None:
     return Report.objects.filter(patient_id=patient_id, status=ReportStatus.FINAL).first()
-
-
-def report_findings_pending(report: Report) -> int:
-    """How many findings of the report's analysis were still undecided when it was made."""
-    review = report.content.get("findings_review") or {}
-    return int(review.get("proposed") or 0)
 
 
 def _next_version(patient_id: int) -> int:
@@ -152,33 +123,6 @@ def report_patient_lock(patient_id: int) -> dict[int, Report]:
     return {r.pk: r for r in Report.objects.select_for_update().filter(patient_id=patient_id).order_by("pk")}
 
 
-def report_sign_blocker(report: Report, *, reports: list[Report] | None = None) -> Conflict | None:
-    """Why this report cannot be signed now, or None. ``reports``: the patient's reports, when
-    the caller has them (locked); otherwise read."""
-    if report.status != ReportStatus.DRAFT:
-        return ReportAlreadySigned("Only a draft report can be signed.")
-    pending = report_findings_pending(report)
-    if pending:
-        return ReportFindingsUndecided(
-            f"{pending} AI finding(s) in this report are still proposed: accept, edit or reject each one first.",
-            detail={"proposed": pending},
-        )
-    others = reports if reports is not None else list(Report.objects.filter(patient_id=report.patient_id))
-    current = next((r for r in others if r.status == ReportStatus.FINAL), None)
-    if report.amends_id is not None and (current is None or current.pk != report.amends_id):
-        return ReportNotCurrent("The version this draft amends is no longer the current signed one.",
-                                detail={"current_report_id": current.pk if current else None})
-    if current is not None and current.version > report.version:
-        return ReportNotCurrent("A newer version is already signed; this older draft can no longer be signed.",
-                                detail={"current_report_id": current.pk})
-    if report.analysis_id is not None:
-        newer = [r for r in others if r.analysis_id == report.analysis_id and r.version > report.version and r.derived_from_id]
-        if newer:
-            return ReportNotCurrent("Findings were decided since this draft was made: sign the newer draft.",
-                                    detail={"newer_report_id": max(newer, key=lambda r: r.version).pk})
-    return None
-
-
 def report_sign(*, actor: Any, report: Report, comment: str = "", request: Any = None) -> Report:
     report_require_signer(actor)
     with transaction.atomic():
@@ -231,8 +175,9 @@ def report_amend(*, actor: Any, report: Report, amendment: str, request: Any = N
     with transaction.atomic():
         reports = report_patient_lock(report.patient_id)
         locked = reports[report.pk]
-        if locked.status != ReportStatus.FINAL:
-            raise ReportNotCurrent("Only the current signed version can be amended.")
+        blocker = report_amend_blocker(locked)
+        if blocker is not None:
+            raise blocker
         content = dict(locked.content)
         content["amendment"] = {"of_report_id": locked.pk, "of_version": locked.version, "text": amendment[:5000],
                                 "by_user_id": actor.pk, "by": user_display_name(actor), "at": timezone.now().isoformat()}
@@ -249,12 +194,9 @@ def report_release(*, actor: Any, report: Report, request: Any = None) -> Report
     report_require_signer(actor, what="release reports to the patient")
     with transaction.atomic():
         locked = Report.objects.select_for_update().get(pk=report.pk)
-        if locked.status == ReportStatus.DRAFT:
-            raise ReportNotSigned("Only a signed report can be released to the patient.")
-        if locked.released_at is not None:
-            raise ReportAlreadyReleased("This report was already released to the patient.")
-        if locked.status != ReportStatus.FINAL:
-            raise ReportNotCurrent("Only the current signed version can be released.")
+        blocker = report_release_blocker(locked)
+        if blocker is not None:
+            raise blocker
         locked.released_by = actor
         locked.released_at = timezone.now()
         locked.save(update_fields=["released_by", "released_at"])
