@@ -60,6 +60,13 @@ def _announce(consultation: Consultation) -> None:
     )
 
 
+def _status_changed(consultation: Consultation, *, user: Any, request: Any) -> None:
+    """Audit the new status and announce it."""
+    audit_record(actor=user, action=AuditAction.UPDATE, object_type="consultation", object_id=consultation.pk,
+                 patient_id=consultation.patient_id, request=request, detail={"status": str(consultation.status)})
+    _announce(consultation)
+
+
 def _group_consultants(group_id: int) -> list[int]:
     return list(
         User.objects.filter(care_teams=group_id, role=Role.CONSULTANT, is_active=True).values_list("pk", flat=True)
@@ -156,9 +163,7 @@ def consultation_accept(*, consultation: Consultation, user: Any, request: Any =
         consultation.status = ConsultationStatus.OPEN
         consultation.answered_at = timezone.now()
         consultation.save(update_fields=["consultant", "grant", "thread", "status", "answered_at"])
-        audit_record(actor=user, action=AuditAction.UPDATE, object_type="consultation", object_id=consultation.pk,
-                     patient_id=consultation.patient_id, request=request, detail={"status": "open"})
-        _announce(consultation)
+        _status_changed(consultation, user=user, request=request)
     return consultation
 
 
@@ -174,9 +179,7 @@ def consultation_decline(*, consultation: Consultation, user: Any, request: Any 
         if consultation.consultant_id is None:
             consultation.consultant = user
         consultation.save(update_fields=["status", "answered_at", "consultant"])
-        audit_record(actor=user, action=AuditAction.UPDATE, object_type="consultation", object_id=consultation.pk,
-                     patient_id=consultation.patient_id, request=request, detail={"status": "declined"})
-        _announce(consultation)
+        _status_changed(consultation, user=user, request=request)
     return consultation
 
 
@@ -195,9 +198,7 @@ def consultation_close(*, consultation: Consultation, user: Any, request: Any = 
         consultation.closed_at = timezone.now()
         consultation.closed_by = user
         consultation.save(update_fields=["status", "closed_at", "closed_by"])
-        audit_record(actor=user, action=AuditAction.UPDATE, object_type="consultation", object_id=consultation.pk,
-                     patient_id=consultation.patient_id, request=request, detail={"status": "closed"})
-        _announce(consultation)
+        _status_changed(consultation, user=user, request=request)
     return consultation
 
 

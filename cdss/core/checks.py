@@ -16,22 +16,15 @@ def environment_check(app_configs: Any = None, **kwargs: Any) -> list[CheckMessa
         Error(problem.message, hint=f"Set {problem.variable} correctly.", id=problem.check_id)
         for problem in ENV.problems
     ]
-    if not settings.DEBUG and not ENV.secret_key:
-        errors.append(
-            Error(
-                "SECRET_KEY is required when DEBUG is off; there is no default.",
-                hint="Set SECRET_KEY to a long random string.",
-                id="cdss.E001",
-            )
-        )
-    if not settings.DEBUG and not settings.ALLOWED_HOSTS:
-        errors.append(
-            Error(
-                "ALLOWED_HOSTS is empty while DEBUG is off.",
-                hint="Set ALLOWED_HOSTS to a comma-separated list of host names.",
-                id="cdss.E005",
-            )
-        )
+    # Required when DEBUG is off: (value, problem, hint, check id).
+    required_live = [
+        (ENV.secret_key, "SECRET_KEY is required when DEBUG is off; there is no default.",
+         "Set SECRET_KEY to a long random string.", "cdss.E001"),
+        (settings.ALLOWED_HOSTS, "ALLOWED_HOSTS is empty while DEBUG is off.",
+         "Set ALLOWED_HOSTS to a comma-separated list of host names.", "cdss.E005"),
+    ]
+    if not settings.DEBUG:
+        errors.extend(Error(problem, hint=hint, id=check_id) for value, problem, hint, check_id in required_live if not value)
     if not settings.DICOMWEB_URL:
         errors.append(Error("DICOMWEB_URL is empty.", hint="Set DICOMWEB_URL.", id="cdss.E006"))
     return errors
