@@ -23,9 +23,9 @@ app.autodiscover_tasks()
 import cdss.core.worker_identity  # noqa: E402,F401
 
 # Celery's Django fix-up closes every database connection before and after each task, and
-# with Django's connection pool it closes the pool itself: every task in a pool process then
-# paid for a new PostgreSQL connection (about 20 ms, several times per analysis). Its
-# closing is switched off by an unreachable reuse count; ``_connections_return`` hands the
+# with Django's connection pool it closes the pool itself, so every task in a pool process
+# would open a new PostgreSQL connection (several tasks per analysis; figures in
+# docs/ARCHITECTURE.md). Its closing is switched off by an unreachable reuse count; ``_connections_return`` hands the
 # connections back instead, and the pool discards any that broke (e.g. PostgreSQL restarted).
 # A forked pool process still drops the connections it inherited (the fix-up does that at
 # process start whatever this count says).

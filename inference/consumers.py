@@ -74,7 +74,7 @@ class _NotificationConsumer(AccessBoundConsumer):
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels closes stale database connections, in a worker thread, before every
         # handler. Forwarding a notification touches no database, and with fifty sockets on a
-        # patient that thread hop per socket per event was the web process's largest cost.
+        # patient that thread hop per socket per event would be the web process's largest cost.
         if message.get("type") == "cdss.event":
             await self.cdss_event(message)
             return

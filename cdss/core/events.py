@@ -144,9 +144,9 @@ class _PublisherLoop:
     other than Redis pub/sub (the in-memory layer of some tests).
 
     channels_redis keeps its Redis connections per event loop. ``async_to_sync`` called from a
-    worker (no running loop) made a fresh loop, hence fresh connections, for every event: about
-    25 ms each, several per analysis step. Here the loop, and its connections, live as long as
-    the process; a forked child (a Celery pool process) starts its own.
+    worker (no running loop) makes a fresh loop, hence fresh connections, for every event,
+    several per analysis step. Here the loop, and its connections, live as long as the process;
+    a forked child (a Celery pool process) starts its own.
     """
 
     def __init__(self) -> None:

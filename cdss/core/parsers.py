@@ -1,8 +1,8 @@
 """The JSON request parser every API view uses.
 
 Python's ``json`` reads ``1e400`` as infinity, which no field means and which PostgreSQL's
-``jsonb`` refuses (a 500 before this), and it recurses once per nesting level, so a body of
-50,000 ``[`` raised RecursionError (another 500). Both are malformed requests here (400).
+``jsonb`` refuses, and it recurses once per nesting level, so a body of 50,000 ``[`` raises
+RecursionError. Both are malformed requests here (400), never a server error.
 """
 
 from __future__ import annotations

@@ -104,9 +104,8 @@ def _database(url: str | None) -> dict[str, Any]:
         options = config.setdefault("OPTIONS", {})
         options["connect_timeout"] = 5
         # Under ASGI every request runs its synchronous part in a thread of its own, and
-        # Django's connections are per thread: a persistent connection was never reused, so
-        # every request paid for a new PostgreSQL connection (about 20 ms). A process-wide
-        # psycopg pool hands the same connections to whichever thread asks. A request waits
+        # Django's connections are per thread: a persistent connection would never be reused,
+        # and every request would open a new PostgreSQL connection. A process-wide psycopg pool hands the same connections to whichever thread asks. A request waits
         # at most `timeout` seconds for one, then fails as "database unavailable" (503).
         options["pool"] = {"min_size": 1, "max_size": 10, "timeout": 5, "max_idle": 300}
         config["CONN_MAX_AGE"] = 0  # the pool keeps connections; Django must not

@@ -16,10 +16,9 @@ Synthetic lesions are a training augmentation only; no evaluation uses them.
 Opt-in, NOT the registered recipe: ``RECIPES["hardneg_trial"]`` adds synthetic hard negatives
 (lesion-like masses pasted OUTSIDE the liver, mostly within a few centimetres of it, labelled
 background), a smooth elastic deformation of the sampling grid, a random monotone HU curve, wider HU
-scale/shift and 224 px crops. Tried once for 1.2.0 (one GPU run, leave-one-patient-out with the
-runtime pipeline) and worse than 1.1.0 on balance: fewer false lesions on 3Dircadb1.7, but the
-84 mL tumour of 3Dircadb1.1 was mostly called background (lesion Dice 0.50 -> 0.15, liver Dice
-0.937 -> 0.907). Kept for ablations; with the default recipe the random streams are those of 1.1.0.
+scale/shift and 224 px crops. Not registered: on balance it scores below the registered recipe
+(leave-one-patient-out with the runtime pipeline; figures in docs/ARCHITECTURE.md, decisions).
+Kept for ablations; with the default recipe the random streams are those of 1.1.0.
 """
 
 from __future__ import annotations
