@@ -104,17 +104,18 @@ VIEWER_TIMES = r"""([first, metadata, study, series]) => {
 
 # The baseline: series metadata, then the middle slice's frame, with plain fetch() from a page
 # of the server at `root` (the app's proxy, or Orthanc itself).
-BASELINE = """async ({ root, study, series, frameAccept }) => {
+BASELINE = """async ({ root, study, series, frameAccept, authorization }) => {
+  const auth = authorization ? { Authorization: authorization } : {};
   const t0 = performance.now();
   const base = `${root}/studies/${study}/series/${series}`;
-  const response = await fetch(`${base}/metadata`, { credentials: 'same-origin', headers: { Accept: 'application/dicom+json' } });
+  const response = await fetch(`${base}/metadata`, { credentials: 'same-origin', headers: { Accept: 'application/dicom+json', ...auth } });
   if (!response.ok) throw new Error(`metadata HTTP ${response.status}`);
   const items = await response.json();
   const t1 = performance.now();
   const number = (item) => Number(item['00200013']?.Value?.[0] ?? 0);
   items.sort((a, b) => number(a) - number(b));
   const sop = items[Math.floor(items.length / 2)]['00080018'].Value[0];
-  const frame = await fetch(`${base}/instances/${sop}/frames/1`, { credentials: 'same-origin', headers: { Accept: frameAccept } });
+  const frame = await fetch(`${base}/instances/${sop}/frames/1`, { credentials: 'same-origin', headers: { Accept: frameAccept, ...auth } });
   if (!frame.ok) throw new Error(`frame HTTP ${frame.status}`);
   const bytes = (await frame.arrayBuffer()).byteLength;
   const t2 = performance.now();
@@ -189,7 +190,7 @@ def baseline_run(browser: Any, web: str, stack: BenchStack, password: str) -> di
     try:
         page.goto(f"{web}/healthz")  # any page of the app's origin, so that fetch() carries the session
         result: dict[str, Any] = page.evaluate(BASELINE, {"root": "/dicomweb", "study": stack.study, "series": stack.series,
-                                                          "frameAccept": FRAME_ACCEPT})
+                                                          "frameAccept": FRAME_ACCEPT, "authorization": ""})
         return result
     finally:
         context.close()
@@ -201,8 +202,9 @@ def direct_run(browser: Any, stack: BenchStack) -> dict[str, Any]:
     try:
         page = context.new_page()
         page.goto(f"{stack.pacs}/system")
+        # The Authorization header on each fetch(), as the proxy sends it: no 401 challenge first.
         result: dict[str, Any] = page.evaluate(BASELINE, {"root": "/dicom-web", "study": stack.study, "series": stack.series,
-                                                          "frameAccept": FRAME_ACCEPT})
+                                                          "frameAccept": FRAME_ACCEPT, "authorization": stack.pacs_basic})
         return result
     finally:
         context.close()

@@ -13,12 +13,22 @@ import { patientsPage } from './pages/patients';
 import { notFoundPage } from './pages/notFound';
 import { reportPage } from './pages/report';
 import { studyPage } from './pages/study';
+import { routeMatch } from './lib/routes';
+import { studyPrefetchEarly } from './viewer/prefetch';
 import './styles.css';
 
 const root = document.getElementById('app');
 if (root) {
   void ehrBannerMount(root);
-  const app = new App(configBuild(window.location, navigator.hardwareConcurrency || 2), root, {
+  const config = configBuild(window.location, navigator.hardwareConcurrency || 2);
+  const opening = routeMatch(location.pathname, location.search);
+  if (opening.name === 'study') {
+    // A study's images are what its reader waits for: their first reads and the viewer's code
+    // start now, while the app asks who is signed in (the study page takes them).
+    studyPrefetchEarly(config.viewer.dicomwebRoot, opening.studyUid, opening.seriesUid);
+    import('./viewer/viewer').catch(() => undefined);
+  }
+  const app = new App(config, root, {
     patients: patientsPage,
     patient: patientPage,
     study: studyPage,

@@ -12,7 +12,7 @@ import { type Route, routeHref } from '../lib/routes';
 import type { AiSeriesFindings } from '../viewer/aiFindings';
 import type { AiHeatmap } from '../viewer/heatmap';
 import type { AiReviewState } from '../viewer/segColours';
-import { studyPrefetch } from '../viewer/prefetch';
+import { studyPrefetchTake } from '../viewer/prefetch';
 import type { ViewerHandle } from '../viewer/viewer';
 import { notFoundElement } from './patient';
 
@@ -20,7 +20,7 @@ export async function studyPage(ctx: AppContext, route: Route): Promise<Page> {
   if (route.name !== 'study') throw new Error('wrong route');
   // The images are what the reader waits for: their first reads and the viewer's code (a large
   // chunk) start now, side by side with the patient's record, not after it.
-  const prefetch = studyPrefetch(ctx.config.viewer.dicomwebRoot, route.studyUid, route.seriesUid);
+  const prefetch = studyPrefetchTake(ctx.config.viewer.dicomwebRoot, route.studyUid, route.seriesUid);
   const viewerCode = import('../viewer/viewer');
   viewerCode.catch(() => undefined); // reported where it is awaited, below
   const studiesRead = route.patientId === null ? null : ctx.api.studies(route.patientId);

@@ -49,4 +49,16 @@ describe('volume loading', () => {
     expect(pace([axial(70, true), sagittal], false)).toEqual([]);
     expect(pace([axial(70, true), sagittal], true)).toEqual(['axial', 'sagittal']);
   });
+
+  it('leaves a single view that shows a slice alone until that slice arrives', () => {
+    let time = 0;
+    const pace = volumeRenderPacer(1000, () => time);
+    expect(pace([{ id: 'axial', slice: 59, loaded: false }], false)).toEqual([]);
+    time = 5000;
+    expect(pace([{ id: 'axial', slice: 59, loaded: false }], false)).toEqual([]);
+    expect(pace([{ id: 'axial', slice: 59, loaded: true }], false)).toEqual(['axial']);
+    time = 9000;
+    expect(pace([{ id: 'axial', slice: 59, loaded: true }], false)).toEqual([]);
+    expect(pace([{ id: 'axial', slice: 59, loaded: true }], true)).toEqual(['axial']);
+  });
 });

@@ -55,8 +55,9 @@ export interface ShownSlice {
  * every 2 % of the slices; without a GPU (software WebGL) each redraw of a large viewport takes
  * 0.1-0.5 s of the main thread, which the arriving slices then wait for, so a 120-slice volume
  * loaded render-bound. Here a view is redrawn when the slice it shows has just arrived (the
- * first image, or a slice scrolled to before it came), all views at most every `intervalMs`
- * (the sagittal and coronal views fill in), and all once the last slice is in.
+ * first image, or a slice scrolled to before it came); while a view cuts across the slices (MPR's
+ * sagittal and coronal views, which fill in as slices arrive), all views at most every
+ * `intervalMs`; and all once the last slice is in.
  */
 export function volumeRenderPacer(intervalMs: number, now: () => number = () => performance.now()):
   (views: readonly ShownSlice[], complete: boolean) => string[] {
@@ -64,7 +65,8 @@ export function volumeRenderPacer(intervalMs: number, now: () => number = () => 
   const drawn = new Map<string, number>();
   return (views, complete) => {
     const time = now();
-    const due = complete || time - last >= intervalMs
+    const across = views.some((view) => view.slice === undefined);
+    const due = complete || (across && time - last >= intervalMs)
       ? views
       : views.filter((view) => view.slice !== undefined && view.loaded && drawn.get(view.id) !== view.slice);
     if (due.length === views.length && views.length > 0) last = time;

@@ -1,6 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { TAG, type DicomJson } from './dicomJson';
-import { seriesToShow, studyPrefetch } from './prefetch';
+import { seriesToShow, studyPrefetch, studyPrefetchEarly, studyPrefetchTake } from './prefetch';
 
 const series = (uid: string, modality: string, number: number): DicomJson => ({
   [TAG.seriesUid]: { vr: 'UI', Value: [uid] }, [TAG.modality]: { vr: 'CS', Value: [modality] }, [TAG.seriesNumber]: { vr: 'IS', Value: [number] },
@@ -54,5 +54,36 @@ describe('study prefetch', () => {
     expect(seriesToShow(list, 'seg')?.seriesUid).toBe('seg');
     expect(seriesToShow(list, 'missing')?.seriesUid).toBe('ct');
     expect(seriesToShow([], null)).toBeUndefined();
+  });
+
+  it('hands the reads started as the app opened to the page of that study, once', () => {
+    const { asked, get } = recorder({});
+    const calls: string[] = [];
+    const saved = globalThis.fetch;
+    globalThis.fetch = ((url: string) => {
+      calls.push(url);
+      return Promise.resolve(new Response('[]', { status: 200 }));
+    }) as typeof fetch;
+    try {
+      studyPrefetchEarly('/dw', '1.2', null);
+      expect(calls).toEqual(['/dw/studies/1.2/series']);
+      const taken = studyPrefetchTake('/dw', '1.2', null, get);
+      expect(asked).toEqual([]); // nothing asked again
+      expect(taken.series).toBeInstanceOf(Promise);
+      studyPrefetchTake('/dw', '1.2', null, get);
+      expect(asked).toEqual(['/dw/studies/1.2/series']); // taken once: a later page asks afresh
+      studyPrefetchEarly('/dw', '1.2', null);
+      studyPrefetchTake('/dw', '9.9', null, get);
+      expect(asked).toEqual(['/dw/studies/1.2/series', '/dw/studies/9.9/series']); // another study
+      vi.useFakeTimers({ toFake: ['performance'] });
+      studyPrefetchEarly('/dw', '1.2', null);
+      vi.advanceTimersByTime(11_000);
+      studyPrefetchTake('/dw', '1.2', null, get);
+      expect(asked.at(-1)).toBe('/dw/studies/1.2/series'); // too late: read afresh
+      expect(asked).toHaveLength(3);
+    } finally {
+      vi.useRealTimers();
+      globalThis.fetch = saved;
+    }
   });
 });

@@ -69,3 +69,28 @@ export function studyPrefetch(root: string, studyUid: string, seriesUid: string 
     },
   };
 }
+
+let early: { readonly key: string; readonly at: number; readonly prefetch: StudyPrefetch } | null = null;
+
+/**
+ * Reads started early serve only a study page opened soon after (the app's start): a page opened
+ * later (the app went elsewhere first) reads afresh, so that it lists series stored since.
+ */
+const EARLY_TAKE_MS = 10_000;
+
+/**
+ * Start a study's reads as the app opens on its page (main.ts), before it has asked who is
+ * signed in; the study page then takes them (`studyPrefetchTake`). A signed-out visitor's reads
+ * are refused like any other and the app goes to the login page.
+ */
+export function studyPrefetchEarly(root: string, studyUid: string, seriesUid: string | null): void {
+  early = { key: `${root} ${studyUid} ${seriesUid ?? ''}`, at: performance.now(), prefetch: studyPrefetch(root, studyUid, seriesUid) };
+}
+
+/** The reads started early for this study and series if there are any (once), else new ones. */
+export function studyPrefetchTake(root: string, studyUid: string, seriesUid: string | null, get: Fetch = dicomJsonFetch): StudyPrefetch {
+  const fresh = early !== null && performance.now() - early.at < EARLY_TAKE_MS;
+  const found = fresh && early?.key === `${root} ${studyUid} ${seriesUid ?? ''}` ? early.prefetch : null;
+  early = null;
+  return found ?? studyPrefetch(root, studyUid, seriesUid, get);
+}

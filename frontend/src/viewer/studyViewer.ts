@@ -111,6 +111,8 @@ interface StreamingVolume {
 const VOLUME_REDRAW_INTERVAL_MS = 1000;
 /** The longest the views wait for their first slice before they are drawn without it. */
 const SHOWN_SLICE_WAIT_MS = 3000;
+/** The series thumbnails wait for the first image, but no longer than this. */
+const THUMBNAILS_LATEST_MS = 5000;
 
 /**
  * Performance marks (User Timing) of a viewer's first series, for bench/bench_viewer.py and the
@@ -157,6 +159,8 @@ export class StudyViewer implements ViewerModule {
   private firstImageDrawn = false;
   private geometry: SeriesGeometry = NO_GEOMETRY;
   private volumeCleanup: (() => void) | null = null;
+  private readonly thumbs = new Map<string, HTMLElement>();
+  private thumbsStarted = false;
 
   constructor(options: ViewerOptions) {
     this.options = options;
@@ -242,6 +246,8 @@ export class StudyViewer implements ViewerModule {
     };
     eventTarget.addEventListener(Enums.Events.IMAGE_LOAD_ERROR, onLoadError);
     this.cleanups.push(() => eventTarget.removeEventListener(Enums.Events.IMAGE_LOAD_ERROR, onLoadError));
+    const thumbsLatest = window.setTimeout(() => this.thumbsStart(), THUMBNAILS_LATEST_MS);
+    this.cleanups.push(() => window.clearTimeout(thumbsLatest));
     const resize = new ResizeObserver(() => this.engine?.resize(true, true));
     resize.observe(this.grid);
     this.cleanups.push(() => resize.disconnect());
@@ -263,6 +269,7 @@ export class StudyViewer implements ViewerModule {
   }
 
   private fail(message: string): void {
+    this.thumbsStart();
     this.element.dataset.state = 'error';
     this.setStatus(message, 'error');
   }
@@ -279,9 +286,7 @@ export class StudyViewer implements ViewerModule {
         type: 'button', class: 'series-button', 'data-series': series.seriesUid,
         'aria-current': series.seriesUid === this.currentSeries ? 'true' : null,
       },
-      series.modality === 'SEG'
-        ? segThumbnail(this.root, this.options.studyUid, series.seriesUid)
-        : thumbnail(this.root, this.options.studyUid, series.seriesUid, series.modality),
+      this.thumbFor(series),
       h('span', { class: 'series-label' }, `${series.modality}${series.number !== null ? ` #${series.number}` : ''}`, h('br'),
         h('span', { class: 'muted' }, series.description || `${series.instanceCount ?? '?'} images`)));
       button.addEventListener('click', () => {
@@ -299,6 +304,41 @@ export class StudyViewer implements ViewerModule {
       });
       return h('li', null, button);
     }));
+  }
+
+  /**
+   * A series's thumbnail, made once (the list is redrawn on every series change). Until the
+   * first image is drawn, a placeholder: the PACS renders thumbnails (and a SEG's is drawn from
+   * the whole SEG instance), which would share the CPU and the connections with the frames.
+   */
+  private thumbFor(series: SeriesInfo): HTMLElement {
+    let box = this.thumbs.get(series.seriesUid);
+    if (!box) {
+      box = this.thumbsStarted
+        ? this.thumbMake(series)
+        : h('span', { class: 'thumb', 'data-thumb': 'waiting' }, h('span', { class: 'thumb-placeholder', 'aria-hidden': 'true' }, series.modality || '?'));
+      this.thumbs.set(series.seriesUid, box);
+    }
+    return box;
+  }
+
+  private thumbMake(series: SeriesInfo): HTMLElement {
+    return series.modality === 'SEG'
+      ? segThumbnail(this.root, this.options.studyUid, series.seriesUid)
+      : thumbnail(this.root, this.options.studyUid, series.seriesUid, series.modality);
+  }
+
+  /** Fetch the thumbnails now (the first image is drawn, or it will not be soon). */
+  private thumbsStart(): void {
+    if (this.thumbsStarted || this.destroyed) return;
+    this.thumbsStarted = true;
+    for (const series of this.series) {
+      const waiting = this.thumbs.get(series.seriesUid);
+      if (!waiting) continue;
+      const made = this.thumbMake(series);
+      this.thumbs.set(series.seriesUid, made);
+      waiting.replaceWith(made);
+    }
   }
 
   /** Remove the current viewports, volume and segmentation bindings. */
@@ -618,6 +658,7 @@ export class StudyViewer implements ViewerModule {
         element.removeEventListener(Enums.Events.IMAGE_RENDERED, onRendered);
         const mark = performance.mark(VIEWER_MARKS.firstImage, { detail: { mode: this.element.dataset.mode ?? '', slices: this.imageIds.length } });
         this.element.dataset.firstImageMs = String(Math.round(mark.startTime));
+        this.thumbsStart();
       };
       element.addEventListener(Enums.Events.IMAGE_RENDERED, onRendered);
     }
