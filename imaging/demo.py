@@ -18,10 +18,11 @@ from typing import Any
 import numpy as np
 import pydicom
 from PIL import Image
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
+from pydicom.dataset import Dataset
+from pydicom.uid import SecondaryCaptureImageStorage, generate_uid
 
 from cdss.core.errors import NotFound
+from imaging.dicom_files import dataset_save, grey8_pixels_set
 from imaging.dicomweb.client import dicomweb_client_build
 from imaging.models import ImagingSeries, ImagingStudy, LinkSource
 from imaging.nifti import labels_read, nifti_import
@@ -98,16 +99,9 @@ def _xray_copy(entry: dict[str, Any], patient: Patient, workdir: Path) -> list[P
     ds.SeriesNumber, ds.InstanceNumber = 1, 1
     ds.SeriesDescription = "Chest AP"
     ds.DerivationDescription = "Resized 224x224 JPEG (Kermany et al., CC BY 4.0) converted to 8-bit greyscale"
-    ds.Rows, ds.Columns = pixels.shape
-    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 8, 8, 7, 0
-    ds.PixelData = pixels.tobytes()
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
-    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    grey8_pixels_set(ds, pixels)
     dest = workdir / f"{entry['key']}.dcm"
-    ds.save_as(dest, enforce_file_format=True)
+    dataset_save(ds, dest)
     return [dest]
 
 

@@ -27,12 +27,13 @@ from typing import Any
 import highdicom as hd
 import nibabel as nib
 import numpy as np
-from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import generate_uid
 from scipy.ndimage import map_coordinates
 
 from cdss.core.errors import NotFound, ValidationFailed
+from imaging.dicom_files import dataset_save
 from imaging.dicomweb.client import dicomweb_client_build
 from imaging.models import ImagingSeries, LinkSource
 from imaging.services import UploadReport, UploadSource, imaging_upload
@@ -230,12 +231,8 @@ def _image_series_write(*, volume: np.ndarray, slices: Sequence[ReferenceSlice],
         ds.ReferencedImageSequence[0].ReferencedSOPInstanceUID = source.SOPInstanceUID
         stored = np.nan_to_num(volume[number - 1], nan=low)
         ds.PixelData = np.clip(np.rint((stored - intercept) / slope), -32768, 32767).astype("<i2").tobytes()
-        ds.file_meta = FileMetaDataset()
-        ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
-        ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
         path = workdir / f"image-{number:05d}.dcm"
-        ds.save_as(path, enforce_file_format=True)
+        dataset_save(ds, path)
         paths.append(path)
     return paths
 

@@ -29,12 +29,13 @@ from django.db import transaction
 from django.utils import timezone
 from numpy.typing import NDArray
 from PIL import Image, ImageSequence, UnidentifiedImageError
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
+from pydicom.dataset import Dataset
+from pydicom.uid import SecondaryCaptureImageStorage, generate_uid
 
 from cdss.core.errors import CdssError, Conflict, NotFound, RequestTooLarge, ValidationFailed
 from cdss.core.events import event_publish_on_commit, user_group
 from cdss.core.queues import queue_name
+from imaging.dicom_files import dataset_save, grey8_pixels_set
 from imaging.services import UploadSource, imaging_upload
 from inference.models import AnalysisStatus, CxrIntakeInput, CxrIntakeJob, CxrIntakeMode
 from inference.runtime.preprocessing import cxr_to_gray_u8
@@ -337,15 +338,8 @@ def _secondary_capture(*, patient: Any, pixels: NDArray[Any], study_uid: str, se
     ds.ReferringPhysicianName = ""
     ds.SeriesNumber, ds.InstanceNumber = 1, number
     ds.ImageComments = comment[:10240]
-    ds.Rows, ds.Columns = grey.shape
-    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 8, 8, 7, 0
-    ds.PixelData = grey.tobytes()
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
-    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-    ds.save_as(path, enforce_file_format=True)
+    grey8_pixels_set(ds, grey)
+    dataset_save(ds, path)
 
 
 def intake_file(*, actor: Any, job: CxrIntakeJob, patient: Any, indices: Sequence[int] | None, request: Any = None) -> dict[str, Any]:
