@@ -1,45 +1,75 @@
 """Benchmark: patient pages under load, the API against bare Django views, with Locust.
 
-Run: ``.venv/bin/python bench/bench_load.py [--users 50] [--duration 60] [--patients 20]
-[--database-url postgres://postgres@127.0.0.1:5432/cdss_bench_load]``
+Run: ``.venv/bin/python bench/bench_load.py [--users 50] [--duration 30] [--patients 20]
+[--workers 1] [--sweep 10,20,30,40,50] [--sweep-duration 10] [--think-variant 5,15]
+[--database-url postgres://postgres@127.0.0.1:5432/cdss_bench_load] [--redis-url redis://...]``
 
-1. The stack of ``bench_dicomweb.py`` (its own Orthanc, a migrated database, Daphne serving the
-   project's ASGI application with DEBUG off, on loopback), the bench clinician and ``--patients``
-   patients of their care team, each with 120 ALT results over ten years.
-2. Daphne serves ``load_asgi.py``: the project's URLs plus ``/bare/`` views (``load_urls.py``)
-   that answer the same three calls from the same selectors, access checks and audit rows
-   without DRF.
+1. A migrated database (``--database-url``, default ``$DATABASE_URL`` or ``cdss_bench_load``),
+   the bench clinician with an API token, and ``--patients`` patients of their care team, each
+   with 120 ALT results over ten years (no reports: the report list answers ``[]``).
+2. Daphne (``--workers`` processes sharing one listening socket, passed with ``--fd``) serves
+   ``load_asgi.py`` on a free loopback port with DEBUG off: the project's ASGI application and
+   URLs plus ``/bare/`` views (``load_urls.py``) that answer the same three calls from the same
+   selectors, access checks and audit rows without DRF. Before timing, both sides' answers are
+   compared as JSON.
 3. Locust (``locustfile.py``), headless: ``--users`` clinicians (spawned at once, each waiting
    0.5-1.5 s between page views) open a patient's page: the record, the ALT trend, the report
-   list. First against the API, then against the bare views, each for ``--duration`` seconds,
-   on the same server.
+   list. The two sides alternate (API, bare, bare, API; ``--duration`` seconds per side in all),
+   so that a change in the machine's other load falls on both; percentiles come from every
+   request's time (Locust's event hook), merged over a side's runs.
+4. Capacity: the same page views at each ``--sweep`` size (``--sweep-duration`` seconds per
+   side, API then bare, then bare then API at the next size) until both sides miss the target;
+   the largest size at which a side's p95 is within 300 ms with no error is its capacity.
+5. ``--think-variant LOW,HIGH``: one more pair of runs at ``--users`` with that think time,
+   printed on its own, labelled line (the figure above keeps 0.5-1.5 s).
 
-Prints per call: requests, failures, p50, p95, and throughput, for both sides, and the ratio of
-the API's p95 to the bare view's. Prints, never asserts.
+Prints per call: requests, errors, p50, p95, throughput, for both sides; the p95 ratio API /
+bare; the CPU time per request of the Daphne processes, of this database's PostgreSQL backends
+and of Locust (from /proc and the children's rusage: less dependent on the machine's other load
+than the times), the load average, and the capacities. Prints, never asserts. Everything it
+started (Daphne, Locust) is stopped at the end; the database is kept.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
+import base64
+import contextlib
+import json
 import os
-import secrets
+import resource
+import socket
+import statistics
 import subprocess
 import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_dicomweb import PYTHON, ROOT, bench_stack
+import psycopg
 
 BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+PYTHON = sys.executable
+TARGET_P95_MS = 300.0
+CALLS = ("patient", "trend", "reports")
 
 _SEED = """
 import datetime as dt, os, random
 from django.utils import timezone
-from cdss.accounts.models import CareTeam
+from rest_framework.authtoken.models import Token
+from cdss.accounts.models import CareTeam, Role, User
 from patients.models import LabObservation, Patient
 from patients.units import analyte_by_code
-team = CareTeam.objects.get(name="Bench team")
+user, _ = User.objects.get_or_create(username="bench-clinician", defaults={"role": Role.CLINICIAN})
+team, _ = CareTeam.objects.get_or_create(name="Bench team")
+team.members.add(user)
+Token.objects.filter(user=user).delete()  # a fresh token: the API's tokens expire
+token = Token.objects.create(user=user)
 rng = random.Random(7)
 now = timezone.now()
 unit = analyte_by_code("1742-6").canonical_unit
@@ -53,55 +83,253 @@ for i in range(int(os.environ["BENCH_PATIENTS"])):
             value_canonical=v, unit_canonical=unit, observed_at=now - dt.timedelta(days=30 * k), specimen="serum",
             source="import", entered_at=now) for k, v in enumerate(values)])
     ids.append(str(patient.pk))
-print("PATIENTS", ",".join(ids))
+print("TOKEN", token.key, "PATIENTS", ",".join(ids))
 """
 
 
-def _locust(url: str, *, prefix: str, token: str, patients: str, users: int, duration: int, out: Path) -> dict[str, dict[str, float]]:
-    env = dict(os.environ, BENCH_TOKEN=token, BENCH_PATIENTS=patients, BENCH_PREFIX=prefix)
-    subprocess.run(
-        [str(Path(PYTHON).parent / "locust"), "-f", str(BENCH / "locustfile.py"), "--headless", "--host", url,
-         "-u", str(users), "-r", str(users), "-t", f"{duration}s", "--csv", str(out), "--only-summary",
-         "--stop-timeout", "5", "--loglevel", "WARNING"],
-        env=env, cwd=ROOT, check=False, capture_output=True, text=True,
+def _cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+@dataclass
+class Stack:
+    env: dict[str, str]
+    tmp: Path
+    url: str = ""
+    servers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    database: str = ""
+
+    def manage(self, *args: str, env: dict[str, str] | None = None) -> str:
+        return subprocess.run([PYTHON, "manage.py", *args], env={**self.env, **(env or {})}, cwd=ROOT, check=True,
+                              capture_output=True, text=True).stdout
+
+    def server_cpu_s(self) -> float:
+        return sum(_cpu_s(s.pid) for s in self.servers)
+
+    def database_cpu_s(self) -> float:
+        """CPU time so far of the PostgreSQL backends connected to this bench's database."""
+        with psycopg.connect(self.env["DATABASE_URL"], autocommit=True, connect_timeout=5) as conn:
+            pids = [row[0] for row in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", (self.database,))]
+        total = 0.0
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                total += _cpu_s(pid)
+        return total
+
+
+@contextlib.contextmanager
+def load_stack(*, database_url: str, redis_url: str | None, workers: int) -> Iterator[Stack]:
+    """A migrated database and ``workers`` Daphne processes on one loopback socket; the servers
+    and the temporary directory go at the end."""
+    tmp = Path(tempfile.mkdtemp(prefix="cdss-bench-load-"))
+    env = dict(
+        os.environ,
+        CDSS_DATA_DIR=str(tmp),
+        DJANGO_SETTINGS_MODULE="cdss.settings.dev",
+        SECRET_KEY="bench-only-" + base64.b16encode(os.urandom(16)).decode(),
+        DEBUG="false",
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        DATABASE_URL=database_url,
+        LOG_LEVEL="WARNING",
+        PYTHONPATH=f"{BENCH}{os.pathsep}{ROOT}",
     )
-    rows: dict[str, dict[str, float]] = {}
-    with open(f"{out}_stats.csv", newline="") as handle:
-        for row in csv.DictReader(handle):
-            rows[row["Name"]] = {"requests": float(row["Request Count"]), "failures": float(row["Failure Count"]),
-                                 "p50": float(row["50%"]), "p95": float(row["95%"]), "rps": float(row["Requests/s"])}
-    return rows
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    stack = Stack(env=env, tmp=tmp, database=database_url.rsplit("/", 1)[1].split("?")[0])
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        if database_url.startswith("postgres"):
+            subprocess.run([PYTHON, str(ROOT / "scripts" / "pg_ensure_db.py")], env=env, cwd=ROOT, check=True)
+        stack.manage("migrate", "--noinput", "-v", "0")
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1024)
+        stack.url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        for n in range(workers):
+            stack.servers.append(subprocess.Popen(
+                [str(Path(PYTHON).parent / "daphne"), "--fd", str(listener.fileno()), "load_asgi:application"],
+                env=env, cwd=ROOT, pass_fds=(listener.fileno(),),
+                stdout=(tmp / f"daphne-{n}.log").open("wb"), stderr=subprocess.STDOUT,
+            ))
+        _wait_ready(stack)
+        yield stack
+    finally:
+        for server in stack.servers:
+            server.terminate()
+        for server in stack.servers:
+            try:
+                server.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+        listener.close()
+        subprocess.run(["rm", "-rf", str(tmp)], check=False)
+
+
+def _wait_ready(stack: Stack) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if any(s.poll() is not None for s in stack.servers):
+            logs = "\n".join((stack.tmp / f"daphne-{n}.log").read_text()[-2000:] for n in range(len(stack.servers)))
+            raise RuntimeError(f"Daphne exited:\n{logs}")
+        try:
+            with urllib.request.urlopen(f"{stack.url}/healthz", timeout=2):
+                return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError("Daphne did not answer /healthz within 120 s")
+
+
+def _get_json(url: str, token: str) -> Any:
+    request = urllib.request.Request(url, headers={"Authorization": f"Token {token}", "Accept": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def _check_same_answers(stack: Stack, token: str, patient: str) -> None:
+    """Both sides answer every call, with equal JSON, before anything is timed (and the first
+    requests warm both)."""
+    paths = {"patient": f"/patients/{patient}/", "trend": f"/patients/{patient}/observations/series/?code=1742-6&unit=ukat/L",
+             "reports": f"/patients/{patient}/reports/"}
+    for name, path in paths.items():
+        for _ in range(2 * len(stack.servers)):  # reach every worker
+            api, bare = _get_json(f"{stack.url}/api/v1{path}", token), _get_json(f"{stack.url}/bare{path}", token)
+        if api != bare:
+            raise RuntimeError(f"{name}: the bare view's JSON differs from the API's:\n{api}\n{bare}")
+
+
+@dataclass
+class Run:
+    samples: list[tuple[str, float, bool]]
+    seconds: float
+    server_cpu_s: float
+    database_cpu_s: float
+    locust_cpu_s: float
+
+
+def _locust(stack: Stack, *, side: str, token: str, patients: str, users: int, duration: int,
+            think: str = "0.5,1.5") -> Run:
+    prefix = {"api": "/api/v1", "bare": "/bare"}[side]
+    out = stack.tmp / f"samples-{side}-{time.monotonic_ns()}.tsv"
+    env = dict(os.environ, BENCH_TOKEN=token, BENCH_PATIENTS=patients, BENCH_PREFIX=prefix, BENCH_SAMPLES=str(out),
+               BENCH_THINK_S=think)
+    server0, database0, locust0, start = stack.server_cpu_s(), stack.database_cpu_s(), _children_cpu_s(), time.monotonic()
+    subprocess.run(
+        [str(Path(PYTHON).parent / "locust"), "-f", str(BENCH / "locustfile.py"), "--headless", "--host", stack.url,
+         "-u", str(users), "-r", str(users), "-t", f"{duration}s", "--only-summary", "--stop-timeout", "5",
+         "--loglevel", "WARNING"],
+        env=env, cwd=ROOT, check=False, capture_output=True, text=True, timeout=duration + 60,
+    )
+    seconds = time.monotonic() - start
+    run = Run(samples=[], seconds=seconds, server_cpu_s=stack.server_cpu_s() - server0,
+              database_cpu_s=stack.database_cpu_s() - database0, locust_cpu_s=_children_cpu_s() - locust0)
+    for line in out.read_text().splitlines() if out.exists() else []:
+        name, ms, ok = line.split("\t")
+        run.samples.append((name, float(ms), ok == "1"))
+    return run
+
+
+def _percentile(values: list[float], q: int) -> float:
+    if not values:
+        return float("nan")
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
+
+
+def _summary(runs: list[Run], name: str | None = None) -> dict[str, float]:
+    samples = [s for run in runs for s in run.samples if name is None or s[0] == name]
+    times = [ms for _, ms, _ in samples]
+    seconds = sum(run.seconds for run in runs)
+    return {"requests": len(samples), "errors": sum(1 for *_, ok in samples if not ok),
+            "p50": _percentile(times, 50) if times else float("nan"), "p95": _percentile(times, 95) if times else float("nan"),
+            "rps": len(samples) / seconds if seconds else 0.0}
+
+
+def _cpu_per_request_ms(runs: list[Run]) -> tuple[float, float, float]:
+    requests = sum(len(run.samples) for run in runs) or 1
+    return (1000 * sum(r.server_cpu_s for r in runs) / requests, 1000 * sum(r.database_cpu_s for r in runs) / requests,
+            1000 * sum(r.locust_cpu_s for r in runs) / requests)
+
+
+def _print_table(results: dict[str, list[Run]]) -> None:
+    print(f"{'call':<10}{'side':<6}{'requests':>9}{'errors':>8}{'p50 ms':>9}{'p95 ms':>9}{'req/s':>8}")
+    for name in (*CALLS, None):
+        label = name or "all"
+        rows = {side: _summary(runs, name) for side, runs in results.items()}
+        for side, r in rows.items():
+            print(f"{label:<10}{side:<6}{r['requests']:>9.0f}{r['errors']:>8.0f}{r['p50']:>9.0f}{r['p95']:>9.0f}{r['rps']:>8.1f}")
+        if rows["bare"]["p95"]:
+            print(f"{'':<10}p95 ratio api / bare: {rows['api']['p95'] / rows['bare']['p95']:.2f}")
+    for side, runs in results.items():
+        server, database, locust = _cpu_per_request_ms(runs)
+        print(f"CPU per request, {side:<4}: Daphne {server:.1f} ms, PostgreSQL {database:.1f} ms, Locust {locust:.1f} ms")
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--users", type=int, default=50)
-    parser.add_argument("--duration", type=int, default=60, help="seconds per side")
+    parser.add_argument("--duration", type=int, default=30, help="seconds per side (in two runs, alternating)")
     parser.add_argument("--patients", type=int, default=20)
-    parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/cdss_bench_load")
+    parser.add_argument("--workers", type=int, default=1, help="Daphne processes sharing the port")
+    parser.add_argument("--sweep", default="10,20,30,40,50", help="clinician counts for the capacity figure ('' for none)")
+    parser.add_argument("--sweep-duration", type=int, default=10, help="seconds per side at each sweep size")
+    parser.add_argument("--think-variant", default="", help="LOW,HIGH seconds: one extra labelled pair of runs")
+    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/cdss_bench_load")
+    parser.add_argument("--redis-url", default=None, help="default: $REDIS_URL (the app's default if unset)")
     args = parser.parse_args()
-    with bench_stack(name="bench-load", slices=1, database_url=args.database_url, keep=False) as stack:
-        token, _patient = stack.clinician(password=secrets.token_urlsafe(16))
+
+    with load_stack(database_url=args.database_url, redis_url=args.redis_url, workers=args.workers) as stack:
         seeded = stack.manage("shell", "-c", _SEED, env={"BENCH_PATIENTS": str(args.patients)})
-        patients = seeded.split("PATIENTS", 1)[1].strip()
-        env = {"PYTHONPATH": f"{BENCH}{os.pathsep}{ROOT}"}
-        web = stack.daphne("load_asgi:application", **env)
-        print(f"{args.users} clinicians, {args.duration} s per side, {args.patients} patients x 120 ALT results; "
-              f"Daphne (one process) on loopback, DEBUG off, {stack.env['DATABASE_URL'].split(':', 1)[0]}; "
-              f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
-        results = {}
-        for side, prefix in (("api", "/api/v1"), ("bare", "/bare")):
-            results[side] = _locust(web, prefix=prefix, token=token, patients=patients, users=args.users,
-                                    duration=args.duration, out=stack.tmp / f"locust-{side}")
-    print(f"{'call':<10}{'side':<6}{'requests':>9}{'errors':>8}{'p50 ms':>9}{'p95 ms':>9}{'req/s':>8}")
-    for name in ("patient", "trend", "reports", "Aggregated"):  # locust names the total "Aggregated"
-        for side in ("api", "bare"):
-            r = results[side].get(name)
-            if r:
-                print(f"{name[:9]:<10}{side:<6}{r['requests']:>9.0f}{r['failures']:>8.0f}{r['p50']:>9.0f}{r['p95']:>9.0f}{r['rps']:>8.1f}")
-        api, bare = results["api"].get(name), results["bare"].get(name)
-        if api and bare and bare["p95"]:
-            print(f"{'':<10}p95 ratio api / bare: {api['p95'] / bare['p95']:.2f}")
+        token, patients = seeded.split("TOKEN", 1)[1].split("PATIENTS")
+        token, patients = token.strip(), patients.strip()
+        _check_same_answers(stack, token, patients.split(",")[0])
+        print(f"{args.users} clinicians (0.5-1.5 s between page views), {args.duration} s per side (API, bare, bare, "
+              f"API), {args.patients} patients x 120 ALT results; Daphne ({args.workers} process"
+              f"{'es' if args.workers > 1 else ''}) on loopback, DEBUG off, {args.database_url.split(':', 1)[0]}; "
+              f"Locust on the same {os.cpu_count()} CPUs; load average before {os.getloadavg()[0]:.1f}")
+        half = max(1, args.duration // 2)
+        results: dict[str, list[Run]] = {"api": [], "bare": []}
+        for side in ("api", "bare", "bare", "api"):
+            results[side].append(_locust(stack, side=side, token=token, patients=patients, users=args.users, duration=half))
+        _print_table(results)
+        print(f"load average after: {os.getloadavg()[0]:.1f}")
+
+        if args.think_variant:
+            variant = {side: [_locust(stack, side=side, token=token, patients=patients, users=args.users,
+                                      duration=half, think=args.think_variant)] for side in ("api", "bare")}
+            api, bare = _summary(variant["api"]), _summary(variant["bare"])
+            low, high = args.think_variant.split(",")
+            print(f"EXTRA, not the target's setting: think time {low}-{high} s (a clinician reading a page), "
+                  f"{args.users} clinicians, {half} s per side: p95 API {api['p95']:.0f} ms vs bare {bare['p95']:.0f} ms "
+                  f"({api['p95'] / bare['p95']:.2f}), errors {api['errors']:.0f} / {bare['errors']:.0f}, "
+                  f"{api['rps']:.1f} vs {bare['rps']:.1f} req/s")
+
+        sizes = [int(s) for s in args.sweep.split(",") if s.strip()]
+        if sizes:
+            capacity: dict[str, int | None] = {"api": None, "bare": None}
+            print(f"capacity sweep ({args.sweep_duration} s per side per size, p95 target {TARGET_P95_MS:.0f} ms):")
+            for n, users in enumerate(sizes):
+                order = ("api", "bare") if n % 2 == 0 else ("bare", "api")
+                step = {side: _summary([_locust(stack, side=side, token=token, patients=patients, users=users,
+                                                duration=args.sweep_duration)]) for side in order}
+                line = []
+                for side in ("api", "bare"):
+                    r = step[side]
+                    ok = r["p95"] <= TARGET_P95_MS and r["errors"] == 0
+                    if ok:
+                        capacity[side] = users
+                    line.append(f"{side} p95 {r['p95']:.0f} ms {r['rps']:.1f} req/s{'' if ok else ' (miss)'}")
+                print(f"  {users:>4} clinicians: {'; '.join(line)}; load average {os.getloadavg()[0]:.1f}")
+                if all(step[side]["p95"] > TARGET_P95_MS for side in step):
+                    break
+            print(f"capacity (largest size with p95 <= {TARGET_P95_MS:.0f} ms, no errors): API {capacity['api']} "
+                  f"clinicians, bare {capacity['bare']} clinicians")
     return 0
 
 

@@ -2,22 +2,27 @@
 serve the JSON of three patient-page calls from the same selectors, access checks and audit
 rows, without DRF (no request wrapping, authentication classes, serializers or renderer).
 
-The bare side authenticates with the same API token (one query, as DRF's does) and writes the
-same audit entry per read; only the framework's own work differs. The report list's bare JSON
-carries the fields of ``ReportSummarySerializer`` that need no further query.
+The bare side authenticates with the same API token (one query, as DRF's does, with the same
+expiry and lock-out checks) and writes the same audit entry per read; only the framework's own
+work differs. The record and the trend answer the API's JSON (``bench_load.py`` compares them
+before timing); the report list's bare JSON carries the fields of ``ReportSummarySerializer``
+that need no further query (the bench's patients have no reports, so both answer ``[]``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.urls import URLPattern, URLResolver, include, path
+from django.utils import timezone
 
+from cdss.accounts.services import account_is_locked
 from cdss.audit.models import AuditAction
 from cdss.audit.services import audit_record
 from inference.selectors import report_versions_for_patient
-from patients.access import patient_get_for_user
+from patients.access import patient_get_for_user, patient_rows_for_user
 from patients.api.serializers import iso_datetime  # the API's own datetime format
 from patients.selectors.observations import observation_series
 
@@ -28,7 +33,9 @@ def _user(request: HttpRequest) -> Any:
     header = request.headers.get("Authorization", "")
     key = header.split(" ", 1)[1] if header.startswith("Token ") else ""
     token = Token.objects.select_related("user").filter(key=key).first()
-    return token.user if token is not None and token.user.is_active else None
+    if token is None or not token.user.is_active or account_is_locked(token.user):
+        return None
+    return token.user if token.created >= timezone.now() - settings.AUTH_TOKEN_TTL else None
 
 
 def _refused() -> JsonResponse:
@@ -42,9 +49,13 @@ def bare_patient(request: HttpRequest, patient_id: int) -> JsonResponse:
     patient = patient_get_for_user(user, patient_id, request=request)
     audit_record(actor=user, action=AuditAction.READ, object_type="patient", object_id=patient.pk,
                  patient_id=patient.pk, request=request)
-    return JsonResponse({"id": patient.pk, "mrn": patient.mrn, "given_name": patient.given_name,
-                         "family_name": patient.family_name, "birth_date": patient.birth_date.isoformat(),
-                         "sex": patient.sex, "status": patient.status})
+    row = {"id": patient.pk, "mrn": patient.mrn, "given_name": patient.given_name,
+           "family_name": patient.family_name, "birth_date": patient.birth_date.isoformat(),
+           "sex": patient.sex, "phone": patient.phone, "email": patient.email,
+           "address_line": patient.address_line, "city": patient.city, "postal_code": patient.postal_code,
+           "country": patient.country, "care_team": patient.care_team_id, "status": patient.status,
+           "created_at": iso_datetime(patient.created_at), "updated_at": iso_datetime(patient.updated_at)}
+    return JsonResponse(patient_rows_for_user(user, [patient], [row])[0])
 
 
 def bare_series(request: HttpRequest, patient_id: int) -> JsonResponse:
@@ -52,14 +63,15 @@ def bare_series(request: HttpRequest, patient_id: int) -> JsonResponse:
     if user is None:
         return _refused()
     patient = patient_get_for_user(user, patient_id, request=request)
-    series = observation_series(patient=patient, code=request.GET["code"], unit=request.GET.get("unit") or None,
-                                since=None, until=None)
+    series = observation_series(patient=patient, code=request.GET["code"],
+                                unit=request.GET.get("unit") or None, since=None, until=None)
+    tz = timezone.get_current_timezone()
     audit_record(actor=user, action=AuditAction.READ, object_type="observation_series", patient_id=patient.pk,
                  request=request, detail={"code": series.analyte.loinc, "count": len(series.points)})
     return JsonResponse({
         "code": series.analyte.loinc, "display_name": series.analyte.display_name, "unit": series.unit,
         "truncated": series.truncated,
-        "points": [{"id": p.id, "observed_at": iso_datetime(p.observed_at), "value": p.value,
+        "points": [{"id": p.id, "observed_at": iso_datetime(p.observed_at, tz), "value": p.value,
                     "value_as_entered": p.value_as_entered, "unit_as_entered": p.unit_as_entered,
                     "comparator": p.comparator} for p in series.points],
     })
