@@ -13,7 +13,6 @@ import time
 from typing import Any
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from cdss.accounts.models import Role
 from cdss.audit.models import AuditAction
@@ -26,9 +25,8 @@ from consultations.selectors import consultation_get_for_user
 from consultations.services import consultation_state
 from inference.events_scope import EventScope, event_scope_for_user
 from patients.access import patient_get_for_user
-from patients.realtime import CLOSE_ACCESS_ENDED, AccessBoundConsumer
+from patients.realtime import CLOSE_ACCESS_ENDED, AccessBoundConsumer, GroupSocketConsumer
 
-CLOSE_UNAUTHENTICATED = 4401
 CLOSE_ROOM_ENDED = 4410
 # Client message types a room passes on; anything else is ignored.
 ROOM_TYPES = frozenset({"viewer.state", "presenter.take", "rtc.signal", "presence.ping"})
@@ -38,30 +36,24 @@ PATIENT_EVENT_TYPES = frozenset({"analysis.status", "analysis.progress", "report
 PATIENT_RECORDS = frozenset({"analysis", "finding", "report"})
 
 
-class ConsultationInboxConsumer(AsyncJsonWebsocketConsumer):
+class ConsultationInboxConsumer(GroupSocketConsumer):
     """``consultation.changed`` events (ids and status) of the user's own consultations."""
 
-    group_name: str | None = None
-
     async def connect(self) -> None:
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
+        user = await self.user_signed_in()
+        if user is None:
             return
-        self.group_name = user_group(user.pk)
-        await self.channel_layer.group_add(self.group_name, self.channel_name)
+        await self.groups_join(user_group(user.pk))
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
-        if self.group_name:
-            await self.channel_layer.group_discard(self.group_name, self.channel_name)
+        await self.groups_leave()
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         return None
 
     async def cdss_event(self, message: dict[str, Any]) -> None:
-        text = message.get("text")
-        await self.send(text_data=text if isinstance(text, str) else json.dumps(message["event"]))
+        await self.event_forward(message)
 
 
 def _user_name(user: Any) -> str:
@@ -96,14 +88,12 @@ class ConsultRoomConsumer(AccessBoundConsumer):
 
     consultation_id = 0
     patient_id = 0
-    groups_joined: list[str]
     event_scope: EventScope | None = None
 
     async def connect(self) -> None:
-        self.groups_joined = []
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
+        self.joined_groups = []
+        user = await self.user_signed_in()
+        if user is None:
             return
         consultation_id = int(self.scope["url_route"]["kwargs"]["consultation_id"])
         consultation = await _room_authorise(user, consultation_id, self)
@@ -118,21 +108,17 @@ class ConsultRoomConsumer(AccessBoundConsumer):
         self.patient_id = consultation.patient_id
         # A by-study share hears of the analyses of its shared reports only.
         self.event_scope = await database_sync_to_async(event_scope_for_user)(user, consultation.patient_id)
-        for group in (consultation_group(consultation.pk), thread_group(consultation.thread_id or 0),
-                      patient_group(consultation.patient_id)):
-            await self.channel_layer.group_add(group, self.channel_name)
-            self.groups_joined.append(group)
+        await self.groups_join(consultation_group(consultation.pk), thread_group(consultation.thread_id or 0),
+                               patient_group(consultation.patient_id))
         await self.accept()
         await self._room_send({"type": "room.relay", "event": {"type": "presence.join", "user": self.me},
                                "reply_to": self.channel_name})
 
     async def disconnect(self, code: int) -> None:
         await self.access_unbind()
-        if getattr(self, "me", None) and self.groups_joined:
+        if getattr(self, "me", None) and getattr(self, "joined_groups", None):
             await self._room_send({"type": "room.relay", "event": {"type": "presence.leave", "user": self.me}})
-        for group in self.groups_joined:
-            await self.channel_layer.group_discard(group, self.channel_name)
-        self.groups_joined = []
+        await self.groups_leave()
 
     async def _room_send(self, message: dict[str, Any]) -> None:
         await self.channel_layer.group_send(consultation_group(self.consultation_id), message)

@@ -7,7 +7,6 @@ no analysis socket at all (the same 4404 as for a missing analysis).
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -24,7 +23,6 @@ from patients.access import patient_get_for_user
 from patients.realtime import AccessBoundConsumer
 
 CLOSE_NOT_FOUND = 4404
-CLOSE_UNAUTHENTICATED = 4401
 
 
 @database_sync_to_async
@@ -64,8 +62,7 @@ class _NotificationConsumer(AccessBoundConsumer):
 
     async def disconnect(self, code: int) -> None:
         await self.access_unbind()
-        if getattr(self, "group_name", None):
-            await self.channel_layer.group_discard(self.group_name, self.channel_name)
+        await self.groups_leave()
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         # The socket is one-way: clients act over REST.
@@ -91,17 +88,14 @@ class _NotificationConsumer(AccessBoundConsumer):
             if scoped is not None:
                 await self.send_json(scoped)
             return
-        # The publisher encoded the event once for every socket in the group.
-        text = message.get("text")
-        await self.send(text_data=text if isinstance(text, str) else json.dumps(message["event"]))
+        await self.event_forward(message)
 
 
 class PatientEventsConsumer(_NotificationConsumer):
 
     async def connect(self) -> None:
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
+        user = await self.user_signed_in()
+        if user is None:
             return
         patient_id = int(self.scope["url_route"]["kwargs"]["patient_id"])
         if not await _authorise_patient(user, patient_id, self):
@@ -112,8 +106,7 @@ class PatientEventsConsumer(_NotificationConsumer):
         # A consultant's share may end while the socket is open: it closes then.
         await self.access_bind(user, patient_id)
         self.event_scope = await database_sync_to_async(event_scope_for_user)(user, patient_id)
-        self.group_name = patient_group(patient_id)
-        await self.channel_layer.group_add(self.group_name, self.channel_name)
+        await self.groups_join(patient_group(patient_id))
         await self.accept()
         # Late joiners and reconnects first get the current state, then live events.
         if self.patient_projection:
@@ -154,17 +147,15 @@ class AnalysisEventsConsumer(_NotificationConsumer):
     """Events of one analysis request; the first message is its current state."""
 
     async def connect(self) -> None:
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
+        user = await self.user_signed_in()
+        if user is None:
             return
         analysis_id = int(self.scope["url_route"]["kwargs"]["analysis_id"])
         state = await _authorise_analysis(user, analysis_id, self)
         if state is None:
             await self.close(code=CLOSE_NOT_FOUND)
             return
-        self.group_name = request_group(analysis_id)
-        await self.channel_layer.group_add(self.group_name, self.channel_name)
+        await self.groups_join(request_group(analysis_id))
         await self.accept()
         await self.send_json({"type": "state.snapshot", **state})
 

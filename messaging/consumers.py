@@ -3,7 +3,6 @@ the messages over REST from its last id, so a reconnect misses nothing and shows
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -14,8 +13,6 @@ from cdss.core.errors import NotFound
 from cdss.core.events import thread_group
 from messaging.services import thread_get_for_user
 from patients.realtime import CLOSE_ACCESS_ENDED, AccessBoundConsumer
-
-CLOSE_UNAUTHENTICATED = 4401
 
 
 @database_sync_to_async
@@ -31,12 +28,9 @@ def _thread_authorise(user: Any, thread_id: int, consumer: Any) -> int | bool | 
 
 
 class ThreadEventsConsumer(AccessBoundConsumer):
-    group_name: str | None = None
-
     async def connect(self) -> None:
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
+        user = await self.user_signed_in()
+        if user is None:
             return
         thread_id = int(self.scope["url_route"]["kwargs"]["thread_id"])
         patient_id = await _thread_authorise(user, thread_id, self)
@@ -45,14 +39,12 @@ class ThreadEventsConsumer(AccessBoundConsumer):
             return
         if isinstance(patient_id, int):
             await self.access_bind(user, patient_id)
-        self.group_name = thread_group(thread_id)
-        await self.channel_layer.group_add(self.group_name, self.channel_name)
+        await self.groups_join(thread_group(thread_id))
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
         await self.access_unbind()
-        if self.group_name:
-            await self.channel_layer.group_discard(self.group_name, self.channel_name)
+        await self.groups_leave()
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         return None  # clients act over REST
@@ -61,5 +53,4 @@ class ThreadEventsConsumer(AccessBoundConsumer):
         if self.access_revoked_in(message):
             await self.access_ended()
             return
-        text = message.get("text")
-        await self.send(text_data=text if isinstance(text, str) else json.dumps(message["event"]))
+        await self.event_forward(message)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -20,9 +21,40 @@ from cdss.core.events import access_group
 from patients.access import patient_access_ends_at
 
 CLOSE_ACCESS_ENDED = 4404
+CLOSE_UNAUTHENTICATED = 4401
 
 
-class AccessBoundConsumer(AsyncJsonWebsocketConsumer):
+class GroupSocketConsumer(AsyncJsonWebsocketConsumer):
+    """A signed-in user's socket: it joins its groups once authorised, leaves them on
+    disconnect, and forwards ``cdss.event`` messages as the publisher encoded them."""
+
+    joined_groups: list[str]
+
+    async def user_signed_in(self) -> Any | None:
+        """The socket's user; None after closing the socket with CLOSE_UNAUTHENTICATED."""
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return None
+        return user
+
+    async def groups_join(self, *groups: str) -> None:
+        for group in groups:
+            await self.channel_layer.group_add(group, self.channel_name)
+            self.joined_groups = [*getattr(self, "joined_groups", []), group]
+
+    async def groups_leave(self) -> None:
+        for group in getattr(self, "joined_groups", []):
+            await self.channel_layer.group_discard(group, self.channel_name)
+        self.joined_groups = []
+
+    async def event_forward(self, message: dict[str, Any]) -> None:
+        # The publisher encoded the event once for every socket in the group.
+        text = message.get("text")
+        await self.send(text_data=text if isinstance(text, str) else json.dumps(message["event"]))
+
+
+class AccessBoundConsumer(GroupSocketConsumer):
     """Call ``access_bind`` after authorising the user for the patient, before ``accept``."""
 
     _access_groups: list[str]
