@@ -33,6 +33,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse, urlunparse
 
+import django
+import psycopg
+from django.core.management import call_command
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -42,8 +46,6 @@ BUDGET_MS = 500.0  # CDS Hooks: a service should answer within half a second
 
 
 def _database_ensure(url: str) -> None:
-    import psycopg
-
     parts = urlparse(url)
     name = parts.path.lstrip("/")
     with psycopg.connect(urlunparse(parts._replace(path="/postgres")), autocommit=True) as conn:
@@ -57,15 +59,12 @@ def _django_setup(url: str) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cdss.settings.test")
     os.environ["DEBUG"] = "false"  # no query log on the request path
     os.environ.setdefault("SECRET_KEY", "bench-only-key-not-secret-0123456789abcdefghijklmnop")
-    import django
-
     django.setup()
-    from django.core.management import call_command
-
     call_command("migrate", verbosity=0)
 
 
 def _fixture(sim: Any) -> types.SimpleNamespace:
+    # Imported after django.setup() (they define or use models), as in main().
     from tests.factories import CareTeamFactory, PatientFactory, UserFactory
     from tests.interop.conftest import register, signed_report
 
@@ -99,12 +98,13 @@ def main() -> None:
     _database_ensure(args.database_url)
     _django_setup(args.database_url)
 
+    # Imported after django.setup(): the app registry must be ready for these.
     from django.test import Client
     from django.test.utils import override_settings
     from django.urls import include, path
 
     from interop.cds.service import hook_request_parse, patient_view
-    from interop.cds.views import _json
+    from interop.cds.views import cors_json
     from interop.registry import registration_for_iss
     from tests.interop.conftest import sim_build
 
@@ -123,7 +123,7 @@ def main() -> None:
         precomputed = {"cards": cards}
 
         def bare_view(request: Any) -> Any:
-            return _json(precomputed)
+            return cors_json(precomputed)
 
         urlconf = types.ModuleType("bench_cds_urls")
         urlconf.urlpatterns = [path(BARE_URL.lstrip("/"), bare_view), path("", include("cdss.urls"))]  # type: ignore[attr-defined]

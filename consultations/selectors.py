@@ -12,7 +12,7 @@ from cdss.audit.models import AuditAction, AuditOutcome
 from cdss.audit.reads import read_audit_mark
 from cdss.audit.services import audit_record
 from cdss.core.errors import NotFound, PermissionDenied
-from cdss.core.ids import id_parse
+from cdss.core.ids import id_for_audit, id_parse
 from consultations.models import Consultation, ConsultationStatus, Opinion
 from consultations.services import consultation_state
 from patients.access import patient_get_for_user, patient_pseudonyms_for_user, patients_for_user
@@ -49,14 +49,11 @@ def consultations_recent_for_user(user: Any, *, patient_id: Any = None, limit: i
 
 
 def consultation_get_for_user(user: Any, consultation_id: Any, *, request: Any = None) -> Consultation:
-    try:
-        pk = int(consultation_id)
-    except (TypeError, ValueError) as exc:
-        raise NotFound("Consultation not found.") from exc
-    consultation = consultations_for_user(user).filter(pk=pk).first()
+    pk = id_parse(consultation_id)
+    consultation = consultations_for_user(user).filter(pk=pk).first() if pk is not None else None
     if consultation is None:
-        audit_record(actor=user, action=AuditAction.READ, object_type="consultation", object_id=pk,
-                     outcome=AuditOutcome.DENIED, request=request)
+        audit_record(actor=user, action=AuditAction.READ, object_type="consultation",
+                     object_id=id_for_audit(consultation_id), outcome=AuditOutcome.DENIED, request=request)
         raise NotFound("Consultation not found.")
     read_audit_mark(object_type="consultation", object_id=consultation.pk, patient_id=consultation.patient_id)
     return consultation
@@ -72,6 +69,15 @@ def room_consultation_for_user(user: Any, consultation_id: Any, *, request: Any 
         raise NotFound("The room is not open.")
     patient_get_for_user(user, consultation.patient_id, request=request)
     return consultation
+
+
+def opinion_get_for_user(user: Any, consultation_id: Any, *, request: Any = None) -> Opinion:
+    """The signed opinion of a consultation this user may see; 404 until there is one."""
+    consultation = consultation_get_for_user(user, consultation_id, request=request)
+    opinion = getattr(consultation, "opinion", None)
+    if opinion is None:
+        raise NotFound("No opinion yet.")
+    return opinion
 
 
 def opinions_of_patient(*, patient: Patient) -> QuerySet[Opinion]:

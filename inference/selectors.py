@@ -38,10 +38,9 @@ def reports_for_user(user: Any) -> QuerySet[Report]:
 
 
 def report_get_for_user(user: Any, report_id: Any) -> Report:
-    try:
-        pk = int(report_id)
-    except (TypeError, ValueError) as exc:
-        raise NotFound("Report not found.") from exc
+    pk = id_parse(report_id)
+    if pk is None:
+        raise NotFound("Report not found.")
     report = (
         reports_for_user(user).filter(pk=pk)
         .select_related("signed_by", "created_by", "released_by", "analysis__requested_by", "superseded_by")
@@ -83,10 +82,9 @@ def analyses_recent_for_user(user: Any, *, patient_id: Any = None, limit: int = 
 
 
 def analysis_get_for_user(user: Any, analysis_id: Any) -> AnalysisRequest:
-    try:
-        pk = int(analysis_id)
-    except (TypeError, ValueError) as exc:
-        raise NotFound("Analysis not found.") from exc
+    pk = id_parse(analysis_id)
+    if pk is None:
+        raise NotFound("Analysis not found.")
     analysis = analyses_for_user(user).filter(pk=pk).select_related("report").prefetch_related("steps").first()
     if analysis is None:
         raise NotFound("Analysis not found.")
@@ -128,10 +126,9 @@ def findings_of_patient_for_user(user: Any, patient_id: Any, *, request: Any = N
 
 
 def finding_get_for_user(user: Any, finding_id: Any) -> ImagingFinding:
-    try:
-        pk = int(finding_id)
-    except (TypeError, ValueError) as exc:
-        raise NotFound("Finding not found.") from exc
+    pk = id_parse(finding_id)
+    if pk is None:
+        raise NotFound("Finding not found.")
     finding = findings_for_user(user).filter(pk=pk).select_related("decided_by", "created_by").first()
     if finding is None:
         raise NotFound("Finding not found.")

@@ -14,6 +14,7 @@ from cdss.audit.reads import read_audit_mark
 from cdss.audit.services import audit_record
 from cdss.core.errors import NotFound, ValidationFailed
 from cdss.core.events import event_publish_on_commit, thread_group
+from cdss.core.ids import id_for_audit, id_parse
 from messaging.models import Message, Thread, ThreadParticipant
 from patients.access import patients_for_user
 
@@ -41,19 +42,16 @@ def thread_participant_add(*, thread: Thread, user: Any) -> ThreadParticipant:
 def thread_get_for_user(user: Any, thread_id: Any, *, request: Any = None) -> Thread:
     """The thread if the user takes part in it (and, for a thread about a patient, may still see
     that patient); otherwise NotFound, audited."""
-    try:
-        pk = int(thread_id)
-    except (TypeError, ValueError) as exc:
-        raise NotFound("Thread not found.") from exc
+    pk = id_parse(thread_id)
     thread = None
-    if user is not None and getattr(user, "is_authenticated", False):
+    if pk is not None and user is not None and getattr(user, "is_authenticated", False):
         thread = Thread.objects.filter(pk=pk, participants__user=user).first()
         if thread is not None and thread.patient_id is not None and not patients_for_user(user).filter(
             pk=thread.patient_id
         ).exists():
             thread = None
     if thread is None:
-        audit_record(actor=user, action=AuditAction.READ, object_type="thread", object_id=pk,
+        audit_record(actor=user, action=AuditAction.READ, object_type="thread", object_id=id_for_audit(thread_id),
                      outcome=AuditOutcome.DENIED, request=request)
         raise NotFound("Thread not found.")
     read_audit_mark(object_type="thread", object_id=thread.pk, patient_id=thread.patient_id)

@@ -5,6 +5,7 @@ from typing import Any
 from rest_framework import serializers
 
 from consultations.models import Consultation, Opinion, Urgency
+from consultations.services import consultation_state
 from patients.models import ShareScope
 
 
@@ -56,8 +57,6 @@ class ConsultationSerializer(serializers.ModelSerializer[Consultation]):
         read_only_fields = fields
 
     def get_state(self, consultation: Consultation) -> str:
-        from consultations.services import consultation_state
-
         return consultation_state(consultation)
 
     def get_patient_label(self, consultation: Consultation) -> str:

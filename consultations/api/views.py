@@ -13,7 +13,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from cdss.audit.reads import read_audit_note
-from cdss.core.errors import NotFound
 from consultations.api.serializers import (
     ConsultantDirectorySerializer,
     ConsultationRequestSerializer,
@@ -30,6 +29,7 @@ from consultations.selectors import (
     consultation_get_for_user,
     consultation_patient_labels,
     consultations_recent_for_user,
+    opinion_get_for_user,
     opinions_of_patient,
     room_consultation_for_user,
 )
@@ -124,10 +124,7 @@ class ConsultationOpinionApi(GenericAPIView[Any]):
     serializer_class = OpinionSerializer
 
     def get(self, request: Request, consultation_id: int) -> Response:
-        consultation = consultation_get_for_user(request.user, consultation_id, request=request)
-        opinion = getattr(consultation, "opinion", None)
-        if opinion is None:
-            raise NotFound("No opinion yet.")
+        opinion = opinion_get_for_user(request.user, consultation_id, request=request)
         read_audit_note(object_id=opinion.pk)
         return Response(OpinionSerializer(opinion).data)
 

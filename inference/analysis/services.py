@@ -19,6 +19,7 @@ from contextlib import contextmanager, nullcontext
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -32,6 +33,7 @@ from inference.analysis.catalog import analysis_models
 from inference.analysis.dispatch import TASK_ADVANCE, TASK_STEP, task_send
 from inference.analysis.errors import TRANSIENT_ERRORS, NothingToAnalyse, StepFailed, UnknownModel
 from inference.analysis.progress import analysis_publish
+from inference.analysis.steps import step_run
 from inference.models import AnalysisRequest, AnalysisStatus, AnalysisStep, StepKind, StepStatus
 from patients.models import Patient
 
@@ -314,8 +316,6 @@ def _request_fail(analysis: AnalysisRequest, *, code: str, message: str, changed
 
 
 def _transient_errors() -> tuple[type[BaseException], ...]:
-    from celery.exceptions import SoftTimeLimitExceeded
-
     return (*TRANSIENT_ERRORS, SoftTimeLimitExceeded)
 
 
@@ -392,8 +392,6 @@ def _step_run_claimed(
 
     ``steps_in_hand``: the request's steps as the claiming transaction left them, for a step
     claimed inline (which also runs without a heartbeat, see ``_run_inline``)."""
-    from inference.analysis.steps import step_run
-
     step_id = step.pk
     beating = nullcontext() if steps_in_hand is not None else _heartbeat(step_id, settings.ANALYSIS_HEARTBEAT_S)
     try:

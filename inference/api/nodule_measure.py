@@ -22,6 +22,9 @@ from cdss.audit.reads import read_audit_note
 from cdss.core.errors import NotFound, ServiceUnavailable, ValidationFailed
 from imaging.models import ImagingSeries
 from imaging.selectors import imaging_study_get_for_user
+from inference.analysis.errors import TransientStepError
+from inference.analysis.series_fetch import series_fetch
+from inference.runtime.lung_nodule import nodule_measure_in_series
 from inference.selectors import user_is_patient
 
 
@@ -64,10 +67,6 @@ class SeriesNoduleMeasureApi(APIView):
         if series.modality and series.modality != "CT":
             raise NoduleMeasureInvalid("Nodules are measured on CT.", code="modality_not_ct",
                                        detail={"modality": series.modality})
-        from inference.analysis.errors import TransientStepError
-        from inference.analysis.series_fetch import series_fetch
-        from inference.runtime.lung_nodule import nodule_measure_in_series
-
         try:
             fetched = series_fetch(study_uid=study.study_instance_uid, series_uid=series_uid)
         except TransientStepError as exc:

@@ -10,6 +10,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cdss.core.ids import query_int
+from inference.risk.patient_scores import patient_scores_evaluate
+from inference.risk.scores.registry import scores_evaluate
 from patients.access import patient_get_for_user
 
 # A century: any longer window reaches before the first stored result and overflows dates.
@@ -23,8 +25,6 @@ class ScoresEvaluateApi(APIView):
 
     @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT, operation_id="scores_evaluate")
     def post(self, request: Request) -> Response:
-        from inference.risk.scores.registry import scores_evaluate
-
         return Response(scores_evaluate(request.data))
 
 
@@ -39,8 +39,6 @@ class PatientScoresApi(APIView):
         responses=OpenApiTypes.OBJECT,
     )
     def get(self, request: Request, patient_id: int) -> Response:
-        from inference.risk.patient_scores import patient_scores_evaluate
-
         patient = patient_get_for_user(request.user, patient_id, request=request)
         window = query_int(request.query_params, "window_days", low=1, high=WINDOW_DAYS_MAX)
         wanted = [s for s in request.query_params.get("scores", "").split(",") if s]

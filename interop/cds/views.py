@@ -25,7 +25,8 @@ CORS = {
 }
 
 
-def _json(body: Any, status: int = 200) -> JsonResponse:
+def cors_json(body: Any, status: int = 200) -> JsonResponse:
+    """A JSON answer an EHR's browser may read from another origin (CDS Hooks asks for CORS)."""
     response = JsonResponse(body, status=status)
     for name, value in CORS.items():
         response[name] = value
@@ -33,40 +34,56 @@ def _json(body: Any, status: int = 200) -> JsonResponse:
 
 
 def _error(exc: CdssError) -> JsonResponse:
-    return _json(exc.as_dict(), status=exc.status_code)
+    return cors_json(exc.as_dict(), status=exc.status_code)
+
+
+def _service_preflight(request: HttpRequest, service_id: str) -> JsonResponse | None:
+    """The answer before a service's POST is looked at: CORS preflight, unknown service, wrong method."""
+    if request.method == "OPTIONS":
+        return cors_json({})
+    if service_id not in HOOKS:
+        return cors_json({"code": "not_found", "message": "No such CDS service.", "detail": None}, status=404)
+    if request.method != "POST":
+        return cors_json({"code": "method_not_allowed", "message": "POST only.", "detail": None}, status=405)
+    return None
+
+
+def _caller_verify(request: HttpRequest) -> Any:
+    """The EHR registration that signed the call's JWT, or None when JWTs are not required."""
+    if not settings.INTEROP_CDS_REQUIRE_JWT:
+        return None
+    return hook_caller_verify(request.headers.get("Authorization"), audience=request.build_absolute_uri(request.path))
+
+
+def _body_json(request: HttpRequest) -> Any:
+    try:
+        return json.loads(request.body or b"null")
+    except ValueError as exc:
+        raise InvalidHookRequest("The request body is not JSON.", detail={"field": "body"}) from exc
 
 
 @csrf_exempt
 def services(request: HttpRequest) -> HttpResponse:
     if request.method == "OPTIONS":
-        return _json({})
+        return cors_json({})
     if request.method != "GET":
-        return _json({"code": "method_not_allowed", "message": "GET only.", "detail": None}, status=405)
+        return cors_json({"code": "method_not_allowed", "message": "GET only.", "detail": None}, status=405)
     audit_record(actor=None, action=AuditAction.READ, object_type="cds_discovery", request=request)
-    return _json(discovery())
+    return cors_json(discovery())
 
 
 @csrf_exempt
 def service(request: HttpRequest, service_id: str) -> HttpResponse:
-    if request.method == "OPTIONS":
-        return _json({})
-    if service_id not in HOOKS:
-        return _json({"code": "not_found", "message": "No such CDS service.", "detail": None}, status=404)
-    if request.method != "POST":
-        return _json({"code": "method_not_allowed", "message": "POST only.", "detail": None}, status=405)
+    refused = _service_preflight(request, service_id)
+    if refused is not None:
+        return refused
     started = time.perf_counter()
     detail: dict[str, Any] = {"service": service_id}
     patient_id = None
     actor = None
     try:
-        registration = None
-        if settings.INTEROP_CDS_REQUIRE_JWT:
-            registration = hook_caller_verify(request.headers.get("Authorization"), audience=request.build_absolute_uri(request.path))
-        try:
-            body = json.loads(request.body or b"null")
-        except ValueError as exc:
-            raise InvalidHookRequest("The request body is not JSON.", detail={"field": "body"}) from exc
-        call = hook_request_parse(body, service_id=service_id)
+        registration = _caller_verify(request)
+        call = hook_request_parse(_body_json(request), service_id=service_id)
         detail["hookInstance"] = call.hook_instance
         server_registration = registration_for_iss(call.fhir_server)
         if registration is None:
@@ -86,25 +103,18 @@ def service(request: HttpRequest, service_id: str) -> HttpResponse:
                   ehr=registration.pk if registration else None)
     audit_record(actor=actor, action=AuditAction.READ, object_type="cds_hook", object_id=call.hook_instance,
                  patient_id=patient_id, request=request, detail=detail)
-    return _json({"cards": outcome.cards})
+    return cors_json({"cards": outcome.cards})
 
 
 @csrf_exempt
 def feedback(request: HttpRequest, service_id: str) -> HttpResponse:
     """CDS Hooks 2.0 feedback: what the clinician did with each card, kept in the audit trail."""
-    if request.method == "OPTIONS":
-        return _json({})
-    if service_id not in HOOKS:
-        return _json({"code": "not_found", "message": "No such CDS service.", "detail": None}, status=404)
-    if request.method != "POST":
-        return _json({"code": "method_not_allowed", "message": "POST only.", "detail": None}, status=405)
+    refused = _service_preflight(request, service_id)
+    if refused is not None:
+        return refused
     try:
-        if settings.INTEROP_CDS_REQUIRE_JWT:
-            hook_caller_verify(request.headers.get("Authorization"), audience=request.build_absolute_uri(request.path))
-        try:
-            body = json.loads(request.body or b"null")
-        except ValueError as exc:
-            raise InvalidHookRequest("The request body is not JSON.", detail={"field": "body"}) from exc
+        _caller_verify(request)
+        body = _body_json(request)
         items = body.get("feedback") if isinstance(body, dict) else None
         if not isinstance(items, list) or not all(
             isinstance(i, dict) and isinstance(i.get("card"), str) and i.get("outcome") in ("accepted", "overridden") for i in items
@@ -118,4 +128,4 @@ def feedback(request: HttpRequest, service_id: str) -> HttpResponse:
                                               "accepted": [str(s.get("id", ""))[:64] for s in item.get("acceptedSuggestions") or [] if isinstance(s, dict)],
                                               "override": (item.get("overrideReason") or {}).get("reason", {}).get("code", "")
                                               if isinstance(item.get("overrideReason"), dict) and isinstance(item["overrideReason"].get("reason"), dict) else ""})
-    return _json({})
+    return cors_json({})

@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 from cdss.accounts.authentication import ExpiringTokenAuthentication, SessionAuthentication
 from cdss.audit.models import AuditAction, AuditOutcome
 from cdss.audit.services import audit_record
+from consultations.models import Opinion
 from imaging.models import ImagingStudy
 from inference.models import SIGNED_STATUSES, Report
 from inference.selectors import reports_for_user
@@ -159,8 +160,6 @@ def _search(resource_type: str, access: _Access, request: Request) -> list[dict[
             studies = studies.filter(patient_id=pid)
         studies = studies.filter(_date_q(request.query_params.getlist("started") + request.query_params.getlist("date"), "study_date", is_date=True))
         return [fr.imaging_study(s) for s in studies.order_by("-study_date", "-id")[:MAX_RESULTS]]
-    from consultations.models import Opinion
-
     opinions = Opinion.objects.filter(patient_id__in=access.patient_ids).select_related("author")
     if (pid := _patient_filter(request)) is not None:
         opinions = opinions.filter(patient_id=pid)
@@ -190,8 +189,6 @@ def _read(resource_type: str, resource_id: str, access: _Access) -> dict[str, An
     if resource_type == "ImagingStudy":
         study = ImagingStudy.objects.filter(pk=pk, patient_id__in=access.patient_ids).filter(study_scope_q(access.user)).first()
         return fr.imaging_study(study) if study else None
-    from consultations.models import Opinion
-
     opinions = Opinion.objects.filter(pk=pk, patient_id__in=access.patient_ids)
     opinion = opinions.select_related("author").first()
     return fr.communication(opinion) if opinion else None

@@ -22,7 +22,9 @@ from cdss.accounts.services import account_is_locked
 from cdss.audit.models import AuditAction, AuditOutcome
 from cdss.audit.services import audit_record
 from cdss.core.errors import CdssError
+from inference.models import Report
 from interop.ehr_data import resources_of
+from interop.models import EhrRegistration
 from interop.registry import local_patient_for, local_user_for, registration_for_iss, visible_patient
 from interop.smart.client import (
     LaunchFailed,
@@ -84,8 +86,6 @@ def _name(resource: dict[str, Any]) -> str:
 
 @require_GET
 def callback(request: HttpRequest) -> HttpResponse:
-    from interop.models import EhrRegistration
-
     state = request.GET.get("state", "")
     pending = dict(request.session.get(PENDING_KEY) or {})
     entry = pending.pop(state, None)
@@ -137,8 +137,6 @@ def callback(request: HttpRequest) -> HttpResponse:
 def _landing(app_context: Any, patient_id: int) -> str:
     """Where the portal opens: the patient, or the report a card's SMART link named
     (``appContext`` "patient=<id>&report=<id>", passed on by the EHR) when it is this patient's."""
-    from inference.models import Report
-
     if isinstance(app_context, str):
         values = parse_qs(app_context)
         report = (values.get("report") or [""])[0]
