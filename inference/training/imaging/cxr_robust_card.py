@@ -62,6 +62,34 @@ EXPLANATION = (
 )
 
 
+def uncertain_band(threshold: float) -> list[float]:
+    """Calibrated probabilities in this band abstain: below BAND_CONFIDENCE for either class,
+    and at least 0.05 either side of the threshold."""
+    return [round(min(1 - BAND_CONFIDENCE, threshold - 0.05), 4), round(max(BAND_CONFIDENCE, threshold + 0.05), 4)]
+
+
+def ood_reference(train_feats: NDArray[Any], val_feats: NDArray[Any], train_images: NDArray[Any]) -> dict[str, Any]:
+    """The out-of-distribution reference: a shrunk covariance of the training features (no
+    augmentation), the distance limit from validation, and the training images' ranges."""
+    lw = LedoitWolf().fit(train_feats)
+    mean, precision = lw.location_, lw.precision_
+    dv = val_feats - mean
+    val_dist = np.sqrt(np.einsum("ij,jk,ik->i", dv, precision, dv))
+    train_stats = [image_statistics(im) for im in train_images]
+    sym = np.array([st["symmetry"] for st in train_stats])
+    dynamic = np.array([st["dynamic_range"] for st in train_stats])
+    return {
+        "distance_limit": float(np.percentile(val_dist, 99.5)),
+        "image_limits": {
+            "chroma": [0.0, 0.05],
+            "symmetry": [float(np.percentile(sym, 0.5)), 1.0],
+            "dynamic_range": [float(np.percentile(dynamic, 0.5)), 1.0],
+        },
+        "mean": mean,
+        "precision": precision,
+    }
+
+
 def shifted(images: NDArray[np.uint8], kind: str, level: float, seed: int) -> NDArray[np.uint8]:
     """(N, H, W) uint8 grey images under one acquisition shift."""
     if kind == "none":
@@ -286,27 +314,9 @@ def card_run(*, data: Path, seeds: list[int], out_root: Path | None, limit: int 
     temperature = common.temperature_fit(val_logits, labels[va])
     val_probs = common.softmax_np(val_logits, temperature)[:, 1]
     threshold = common.youden_threshold(labels[va], val_probs)
-    band = [round(min(1 - BAND_CONFIDENCE, threshold - 0.05), 4), round(max(BAND_CONFIDENCE, threshold + 0.05), 4)]
-    # OOD reference: training features (no augmentation), shrunk covariance; limit from validation
-
+    band = uncertain_band(threshold)
     _, train_feats = net_outputs(net, images[tr], settings)
-    lw = LedoitWolf().fit(train_feats)
-    mean, precision = lw.location_, lw.precision_
-    dv = val_feats - mean
-    val_dist = np.sqrt(np.einsum("ij,jk,ik->i", dv, precision, dv))
-    train_stats = [image_statistics(im) for im in images[tr]]
-    sym = np.array([s["symmetry"] for s in train_stats])
-    rng_ = np.array([s["dynamic_range"] for s in train_stats])
-    reference = {
-        "distance_limit": float(np.percentile(val_dist, 99.5)),
-        "image_limits": {
-            "chroma": [0.0, 0.05],
-            "symmetry": [float(np.percentile(sym, 0.5)), 1.0],
-            "dynamic_range": [float(np.percentile(rng_, 0.5)), 1.0],
-        },
-        "mean": mean,
-        "precision": precision,
-    }
+    reference = ood_reference(train_feats, val_feats, images[tr])
     log(f"T {temperature:.3f} threshold {threshold:.4f} band {band} OOD limit {reference['distance_limit']:.2f}")
 
     # held-out, once: both versions, clean and shifted
@@ -362,7 +372,8 @@ def card_run(*, data: Path, seeds: list[int], out_root: Path | None, limit: int 
     root = out_root or (ARTEFACT_ROOT if better else WORK_DIR / "artefacts")
     directory = root / KEY / VERSION
     weights = common.state_dict_save(model=net, path=directory / "weights.pt")
-    np.savez(directory / "ood.npz", mean=mean.astype(np.float32), precision=precision.astype(np.float32))
+    np.savez(directory / "ood.npz", mean=reference["mean"].astype(np.float32),
+             precision=reference["precision"].astype(np.float32))
     # the served arrays are float32: use them for the card's numbers as well
     (directory / "heldout_split.json").write_text(
         json.dumps({"seed": 0, "holdout_files": sorted(ds["names"][hold].tolist())}, indent=0) + "\n"
@@ -543,23 +554,11 @@ def abstention_card_run(*, data: Path, candidate: Path | None, out_root: Path | 
     settings = old.data["preprocessing"]
     post = old.data["postprocessing"]
     temperature, threshold = float(post["temperature"]), float(post["threshold"])
-    band = [round(min(1 - BAND_CONFIDENCE, threshold - 0.05), 4), round(max(BAND_CONFIDENCE, threshold + 0.05), 4)]
+    band = uncertain_band(threshold)
 
     _, train_feats = net_outputs(net, images[tr], settings)
     _, val_feats = net_outputs(net, images[va], settings)
-    lw = LedoitWolf().fit(train_feats)
-    mean, precision = lw.location_, lw.precision_
-    dv = val_feats - mean
-    val_dist = np.sqrt(np.einsum("ij,jk,ik->i", dv, precision, dv))
-    train_stats = [image_statistics(im) for im in images[tr]]
-    sym = np.array([st["symmetry"] for st in train_stats])
-    rng_ = np.array([st["dynamic_range"] for st in train_stats])
-    reference = {
-        "distance_limit": float(np.percentile(val_dist, 99.5)),
-        "image_limits": {"chroma": [0.0, 0.05], "symmetry": [float(np.percentile(sym, 0.5)), 1.0],
-                         "dynamic_range": [float(np.percentile(rng_, 0.5)), 1.0]},
-        "mean": mean, "precision": precision,
-    }
+    reference = ood_reference(train_feats, val_feats, images[tr])
     hold_logits, _ = net_outputs(net, images[hold], settings)
     hold_probs = common.softmax_np(hold_logits, temperature)[:, 1]
     inside = ~((hold_probs > band[0]) & (hold_probs < band[1]))
@@ -576,7 +575,8 @@ def abstention_card_run(*, data: Path, candidate: Path | None, out_root: Path | 
     directory.mkdir(parents=True, exist_ok=True)
     for name in ("weights.pt", "heldout_split.json"):
         shutil.copyfile(old.directory / name, directory / name)
-    np.savez(directory / "ood.npz", mean=mean.astype(np.float32), precision=precision.astype(np.float32))
+    np.savez(directory / "ood.npz", mean=reference["mean"].astype(np.float32),
+             precision=reference["precision"].astype(np.float32))
     cand = json.loads(candidate.read_text()) if candidate and candidate.exists() else None
     card = json.loads((old.directory / "card.json").read_text())
     card["version"] = "1.0.1"
