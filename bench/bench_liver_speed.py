@@ -16,10 +16,12 @@ stages of the worker's liver step:
   report   the findings serialised as the step's JSON result
 
 Old: the network as loaded before the group-norm rewrite, every slice through every TTA pass
-(``segment_volume``). New: ``model_load`` (group norms) and ``segment_volume_organ``. Bare forward:
+(``segment_volume``). New: ``model_load`` (group norms) and ``segment_volume_organ`` (bfloat16 convolutions
+on a CPU with native bfloat16: ``predictor.bf16_autocast``). Bare forward:
 the identity forward of one batch, times the slice-passes the old path runs. Prints each stage,
 wall / bare forward for both paths, the ratio new / old, and the Dice of the final labels
-(organ = liver + lesion, and lesion) between them (the fast path must keep >= 0.995).
+(organ = liver + lesion, and lesion) between them (the fast path must keep >= 0.995). ``cpu``: the
+process's CPU time over all stages (both threads), a figure a busy machine inflates less than the wall.
 ``--demo`` also compares the paths on the demo CT itself (its liver is in every slice).
 """
 
@@ -46,11 +48,11 @@ def _old_model() -> Any:
     """The liver model as loaded without the group-norm rewrite (the reference's network)."""
     from inference.registry import model_card_get
     from inference.runtime.fusion_bn import batchnorm_folded
-    from inference.runtime.predictor import LoadedModel, _probe_input, network_load, runtime_device
+    from inference.runtime.predictor import LoadedModel, network_load, probe_input, runtime_device
     from inference.runtime.upsample_shuffle import transposed_convs_as_shuffles
 
     card = model_card_get(key="liver_ct_seg")
-    probe = _probe_input(card)
+    probe = probe_input(card)
     net = transposed_convs_as_shuffles(batchnorm_folded(network_load(card=card), probe=probe), probe=probe)
     net.requires_grad_(False)
     return LoadedModel(card=card, net=net.to(runtime_device()), device=runtime_device())
@@ -71,6 +73,7 @@ def _stages(
     )
 
     t: dict[str, float] = {}
+    cpu0 = time.process_time()
     t0 = time.perf_counter()
     volume = dicom_series_from_datasets([pydicom.dcmread(io.BytesIO(b)) for b in blobs])
     hu, spacing = volume.internal()
@@ -101,6 +104,7 @@ def _stages(
     json.dumps({"findings": findings}, default=str)
     t["report"] = time.perf_counter() - t0
     t["wall"] = sum(t.values())
+    t["cpu"] = time.process_time() - cpu0
     return t, labels, findings
 
 
@@ -145,7 +149,7 @@ def compare(hu: np.ndarray, spacing: tuple[float, float, float], title: str) -> 
     bare = _bare_forward(old_model, slice_passes=hu.shape[0] * n_tta, batch=8)
     print(f"\n{title}: {hu.shape[0]} slices of {hu.shape[1]} x {hu.shape[2]}, spacing {spacing} mm")
     print(f"{'stage':<8}{'old s':>10}{'new s':>10}{'new/old':>9}")
-    for k in ("fetch", "model", "post", "seg", "report", "wall"):
+    for k in ("fetch", "model", "post", "seg", "report", "wall", "cpu"):
         print(f"{k:<8}{old_t[k]:>10.2f}{new_t[k]:>10.2f}{new_t[k] / max(old_t[k], 1e-9):>9.3f}")
     print(f"bare forward (old network, {hu.shape[0] * n_tta} slice-passes): {bare:.2f} s")
     print(f"wall / bare forward: old {old_t['wall'] / bare:.3f}  new {new_t['wall'] / bare:.3f}")

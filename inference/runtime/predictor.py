@@ -8,11 +8,12 @@ fork, so CUDA must not be touched at import.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import threading
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,6 +60,25 @@ def runtime_device() -> torch.device:
     return torch.device("cpu")
 
 
+def cpu_bf16_native() -> bool:
+    """Whether this CPU computes bfloat16 products natively (AVX512-BF16 or AMX), so that oneDNN's
+    bfloat16 convolutions are faster than its float32 ones rather than emulated."""
+    try:
+        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+@contextlib.contextmanager
+def bf16_autocast(device: torch.device, *, enabled: bool | None = None) -> Iterator[None]:
+    """Convolutions in bfloat16 (float32 accumulation, norms and softmax in float32) on a CPU
+    with native bfloat16, when ``enabled`` is None; always when True, never when False. On CUDA
+    nothing changes: the float32 forward is fast there already."""
+    on = (device.type == "cpu" and cpu_bf16_native()) if enabled is None else enabled
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=on):
+        yield
+
+
 def network_load(*, card: ModelCard) -> torch.nn.Module:
     """The card's network with its verified weights, on the CPU in eval mode, exactly as the
     architecture defines it: none of the inference rewrites ``model_load_from_card`` applies."""
@@ -96,7 +116,7 @@ def model_load_from_card(*, card: ModelCard) -> LoadedModel:
         if hit is not None:
             return hit
         net = network_load(card=card)
-        probe = _probe_input(card)
+        probe = probe_input(card)
         net = transposed_convs_as_shuffles(batchnorm_folded(net, probe=probe), probe=probe)
         net = instance_norms_as_group_norms(net, probe=probe)
         device = runtime_device()
@@ -107,7 +127,7 @@ def model_load_from_card(*, card: ModelCard) -> LoadedModel:
         return loaded
 
 
-def _probe_input(card: ModelCard) -> torch.Tensor:
+def probe_input(card: ModelCard) -> torch.Tensor:
     """A fixed random input of the card's shape, to check a transformed network against the original."""
     kwargs = card.data["architecture"].get("kwargs", {})
     channels = int(kwargs.get("n_input_channels", kwargs.get("in_channels", 1)))

@@ -6,12 +6,20 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pytest
 import torch
 
 from inference.registry import model_card_get
-from inference.runtime.liver import liver_segment_with_model, run_liver_seg
+from inference.runtime.liver import (
+    SURVEY_COARSE,
+    _survey,
+    liver_segment_with_model,
+    run_liver_seg,
+    segment_volume,
+    segment_volume_organ,
+)
 from inference.runtime.postprocessing import dice
-from inference.runtime.predictor import LoadedModel, model_load, network_load
+from inference.runtime.predictor import LoadedModel, bf16_autocast, model_load, network_load
 from tests.inference.data.liver_speed import ct_with_organ_slab
 from tests.inference.data.synthetic import phantom_hu
 
@@ -76,3 +84,61 @@ def test_loaded_network_normalises_with_group_norms_and_gives_the_cards_output()
     x = torch.rand((2, 3, 64, 64), generator=torch.Generator().manual_seed(1))
     with torch.inference_mode():
         assert torch.allclose(loaded(x), original(x), atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("bf16", [True, False])
+def test_fast_path_agrees_with_the_reference_in_either_precision(bf16: bool) -> None:
+    # bfloat16 convolutions asked for explicitly (the automatic choice depends on the CPU), and
+    # float32 throughout: either way the labels match the float32 reference's.
+    volume = ct_with_organ_slab(below=3, organ=5, above=3, demo_range=(8, 12), stride_yx=2)
+    spacing = (5.0, 1.953125, 1.953125)
+    model = model_load(key="liver_ct_seg")
+    kwargs: dict[str, Any] = dict(
+        net=model.net, device=model.device, volume_hu=volume, spacing_mm=spacing,
+        preprocessing=model.card.data["preprocessing"], tta=["identity", "flip_x"],
+    )
+    fast, _, _ = segment_volume_organ(**kwargs, bf16=bf16)
+    ref, _, _ = segment_volume(**kwargs)
+    assert (ref > 0).sum() > 1000
+    _agree(fast, ref)
+
+
+def test_bf16_autocast_runs_convolutions_in_bfloat16_only_when_asked() -> None:
+    conv = torch.nn.Conv2d(1, 1, 3)
+    x = torch.rand((1, 1, 8, 8))
+    cpu = torch.device("cpu")
+    with bf16_autocast(cpu, enabled=True):
+        assert conv(x).dtype == torch.bfloat16
+    with bf16_autocast(cpu, enabled=False):
+        assert conv(x).dtype == torch.float32
+
+
+def _full_survey(nz: int, step: int, shown: set[int]) -> tuple[int, int] | None:
+    survey = sorted(set(range(0, nz, step)) | {nz - 1})
+    found = [z for z in survey if z in shown]
+    return (found[0], found[-1]) if found else None
+
+
+@pytest.mark.parametrize(
+    ("nz", "step", "shown"),
+    [
+        (150, 5, set(range(45, 105))),  # the bench's organ slab
+        (150, 5, set(range(0, 150))),  # organ everywhere
+        (150, 5, set(range(0, 12))),  # at the bottom of the scan
+        (150, 5, set(range(141, 150))),  # at the top, the last slice only a survey slice
+        (150, 5, set(range(60, 68))),  # between two coarse slices: the fine survey finds it
+        (150, 5, set()),  # no organ
+        (7, 5, {6}),  # fewer survey slices than one coarse step
+        (40, 1, set(range(13, 30))),
+    ],
+)
+def test_coarse_survey_finds_the_full_surveys_organ_range_with_fewer_passes(
+    nz: int, step: int, shown: set[int]
+) -> None:
+    ran: list[int] = []
+    span = _survey(nz=nz, step=step, run=ran.extend, shows=lambda z: z in shown)
+    assert span == _full_survey(nz, step, shown)
+    assert len(ran) == len(set(ran))  # no slice twice
+    survey_slices = len(set(range(0, nz, step)) | {nz - 1})
+    if len(shown) > SURVEY_COARSE * step and survey_slices > 2 * SURVEY_COARSE:
+        assert len(ran) < survey_slices
