@@ -16,7 +16,9 @@ from cdss.accounts.models import Role
 from cdss.audit.reads import read_audit_mark
 from cdss.core.errors import NotFound
 from cdss.core.ids import id_parse
-from inference.models import SIGNED_STATUSES, AnalysisRequest, ImagingFinding, Report
+from imaging.models import ImagingSeries, ImagingStudy
+from imaging.selectors import imaging_study_get_for_user
+from inference.models import SIGNED_STATUSES, AnalysisRequest, FindingDecision, ImagingFinding, Report
 from patients.access import patient_get_for_user, patients_for_user, report_scope_q
 
 
@@ -134,3 +136,20 @@ def finding_get_for_user(user: Any, finding_id: Any) -> ImagingFinding:
         raise NotFound("Finding not found.")
     read_audit_mark(object_type="imaging_finding", object_id=finding.pk, patient_id=finding.patient_id)
     return finding
+
+
+def finding_decisions(finding: ImagingFinding) -> list[FindingDecision]:
+    """Every decision on a finding, oldest first, with who took it."""
+    return list(finding.decisions.select_related("decided_by"))
+
+
+def series_get_for_clinical_use(
+    user: Any, series_uid: str, *, request: Any = None, route: str = ""
+) -> tuple[ImagingSeries, ImagingStudy]:
+    """A series of a study this user may see, for clinical work on it (measuring in the
+    viewer). A patient user, a missing series and one of a study not theirs: the same 404."""
+    series = ImagingSeries.objects.select_related("study").filter(series_instance_uid=series_uid).first()
+    if series is None or user_is_patient(user):
+        raise NotFound("Series not found.")
+    study = imaging_study_get_for_user(user, series.study.study_instance_uid, request=request, route=route)
+    return series, study

@@ -26,7 +26,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from cdss.accounts.models import Role
+from cdss.accounts.models import CareTeam, Role
 from cdss.audit.models import AuditAction, AuditOutcome
 from cdss.audit.reads import read_audit_mark
 from cdss.audit.services import audit_record
@@ -69,6 +69,14 @@ def patient_get_for_user(user: Any, patient_id: Any, *, request: Any = None, act
         raise NotFound("Patient not found.")
     read_audit_mark(object_type="patient", object_id=patient.pk, patient_id=patient.pk)
     return patient
+
+
+def patient_care_team_default(user: Any) -> CareTeam | None:
+    """The care team a patient this user creates joins when none is named: a clinician's
+    first team, so that they see the patient they made; None for anyone else."""
+    if getattr(user, "role", None) != Role.CLINICIAN or not getattr(user, "is_authenticated", False):
+        return None
+    return CareTeam.objects.filter(members=user).order_by("pk").first()
 
 
 def patient_ids_for_user(user: Any) -> QuerySet[Any]:

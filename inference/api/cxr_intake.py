@@ -26,6 +26,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cdss.audit.models import AuditAction
+from cdss.audit.reads import read_audit_note
 from cdss.audit.services import audit_record
 from cdss.core.errors import NotFound, RequestTooLarge
 from inference.cxr_intake import (
@@ -89,6 +90,7 @@ class CxrIntakeCreateApi(APIView):
 
 
 class CxrIntakeDetailApi(APIView):
+    audit_object_type = "cxr_intake"
     permission_classes = [IsAuthenticated]
 
     @extend_schema(responses={200: dict})
@@ -99,12 +101,15 @@ class CxrIntakeDetailApi(APIView):
 
 
 class CxrIntakeCsvApi(APIView):
+    audit_object_type = "cxr_intake"
+    audit_action = AuditAction.EXPORT
     permission_classes = [IsAuthenticated]
 
     @extend_schema(responses={(200, "text/csv"): str})
     def get(self, request: Request, intake_id: int) -> HttpResponse:
         _not_for_patients(request)
         job = intake_get_for_user(request.user, intake_id)
+        read_audit_note(format="csv", results=len(job.results))
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         model = job.model or {}

@@ -20,6 +20,7 @@ from inference.models import AnalysisRequest, FindingDecisionStatus, FindingKind
 from inference.reports.services import user_display_name
 from inference.selectors import (
     analysis_get_for_user,
+    finding_decisions,
     finding_get_for_user,
     findings_of_analysis,
     findings_of_patient_for_user,
@@ -121,7 +122,7 @@ class FindingDetailApi(APIView):
         finding = finding_get_for_user(request.user, finding_id)
         history = [{"status": d.status, "by": user_display_name(d.decided_by), "at": d.decided_at.isoformat(),
                     "reason": d.reason, "label": d.label, "values": d.values}
-                   for d in finding.decisions.select_related("decided_by")]
+                   for d in finding_decisions(finding)]
         return Response({**finding_as_dict(finding), "decisions": history})
 
 

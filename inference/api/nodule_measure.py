@@ -19,13 +19,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cdss.audit.reads import read_audit_note
-from cdss.core.errors import NotFound, ServiceUnavailable, ValidationFailed
-from imaging.models import ImagingSeries
-from imaging.selectors import imaging_study_get_for_user
+from cdss.core.errors import ServiceUnavailable, ValidationFailed
 from inference.analysis.errors import TransientStepError
 from inference.analysis.series_fetch import series_fetch
 from inference.runtime.lung_nodule import nodule_measure_in_series
-from inference.selectors import user_is_patient
+from inference.selectors import series_get_for_clinical_use
 
 
 class NoduleMeasureInvalid(ValidationFailed):
@@ -55,11 +53,7 @@ class SeriesNoduleMeasureApi(APIView):
     @extend_schema(operation_id="imaging_series_nodule_measure", request=NoduleMeasureSerializer,
                    responses={200: OpenApiTypes.OBJECT})
     def post(self, request: Request, series_uid: str) -> Response:
-        series = ImagingSeries.objects.select_related("study").filter(series_instance_uid=series_uid).first()
-        if series is None or user_is_patient(request.user):
-            raise NotFound("Series not found.")
-        study = imaging_study_get_for_user(request.user, series.study.study_instance_uid, request=request,
-                                           route="nodule-measure")
+        series, study = series_get_for_clinical_use(request.user, series_uid, request=request, route="nodule-measure")
         body = NoduleMeasureSerializer(data=request.data)
         if not body.is_valid():
             raise NoduleMeasureInvalid("Give the clicked image and pixel, or a point in patient coordinates.",

@@ -9,10 +9,14 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from cdss.accounts.models import Role, User
 from cdss.accounts.permissions import ClinicalCreateOrReadOnly
 from cdss.audit.reads import read_audit_note
-from patients.access import patient_get_for_edit, patient_get_for_user, patient_rows_for_user
+from patients.access import (
+    patient_care_team_default,
+    patient_get_for_edit,
+    patient_get_for_user,
+    patient_rows_for_user,
+)
 from patients.api.common import RecordPagination
 from patients.api.serializers import PatientSerializer
 from patients.selectors import patient_search
@@ -48,9 +52,8 @@ class PatientListApi(GenericAPIView[Any]):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         fields = dict(serializer.validated_data)
-        user = request.user
-        if "care_team" not in fields and isinstance(user, User) and user.role == Role.CLINICIAN:
-            fields["care_team"] = user.care_teams.order_by("pk").first()
+        if "care_team" not in fields:
+            fields["care_team"] = patient_care_team_default(request.user)
         patient = patient_create(actor=request.user, request=request, **fields)
         return Response(self.get_serializer(patient).data, status=status.HTTP_201_CREATED)
 
