@@ -6,10 +6,12 @@ import asyncio
 from typing import Any
 
 import pytest
+from django.db import DatabaseError
 from django.test import Client
 
 from cdss.audit.models import AuditEvent
 from imaging.dicomweb import proxy
+from tests.access_table import PLACEHOLDERS
 from tests.conftest import World, client_for
 
 
@@ -129,3 +131,26 @@ def test_the_portal_serves_the_audit_page(world: World) -> None:
     client.force_login(world.admin)
     response = client.get("/audit?outcome=denied")
     assert response.status_code == 200  # the portal's shell (or the page saying it is not built)
+
+
+def test_a_read_that_cannot_be_audited_is_withheld(world: World, monkeypatch: Any) -> None:
+    def unavailable(*args: Any, **kwargs: Any) -> None:
+        raise DatabaseError("connection lost")
+
+    monkeypatch.setattr("cdss.audit.middleware.audit_read_record", unavailable)
+    response = client_for(world.clinician).get(f"/api/v1/patients/{world.patient.pk}/")
+    assert response.status_code == 503
+    assert response.json()["code"] == "database_unavailable"
+    assert world.patient.family_name not in response.content.decode()
+
+
+def test_the_access_check_names_what_was_read(world: World) -> None:
+    """A report's URL names no patient: the entry's patient and object come from the lookup."""
+    report_id = PLACEHOLDERS["released_report"](world)
+    response = client_for(world.clinician).get(f"/api/v1/reports/{report_id}/")
+    assert response.status_code == 200
+    _one(response, action="read", object_type="report", object_id=str(report_id), patient_id=world.patient.pk)
+    export = client_for(world.patient_user).get(f"/api/v1/reports/{report_id}/export/html/")
+    assert export.status_code == 200
+    entry = _one(export, action="export", object_type="report", object_id=str(report_id), patient_id=world.patient.pk)
+    assert entry.detail == {"format": "html", "version_shown": "patient"}
