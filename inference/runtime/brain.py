@@ -30,7 +30,7 @@ from scipy import ndimage
 
 from inference.registry import ModelInputInvalid
 from inference.runtime.io import Volume
-from inference.runtime.liver import class_argmax
+from inference.runtime.liver import class_argmax, tta_probs
 from inference.runtime.predictor import LoadedModel, model_load
 
 UNIT_ML = "mL"
@@ -164,16 +164,6 @@ def to_canvas(x: torch.Tensor, canvas: Canvas, *, mode: str = "bilinear", fill: 
     return out
 
 
-def _tta(x: torch.Tensor, name: str) -> torch.Tensor:
-    if name == "identity":
-        return x
-    if name == "flip_x":
-        return torch.flip(x, dims=[-1])
-    if name == "flip_y":
-        return torch.flip(x, dims=[-2])
-    raise ModelInputInvalid("unknown test-time augmentation", code="model_card_invalid", detail={"tta": name})
-
-
 def segment_slices(
     *,
     net: torch.nn.Module,
@@ -204,7 +194,7 @@ def segment_slices(
         probs = torch.zeros((z1 - z0, n_classes, canvas.size, canvas.size), dtype=torch.float32, device=device)
         with torch.inference_mode():
             for name in tta:
-                probs += torch.softmax(_tta(net(_tta(field, name)), name).float(), dim=1)
+                probs += tta_probs(net, field, name)
         probs /= len(tta)
         full = torch.zeros((z1 - z0, n_classes, rh, rw), dtype=torch.float32)
         full[:, 0] = 1.0

@@ -10,7 +10,7 @@ probability, TTA votes) are kept for the whole volume.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NotRequired, TypedDict, Unpack
 
 import numpy as np
 import torch
@@ -94,7 +94,8 @@ def _stack(low: torch.Tensor, zs: torch.Tensor, *, context: int, nz: int, base: 
     return low[idx.clamp(0, nz - 1) - base]
 
 
-def _tta_probs(net: torch.nn.Module, x: torch.Tensor, name: str) -> torch.Tensor:
+def tta_probs(net: torch.nn.Module, x: torch.Tensor, name: str) -> torch.Tensor:
+    """Softmax (float32) of the network's output on ``x`` seen through the test-time transform ``name``."""
     return torch.softmax(_tta_apply(net(_tta_apply(x, name)), name).float(), dim=1)
 
 
@@ -124,31 +125,54 @@ def _to_slice_grid(
     return labels, lesion_prob, votes
 
 
-def segment_volume(
-    *,
-    net: torch.nn.Module,
-    device: torch.device,
-    volume_hu: NDArray[Any],
-    spacing_mm: tuple[float, float, float],
-    preprocessing: dict[str, Any],
-    tta: list[str],
-    batch: int = 8,
-    progress: Callable[[int], None] | None = None,
-) -> tuple[NDArray[np.uint8], NDArray[np.uint8], NDArray[np.uint8]]:
+class SliceRun(TypedDict):
+    """The keyword arguments of both segmentation paths (:func:`segment_volume` and
+    :func:`segment_volume_organ`)."""
+
+    net: torch.nn.Module
+    device: torch.device
+    volume_hu: NDArray[Any]
+    spacing_mm: tuple[float, float, float]
+    preprocessing: dict[str, Any]
+    tta: list[str]
+    batch: NotRequired[int]
+    progress: NotRequired[Callable[[int], None] | None]
+
+
+def _unpack(run: SliceRun) -> tuple[
+    torch.nn.Module, torch.device, NDArray[Any], tuple[float, float, float], dict[str, Any], list[str], int,
+    Callable[[int], None] | None,
+]:
+    return (run["net"], run["device"], run["volume_hu"], run["spacing_mm"], run["preprocessing"], run["tta"],
+            run.get("batch", 8), run.get("progress"))
+
+
+def _grid(
+    volume_hu: NDArray[Any], spacing_mm: tuple[float, float, float], preprocessing: dict[str, Any]
+) -> tuple[int, int, int, int, int, tuple[int, int]]:
+    """The input checked; (nz, h, w), the network's field size, the context slices each side and
+    the resampled slice shape."""
+    _validate(volume_hu, spacing_mm)
+    nz, h, w = volume_hu.shape
+    canvas_shape = ct_inplane_shape(
+        shape_yx=(h, w), spacing_yx=(spacing_mm[1], spacing_mm[2]), target=float(preprocessing["spacing_mm"])
+    )
+    return nz, h, w, int(preprocessing["size"]), int(preprocessing.get("context_slices", 1)), canvas_shape
+
+
+def _outputs(shape: tuple[int, ...]) -> tuple[NDArray[np.uint8], NDArray[np.uint8], NDArray[np.uint8]]:
+    """Labels, lesion probability and TTA lesion votes for the whole volume, all background."""
+    return tuple(np.zeros(shape, dtype=np.uint8) for _ in range(3))  # type: ignore[return-value]
+
+
+def segment_volume(**run: Unpack[SliceRun]) -> tuple[NDArray[np.uint8], NDArray[np.uint8], NDArray[np.uint8]]:
     """Every slice, every TTA pass: the reference that :func:`segment_volume_organ` is checked against.
 
     Raw labels, lesion probability (uint8, 255 = 1.0) and TTA lesion votes, all (z, y, x) uint8.
     """
-    _validate(volume_hu, spacing_mm)
-    nz, h, w = volume_hu.shape
-    size = int(preprocessing["size"])
-    context = int(preprocessing.get("context_slices", 1))
-    canvas_shape = ct_inplane_shape(
-        shape_yx=(h, w), spacing_yx=(spacing_mm[1], spacing_mm[2]), target=float(preprocessing["spacing_mm"])
-    )
-    labels = np.zeros((nz, h, w), dtype=np.uint8)
-    lesion_prob = np.zeros((nz, h, w), dtype=np.uint8)
-    votes = np.zeros((nz, h, w), dtype=np.uint8)
+    net, device, volume_hu, spacing_mm, preprocessing, tta, batch, progress = _unpack(run)
+    nz, h, w, size, context, canvas_shape = _grid(volume_hu, spacing_mm, preprocessing)
+    labels, lesion_prob, votes = _outputs(volume_hu.shape)
     net.eval()
     for z0 in range(0, nz, batch):
         z1 = min(z0 + batch, nz)
@@ -159,7 +183,7 @@ def segment_volume(
         vote = torch.zeros((z1 - z0, size, size), dtype=torch.float32, device=device)
         with torch.inference_mode():
             for name in tta:
-                p = _tta_probs(net, x, name)
+                p = tta_probs(net, x, name)
                 probs_sum += p
                 vote += (class_argmax(p) == 2).float()
             probs = probs_sum / len(tta)
@@ -217,17 +241,7 @@ def _survey(
 
 
 def segment_volume_organ(
-    *,
-    net: torch.nn.Module,
-    device: torch.device,
-    volume_hu: NDArray[Any],
-    spacing_mm: tuple[float, float, float],
-    preprocessing: dict[str, Any],
-    tta: list[str],
-    batch: int = 8,
-    progress: Callable[[int], None] | None = None,
-    tta_everywhere: bool = False,
-    bf16: bool | None = None,
+    *, tta_everywhere: bool = False, bf16: bool | None = None, **run: Unpack[SliceRun]
 ) -> tuple[NDArray[np.uint8], NDArray[np.uint8], NDArray[np.uint8]]:
     """:func:`segment_volume`'s outputs from fewer forward passes (coarse to fine in z).
 
@@ -245,13 +259,8 @@ def segment_volume_organ(
     The labels agree with the reference's (Dice >= 0.995, checked by
     ``tests/inference/runtime/test_liver_speed.py``).
     """
-    _validate(volume_hu, spacing_mm)
-    nz, h, w = volume_hu.shape
-    size = int(preprocessing["size"])
-    context = int(preprocessing.get("context_slices", 1))
-    canvas_shape = ct_inplane_shape(
-        shape_yx=(h, w), spacing_yx=(spacing_mm[1], spacing_mm[2]), target=float(preprocessing["spacing_mm"])
-    )
+    net, device, volume_hu, spacing_mm, preprocessing, tta, batch, progress = _unpack(run)
+    nz, h, w, size, context, canvas_shape = _grid(volume_hu, spacing_mm, preprocessing)
     # The network's input for the whole volume, filled a chunk at a time (the windowed full-size
     # float copy of a chunk is the large temporary): nz x S x S float32, 0.23 MB per slice at 240.
     low = torch.empty((nz, size, size), dtype=torch.float32)
@@ -263,7 +272,7 @@ def segment_volume_organ(
     def identity_pass(zs: list[int]) -> None:
         for i in range(0, len(zs), batch):
             chunk = torch.tensor(zs[i : i + batch])
-            p = _tta_probs(net, _stack(low, chunk, context=context, nz=nz, base=0).to(device), "identity")
+            p = tta_probs(net, _stack(low, chunk, context=context, nz=nz, base=0).to(device), "identity")
             for k, z in enumerate(chunk.tolist()):
                 identity[z] = p[k]
 
@@ -275,9 +284,7 @@ def segment_volume_organ(
             run=identity_pass,
             shows=lambda z: int((class_argmax(identity[z][None]) > 0).sum()) >= SURVEY_MIN_PX,
         )
-        labels = np.zeros((nz, h, w), dtype=np.uint8)
-        lesion_prob = np.zeros((nz, h, w), dtype=np.uint8)
-        votes = np.zeros((nz, h, w), dtype=np.uint8)
+        labels, lesion_prob, votes = _outputs(volume_hu.shape)
         if span is None:
             if progress is not None:
                 progress(nz)
@@ -291,7 +298,7 @@ def segment_volume_organ(
             todo = [z for z in range(z0, z1) if z not in identity]
             if todo:
                 zs = torch.tensor(todo)
-                p = _tta_probs(net, _stack(low, zs, context=context, nz=nz, base=0).to(device), "identity")
+                p = tta_probs(net, _stack(low, zs, context=context, nz=nz, base=0).to(device), "identity")
                 for k, z in enumerate(todo):
                     identity[z] = p[k]
             probs = torch.stack([identity.pop(z) for z in range(z0, z1)])
@@ -312,7 +319,7 @@ def segment_volume_organ(
                     x = _stack(low, uncertain + z0, context=context, nz=nz, base=0).to(device)
                     sub = probs[uncertain]
                     for name in others:
-                        q = _tta_probs(net, x, name)
+                        q = tta_probs(net, x, name)
                         sub += q
                         vote[uncertain] += (class_argmax(q) == 2).float()
                     probs[uncertain] = sub / len(tta)
@@ -321,7 +328,7 @@ def segment_volume_organ(
                 probs = torch.zeros_like(probs)
                 vote = torch.zeros_like(lesion_vote)
                 for name in tta:
-                    q = _tta_probs(net, x, name)
+                    q = tta_probs(net, x, name)
                     probs += q
                     vote += (class_argmax(q) == 2).float()
                 probs /= len(tta)
