@@ -474,6 +474,8 @@ export class StudyViewer implements ViewerModule {
         // Called once every slice is in: the moment MPR shows the whole volume.
         volume.load(() => {
           if (performance.getEntriesByName(VIEWER_MARKS.volumeLoaded).length === 0) performance.mark(VIEWER_MARKS.volumeLoaded);
+          // Also after a last slice that failed (no volume event then): draw what there is.
+          if (this.volumeId === volumeId && this.viewportIds.length) this.engine?.renderViewports(this.viewportIds);
         });
         // The views are drawn once the slice they show first is in: without a GPU, a draw of the
         // empty volume holds the main thread for as long as the first slice takes to arrive.
