@@ -13,9 +13,10 @@ from django.core.handlers.asgi import ASGIHandler, ASGIRequest
 from django.http import HttpResponseBase
 
 from cdss.core.http_errors import error_response
+from cdss.core.server_tuning import RequestThreadReuse
 
 
-class CdssASGIHandler(ASGIHandler):
+class CdssASGIHandler(RequestThreadReuse, ASGIHandler):
     def create_request(self, scope: Any, body_file: Any) -> tuple[ASGIRequest, None] | tuple[None, HttpResponseBase]:
         built = super().create_request(scope, body_file)
         response = built[1]

@@ -1,4 +1,4 @@
-"""Socket options Daphne leaves unset.
+"""Socket options Daphne leaves unset, and threads Django's ASGI handler need not start.
 
 Daphne (Twisted) never sets TCP_NODELAY. A response it writes in pieces (headers, then body)
 then meets Nagle's algorithm on the server and delayed acknowledgements on the client: the
@@ -11,7 +11,12 @@ themselves and are unaffected.
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
+
+from asgiref.sync import ThreadSensitiveContext
 
 logger = logging.getLogger(__name__)
 _INSTALLED_FLAG = "_cdss_tcp_nodelay"
@@ -68,3 +73,58 @@ def daphne_form_parsing_disable() -> bool:
     WebRequest.__init__ = __init__
     WebRequest._cdss_no_form_parsing = True
     return True
+
+
+class _RequestThread(ThreadPoolExecutor):
+    """One thread for one request's synchronous code at a time, reused by later requests;
+    knows whether work it was given is still running."""
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=1, thread_name_prefix="cdss-request")
+        self._lock = threading.Lock()
+        self._pending = 0
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        with self._lock:
+            self._pending += 1
+        future = super().submit(fn, *args, **kwargs)
+        future.add_done_callback(self._finished)
+        return future
+
+    def _finished(self, _future: Future[Any]) -> None:
+        with self._lock:
+            self._pending -= 1
+
+    def idle(self) -> bool:
+        with self._lock:
+            return self._pending == 0
+
+
+class RequestThreadReuse:
+    """For Django's ASGIHandler: each HTTP request's synchronous code (middleware, view, the
+    request signals) runs on one thread of its own, as Django's handler arranges, but on a
+    thread kept from an earlier request instead of a new one.
+
+    Django enters a fresh ``ThreadSensitiveContext`` per request; asgiref then starts a new
+    thread for it and, when the request ends, another thread to join that one: two thread
+    starts per API call. A kept thread serves one request at a time (concurrent requests get
+    their own), and a thread still busy when its request ends (a client gone while the view
+    runs) is let go, not reused. Up to ``request_threads_idle_max`` idle threads are kept.
+    """
+
+    request_threads_idle_max = 32
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)  # type: ignore[misc]  # Django refuses it
+            return
+        idle: list[_RequestThread] = self.__dict__.setdefault("_request_threads_idle", [])
+        executor = idle.pop() if idle else _RequestThread()
+        try:
+            async with ThreadSensitiveContext(executor=executor):
+                await self.handle(scope, receive, send)  # type: ignore[attr-defined]
+        finally:
+            if executor.idle() and len(idle) < self.request_threads_idle_max:
+                idle.append(executor)
+            else:
+                executor.shutdown(wait=False)
