@@ -162,3 +162,11 @@ def test_a_batch_of_reads_is_one_insert_and_a_change_is_refused(settings: Any) -
     with pytest.raises(ValueError):
         audit_reads_record([change])
     assert not AuditEvent.objects.filter(action="update").exists()
+
+
+def test_reading_the_trail_is_audited_with_its_filters(world: World) -> None:
+    response = client_for(world.admin).get("/api/v1/audit/", {"outcome": "denied", "page_size": "5"})
+    assert response.status_code == 200
+    event = AuditEvent.objects.get(request_id=response["X-Request-ID"])
+    assert (event.action, event.object_type, event.actor_id) == ("read", "audit-list", world.admin.pk)
+    assert event.detail == {"filters": {"outcome": "denied"}, "count": response.json()["count"]}

@@ -9,6 +9,7 @@ from rest_framework.generics import ListAPIView
 
 from cdss.accounts.permissions import IsAdminRole
 from cdss.audit.models import AuditAction, AuditEvent, AuditOutcome
+from cdss.audit.reads import read_audit_note
 from cdss.core.dates import query_datetime
 from cdss.core.errors import ValidationFailed
 from cdss.core.ids import id_parse
@@ -93,7 +94,11 @@ class AuditEventListApi(ListAPIView[AuditEvent]):
 
     @extend_schema(operation_id="audit_list", parameters=_PARAMETERS)
     def get(self, request: Any, *args: Any, **kwargs: Any) -> Any:
-        return super().get(request, *args, **kwargs)
+        response = super().get(request, *args, **kwargs)
+        # Reading the trail is itself audited: which filters, and how many entries matched.
+        read_audit_note(filters={p.name: request.query_params[p.name] for p in _PARAMETERS if p.name in request.query_params},
+                        count=response.data.get("count") if isinstance(response.data, dict) else None)
+        return response
 
     def get_queryset(self) -> QuerySet[AuditEvent]:
         return audit_events_filter(self.request.query_params)
