@@ -27,9 +27,10 @@ import torch
 import torch.nn.functional as F
 from numpy.typing import NDArray
 from scipy import ndimage
+from tqdm import tqdm
 
 from inference.registry import ModelInputInvalid
-from inference.runtime.io import Volume
+from inference.runtime.io import Volume, labels_nifti_write, volume_read
 from inference.runtime.liver import class_argmax, tta_probs
 from inference.runtime.predictor import LoadedModel, model_load
 
@@ -359,10 +360,6 @@ def brain_run_on_path(
 ) -> dict[str, Any]:
     """``run_model brain_mri_seg -i CASE_FOLDER -o OUT``: CASE_FOLDER holds ``Flair_*`` and ``T1c_*``
     (NIfTI or NRRD); OUT gets ``labels.nii.gz`` (the FLAIR's grid and affine, labels 0-4) and ``findings.json``."""
-    from tqdm import tqdm
-
-    from inference.runtime.io import labels_nifti_write, volume_read
-
     if not input_path.is_dir():
         raise ModelInputInvalid("brain_mri_seg takes a case folder (Flair_* and T1c_*)", detail={"input": input_path.name})
     flair = volume_read(_case_file(input_path, "Flair"))

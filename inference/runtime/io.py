@@ -11,17 +11,19 @@ Missing DICOM attributes fail with ``dicom_attribute_missing``; nothing is defau
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import nibabel as nib
+import nrrd
 import numpy as np
 import pydicom
 from numpy.typing import NDArray
 from PIL import Image
 
+from cdss.core.errors import CdssError
 from inference.registry import ModelInputInvalid
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -150,8 +152,6 @@ def nifti_read(path: Path) -> Volume:
 
 
 def nrrd_read(path: Path) -> Volume:
-    import nrrd
-
     data, header = nrrd.read(str(path))
     if data.ndim != 3:
         raise ModelInputInvalid("expected a 3D NRRD volume", detail={"shape": list(data.shape)})
@@ -254,3 +254,20 @@ def dicom_image(ds: pydicom.Dataset) -> NDArray[Any]:
     if photometric == "MONOCHROME1":
         arr = arr.max() - arr
     return arr
+
+
+def seg_file_write(
+    *, volume: Volume, build: Callable[[], pydicom.Dataset], out_dir: Path, findings: dict[str, Any], outputs: list[str]
+) -> None:
+    """For DICOM input: the SEG that ``build`` makes, written to ``out_dir/seg.dcm`` and added to
+    ``outputs``. ``findings["dicom_seg"]`` says whether it was written; when it was not (a
+    ``CdssError``), the labels stand and the findings say why."""
+    if volume.kind != "dicom":
+        return
+    try:
+        seg = build()
+        seg.save_as(out_dir / "seg.dcm")
+        findings["dicom_seg"] = {"written": True, "series_instance_uid": str(seg.SeriesInstanceUID)}
+        outputs.append("seg.dcm")
+    except CdssError as exc:
+        findings["dicom_seg"] = {"written": False, "code": exc.code, "message": exc.message, "detail": exc.detail}

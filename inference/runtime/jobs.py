@@ -19,8 +19,9 @@ from typing import Any
 from PIL import Image
 from tqdm import tqdm
 
-from cdss.core.errors import CdssError
 from inference.registry import ModelInputInvalid, model_card_get
+from inference.runtime.dicom_seg import seg_dicom_from_volume
+from inference.runtime.io import images_read, labels_nifti_write, seg_file_write, volume_read
 
 
 def _safe_stem(name: str) -> str:
@@ -31,8 +32,10 @@ def _safe_stem(name: str) -> str:
 def classification_run(
     *, model_key: str, version: str | None, input_path: Path, out_dir: Path, show_progress: bool
 ) -> dict[str, Any]:
-    from inference.runtime.cxr import heatmap_overlay, run_cxr
-    from inference.runtime.io import images_read
+    from inference.runtime.cxr import (  # lazy: torch loads on the first classification
+        heatmap_overlay,
+        run_cxr,
+    )
 
     named = images_read(input_path)
     bar = tqdm(total=len(named), desc=f"{model_key}", unit="image", disable=not show_progress)
@@ -82,9 +85,7 @@ def classification_run(
 def segmentation_run(
     *, model_key: str, version: str | None, input_path: Path, out_dir: Path, show_progress: bool, tta: bool
 ) -> dict[str, Any]:
-    from inference.runtime.dicom_seg import seg_dicom_from_volume
-    from inference.runtime.io import labels_nifti_write, volume_read
-    from inference.runtime.liver import run_liver_seg
+    from inference.runtime.liver import run_liver_seg  # lazy: torch loads on the first segmentation
 
     volume = volume_read(input_path)
     hu, spacing = volume.internal()
@@ -96,19 +97,13 @@ def segmentation_run(
     out_dir.mkdir(parents=True, exist_ok=True)
     labels_nifti_write(volume=volume, labels_zyx=labels, path=out_dir / "labels.nii.gz")
     outputs = ["labels.nii.gz", "findings.json"]
-    if volume.kind == "dicom":
-        try:
-            seg = seg_dicom_from_volume(labels_zyx=labels, volume=volume, model=findings["model"])
-            seg.save_as(out_dir / "seg.dcm")
-            findings["dicom_seg"] = {"written": True, "series_instance_uid": str(seg.SeriesInstanceUID)}
-            outputs.append("seg.dcm")
-        except CdssError as exc:  # the labels stand; the SEG is not written, and the findings say why
-            findings["dicom_seg"] = {
-                "written": False,
-                "code": exc.code,
-                "message": exc.message,
-                "detail": exc.detail,
-            }
+    seg_file_write(
+        volume=volume,
+        build=lambda: seg_dicom_from_volume(labels_zyx=labels, volume=volume, model=findings["model"]),
+        out_dir=out_dir,
+        findings=findings,
+        outputs=outputs,
+    )
     findings["input"]["kind"] = volume.kind
     (out_dir / "findings.json").write_text(json.dumps(findings, indent=2) + "\n")
     return {

@@ -25,6 +25,7 @@ Pipeline, all in the internal (z, y, x) order of :mod:`inference.runtime.io` wit
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 from dataclasses import dataclass
@@ -36,6 +37,14 @@ from numpy.typing import NDArray
 from scipy import ndimage as ndi
 
 from inference.registry import ModelCard, ModelInputInvalid, model_card_get, model_weights_verify
+from inference.runtime.dicom_seg import seg_dicom_nodules_from_volume
+from inference.runtime.io import (
+    Volume,
+    dicom_series_from_datasets,
+    labels_nifti_write,
+    seg_file_write,
+    volume_read,
+)
 
 MODEL_KEY = "lung_nodule_ct"
 DEFAULT_PARAMS: dict[str, Any] = {
@@ -481,12 +490,6 @@ def nodule_run_on_path(*, input_path: Path, out_dir: Path, version: str | None =
     """``run_model lung_nodule_ct``: OUTDIR gets ``labels.nii.gz`` (the input's own grid and affine;
     0 background, one integer per nodule), ``nodules.csv``, ``findings.json`` and, for DICOM input,
     ``seg.dcm``."""
-    import csv
-
-    from cdss.core.errors import CdssError
-    from inference.runtime.dicom_seg import seg_dicom_nodules_from_volume
-    from inference.runtime.io import labels_nifti_write, volume_read
-
     if not input_path.exists():
         raise ModelInputInvalid("input does not exist", detail={"input": str(input_path)})
     volume = volume_read(input_path)
@@ -501,14 +504,13 @@ def nodule_run_on_path(*, input_path: Path, out_dir: Path, version: str | None =
         writer.writerow(CSV_COLUMNS)
         writer.writerows(nodules_csv_rows(findings["nodules"]))
     outputs = ["labels.nii.gz", "nodules.csv", "findings.json"]
-    if volume.kind == "dicom":
-        try:
-            seg = seg_dicom_nodules_from_volume(labels_zyx=labels, volume=volume, model=findings["model"])
-            seg.save_as(out_dir / "seg.dcm")
-            findings["dicom_seg"] = {"written": True, "series_instance_uid": str(seg.SeriesInstanceUID)}
-            outputs.append("seg.dcm")
-        except CdssError as exc:
-            findings["dicom_seg"] = {"written": False, "code": exc.code, "message": exc.message}
+    seg_file_write(
+        volume=volume,
+        build=lambda: seg_dicom_nodules_from_volume(labels_zyx=labels, volume=volume, model=findings["model"]),
+        out_dir=out_dir,
+        findings=findings,
+        outputs=outputs,
+    )
     findings["input"]["kind"] = volume.kind
     findings["centre_coordinates"] = "centre_lps_mm and the CSV's centre_*_mm: DICOM patient coordinates (LPS), mm"
     (out_dir / "findings.json").write_text(json.dumps(findings, indent=2) + "\n")
@@ -536,7 +538,6 @@ def nodule_measure_in_series(
 ) -> dict[str, Any]:
     """Click-to-measure on a DICOM series: the clicked image and pixel (or a patient-coordinate
     point) -> the nodule's outline per image (runs of pixels) and its measurements."""
-    from inference.runtime.io import Volume, dicom_series_from_datasets
 
     volume = dicom_series_from_datasets(datasets)
     hu, spacing = volume.internal()

@@ -156,6 +156,18 @@ def cache_clear() -> None:
         _BY_NAME.clear()
 
 
+def _batches(
+    model: LoadedModel, inputs: NDArray[np.float32], batch: int, progress: Callable[[int], None] | None
+) -> Iterator[torch.Tensor]:
+    """``inputs`` (N, ...) in batches on the model's device; ``progress`` hears of each batch once
+    the caller is done with it."""
+    for i in range(0, inputs.shape[0], batch):
+        x = torch.from_numpy(np.ascontiguousarray(inputs[i : i + batch])).to(model.device)
+        yield x
+        if progress is not None:
+            progress(x.shape[0])
+
+
 @torch.inference_mode()
 def logits_batched(
     *,
@@ -165,13 +177,7 @@ def logits_batched(
     progress: Callable[[int], None] | None = None,
 ) -> NDArray[np.float32]:
     """Forward ``inputs`` (N, C, H, W) in batches; returns float32 logits on the CPU."""
-    out = []
-    for i in range(0, inputs.shape[0], batch):
-        x = torch.from_numpy(np.ascontiguousarray(inputs[i : i + batch])).to(model.device)
-        with torch.inference_mode():
-            out.append(model.net(x).float().cpu().numpy())
-        if progress is not None:
-            progress(min(batch, inputs.shape[0] - i))
+    out = [model.net(x).float().cpu().numpy() for x in _batches(model, inputs, batch, progress)]
     if not out:
         raise ModelInputInvalid("no images given")
     return np.concatenate(out)
@@ -215,8 +221,7 @@ def logits_and_gradcam(
     logits_out: list[NDArray[np.float32]] = []
     maps: dict[int, list[NDArray[np.float32]]] = {c: [] for c in class_indices}
     try:
-        for i in range(0, inputs.shape[0], batch):
-            x = torch.from_numpy(np.ascontiguousarray(inputs[i : i + batch])).to(model.device)
+        for x in _batches(model, inputs, batch, progress):
             with torch.enable_grad():
                 logits = model.net(x)
                 acts = store.pop("a")
@@ -234,8 +239,6 @@ def logits_and_gradcam(
                         cam = _unit_range(cam, dims=(1, 2))
                     maps[c].append(cam.float().cpu().numpy())
             logits_out.append(logits.detach().float().cpu().numpy())
-            if progress is not None:
-                progress(x.shape[0])
     finally:
         handle.remove()
     return _gradcam_joined(logits_out, maps)
@@ -304,8 +307,7 @@ def _gradcam_closed_form(
     weights = head.weight[class_indices]  # (classes, K)
     try:
         with torch.inference_mode():
-            for i in range(0, inputs.shape[0], batch):
-                x = torch.from_numpy(np.ascontiguousarray(inputs[i : i + batch])).to(model.device)
+            for x in _batches(model, inputs, batch, progress):
                 logits = model.net(x)
                 acts = store.pop("a")
                 spatial = acts.shape[2] * acts.shape[3]
@@ -315,8 +317,6 @@ def _gradcam_closed_form(
                 for n, c in enumerate(class_indices):
                     maps[c].append(cams[n].float().cpu().numpy())
                 logits_out.append(logits.float().cpu().numpy())
-                if progress is not None:
-                    progress(x.shape[0])
     finally:
         handle.remove()
     return _gradcam_joined(logits_out, maps)

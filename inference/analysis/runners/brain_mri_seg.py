@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import requests
 from pydicom.dataset import Dataset
 
 from imaging.dicomweb.client import dicomweb_client_build
@@ -17,6 +18,9 @@ from inference.analysis.catalog import AnalysisModel
 from inference.analysis.errors import StepFailed, TransientStepError
 from inference.analysis.runners.pacs_store import dicom_store
 from inference.analysis.series_fetch import FetchedSeries, series_fetch
+from inference.registry import model_card_get
+from inference.runtime.brain_dicom import seg_dicom_brain_from_volume
+from inference.runtime.io import dicom_series_from_datasets
 
 FLAIR, T1C = "FLAIR", "T1c"
 
@@ -42,8 +46,6 @@ def series_role(description: str, roles: dict[str, Any]) -> str | None:
 
 def _study_series(study_uid: str) -> list[tuple[str, str, str]]:
     """(series UID, modality, description) of every series of the study, by QIDO-RS."""
-    import requests
-
     try:
         found = dicomweb_client_build().search_for_series(study_instance_uid=study_uid)
     except requests.RequestException as exc:
@@ -89,10 +91,7 @@ def _mr_rescale_default(series: FetchedSeries) -> None:
 
 
 def run(*, model: AnalysisModel, series: FetchedSeries) -> dict[str, Any]:
-    from inference.registry import model_card_get
-    from inference.runtime.brain import run_brain_seg
-    from inference.runtime.brain_dicom import seg_dicom_brain_from_volume
-    from inference.runtime.io import dicom_series_from_datasets
+    from inference.runtime.brain import run_brain_seg  # lazy: torch loads in the worker's first brain step
 
     card = model_card_get(key=model.key)
     roles = card.data.get("series_roles") or {}

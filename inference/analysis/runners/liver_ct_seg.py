@@ -8,15 +8,15 @@ from typing import Any
 from inference.analysis.catalog import AnalysisModel
 from inference.analysis.runners.pacs_store import dicom_store
 from inference.analysis.series_fetch import FetchedSeries
+from inference.runtime.dicom_seg import seg_dicom_from_volume
+from inference.runtime.io import dicom_series_from_datasets
 
 
 def run(
     *, model: AnalysisModel, series: FetchedSeries, progress: Callable[[int], None] | None = None
 ) -> dict[str, Any]:
     """``progress``: called with each batch's count of slices done (all of them add up to the series')."""
-    from inference.runtime.dicom_seg import seg_dicom_from_volume
-    from inference.runtime.io import dicom_series_from_datasets
-    from inference.runtime.liver import run_liver_seg
+    from inference.runtime.liver import run_liver_seg  # lazy: torch loads in the worker's first liver step
 
     volume = dicom_series_from_datasets(series.datasets)
     volume_hu, spacing = volume.internal()

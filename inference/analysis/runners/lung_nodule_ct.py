@@ -7,13 +7,12 @@ from typing import Any
 from inference.analysis.catalog import AnalysisModel
 from inference.analysis.runners.pacs_store import dicom_store
 from inference.analysis.series_fetch import FetchedSeries
+from inference.runtime.dicom_seg import seg_dicom_nodules_from_volume
+from inference.runtime.io import dicom_series_from_datasets
+from inference.runtime.lung_nodule import run_lung_nodule
 
 
 def run(*, model: AnalysisModel, series: FetchedSeries) -> dict[str, Any]:
-    from inference.runtime.dicom_seg import seg_dicom_nodules_from_volume
-    from inference.runtime.io import dicom_series_from_datasets
-    from inference.runtime.lung_nodule import run_lung_nodule
-
     volume = dicom_series_from_datasets(series.datasets)
     volume_hu, spacing = volume.internal()
     labels, findings = run_lung_nodule(volume_hu, spacing, volume=volume)
