@@ -35,7 +35,8 @@ trap cleanup INT TERM EXIT
 
 .venv/bin/celery -A cdss worker -B -s var/celerybeat-schedule -Q default,gpu -c 2 -l INFO -n "demo@%h" >var/worker.log 2>&1 &
 pids+=($!)
-.venv/bin/daphne -b 127.0.0.1 -p "$PORT" cdss.asgi:application >var/web.log 2>&1 &
+# WEB_WORKERS Daphne processes share the port (scripts/web_serve.py): one per core here.
+.venv/bin/python scripts/web_serve.py --workers "${WEB_WORKERS:-2}" --port "$PORT" >var/web.log 2>&1 &
 pids+=($!)
 
 echo "demo: waiting for http://127.0.0.1:$PORT/readyz"
