@@ -20,8 +20,9 @@ Run: ``.venv/bin/python bench/bench_load.py [--users 50] [--duration 30] [--pati
 4. Capacity: the same page views at each ``--sweep`` size (``--sweep-duration`` seconds per
    side, API then bare, then bare then API at the next size) until both sides miss the target;
    the largest size at which a side's p95 is within 300 ms with no error is its capacity.
-5. ``--think-variant LOW,HIGH``: one more pair of runs at ``--users`` with that think time,
-   printed on its own, labelled line (the figure above keeps 0.5-1.5 s).
+5. ``--think-variant LOW,HIGH``: one more pair of runs (``--duration`` seconds each) at
+   ``--users`` with that think time, the clinicians spawned over HIGH seconds, printed on its
+   own, labelled line (the figure above keeps 0.5-1.5 s and spawns everyone at once).
 
 Prints per call: requests, errors, p50, p95, throughput, for both sides; the p95 ratio API /
 bare; the CPU time per request of the Daphne processes, of this database's PostgreSQL backends
@@ -215,7 +216,7 @@ class Run:
 
 
 def _locust(stack: Stack, *, side: str, token: str, patients: str, users: int, duration: int,
-            think: str = "0.5,1.5") -> Run:
+            think: str = "0.5,1.5", spawn_rate: float | None = None) -> Run:
     prefix = {"api": "/api/v1", "bare": "/bare"}[side]
     out = stack.tmp / f"samples-{side}-{time.monotonic_ns()}.tsv"
     env = dict(os.environ, BENCH_TOKEN=token, BENCH_PATIENTS=patients, BENCH_PREFIX=prefix, BENCH_SAMPLES=str(out),
@@ -223,7 +224,7 @@ def _locust(stack: Stack, *, side: str, token: str, patients: str, users: int, d
     server0, database0, locust0, start = stack.server_cpu_s(), stack.database_cpu_s(), _children_cpu_s(), time.monotonic()
     subprocess.run(
         [str(Path(PYTHON).parent / "locust"), "-f", str(BENCH / "locustfile.py"), "--headless", "--host", stack.url,
-         "-u", str(users), "-r", str(users), "-t", f"{duration}s", "--only-summary", "--stop-timeout", "5",
+         "-u", str(users), "-r", str(spawn_rate or users), "-t", f"{duration}s", "--only-summary", "--stop-timeout", "5",
          "--loglevel", "WARNING"],
         env=env, cwd=ROOT, check=False, capture_output=True, text=True, timeout=duration + 60,
     )
@@ -268,7 +269,8 @@ def _print_table(results: dict[str, list[Run]]) -> None:
             print(f"{'':<10}p95 ratio api / bare: {rows['api']['p95'] / rows['bare']['p95']:.2f}")
     for side, runs in results.items():
         server, database, locust = _cpu_per_request_ms(runs)
-        print(f"CPU per request, {side:<4}: Daphne {server:.1f} ms, PostgreSQL {database:.1f} ms, Locust {locust:.1f} ms")
+        print(f"CPU per request, {side:<4}: Daphne {server:.1f} ms, PostgreSQL {database:.1f} ms, "
+              f"Locust {locust:.1f} ms (with its start-up)")
 
 
 def main() -> int:
@@ -301,12 +303,16 @@ def main() -> int:
         print(f"load average after: {os.getloadavg()[0]:.1f}")
 
         if args.think_variant:
-            variant = {side: [_locust(stack, side=side, token=token, patients=patients, users=args.users,
-                                      duration=half, think=args.think_variant)] for side in ("api", "bare")}
-            api, bare = _summary(variant["api"]), _summary(variant["bare"])
+            # Spawned over one longest think time: started at once, the clinicians' first clicks
+            # would all fall in the same instant, and with long thinks that burst is most of the run.
             low, high = args.think_variant.split(",")
+            rate = args.users / float(high)
+            variant = {side: [_locust(stack, side=side, token=token, patients=patients, users=args.users,
+                                      duration=args.duration, think=args.think_variant, spawn_rate=rate)]
+                       for side in ("api", "bare")}
+            api, bare = _summary(variant["api"]), _summary(variant["bare"])
             print(f"EXTRA, not the target's setting: think time {low}-{high} s (a clinician reading a page), "
-                  f"{args.users} clinicians, {half} s per side: p95 API {api['p95']:.0f} ms vs bare {bare['p95']:.0f} ms "
+                  f"{args.users} clinicians spawned over {high} s, {args.duration} s per side: p95 API {api['p95']:.0f} ms vs bare {bare['p95']:.0f} ms "
                   f"({api['p95'] / bare['p95']:.2f}), errors {api['errors']:.0f} / {bare['errors']:.0f}, "
                   f"{api['rps']:.1f} vs {bare['rps']:.1f} req/s")
 
