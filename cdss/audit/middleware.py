@@ -1,6 +1,6 @@
 """Every API request leaves its audit entry here, unless the code that served it wrote one.
 
-- A successful GET or HEAD under /api/ (or a POST of a view that declares it a read) gets
+- A successful GET or HEAD under /api/ or /fhir/ (or a POST of a view that declares it a read) gets
   exactly one read entry, written after the view has
   answered from what the access checks marked and the view noted (``cdss.audit.reads``). If
   that entry cannot be stored, the data is withheld (503): no read goes unaudited.
@@ -29,8 +29,9 @@ from cdss.core.ids import id_for_audit, id_parse
 
 logger = logging.getLogger(__name__)
 
-AUDITED_PREFIXES = ("/api/", "/dicomweb/")
-READS_AUDITED_PREFIX = "/api/"
+AUDITED_PREFIXES = ("/api/", "/dicomweb/", "/fhir/")
+# The DICOMweb proxy audits its reads itself, a series view per batch (imaging/dicomweb/proxy.py).
+READS_AUDITED_PREFIXES = ("/api/", "/fhir/")
 READ_METHODS = frozenset({"GET", "HEAD"})
 _ACTIONS = {"GET": AuditAction.READ, "HEAD": AuditAction.READ, "OPTIONS": AuditAction.READ,
             "POST": AuditAction.CREATE, "PUT": AuditAction.UPDATE, "PATCH": AuditAction.UPDATE,
@@ -46,7 +47,7 @@ class AuditRequestsMiddleware:
         if not request.path.startswith(AUDITED_PREFIXES):
             return self.get_response(request)
         written: list[Any] = []
-        read = ReadAudit() if request.path.startswith(READS_AUDITED_PREFIX) else None
+        read = ReadAudit() if request.path.startswith(READS_AUDITED_PREFIXES) else None
         entries_token = audit_entries_var.set(written)
         read_token = read_audit_var.set(read)
         try:

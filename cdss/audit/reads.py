@@ -1,6 +1,6 @@
 """What a successful API read is about, gathered while the request runs and written once.
 
-Every GET or HEAD under /api/ that succeeds leaves exactly one entry, written by
+Every GET or HEAD under /api/ or /fhir/ that succeeds leaves exactly one entry, written by
 ``cdss.audit.middleware`` after the view has answered; no view writes its own read entry, so a
 new view cannot forget one. What the entry says comes from three places:
 
@@ -8,8 +8,8 @@ new view cannot forget one. What the entry says comes from three places:
   ``*_get_for_user``) call ``read_audit_mark`` with the object and patient they let through;
   the first object and the first patient checked name the read (an export checks the report,
   then its patient);
-- the view class declares ``audit_object_type`` (default: the object marked, else the URL
-  name) and, for a download of a whole document, ``audit_action = AuditAction.EXPORT``;
+- the view class declares ``audit_object_type`` (else the object marked, else the URL name)
+  and, for a download of a whole document, ``audit_action = AuditAction.EXPORT``;
 - the view adds counts, ids or a format with ``read_audit_note`` (ids only, never values).
 
 Without a mark or a note the entry still names the actor, the URL's ids and the request id.
@@ -30,7 +30,7 @@ class ReadAudit:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
-# Set by the middleware for a GET or HEAD under /api/ only; elsewhere (consumers, the DICOMweb
+# Set by the middleware for requests under /api/ and /fhir/ only; elsewhere (consumers, the DICOMweb
 # proxy, management commands) the marks below change nothing.
 read_audit_var: ContextVar[ReadAudit | None] = ContextVar("read_audit", default=None)
 
@@ -46,13 +46,18 @@ def read_audit_mark(*, object_type: str, object_id: Any, patient_id: int | None)
         audit.patient_id = patient_id
 
 
-def read_audit_note(*, object_id: Any = None, **detail: Any) -> None:
-    """What the view read besides the marked object: counts, ids, a format; ``object_id``
-    names the object read when it is not the one the access check admitted (an opinion of a
-    consultation, a record of a patient)."""
+def read_audit_note(*, object_type: str | None = None, object_id: Any = None, patient_id: int | None = None,
+                    **detail: Any) -> None:
+    """What the view read besides the marked object: counts, ids, a format. ``object_type``,
+    ``object_id`` and ``patient_id`` name the read where the view knows it better than the
+    access check (an opinion of a consultation, a record of a patient, a FHIR resource)."""
     audit = read_audit_var.get()
     if audit is None:
         return
+    if object_type is not None:
+        audit.object_type = object_type
     if object_id is not None:
         audit.object_id = object_id
+    if patient_id is not None:
+        audit.patient_id = patient_id
     audit.detail.update(detail)

@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 
 from cdss.accounts.authentication import ExpiringTokenAuthentication, SessionAuthentication
 from cdss.audit.models import AuditAction, AuditOutcome
+from cdss.audit.reads import read_audit_note
 from cdss.audit.services import audit_record
 from consultations.models import Opinion
 from imaging.models import ImagingStudy
@@ -194,10 +195,9 @@ def _read(resource_type: str, resource_id: str, access: _Access) -> dict[str, An
     return fr.communication(opinion) if opinion else None
 
 
-def _audit(request: Request, resource_type: str, *, object_id: str = "", patient_id: int | None = None,
-           outcome: str = AuditOutcome.SUCCESS, detail: dict[str, Any] | None = None) -> None:
-    audit_record(actor=request.user, action=AuditAction.READ, object_type=f"fhir:{resource_type}", object_id=object_id,
-                 patient_id=patient_id, outcome=outcome, request=request, detail=detail)
+def _audit_denied(request: Request, resource_type: str, resource_id: str) -> None:
+    audit_record(actor=request.user, action=AuditAction.READ, object_type=f"fhir:{resource_type}",
+                 object_id=resource_id[:128], outcome=AuditOutcome.DENIED, request=request)
 
 
 class Search(FhirView):
@@ -207,7 +207,7 @@ class Search(FhirView):
         access = _Access(request, resource_type)
         results = _search(resource_type, access, request)
         patient = _patient_filter(request)
-        _audit(request, resource_type, patient_id=patient, detail={"search": True, "count": len(results)})
+        read_audit_note(object_type=f"fhir:{resource_type}", patient_id=patient, search=True, count=len(results))
         return _response(fr.bundle(results, base_url=request.build_absolute_uri("/fhir/")))
 
 
@@ -218,8 +218,9 @@ class Read(FhirView):
         access = _Access(request, resource_type)
         resource = _read(resource_type, resource_id, access)
         if resource is None:
-            _audit(request, resource_type, object_id=resource_id[:128], outcome=AuditOutcome.DENIED)
+            _audit_denied(request, resource_type, resource_id)
             raise FhirError(404, "not-found", "Resource not found.")
         subject = str((resource.get("subject") or {}).get("reference", "")).removeprefix("Patient/")
-        _audit(request, resource_type, object_id=resource_id, patient_id=int(subject) if subject.isdigit() else None)
+        read_audit_note(object_type=f"fhir:{resource_type}", object_id=resource_id,
+                        patient_id=int(subject) if subject.isdigit() else None)
         return _response(resource)

@@ -144,3 +144,24 @@ def test_token_command(world: World, capsys: Any) -> None:
     call_command("fhir_token_issue", "--user", world.clinician.username, "--scope", "patient/*.read", "--patient", str(world.patient.pk))
     raw = capsys.readouterr().out.strip()
     assert FhirApiToken.objects.get(token_sha256=token_hash(raw)).patient_id == world.patient.pk
+
+
+def test_each_fhir_request_leaves_exactly_one_entry(world: World, record: dict[str, Any]) -> None:
+    """Reads are written by the audit middleware, refusals where they are decided or by it."""
+    client = client_for(world.clinician)
+    report = record["report"]
+
+    def one(response: Any) -> AuditEvent:
+        (entry,) = AuditEvent.objects.filter(request_id=response["X-Request-ID"])
+        return entry
+
+    search = one(client.get("/fhir/DiagnosticReport", {"patient": world.patient.pk}))
+    assert (search.action, search.object_type, search.outcome) == ("read", "fhir:DiagnosticReport", "success")
+    assert search.patient_id == world.patient.pk and search.detail == {"search": True, "count": 1}
+    read = one(client.get(f"/fhir/DiagnosticReport/r{report.pk}"))
+    assert (read.object_type, read.object_id, read.patient_id) == ("fhir:DiagnosticReport", f"r{report.pk}", world.patient.pk)
+    denied = one(client_for(world.other_clinician).get(f"/fhir/DiagnosticReport/r{report.pk}"))
+    assert denied.outcome == "denied"
+    unsupported = one(client.get("/fhir/Patient"))
+    assert unsupported.outcome == "denied" and unsupported.object_type == "fhir-search"
+    assert one(Client().get("/fhir/DiagnosticReport")).outcome == "denied"
