@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 from inference.registry import ModelInputInvalid
 from inference.runtime.postprocessing import (
     RULE_FEATURES,
+    LesionInputs,
     findings_compute,
     labels_clean,
     lesion_candidates,
@@ -364,26 +365,18 @@ def liver_segment_with_model(
         batch=int(post.get("batch", 8)),
         progress=progress,
     )
-    labels = labels_clean(raw, spacing=spacing_mm, settings=post)
     rule = post.get("lesion_rule")
-    candidates = lesion_candidates(
-        labels=labels,
+    inputs = LesionInputs(
+        labels=labels_clean(raw, spacing=spacing_mm, settings=post),
         volume_hu=volume_hu,
         spacing=spacing_mm,
         lesion_prob_u8=lesion_prob,
         lesion_votes=votes,
         n_tta=len(transforms),
     )
-    labels = lesions_decide(labels=labels, candidates=candidates, rule=rule)
-    findings = findings_compute(
-        labels=labels,
-        volume_hu=volume_hu,
-        spacing=spacing_mm,
-        lesion_prob_u8=lesion_prob,
-        lesion_votes=votes,
-        n_tta=len(transforms),
-        candidates=candidates,
-    )
+    candidates = lesion_candidates(**inputs)
+    labels = inputs["labels"] = lesions_decide(labels=inputs["labels"], candidates=candidates, rule=rule)
+    findings = findings_compute(**inputs, candidates=candidates)
     findings["model"] = model.provenance()
     findings["input"] = {"shape_zyx": list(volume_hu.shape), "spacing_mm": [float(s) for s in spacing_mm]}
     findings["uncertainty"] = {

@@ -7,7 +7,7 @@ Every measurement is a ``{"value", "unit"}`` pair (UCUM units).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NotRequired, TypedDict, Unpack
 
 import numpy as np
 from numpy.typing import NDArray
@@ -193,15 +193,20 @@ def _line(axis: int) -> tuple[int, int, int]:
     return (3 if axis == 0 else 1, 3 if axis == 1 else 1, 3 if axis == 2 else 1)
 
 
-def lesion_candidates(
-    *,
-    labels: NDArray[np.uint8],
-    volume_hu: NDArray[Any],
-    spacing: tuple[float, float, float],
-    lesion_prob_u8: NDArray[np.uint8] | None = None,
-    lesion_votes: NDArray[np.uint8] | None = None,
-    n_tta: int = 1,
-) -> list[LesionCandidate]:
+class LesionInputs(TypedDict):
+    """The keyword arguments of :func:`lesion_candidates` and :func:`findings_compute`: labels,
+    the CT in HU, its spacing, and optionally the TTA-mean lesion probability (uint8, 255 = 1.0),
+    the TTA lesion votes and the number of TTA passes."""
+
+    labels: NDArray[np.uint8]
+    volume_hu: NDArray[Any]
+    spacing: tuple[float, float, float]
+    lesion_prob_u8: NotRequired[NDArray[np.uint8] | None]
+    lesion_votes: NotRequired[NDArray[np.uint8] | None]
+    n_tta: NotRequired[int]
+
+
+def lesion_candidates(**inputs: Unpack[LesionInputs]) -> list[LesionCandidate]:
     """Every lesion component of ``labels`` with the features a lesion-level rule weighs.
 
     Besides :data:`RULE_FEATURES`: ``volume_ml``, ``liver_fraction`` (its volume over the whole
@@ -210,6 +215,9 @@ def lesion_candidates(
     ``contrast_hu`` (signed: positive when darker than the liver around it). ``key_slice`` is the
     slice of its largest cross-section. Without a probability map the probability features are 1.0.
     """
+    labels, volume_hu, spacing = inputs["labels"], inputs["volume_hu"], inputs["spacing"]
+    lesion_prob_u8, lesion_votes = inputs.get("lesion_prob_u8"), inputs.get("lesion_votes")
+    n_tta = inputs.get("n_tta", 1)
     voxel_ml = float(np.prod(spacing)) / 1000.0
     organ_ml = float((labels > 0).sum()) * voxel_ml
     nz = labels.shape[0]
@@ -309,14 +317,7 @@ def lesions_decide(
 
 
 def findings_compute(
-    *,
-    labels: NDArray[np.uint8],
-    volume_hu: NDArray[Any],
-    spacing: tuple[float, float, float],
-    lesion_prob_u8: NDArray[np.uint8] | None = None,
-    lesion_votes: NDArray[np.uint8] | None = None,
-    n_tta: int = 1,
-    candidates: list[LesionCandidate] | None = None,
+    *, candidates: list[LesionCandidate] | None = None, **inputs: Unpack[LesionInputs]
 ) -> dict[str, Any]:
     """Liver volume, lesion count and per-lesion volume, longest axial diameter, mean HU, slice
     range, key slice and confidence.
@@ -326,17 +327,12 @@ def findings_compute(
     ``lesion_candidates_not_proposed`` with the reason. Without, every lesion component of
     ``labels`` is a lesion and its confidence is the mean TTA lesion probability.
     """
+    labels, volume_hu, spacing = inputs["labels"], inputs["volume_hu"], inputs["spacing"]
+    lesion_prob_u8, lesion_votes = inputs.get("lesion_prob_u8"), inputs.get("lesion_votes")
     voxel_ml = float(np.prod(spacing)) / 1000.0
     liver = labels > 0
     if candidates is None:
-        candidates = lesion_candidates(
-            labels=labels,
-            volume_hu=volume_hu,
-            spacing=spacing,
-            lesion_prob_u8=lesion_prob_u8,
-            lesion_votes=lesion_votes,
-            n_tta=n_tta,
-        )
+        candidates = lesion_candidates(**inputs)
     lesions = []
     not_proposed = []
     for cand in candidates:
