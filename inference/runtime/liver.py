@@ -163,7 +163,7 @@ def _grid(
 
 def _outputs(shape: tuple[int, ...]) -> tuple[NDArray[np.uint8], NDArray[np.uint8], NDArray[np.uint8]]:
     """Labels, lesion probability and TTA lesion votes for the whole volume, all background."""
-    return tuple(np.zeros(shape, dtype=np.uint8) for _ in range(3))  # type: ignore[return-value]
+    return np.zeros(shape, dtype=np.uint8), np.zeros(shape, dtype=np.uint8), np.zeros(shape, dtype=np.uint8)
 
 
 def segment_volume(**run: Unpack[SliceRun]) -> tuple[NDArray[np.uint8], NDArray[np.uint8], NDArray[np.uint8]]:
@@ -215,9 +215,10 @@ def _survey(
 ) -> tuple[int, int] | None:
     """The first and the last survey slice (every ``step``-th, and the last) that show the organ,
     None when none does: those of the whole survey when the slices that show it are contiguous in
-    z. ``run`` runs the identity pass on slices, ``shows`` reads its result. Coarse to fine: every ``SURVEY_COARSE``-th survey slice first; then
-    the survey slices between the first showing coarse slice and the coarse slice before it, and
-    likewise after the last; every survey slice when no coarse slice shows the organ."""
+    z. ``run`` runs the identity pass on slices, ``shows`` reads its result. Coarse to fine: every
+    ``SURVEY_COARSE``-th survey slice first; then the survey slices between the first showing
+    coarse slice and the coarse slice before it, and likewise after the last; every survey slice
+    when no coarse slice shows the organ."""
     survey = list(range(0, nz, step))
     if survey[-1] != nz - 1:
         survey.append(nz - 1)
