@@ -22,7 +22,6 @@ from cdss.audit.reads import read_audit_note
 from cdss.core.errors import ServiceUnavailable, ValidationFailed
 from inference.analysis.errors import TransientStepError
 from inference.analysis.series_fetch import series_fetch
-from inference.runtime.lung_nodule import nodule_measure_in_series
 from inference.selectors import series_get_for_clinical_use
 
 
@@ -65,6 +64,10 @@ class SeriesNoduleMeasureApi(APIView):
             fetched = series_fetch(study_uid=study.study_instance_uid, series_uid=series_uid)
         except TransientStepError as exc:
             raise ServiceUnavailable("The PACS did not answer.", code="pacs_unavailable") from exc
+        # The model runtime (with its SEG and NIfTI writers, nibabel) loads at the first
+        # measurement, never at web start-up (tests/core/test_web_process_imports.py).
+        from inference.runtime.lung_nodule import nodule_measure_in_series
+
         data = body.validated_data
         result = nodule_measure_in_series(
             fetched.datasets, sop_instance_uid=data.get("sop_instance_uid"), row=data.get("row"),
