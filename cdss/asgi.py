@@ -26,9 +26,8 @@ daphne_form_parsing_disable()
 application = ProtocolTypeRouter(
     {
         # Repeated WADO-RS reads of a study Django has just authorised skip Django's request
-        # cycle (still audited); everything else goes to Django unchanged. Django's handler is
-        # typed more narrowly than the plain ASGI callable the lane takes.
-        "http": DicomwebFastLane(django_asgi_app),  # type: ignore[arg-type]
+        # cycle (still audited); everything else goes to Django unchanged.
+        "http": DicomwebFastLane(django_asgi_app),
         # The Origin must be this site (scheme, host and port): a page on another site, or on
         # another port of the same host, cannot open a socket on the clinician's session cookie.
         # A session opened by a SMART launch subscribes to the launched patient only.
