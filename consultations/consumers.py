@@ -17,14 +17,12 @@ from channels.db import database_sync_to_async
 from cdss.accounts.models import Role
 from cdss.audit.models import AuditAction
 from cdss.audit.services import audit_record
-from cdss.core.errors import NotFound
+from cdss.core.errors import NotFound, PermissionDenied
 from cdss.core.events import consultation_group, patient_group, thread_group, user_group
 from consultations.models import Consultation
 from consultations.room import RoomMessageInvalid, rtc_signal_clean, viewer_state_clean
-from consultations.selectors import consultation_get_for_user
-from consultations.services import consultation_state
+from consultations.selectors import room_consultation_for_user
 from inference.events_scope import EventScope, event_scope_for_user
-from patients.access import patient_get_for_user
 from patients.realtime import CLOSE_ACCESS_ENDED, AccessBoundConsumer, GroupSocketConsumer
 
 CLOSE_ROOM_ENDED = 4410
@@ -63,13 +61,8 @@ def _user_name(user: Any) -> str:
 @database_sync_to_async
 def _room_authorise(user: Any, consultation_id: int, consumer: Any) -> Consultation | None:
     try:
-        consultation = consultation_get_for_user(user, consultation_id, request=consumer)
-        if user.pk not in (consultation.requested_by_id, consultation.consultant_id):
-            return None
-        if consultation_state(consultation) != "open" or consultation.thread_id is None:
-            return None
-        patient_get_for_user(user, consultation.patient_id, request=consumer)
-    except NotFound:
+        consultation = room_consultation_for_user(user, consultation_id, request=consumer)
+    except (NotFound, PermissionDenied):
         return None
     audit_record(actor=user, action=AuditAction.SUBSCRIBE, object_type="consultation_room",
                  object_id=consultation.pk, patient_id=consultation.patient_id, request=consumer)

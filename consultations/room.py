@@ -11,7 +11,8 @@ from consultations.models import Consultation
 from imaging.deid import burned_in_risk_of, share_pseudonym_for, uid_for_user
 from imaging.models import ImagingSeries
 from inference.registry import ModelCardInvalid, model_list
-from inference.reports.services import report_user_may_sign, user_display_name
+from inference.reports.services import user_display_name
+from inference.reports.signing import report_user_may_sign
 from inference.selectors import analyses_for_user, findings_for_user, reports_for_user
 from patients.access import study_scope_q
 

@@ -32,9 +32,6 @@ from inference.reports.signing import (
     report_require_signer,
     report_sign_blocker,
 )
-from inference.reports.signing import (
-    report_user_may_sign as report_user_may_sign,  # the room reads it from here
-)
 from inference.reports.tasks import sr_store_enqueue
 from patients.services.events import record_changed_publish
 
