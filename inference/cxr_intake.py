@@ -39,6 +39,7 @@ from imaging.dicom_files import dataset_save, grey8_pixels_set
 from imaging.services import UploadSource, imaging_upload
 from inference.models import AnalysisStatus, CxrIntakeInput, CxrIntakeJob, CxrIntakeMode
 from inference.runtime.preprocessing import cxr_to_gray_u8
+from inference.selectors import user_is_patient
 
 log = logging.getLogger(__name__)
 
@@ -170,8 +171,15 @@ def _data_url(png: bytes) -> str:
 # --- create --------------------------------------------------------------------------------
 
 
+def intake_access_check(user: Any) -> None:
+    """Intake is a clinician's tool: a patient is told it does not exist (404, like an unknown job)."""
+    if user_is_patient(user):
+        raise NotFound("Intake not found.", code="intake_not_found")
+
+
 def intake_create(*, actor: Any, mode: str, uploads: Sequence[Upload]) -> CxrIntakeJob:
     """Validate the uploaded files, store them and queue the classification."""
+    intake_access_check(actor)
     if mode not in CxrIntakeMode.values:
         raise ValidationFailed("Unknown intake mode.", code="unknown_mode", detail={"mode": mode})
     if not uploads:
@@ -307,6 +315,7 @@ def intake_run(*, job_id: int) -> None:
 
 def intake_get_for_user(user: Any, job_id: int) -> CxrIntakeJob:
     """The job, when ``user`` started it; otherwise not found (the two are not told apart)."""
+    intake_access_check(user)
     job = CxrIntakeJob.objects.filter(pk=job_id, created_by_id=getattr(user, "pk", None)).first()
     if job is None:
         raise NotFound("Intake not found.", code="intake_not_found")

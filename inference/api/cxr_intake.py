@@ -28,18 +28,18 @@ from rest_framework.views import APIView
 from cdss.audit.models import AuditAction
 from cdss.audit.reads import read_audit_note
 from cdss.audit.services import audit_record
-from cdss.core.errors import NotFound, RequestTooLarge
+from cdss.core.errors import RequestTooLarge
 from inference.cxr_intake import (
     DISCLAIMER,
     MAX_FILES,
     MAX_VIDEO_BYTES,
     Upload,
+    intake_access_check,
     intake_create,
     intake_file,
     intake_get_for_user,
 )
 from inference.models import CxrIntakeJob
-from inference.selectors import user_is_patient
 from patients.access import patient_get_for_edit
 
 
@@ -51,11 +51,6 @@ def intake_state(job: CxrIntakeJob) -> dict[str, Any]:
         "filed": job.filed, "created_at": job.created_at.isoformat() if job.created_at else None,
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,
     }
-
-
-def _not_for_patients(request: Request) -> None:
-    if user_is_patient(request.user):
-        raise NotFound("Intake not found.", code="intake_not_found")
 
 
 class IntakeCreateSerializer(serializers.Serializer[Any]):
@@ -74,7 +69,7 @@ class CxrIntakeCreateApi(APIView):
 
     @extend_schema(request={"multipart/form-data": IntakeCreateSerializer}, responses={202: dict})
     def post(self, request: Request) -> Response:
-        _not_for_patients(request)
+        intake_access_check(request.user)  # before the upload's size is even looked at
         try:
             declared = int(request.headers.get("Content-Length") or 0)
         except ValueError:
@@ -95,7 +90,6 @@ class CxrIntakeDetailApi(APIView):
 
     @extend_schema(responses={200: dict})
     def get(self, request: Request, intake_id: int) -> Response:
-        _not_for_patients(request)
         job = intake_get_for_user(request.user, intake_id)
         return Response(intake_state(job))
 
@@ -107,7 +101,6 @@ class CxrIntakeCsvApi(APIView):
 
     @extend_schema(responses={(200, "text/csv"): str})
     def get(self, request: Request, intake_id: int) -> HttpResponse:
-        _not_for_patients(request)
         job = intake_get_for_user(request.user, intake_id)
         read_audit_note(format="csv", results=len(job.results))
         buffer = io.StringIO()
@@ -134,7 +127,6 @@ class CxrIntakeFileApi(APIView):
 
     @extend_schema(request=IntakeFileSerializer, responses={201: dict})
     def post(self, request: Request, intake_id: int) -> Response:
-        _not_for_patients(request)
         body = IntakeFileSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         job = intake_get_for_user(request.user, intake_id)
