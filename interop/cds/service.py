@@ -36,7 +36,9 @@ from interop.ehr_data import (
 )
 from interop.models import EhrRegistration
 from interop.registry import local_patient_for, local_user_for, visible_patient
-from patients.models import ClinicalFinding, Patient
+from patients.models import Patient
+from patients.record_kinds import FINDINGS
+from patients.selectors.records import record_latest
 
 SCORES = ("meld_3", "child_pugh", "albi")
 SURVEILLANCE_INTERVAL = dt.timedelta(days=183)
@@ -154,13 +156,10 @@ def _local_findings(patient: Patient) -> dict[str, Any]:
     look-back window (as ``inference.risk.patient_scores`` reads them), with its date."""
     today = timezone.localdate()
     since = today - dt.timedelta(days=settings.SCORES_LOOKBACK_DAYS)
-    values: dict[str, Any] = {}
-    dates: dict[str, str] = {}
-    rows = ClinicalFinding.objects.filter(patient=patient, assessed_on__gte=since, assessed_on__lte=today).order_by("-assessed_on", "-id")
-    for row in rows.values("assessed_on", *_LOCAL_FIELDS):  # newest first: the first non-null value is the latest
-        for name in _LOCAL_FIELDS:
-            if row[name] is not None and name not in values:
-                values[name], dates[name] = row[name], row["assessed_on"].isoformat()
+    latest = record_latest(FINDINGS, patient=patient, since=since, until=today)
+    stated = {name: latest[name] for name in _LOCAL_FIELDS if latest.get(name) is not None}
+    values: dict[str, Any] = {name: v.value for name, v in stated.items() if v is not None}
+    dates = {name: v.date.isoformat() for name, v in stated.items() if v is not None}
     context = {"known_cirrhosis": values.pop("known_cirrhosis")} if "known_cirrhosis" in values else {}
     return {"findings": values, "dates": dates, "context": context}
 
