@@ -71,11 +71,14 @@ def cpu_bf16_native() -> bool:
 
 @contextlib.contextmanager
 def bf16_autocast(device: torch.device, *, enabled: bool | None = None) -> Iterator[None]:
-    """Convolutions in bfloat16 (float32 accumulation, norms and softmax in float32) on a CPU
-    with native bfloat16, when ``enabled`` is None; always when True, never when False. On CUDA
-    nothing changes: the float32 forward is fast there already."""
-    on = (device.type == "cpu" and cpu_bf16_native()) if enabled is None else enabled
-    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=on):
+    """Convolutions in bfloat16 (float32 accumulation, norms and softmax in float32): always when
+    ``enabled`` is True, never when False; when None, as ``CDSS_INFERENCE_BF16`` says ("0": never,
+    "1": always), else (unset or "auto") on a CPU with native bfloat16 only. On CUDA "auto" keeps
+    float32: the float32 forward is fast there already."""
+    if enabled is None:
+        wanted = os.environ.get("CDSS_INFERENCE_BF16", "auto")
+        enabled = wanted == "1" or (wanted != "0" and device.type == "cpu" and cpu_bf16_native())
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled):
         yield
 
 

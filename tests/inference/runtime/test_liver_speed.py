@@ -103,7 +103,7 @@ def test_fast_path_agrees_with_the_reference_in_either_precision(bf16: bool) -> 
     _agree(fast, ref)
 
 
-def test_bf16_autocast_runs_convolutions_in_bfloat16_only_when_asked() -> None:
+def test_bf16_autocast_runs_convolutions_in_bfloat16_only_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
     conv = torch.nn.Conv2d(1, 1, 3)
     x = torch.rand((1, 1, 8, 8))
     cpu = torch.device("cpu")
@@ -111,6 +111,12 @@ def test_bf16_autocast_runs_convolutions_in_bfloat16_only_when_asked() -> None:
         assert conv(x).dtype == torch.bfloat16
     with bf16_autocast(cpu, enabled=False):
         assert conv(x).dtype == torch.float32
+    monkeypatch.setenv("CDSS_INFERENCE_BF16", "0")  # the operator's switch
+    with bf16_autocast(cpu):
+        assert conv(x).dtype == torch.float32
+    monkeypatch.setenv("CDSS_INFERENCE_BF16", "1")
+    with bf16_autocast(cpu):
+        assert conv(x).dtype == torch.bfloat16
 
 
 def _full_survey(nz: int, step: int, shown: set[int]) -> tuple[int, int] | None:
