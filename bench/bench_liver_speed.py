@@ -108,17 +108,18 @@ def _stages(
     return t, labels, findings
 
 
-def _bare_forward(model: Any, *, slice_passes: int, batch: int) -> float:
+def bare_forward(net: Any, *, channels: int, size: int, batch: int, slice_passes: int) -> float:
+    """Seconds for ``slice_passes`` slices through ``net``'s bare identity forward: the best of two
+    timed batches of ``batch`` random (channels, size, size) inputs after one warm-up, scaled."""
     import torch
 
-    size = int(model.card.data["preprocessing"]["size"])
-    x = torch.rand((batch, 3, size, size), generator=torch.Generator().manual_seed(0))
+    x = torch.rand((batch, channels, size, size), generator=torch.Generator().manual_seed(0))
     best = float("inf")
     with torch.inference_mode():
-        model.net(x)
+        net(x)
         for _ in range(2):
             t0 = time.perf_counter()
-            model.net(x)
+            net(x)
             best = min(best, time.perf_counter() - t0)
     return best * slice_passes / batch
 
@@ -146,7 +147,8 @@ def compare(hu: np.ndarray, spacing: tuple[float, float, float], title: str) -> 
     n_tta = len(new_model.card.data["postprocessing"]["tta"])
     old_t, old_labels, old_f = _stages(model=old_model, segment=segment_volume, blobs=blobs)
     new_t, new_labels, new_f = _stages(model=new_model, segment=segment_volume_organ, blobs=blobs)
-    bare = _bare_forward(old_model, slice_passes=hu.shape[0] * n_tta, batch=8)
+    size = int(old_model.card.data["preprocessing"]["size"])
+    bare = bare_forward(old_model.net, channels=3, size=size, batch=8, slice_passes=hu.shape[0] * n_tta)
     print(f"\n{title}: {hu.shape[0]} slices of {hu.shape[1]} x {hu.shape[2]}, spacing {spacing} mm")
     print(f"{'stage':<8}{'old s':>10}{'new s':>10}{'new/old':>9}")
     for k in ("fetch", "model", "post", "seg", "report", "wall", "cpu"):

@@ -89,7 +89,7 @@ class _Counting:
 
 
 def bench_brain() -> None:
-    import torch
+    from bench_liver_speed import bare_forward
 
     from inference.runtime.brain import (
         findings_of,
@@ -130,16 +130,8 @@ def bench_brain() -> None:
     t["report"] = time.perf_counter() - t0
     t["wall"] = sum(t.values())
     t["cpu"] = time.process_time() - cpu0
-    size, batch = int(pre["size"]), int(post.get("batch", 16))
-    probe = torch.rand((batch, x.shape[1], size, size), generator=torch.Generator().manual_seed(0))
-    best = float("inf")
-    with torch.inference_mode():
-        model.net(probe)
-        for _ in range(2):
-            t1 = time.perf_counter()
-            model.net(probe)
-            best = min(best, time.perf_counter() - t1)
-    bare = best * net.slices / batch
+    bare = bare_forward(model.net, channels=x.shape[1], size=int(pre["size"]), batch=int(post.get("batch", 16)),
+                        slice_passes=net.slices)
     _print(f"brain_mri_seg: FLAIR + T1c {flair_zyx.shape} (z, y, x) at {spacing} mm, {net.slices} slice-passes "
            f"({len(tta)} TTA), whole tumour {findings['regions']['whole_tumour']['volume']['value']} mL",
            t, bare, f"bare forward, {net.slices} slice-passes")
