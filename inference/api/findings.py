@@ -68,7 +68,8 @@ def _report_ref(report: Report | None) -> dict[str, Any] | None:
 FINDING_LIST = inline_serializer("ImagingFindingItem", fields={"id": serializers.IntegerField(required=False)}, many=True)
 
 def _listed(findings: list[ImagingFinding], *, scope: str, scope_id: int) -> Response:
-    read_audit_note(**{scope: scope_id}, finding_ids=[f.pk for f in findings])
+    detail: dict[str, Any] = {scope: scope_id, "finding_ids": [f.pk for f in findings]}
+    read_audit_note(**detail)
     return Response([finding_as_dict(f) for f in findings])
 
 

@@ -98,7 +98,8 @@ class PatientSummaryApi(GenericAPIView[Any]):
     def get(self, request: Request, patient_id: int) -> Response:
         patient = patient_get_for_user(request.user, patient_id, request=request)
         summary = patient_summary(patient=patient)
-        read_audit_note(**summary.counts)
+        counts: dict[str, Any] = dict(summary.counts)
+        read_audit_note(**counts)
         data = dict(self.get_serializer(summary).data)
         data["patient"] = patient_rows_for_user(request.user, [patient], [data["patient"]])[0]
         return Response(data)
