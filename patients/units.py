@@ -197,10 +197,15 @@ def unit_to_canonical(*, code: str, value: float, unit: str) -> CanonicalValue:
 
 def unit_from_canonical(*, code: str, value: float, unit: str) -> float:
     """Convert a canonical value to ``unit`` (e.g. bilirubin umol/L to mg/dL for MELD)."""
+    return units_from_canonical(code=code, values=[value], unit=unit)[0]
+
+
+def units_from_canonical(*, code: str, values: list[float], unit: str) -> list[float]:
+    """Like ``unit_from_canonical`` for many values of one analyte (a trend): the analyte and
+    unit are looked up once."""
     analyte = analyte_by_code(code)
-    number = _finite(value, code=code)
     spec = _spec(analyte, unit)
-    return (number - spec.offset) / spec.factor
+    return [(_finite(v, code=code) - spec.offset) / spec.factor for v in values]
 
 
 def value_check_plausible(*, code: str, canonical_value: float) -> None:

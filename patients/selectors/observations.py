@@ -10,7 +10,7 @@ from django.db.models.functions import RowNumber
 
 from patients.errors import UnknownUnit
 from patients.models import LabObservation, Patient
-from patients.units import Analyte, analyte_by_code, analytes, unit_from_canonical
+from patients.units import Analyte, analyte_by_code, analytes, units_from_canonical
 
 SERIES_MAX_POINTS = 10_000
 
@@ -96,15 +96,17 @@ def observation_series(
             : SERIES_MAX_POINTS + 1
         ]
     )
+    kept = values[:SERIES_MAX_POINTS]
+    converted = units_from_canonical(code=analyte.loinc, values=[row[2] for row in kept], unit=spec.unit)
     points = [
         SeriesPoint(
             id=pk,
             observed_at=observed_at,
-            value=unit_from_canonical(code=analyte.loinc, value=canonical, unit=spec.unit),
+            value=value,
             value_as_entered=entered,
             unit_as_entered=entered_unit,
             comparator=comparator,
         )
-        for pk, observed_at, canonical, entered, entered_unit, comparator in values[:SERIES_MAX_POINTS]
+        for (pk, observed_at, _, entered, entered_unit, comparator), value in zip(kept, converted, strict=True)
     ]
     return Series(analyte=analyte, unit=spec.unit, points=points, truncated=len(values) > SERIES_MAX_POINTS)
