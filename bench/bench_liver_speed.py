@@ -17,7 +17,8 @@ stages of the worker's liver step:
 
 Old: the network as loaded before the group-norm rewrite, every slice through every TTA pass
 (``segment_volume``). New: ``model_load`` (group norms) and ``segment_volume_organ`` (bfloat16 convolutions
-on a CPU with native bfloat16: ``predictor.bf16_autocast``). Bare forward:
+on a CPU with native bfloat16: ``predictor.bf16_autocast``; ``CDSS_INFERENCE_BF16=0`` keeps
+float32). Bare forward:
 the identity forward of one batch, times the slice-passes the old path runs. Prints each stage,
 wall / bare forward for both paths, the ratio new / old, and the Dice of the final labels
 (organ = liver + lesion, and lesion) between them (the fast path must keep >= 0.995). ``cpu``: the
