@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 from pydicom.sr.codedict import codes
 
 from inference.registry import ModelInputInvalid
-from inference.runtime.dicom_seg import _REQUIRED_SOURCE, MANUFACTURER, seg_build
+from inference.runtime.dicom_seg import MANUFACTURER, SEG_SOURCE_REQUIRED, seg_build
 from inference.runtime.io import DicomAttributeMissing, Volume
 
 
@@ -59,7 +59,7 @@ def seg_dicom_create_segments(
     if labels_frames.ndim != 3 or labels_frames.shape[0] != len(source_datasets):
         raise ModelInputInvalid("one label frame per source image is required")
     for ds in source_datasets:
-        for name in _REQUIRED_SOURCE:
+        for name in SEG_SOURCE_REQUIRED:
             if ds.get(name) in (None, ""):
                 raise DicomAttributeMissing(f"source DICOM attribute {name} missing", detail={"attribute": name})
         if labels_frames.shape[1:] != (int(ds.Rows), int(ds.Columns)):

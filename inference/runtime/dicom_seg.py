@@ -21,7 +21,7 @@ from inference.registry import ModelInputInvalid
 from inference.runtime.io import DicomAttributeMissing, Volume
 
 MANUFACTURER = "CDSS (open-source clinical decision support)"
-_REQUIRED_SOURCE = (
+SEG_SOURCE_REQUIRED = (
     "StudyInstanceUID",
     "SeriesInstanceUID",
     "SOPInstanceUID",
@@ -82,7 +82,7 @@ def seg_dicom_create(
     if labels_frames.ndim != 3 or labels_frames.shape[0] != len(source_datasets):
         raise ModelInputInvalid("one label frame per source image is required")
     for ds in source_datasets:
-        for name in _REQUIRED_SOURCE:
+        for name in SEG_SOURCE_REQUIRED:
             if ds.get(name) in (None, ""):
                 raise DicomAttributeMissing(
                     f"source DICOM attribute {name} missing", detail={"attribute": name}
@@ -120,7 +120,7 @@ def seg_dicom_nodules_from_volume(
         raise ModelInputInvalid("a DICOM SEG needs a DICOM source series")
     frames = np.ascontiguousarray(volume.from_internal(labels_zyx).transpose(2, 1, 0))
     for ds in volume.datasets:
-        for name in _REQUIRED_SOURCE:
+        for name in SEG_SOURCE_REQUIRED:
             if ds.get(name) in (None, ""):
                 raise DicomAttributeMissing(f"source DICOM attribute {name} missing", detail={"attribute": name})
     ids = [int(v) for v in np.unique(frames) if v > 0]
