@@ -24,7 +24,7 @@ _INSTALLED_FLAG = "_cdss_tcp_nodelay"
 
 def daphne_tcp_nodelay_install() -> bool:
     """Make every connection Daphne accepts send small writes at once. Idempotent."""
-    try:
+    try:  # imported here: cdss.asgi loads this module under any ASGI server
         from daphne.http_protocol import HTTPFactory
     except ImportError:  # not running under Daphne's code base at all
         return False
@@ -57,7 +57,7 @@ def daphne_form_parsing_disable() -> bool:
     Daphne never reads) before handing the request on: an upload was read into memory whole
     once more, and a body it could not parse was answered with a bare 400 (no body, no
     Content-Type, no request id) that Django never saw. Django parses the body itself."""
-    try:
+    try:  # imported here: cdss.asgi loads this module under any ASGI server
         from daphne.http_protocol import WebRequest
     except ImportError:  # another ASGI server
         return False

@@ -12,7 +12,9 @@ import json
 import logging
 import time
 from collections import OrderedDict
+from io import BytesIO
 
+import pydicom
 from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
@@ -94,9 +96,6 @@ async def _instance_resolve(study: str, series: str, uid: str, pseudonym: str) -
 
 def _multipart_deidentify(body: bytes, content_type: str, pseudonym: str) -> bytes | None:
     """Each application/dicom part of a multipart answer, parsed and de-identified."""
-    from io import BytesIO
-
-    import pydicom
 
     boundary = multipart_boundary(content_type)
     if boundary is None:

@@ -32,6 +32,7 @@ def _ood_summary(ood: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def run(*, model: AnalysisModel, series: FetchedSeries) -> dict[str, Any]:
+    # The runtime imports torch: only a worker running the model loads it.
     from inference.runtime.cxr import run_cxr
     from inference.runtime.io import dicom_image
 
