@@ -53,9 +53,11 @@ def setup() -> Any:
     import django
 
     django.setup()
+    # Here, not at the top: main() points the settings at the bench database first.
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+    # Here, not at the top: the environment is set and Django set up first (see main).
     from django.utils import timezone
 
     from cdss.accounts.models import CareTeam, Role, User

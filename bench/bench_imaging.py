@@ -61,6 +61,7 @@ def timed(fn: Any, repeat: int = 1) -> float:
 
 
 def bench_ct(slices: int) -> None:
+    # Here, not at the top: the environment is set and Django set up first (see main).
     import torch
     import torch.nn.functional as F
     from monai.inferers import sliding_window_inference
@@ -169,6 +170,7 @@ def bench_ct(slices: int) -> None:
 
 
 def bench_cxr() -> None:
+    # Here, not at the top: the environment is set and Django set up first (see main).
     import torch
     from PIL import Image
 
@@ -229,6 +231,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--skip-memory", action="store_true")
     args = parser.parse_args()
+    # Django is set up when the bench runs, after its arguments are read.
     import django
     import torch
 

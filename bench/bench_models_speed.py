@@ -55,6 +55,7 @@ def _print(title: str, t: dict[str, float], baseline: float, baseline_name: str)
 
 def _brain_case() -> tuple[Any, Any]:
     """FLAIR and T1c ``Volume``s of the test case resampled to 1 mm (RAS voxel order, as NIfTI holds them)."""
+    # Here, not at the top: the environment is set and Django set up first (see main).
     from scipy import ndimage
 
     from inference.runtime.io import Volume
@@ -89,6 +90,7 @@ class _Counting:
 
 
 def bench_brain() -> None:
+    # Here, not at the top: the environment is set and Django set up first (see main).
     from bench_liver_speed import bare_forward
 
     from inference.runtime.brain import (
@@ -166,6 +168,7 @@ def chest_ct(nz: int = 150, n: int = 512, spacing: tuple[float, float, float] = 
 
 
 def bench_nodule() -> None:
+    # Here, not at the top: the environment is set and Django set up first (see main).
     import pydicom
     from scipy import ndimage
 
@@ -215,9 +218,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--only", choices=["brain", "nodule"])
     args = parser.parse_args()
+    # Django is set up when the bench runs, after its arguments are read.
     import django
 
     django.setup()
+    # torch loads when the bench runs, so its thread count is set first.
     import torch
 
     torch.set_num_threads(args.threads)

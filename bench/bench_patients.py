@@ -47,6 +47,7 @@ PAGE = 50
 
 
 def _database_ensure(url: str) -> None:
+    # Here, not at the top: main() points the settings at the bench database first.
     import psycopg
 
     parts = urlparse(url)
@@ -65,15 +66,18 @@ def _django_setup(url: str) -> None:
     # A production-like request path: no DEBUG query log.
     os.environ["DEBUG"] = "false"
     os.environ.setdefault("SECRET_KEY", "bench-only-key-not-secret-0123456789abcdefghijklmnop")
+    # Django is set up when the bench runs, after its arguments are read.
     import django
 
     django.setup()
+    # Here, not at the top: main() points the settings at the bench database first.
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
 
 
 def _raw_connect() -> Any:
+    # Here, not at the top: main() points the settings at the bench database first.
     import psycopg
     from django.db import connection
 
@@ -121,6 +125,7 @@ def _loaded(cursor: Any) -> bool:
 
 
 def _load(conn: Any) -> None:
+    # Here, not at the top: the environment is set and Django set up first (see main).
     from patients.units import analyte_by_code, unit_to_canonical
 
     rng = random.Random(SEED)
@@ -216,6 +221,7 @@ def main() -> None:
     _database_ensure(args.database_url)
     _django_setup(args.database_url)
 
+    # Here, not at the top: the environment is set and Django set up first (see main).
     from django.conf import settings
     from rest_framework.test import APIClient, APIRequestFactory, force_authenticate
 

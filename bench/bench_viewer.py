@@ -223,6 +223,7 @@ def main() -> int:
     if not Path(CHROMIUM).exists():
         print(f"{CHROMIUM} is missing (apt-get install chromium)", file=sys.stderr)
         return 2
+    # Playwright is needed only once the bench actually runs.
     from playwright.sync_api import sync_playwright
 
     password = secrets.token_urlsafe(16)

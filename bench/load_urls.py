@@ -28,6 +28,7 @@ from patients.selectors.observations import observation_series
 
 
 def _user(request: HttpRequest) -> Any:
+    # DRF models load only once the app registry is ready.
     from rest_framework.authtoken.models import Token
 
     header = request.headers.get("Authorization", "")
