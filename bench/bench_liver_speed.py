@@ -16,9 +16,9 @@ stages of the worker's liver step:
   report   the findings serialised as the step's JSON result
 
 Old: the network as loaded before the group-norm rewrite, every slice through every TTA pass
-(``segment_volume``). New: ``model_load`` (group norms) and ``segment_volume_organ`` (bfloat16 convolutions
-on a CPU with native bfloat16: ``predictor.bf16_autocast``; ``CDSS_INFERENCE_BF16=0`` keeps
-float32). Bare forward:
+(``segment_volume``). New: ``model_load`` (group norms) and ``segment_volume_organ`` (float32 unless
+``CDSS_INFERENCE_BF16`` asks for bfloat16 convolutions: ``predictor.bf16_autocast``; the
+precision used is printed with each comparison). Bare forward:
 the identity forward of one batch, times the slice-passes the old path runs. Prints each stage,
 wall / bare forward for both paths, the ratio new / old, and the Dice of the final labels
 (organ = liver + lesion, and lesion) between them (the fast path must keep >= 0.995). ``cpu``: the
@@ -141,7 +141,7 @@ def _blobs(hu: np.ndarray, spacing: tuple[float, float, float]) -> list[bytes]:
 def compare(hu: np.ndarray, spacing: tuple[float, float, float], title: str) -> None:
     from inference.runtime.liver import segment_volume, segment_volume_organ
     from inference.runtime.postprocessing import dice
-    from inference.runtime.predictor import model_load
+    from inference.runtime.predictor import bf16_configured, model_load
 
     blobs = _blobs(hu, spacing)
     old_model, new_model = _old_model(), model_load(key="liver_ct_seg")
@@ -151,6 +151,8 @@ def compare(hu: np.ndarray, spacing: tuple[float, float, float], title: str) -> 
     size = int(old_model.card.data["preprocessing"]["size"])
     bare = bare_forward(old_model.net, channels=3, size=size, batch=8, slice_passes=hu.shape[0] * n_tta)
     print(f"\n{title}: {hu.shape[0]} slices of {hu.shape[1]} x {hu.shape[2]}, spacing {spacing} mm")
+    precision = "bfloat16 convolutions" if bf16_configured(new_model.device) else "float32"
+    print(f"old: reference path, float32; new: fast path, {precision}")
     print(f"{'stage':<8}{'old s':>10}{'new s':>10}{'new/old':>9}")
     for k in ("fetch", "model", "post", "seg", "report", "wall", "cpu"):
         print(f"{k:<8}{old_t[k]:>10.2f}{new_t[k]:>10.2f}{new_t[k] / max(old_t[k], 1e-9):>9.3f}")

@@ -256,8 +256,9 @@ def segment_volume_organ(
     identity pass is not sure of background (``TTA_BACKGROUND_SURE``), unless ``tta_everywhere``; votes on
     a slice without them count the identity pass once per transform. Each processed slice sees
     exactly the reference's input (the whole crop: the network's instance norms make a smaller
-    in-plane box change every pixel's result). The convolutions run in bfloat16 where
-    :func:`~inference.runtime.predictor.bf16_autocast` says so (``bf16``: None) or ``bf16`` asks.
+    in-plane box change every pixel's result). The convolutions run in float32 unless
+    :func:`~inference.runtime.predictor.bf16_autocast` says bfloat16 (``bf16``: None, as
+    ``CDSS_INFERENCE_BF16`` is set) or ``bf16`` asks.
     The labels agree with the reference's (Dice >= 0.995, checked by
     ``tests/inference/runtime/test_liver_speed.py``).
     """

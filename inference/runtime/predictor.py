@@ -69,15 +69,23 @@ def cpu_bf16_native() -> bool:
         return False
 
 
+def bf16_configured(device: torch.device) -> bool:
+    """Whether ``CDSS_INFERENCE_BF16`` asks for bfloat16 convolutions on ``device`` (see
+    :func:`bf16_autocast`)."""
+    wanted = os.environ.get("CDSS_INFERENCE_BF16", "0")
+    return wanted == "1" or (wanted == "auto" and device.type == "cpu" and cpu_bf16_native())
+
+
 @contextlib.contextmanager
 def bf16_autocast(device: torch.device, *, enabled: bool | None = None) -> Iterator[None]:
     """Convolutions in bfloat16 (float32 accumulation, norms and softmax in float32): always when
-    ``enabled`` is True, never when False; when None, as ``CDSS_INFERENCE_BF16`` says ("0": never,
-    "1": always), else (unset or "auto") on a CPU with native bfloat16 only. On CUDA "auto" keeps
-    float32: the float32 forward is fast there already."""
+    ``enabled`` is True, never when False; when None, as ``CDSS_INFERENCE_BF16`` says: unset or "0"
+    never, "1" always, "auto" on a CPU with native bfloat16 only (on CUDA "auto" keeps float32:
+    the float32 forward is fast there already). Float32 is the default because the model card's
+    metrics were measured in float32, and bfloat16 rounding can move a small lesion candidate
+    across the card's ``min_lesion_ml``: the served lesion findings must not depend on it."""
     if enabled is None:
-        wanted = os.environ.get("CDSS_INFERENCE_BF16", "auto")
-        enabled = wanted == "1" or (wanted != "0" and device.type == "cpu" and cpu_bf16_native())
+        enabled = bf16_configured(device)
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled):
         yield
 

@@ -111,7 +111,10 @@ def test_bf16_autocast_runs_convolutions_in_bfloat16_only_when_asked(monkeypatch
         assert conv(x).dtype == torch.bfloat16
     with bf16_autocast(cpu, enabled=False):
         assert conv(x).dtype == torch.float32
-    monkeypatch.setenv("CDSS_INFERENCE_BF16", "0")  # the operator's switch
+    monkeypatch.delenv("CDSS_INFERENCE_BF16", raising=False)  # float32 unless the operator asks
+    with bf16_autocast(cpu):
+        assert conv(x).dtype == torch.float32
+    monkeypatch.setenv("CDSS_INFERENCE_BF16", "0")
     with bf16_autocast(cpu):
         assert conv(x).dtype == torch.float32
     monkeypatch.setenv("CDSS_INFERENCE_BF16", "1")
