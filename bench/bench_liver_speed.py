@@ -18,7 +18,8 @@ stages of the worker's liver step:
 Old: the network as loaded before the group-norm rewrite, every slice through every TTA pass
 (``segment_volume``). New: ``model_load`` (group norms) and ``segment_volume_organ`` (float32 unless
 ``CDSS_INFERENCE_BF16`` asks for bfloat16 convolutions: ``predictor.bf16_autocast``; the
-precision used is printed with each comparison). Bare forward:
+precision used is printed with each comparison; with bfloat16 or "mixed" the float32 fast path
+also runs, and the new labels are compared with its). Bare forward:
 the identity forward of one batch, times the slice-passes the old path runs. Prints each stage,
 wall / bare forward for both paths, the ratio new / old, and the Dice of the final labels
 (organ = liver + lesion, and lesion) between them (the fast path must keep >= 0.995). ``cpu``: the
@@ -29,6 +30,7 @@ process's CPU time over all stages (both threads), a figure a busy machine infla
 from __future__ import annotations
 
 import argparse
+import functools
 import io
 import json
 import os
@@ -141,17 +143,19 @@ def _blobs(hu: np.ndarray, spacing: tuple[float, float, float]) -> list[bytes]:
 def compare(hu: np.ndarray, spacing: tuple[float, float, float], title: str) -> None:
     from inference.runtime.liver import segment_volume, segment_volume_organ
     from inference.runtime.postprocessing import dice
-    from inference.runtime.predictor import bf16_configured, model_load
+    from inference.runtime.predictor import model_load, precision_configured
 
     blobs = _blobs(hu, spacing)
     old_model, new_model = _old_model(), model_load(key="liver_ct_seg")
     n_tta = len(new_model.card.data["postprocessing"]["tta"])
     old_t, old_labels, old_f = _stages(model=old_model, segment=segment_volume, blobs=blobs)
-    new_t, new_labels, new_f = _stages(model=new_model, segment=segment_volume_organ, blobs=blobs)
+    precision = precision_configured(new_model.device)
+    new_t, new_labels, new_f = _stages(
+        model=new_model, segment=functools.partial(segment_volume_organ, precision=precision), blobs=blobs
+    )
     size = int(old_model.card.data["preprocessing"]["size"])
     bare = bare_forward(old_model.net, channels=3, size=size, batch=8, slice_passes=hu.shape[0] * n_tta)
     print(f"\n{title}: {hu.shape[0]} slices of {hu.shape[1]} x {hu.shape[2]}, spacing {spacing} mm")
-    precision = "bfloat16 convolutions" if bf16_configured(new_model.device) else "float32"
     print(f"old: reference path, float32; new: fast path, {precision}")
     print(f"{'stage':<8}{'old s':>10}{'new s':>10}{'new/old':>9}")
     for k in ("fetch", "model", "post", "seg", "report", "wall", "cpu"):
@@ -162,6 +166,15 @@ def compare(hu: np.ndarray, spacing: tuple[float, float, float], title: str) -> 
           f"lesion {dice(new_labels == 2, old_labels == 2):.5f}  (target >= 0.995)")
     print(f"lesions old {old_f['lesion_count']} new {new_f['lesion_count']}; liver mL old "
           f"{old_f['liver'].get('volume', {}).get('value')} new {new_f['liver'].get('volume', {}).get('value')}")
+    if precision != "float32":
+        f32_t, f32_labels, f32_f = _stages(
+            model=new_model, segment=functools.partial(segment_volume_organ, precision="float32"), blobs=blobs
+        )
+        print(f"fast path float32: wall {f32_t['wall']:.2f} s, cpu {f32_t['cpu']:.2f} s; new ({precision}) / "
+              f"float32 wall {new_t['wall'] / max(f32_t['wall'], 1e-9):.3f}")
+        print(f"Dice new vs fast float32: organ {dice(new_labels > 0, f32_labels > 0):.5f}  lesion "
+              f"{dice(new_labels == 2, f32_labels == 2):.5f}; lesion labels identical "
+              f"{bool(np.array_equal(new_labels == 2, f32_labels == 2))}; lesions float32 {f32_f['lesion_count']}")
 
 
 def main() -> None:

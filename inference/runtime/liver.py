@@ -26,7 +26,13 @@ from inference.runtime.postprocessing import (
     lesion_candidates,
     lesions_decide,
 )
-from inference.runtime.predictor import LoadedModel, bf16_autocast, model_load
+from inference.runtime.predictor import (
+    LoadedModel,
+    Precision,
+    bf16_autocast,
+    model_load,
+    precision_configured,
+)
 from inference.runtime.preprocessing import ct_inplane_shape, ct_window
 
 
@@ -208,6 +214,11 @@ SURVEY_COARSE = 4
 # rim of organ boundary pixels, so a slice that shows any organ gets them all (skipping them on
 # organ slices without a possible lesion cost about 1 % of the organ's Dice).
 TTA_BACKGROUND_SURE = 0.95
+# Mixed precision: a slice whose bfloat16 identity pass gives the lesion more than LESION_RECHECK
+# anywhere is run again in float32. Float32 labels lesion where the TTA-mean lesion probability
+# wins the argmax (>= 1/3) and votes where one pass's does; LESION_RECHECK is far below what the
+# bfloat16 pass gives on every slice where float32 labels or votes lesion (see the commit body).
+LESION_RECHECK = 0.05
 
 
 def _survey(
@@ -243,7 +254,7 @@ def _survey(
 
 
 def segment_volume_organ(
-    *, tta_everywhere: bool = False, bf16: bool | None = None, **run: Unpack[SliceRun]
+    *, tta_everywhere: bool = False, precision: Precision | None = None, **run: Unpack[SliceRun]
 ) -> tuple[NDArray[np.uint8], NDArray[np.uint8], NDArray[np.uint8]]:
     """:func:`segment_volume`'s outputs from fewer forward passes (coarse to fine in z).
 
@@ -256,9 +267,13 @@ def segment_volume_organ(
     identity pass is not sure of background (``TTA_BACKGROUND_SURE``), unless ``tta_everywhere``; votes on
     a slice without them count the identity pass once per transform. Each processed slice sees
     exactly the reference's input (the whole crop: the network's instance norms make a smaller
-    in-plane box change every pixel's result). The convolutions run in float32 unless
-    :func:`~inference.runtime.predictor.bf16_autocast` says bfloat16 (``bf16``: None, as
-    ``CDSS_INFERENCE_BF16`` is set) or ``bf16`` asks.
+    in-plane box change every pixel's result). ``precision`` (None: as ``CDSS_INFERENCE_BF16``
+    says, :func:`~inference.runtime.predictor.precision_configured`): "float32"; "bfloat16", the
+    convolutions in bfloat16; "mixed", bfloat16, except that every slice on which the bfloat16
+    identity pass gives the lesion a probability above ``LESION_RECHECK`` anywhere is run again in
+    float32 (its identity pass, the choice of its TTA passes and those passes), so that its
+    probabilities and votes are the float32 path's: lesion labels are float32 labels wherever a
+    lesion is possible.
     The labels agree with the reference's (Dice >= 0.995, checked by
     ``tests/inference/runtime/test_liver_speed.py``).
     """
@@ -279,8 +294,25 @@ def segment_volume_organ(
             for k, z in enumerate(chunk.tolist()):
                 identity[z] = p[k]
 
+    if precision is None:
+        precision = precision_configured(device)
+    mixed = precision == "mixed"
+
+    def passes(x: torch.Tensor, name: str, exact: torch.Tensor) -> torch.Tensor:
+        """``tta_probs`` on ``x``, in float32 on the slices ``exact`` marks (mixed precision)."""
+        if not mixed or not bool(exact.any()):
+            return tta_probs(net, x, name)
+        if bool(exact.all()):
+            with torch.autocast(device.type, enabled=False):
+                return tta_probs(net, x, name)
+        out = torch.empty((x.shape[0], 3, *x.shape[2:]), dtype=torch.float32, device=x.device)
+        out[~exact] = tta_probs(net, x[~exact], name)
+        with torch.autocast(device.type, enabled=False):
+            out[exact] = tta_probs(net, x[exact], name)
+        return out
+
     net.eval()
-    with torch.inference_mode(), bf16_autocast(device, enabled=bf16):
+    with torch.inference_mode(), bf16_autocast(device, enabled=precision != "float32"):
         span = _survey(
             nz=nz,
             step=step,
@@ -307,6 +339,13 @@ def segment_volume_organ(
             probs = torch.stack([identity.pop(z) for z in range(z0, z1)])
             for z in [z for z in identity if z < z1]:  # survey results already used
                 del identity[z]
+            exact = torch.zeros(z1 - z0, dtype=torch.bool)
+            if mixed:
+                exact = probs[:, 2].amax(dim=(1, 2)) > LESION_RECHECK
+                if bool(exact.any()):
+                    x = _stack(low, torch.nonzero(exact).flatten() + z0, context=context, nz=nz, base=0)
+                    with torch.autocast(device.type, enabled=False):
+                        probs[exact] = tta_probs(net, x.to(device), "identity")
             lesion_vote = (class_argmax(probs) == 2).float()
             uncertain = (
                 torch.arange(z1 - z0)
@@ -322,7 +361,7 @@ def segment_volume_organ(
                     x = _stack(low, uncertain + z0, context=context, nz=nz, base=0).to(device)
                     sub = probs[uncertain]
                     for name in others:
-                        q = tta_probs(net, x, name)
+                        q = passes(x, name, exact[uncertain])
                         sub += q
                         vote[uncertain] += (class_argmax(q) == 2).float()
                     probs[uncertain] = sub / len(tta)
@@ -331,7 +370,7 @@ def segment_volume_organ(
                 probs = torch.zeros_like(probs)
                 vote = torch.zeros_like(lesion_vote)
                 for name in tta:
-                    q = tta_probs(net, x, name)
+                    q = passes(x, name, exact)
                     probs += q
                     vote += (class_argmax(q) == 2).float()
                 probs /= len(tta)
@@ -357,7 +396,10 @@ def liver_segment_with_model(
     card = model.card
     post = card.data["postprocessing"]
     transforms = list(post.get("tta", ["identity"])) if tta else ["identity"]
+    precision = "float32" if dense else precision_configured(model.device)
+    fast: dict[str, Any] = {} if dense else {"precision": precision}
     raw, lesion_prob, votes = (segment_volume if dense else segment_volume_organ)(
+        **fast,
         net=model.net,
         device=model.device,
         volume_hu=volume_hu,
@@ -401,6 +443,14 @@ def liver_segment_with_model(
             f"{SURVEY_MM:g} mm) are background; in the range the transforms run on every slice the identity "
             f"pass does not call background everywhere with probability >= {TTA_BACKGROUND_SURE}"
         )
+    findings["uncertainty"]["precision"] = {
+        "float32": "float32 throughout",
+        "bfloat16": "convolutions in bfloat16 (float32 accumulation, norms and softmax)",
+        "mixed": (
+            "convolutions in bfloat16, except on every slice where the bfloat16 identity pass gives the "
+            f"lesion a probability above {LESION_RECHECK} anywhere: those slices' passes run in float32"
+        ),
+    }[precision]
     return labels, findings
 
 

@@ -15,7 +15,7 @@ import threading
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -69,19 +69,33 @@ def cpu_bf16_native() -> bool:
         return False
 
 
-def bf16_configured(device: torch.device) -> bool:
-    """Whether ``CDSS_INFERENCE_BF16`` asks for bfloat16 convolutions on ``device`` (see
-    :func:`bf16_autocast`)."""
+Precision = Literal["float32", "bfloat16", "mixed"]
+
+
+def precision_configured(device: torch.device) -> Precision:
+    """The precision ``CDSS_INFERENCE_BF16`` asks for on ``device``: unset or "0" float32, "1"
+    bfloat16, "mixed" bfloat16 with float32 wherever a lesion is possible (the liver's
+    ``segment_volume_organ``), "auto" bfloat16 on a CPU with native bfloat16 only."""
     wanted = os.environ.get("CDSS_INFERENCE_BF16", "0")
-    return wanted == "1" or (wanted == "auto" and device.type == "cpu" and cpu_bf16_native())
+    if wanted == "mixed":
+        return "mixed"
+    if wanted == "1" or (wanted == "auto" and device.type == "cpu" and cpu_bf16_native()):
+        return "bfloat16"
+    return "float32"
+
+
+def bf16_configured(device: torch.device) -> bool:
+    """Whether ``CDSS_INFERENCE_BF16`` asks for bfloat16 convolutions on ``device`` (alone or
+    mixed; see :func:`bf16_autocast`)."""
+    return precision_configured(device) != "float32"
 
 
 @contextlib.contextmanager
 def bf16_autocast(device: torch.device, *, enabled: bool | None = None) -> Iterator[None]:
     """Convolutions in bfloat16 (float32 accumulation, norms and softmax in float32): always when
     ``enabled`` is True, never when False; when None, as ``CDSS_INFERENCE_BF16`` says: unset or "0"
-    never, "1" always, "auto" on a CPU with native bfloat16 only (on CUDA "auto" keeps float32:
-    the float32 forward is fast there already). Float32 is the default because the model card's
+    never, "1" or "mixed" always (:func:`precision_configured`), "auto" on a CPU with native
+    bfloat16 only (on CUDA "auto" keeps float32: the float32 forward is fast there already). Float32 is the default because the model card's
     metrics were measured in float32, and bfloat16 rounding can move a small lesion candidate
     across the card's ``min_lesion_ml``: the served lesion findings must not depend on it."""
     if enabled is None:

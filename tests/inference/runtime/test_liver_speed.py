@@ -19,7 +19,14 @@ from inference.runtime.liver import (
     segment_volume_organ,
 )
 from inference.runtime.postprocessing import dice
-from inference.runtime.predictor import LoadedModel, bf16_autocast, model_load, network_load
+from inference.runtime.predictor import (
+    LoadedModel,
+    Precision,
+    bf16_autocast,
+    model_load,
+    network_load,
+    precision_configured,
+)
 from tests.inference.data.liver_speed import ct_with_organ_slab
 from tests.inference.data.synthetic import phantom_hu
 
@@ -86,10 +93,10 @@ def test_loaded_network_normalises_with_group_norms_and_gives_the_cards_output()
         assert torch.allclose(loaded(x), original(x), atol=1e-4, rtol=1e-4)
 
 
-@pytest.mark.parametrize("bf16", [True, False])
-def test_fast_path_agrees_with_the_reference_in_either_precision(bf16: bool) -> None:
-    # bfloat16 convolutions asked for explicitly (the automatic choice depends on the CPU), and
-    # float32 throughout: either way the labels match the float32 reference's.
+@pytest.mark.parametrize("precision", ["bfloat16", "mixed", "float32"])
+def test_fast_path_agrees_with_the_reference_in_every_precision(precision: Precision) -> None:
+    # Each precision asked for explicitly (the configured one depends on the environment): the
+    # labels match the float32 reference's.
     volume = ct_with_organ_slab(below=3, organ=5, above=3, demo_range=(8, 12), stride_yx=2)
     spacing = (5.0, 1.953125, 1.953125)
     model = model_load(key="liver_ct_seg")
@@ -97,7 +104,7 @@ def test_fast_path_agrees_with_the_reference_in_either_precision(bf16: bool) -> 
         net=model.net, device=model.device, volume_hu=volume, spacing_mm=spacing,
         preprocessing=model.card.data["preprocessing"], tta=["identity", "flip_x"],
     )
-    fast, _, _ = segment_volume_organ(**kwargs, bf16=bf16)
+    fast, _, _ = segment_volume_organ(**kwargs, precision=precision)
     ref, _, _ = segment_volume(**kwargs)
     assert (ref > 0).sum() > 1000
     _agree(fast, ref)
@@ -120,6 +127,42 @@ def test_bf16_autocast_runs_convolutions_in_bfloat16_only_when_asked(monkeypatch
     monkeypatch.setenv("CDSS_INFERENCE_BF16", "1")
     with bf16_autocast(cpu):
         assert conv(x).dtype == torch.bfloat16
+    assert precision_configured(cpu) == "bfloat16"
+    monkeypatch.setenv("CDSS_INFERENCE_BF16", "mixed")
+    assert precision_configured(cpu) == "mixed"
+    monkeypatch.setenv("CDSS_INFERENCE_BF16", "0")
+    assert precision_configured(cpu) == "float32"
+
+
+def test_mixed_precision_gives_the_float32_lesion_labels_and_runs_both_precisions() -> None:
+    # The demo CT's slices with its lesions (5 mm apart as declared here), every other row and
+    # column: in mixed precision the slices where a lesion is possible run in float32, the others
+    # in bfloat16, and the lesion labels, probabilities and votes are the float32 fast path's.
+    volume = ct_with_organ_slab(below=3, organ=8, above=3, demo_range=(6, 14), stride_yx=2)
+    spacing = (5.0, 1.953125, 1.953125)
+    model = model_load(key="liver_ct_seg")
+    dtypes: list[torch.dtype] = []
+    first_conv = next(m for m in model.net.modules() if isinstance(m, torch.nn.Conv2d))
+    hook = first_conv.register_forward_hook(lambda _m, _i, out: dtypes.extend([out.dtype] * out.shape[0]))
+    kwargs: dict[str, Any] = dict(
+        net=model.net, device=model.device, volume_hu=volume, spacing_mm=spacing,
+        preprocessing=model.card.data["preprocessing"], tta=["identity", "flip_x"],
+    )
+    try:
+        f32, f32_prob, f32_votes = segment_volume_organ(**kwargs, precision="float32")
+        assert set(dtypes) == {torch.float32}
+        dtypes.clear()
+        mixed, mixed_prob, mixed_votes = segment_volume_organ(**kwargs, precision="mixed")
+    finally:
+        hook.remove()
+    assert dtypes.count(torch.bfloat16) > 0 and dtypes.count(torch.float32) > 0
+    lesion = f32 == 2
+    assert lesion.sum() > 50  # the fixture has lesions: the comparison can fail
+    np.testing.assert_array_equal(mixed == 2, lesion)
+    slices = lesion.any(axis=(1, 2)) | (f32_votes > 0).any(axis=(1, 2))
+    np.testing.assert_array_equal(mixed_votes[slices], f32_votes[slices])
+    assert np.abs(mixed_prob[slices].astype(int) - f32_prob[slices]).max() <= 1  # u8 rounding of equal sums
+    assert dice(mixed > 0, f32 > 0) >= AGREEMENT
 
 
 def _full_survey(nz: int, step: int, shown: set[int]) -> tuple[int, int] | None:
