@@ -93,10 +93,9 @@ def test_loaded_network_normalises_with_group_norms_and_gives_the_cards_output()
         assert torch.allclose(loaded(x), original(x), atol=1e-4, rtol=1e-4)
 
 
-@pytest.mark.parametrize("precision", ["bfloat16", "mixed", "float32"])
-def test_fast_path_agrees_with_the_reference_in_every_precision(precision: Precision) -> None:
-    # Each precision asked for explicitly (the configured one depends on the environment): the
-    # labels match the float32 reference's.
+@pytest.fixture(scope="module")
+def small_slab_and_reference() -> tuple[dict[str, Any], Any]:
+    # One float32 reference for the three precisions below: it is the costly part.
     volume = ct_with_organ_slab(below=3, organ=5, above=3, demo_range=(8, 12), stride_yx=2)
     spacing = (5.0, 1.953125, 1.953125)
     model = model_load(key="liver_ct_seg")
@@ -104,8 +103,18 @@ def test_fast_path_agrees_with_the_reference_in_every_precision(precision: Preci
         net=model.net, device=model.device, volume_hu=volume, spacing_mm=spacing,
         preprocessing=model.card.data["preprocessing"], tta=["identity", "flip_x"],
     )
-    fast, _, _ = segment_volume_organ(**kwargs, precision=precision)
     ref, _, _ = segment_volume(**kwargs)
+    return kwargs, ref
+
+
+@pytest.mark.parametrize("precision", ["bfloat16", "mixed", "float32"])
+def test_fast_path_agrees_with_the_reference_in_every_precision(
+    precision: Precision, small_slab_and_reference: tuple[dict[str, Any], Any]
+) -> None:
+    # Each precision asked for explicitly (the configured one depends on the environment): the
+    # labels match the float32 reference's.
+    kwargs, ref = small_slab_and_reference
+    fast, _, _ = segment_volume_organ(**kwargs, precision=precision)
     assert (ref > 0).sum() > 1000
     _agree(fast, ref)
 
