@@ -5,7 +5,8 @@
 #                                 names it, a test Orthanc on 127.0.0.1:8043), then lint, types
 #                                 and pytest (unit, integration against the real services and a
 #                                 real Celery worker, browser in Chromium).
-#   bash scripts/test.sh --fast   lint, types and the unit tests only (no services, SQLite).
+#   bash scripts/test.sh --fast   lint, types and the unit tests only (no services, SQLite; the
+#                                 `model` tests, which run a network over whole volumes, run in the full suite).
 # Extra arguments go to pytest. Each tier prints its own time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,7 +29,7 @@ echo "== pytest"
 status=0
 if [ "$fast" = 1 ]; then
   # Two workers: the unit tests are CPU-bound and independent (each worker has its own SQLite file).
-  .venv/bin/python -m pytest -m "not integration and not browser" -p no:cacheprovider -n 2 "$@" || status=$?
+  .venv/bin/python -m pytest -m "not integration and not browser and not model" -p no:cacheprovider -n 2 "$@" || status=$?
   echo "== fast tier (lint, types, unit tests): $((SECONDS - tier_start)) s (with install check: $((SECONDS - started)) s)"
 else
   .venv/bin/python -m pytest "$@" || status=$?

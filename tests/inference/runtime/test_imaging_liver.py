@@ -247,6 +247,7 @@ def test_registered_liver_card_reports_clean_held_out_folds() -> None:
         assert r["case"] not in r["rule_trained_on"]
 
 
+@pytest.mark.model
 def test_demo_ct_proposes_no_lesion() -> None:
     """The registered model on the demo CT (the TotalSegmentator example: no liver lesion) proposes
     no lesion. 1.1.0 proposed a 134.8 mL 'lesion' along the liver's back through all 20 slices; it

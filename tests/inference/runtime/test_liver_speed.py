@@ -51,6 +51,7 @@ def _agree(fast: np.ndarray, ref: np.ndarray) -> None:
     assert dice(fast == 2, ref == 2) >= AGREEMENT
 
 
+@pytest.mark.model
 def test_fast_path_agrees_with_the_reference_and_skips_slices_beyond_the_organ() -> None:
     # The demo CT's liver (6 of its slices, 5 mm apart as declared here) between 4 abdomen-like
     # slices below and 4 chest-like slices above; every other row and column (256 x 256).
@@ -107,6 +108,7 @@ def small_slab_and_reference() -> tuple[dict[str, Any], Any]:
     return kwargs, ref
 
 
+@pytest.mark.model
 @pytest.mark.parametrize("precision", ["bfloat16", "mixed", "float32"])
 def test_fast_path_agrees_with_the_reference_in_every_precision(
     precision: Precision, small_slab_and_reference: tuple[dict[str, Any], Any]
@@ -143,6 +145,7 @@ def test_bf16_autocast_runs_convolutions_in_bfloat16_only_when_asked(monkeypatch
     assert precision_configured(cpu) == "float32"
 
 
+@pytest.mark.model
 def test_mixed_precision_gives_the_float32_lesion_labels_and_runs_both_precisions() -> None:
     # The demo CT's slices with its lesions (5 mm apart as declared here), every other row and
     # column: in mixed precision the slices where a lesion is possible run in float32, the others

@@ -36,6 +36,7 @@ def test_count_progress_throttles_and_estimates_the_time_left() -> None:
     assert [k for k, _, _ in sent] == sorted(k for k, _, _ in sent)
 
 
+@pytest.mark.model
 def test_liver_model_reports_increasing_slice_counts_up_to_the_total() -> None:
     hu = phantom_hu(nz=20, ny=48, nx=56).astype(np.float32)
     sent: list[tuple[int, int, float | None]] = []
