@@ -18,7 +18,7 @@ export DJANGO_SETTINGS_MODULE=cdss.settings.test
 if [ "$fast" = 1 ]; then
   unset DATABASE_URL
 else
-  bash scripts/services.sh test "${CDSS_TEST_ORTHANC_PORT:-8043}"
+  bash scripts/services.sh "${CDSS_TEST_ORTHANC_NAME:-test}" "${CDSS_TEST_ORTHANC_PORT:-8043}"
 fi
 tier_start=$SECONDS
 echo "== ruff"; .venv/bin/ruff check .

@@ -48,10 +48,12 @@ for _entry in _beat.values():
 CELERY_BEAT_SCHEDULE = _beat
 
 # The suite uses its own Orthanc instance (scripts/orthanc.py --name test, port 8043) so that
-# tests never touch the demo PACS, unless DICOMWEB_URL says otherwise.
+# tests never touch the demo PACS, unless DICOMWEB_URL says otherwise. Two suites on one machine
+# each name their own (CDSS_TEST_ORTHANC_NAME and _PORT), whose credentials differ.
 if not ENV.dicomweb_username and "DICOMWEB_URL" not in os.environ:
     DICOMWEB_URL = f"http://127.0.0.1:{os.environ.get('CDSS_TEST_ORTHANC_PORT', '8043')}/dicom-web"
-    DICOMWEB_CREDENTIALS_FILE = DATA_DIR / "orthanc-test" / "credentials.json"
+    _orthanc_name = os.environ.get("CDSS_TEST_ORTHANC_NAME", "test")
+    DICOMWEB_CREDENTIALS_FILE = DATA_DIR / f"orthanc-{_orthanc_name}" / "credentials.json"
     DICOMWEB_USERNAME, DICOMWEB_PASSWORD = dicomweb_credentials_read(DICOMWEB_CREDENTIALS_FILE)
 
 # Close connections after each use: Channels runs ORM calls in worker threads, and a kept-alive

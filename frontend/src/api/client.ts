@@ -7,6 +7,7 @@ import type {
   Observation, ObservationCreate, ObservationSeries, Page, Patient, PatientScoresBody, Report, ReportSummary, ScoresResponse,
   SyncReport, UploadReport,
 } from './types';
+import type { UploadListener } from './upload';
 
 /** Lists arrive paginated ({count, results}) or as plain arrays; callers get an array. */
 export function listOf<T>(data: Page<T> | readonly T[] | { results?: readonly T[] }): T[] {
@@ -93,10 +94,11 @@ export class Api {
     return listOf(await this.http.get<ImagingStudy[]>(`/patients/${patientId}/imaging/studies/`));
   }
 
-  imagingUpload(patientId: number, files: readonly File[]): Promise<UploadReport> {
+  imagingUpload(patientId: number, files: readonly File[], onProgress?: UploadListener): Promise<UploadReport> {
     const form = new FormData();
     for (const file of files) form.append('files', file, file.name);
-    return this.http.postForm<UploadReport>(`/patients/${patientId}/imaging/upload/`, form);
+    const path = `/patients/${patientId}/imaging/upload/`;
+    return onProgress ? this.http.postFormWithProgress<UploadReport>(path, form, onProgress) : this.http.postForm<UploadReport>(path, form);
   }
 
   imagingSync(patientId: number): Promise<SyncReport> {

@@ -2,6 +2,7 @@
 
 import type { AppConfig } from '../config';
 import { ApiError, CLIENT_CODES, apiErrorFrom } from './errors';
+import { type UploadListener, formSend } from './upload';
 
 export type Query = Record<string, string | number | boolean | null | undefined>;
 
@@ -56,6 +57,15 @@ export class Http {
     return this.request<T>('POST', this.api(path), form);
   }
 
+  /** postForm, telling `onProgress` how many bytes of the form have been sent. */
+  async postFormWithProgress<T>(path: string, form: FormData, onProgress: UploadListener): Promise<T> {
+    const headers: Record<string, string> = { Accept: 'application/json' };
+    const token = cookieRead(document.cookie, this.config.csrfCookieName);
+    if (token) headers['X-CSRFToken'] = token;
+    const answer = await formSend(this.api(path), form, headers, onProgress);
+    return this.answer<T>(answer.status, answer.contentType, answer.text);
+  }
+
   async patch<T>(path: string, body: unknown): Promise<T> {
     return this.request<T>('PATCH', this.api(path), body);
   }
@@ -91,22 +101,28 @@ export class Http {
     }
     const response = await this.raw(method, url, init);
     if (response.status === 204) return undefined as T;
-    const isJson = (response.headers.get('Content-Type') ?? '').includes('json');
+    return this.answer<T>(response.status, response.headers.get('Content-Type') ?? '', await response.text());
+  }
+
+  /** The body of a finished request as T, or the ApiError it stands for. */
+  private answer<T>(status: number, contentType: string, text: string): T {
+    if (status === 204) return undefined as T;
+    const isJson = contentType.includes('json');
     let parsed: unknown;
     if (isJson) {
       try {
-        parsed = await response.json();
+        parsed = JSON.parse(text);
       } catch {
         parsed = undefined;
       }
     }
-    if (!response.ok) {
-      const error = apiErrorFrom(response.status, parsed);
+    if (status < 200 || status >= 300) {
+      const error = apiErrorFrom(status, parsed);
       if (error.status === 401 || error.code === 'not_authenticated') this.onUnauthenticated?.();
       throw error;
     }
     if (!isJson) {
-      throw new ApiError(response.status, {
+      throw new ApiError(status, {
         code: CLIENT_CODES.badResponse,
         message: 'The server answered with something other than JSON.',
         detail: null,

@@ -8,6 +8,7 @@ import { ApiError, errorText } from '../api/errors';
 import type { Analysis, AnalysisModel, ImagingStudy, ReportSummary } from '../api/types';
 import { h, replace } from '../lib/dom';
 import { dateTimeFormat } from '../lib/format';
+import { type StepCount, stepCountText } from '../lib/progress';
 import { routeHref } from '../lib/routes';
 import type { RealtimeEvent } from '../realtime/events';
 import { dialogCreate } from './dialog';
@@ -29,6 +30,14 @@ interface LiveState {
   progress: number;
   errorCode: string | null;
   reportId: number | null;
+  /** The running step's own count, kept while that step runs. */
+  count: StepCount | null;
+}
+
+/** A count belongs to its step: a new step (or the end) drops it. */
+function countKept(previous: LiveState | undefined, step: string, status: Analysis['status']): StepCount | null {
+  if (!previous?.count || status !== 'running') return null;
+  return previous.count.step === null || previous.count.step === step ? previous.count : null;
 }
 
 export class AnalysesPanel {
@@ -73,9 +82,11 @@ export class AnalysesPanel {
     try {
       this.analyses = await this.api.analyses(this.patientId);
       for (const analysis of this.analyses) {
+        const step = analysis.current_step || analysis.status;
         this.live.set(analysis.id, {
-          status: analysis.status, step: analysis.current_step || analysis.status, progress: analysis.progress,
+          status: analysis.status, step, progress: analysis.progress,
           errorCode: analysis.error_code || null, reportId: analysis.report_id,
+          count: countKept(this.live.get(analysis.id), step, analysis.status),
         });
       }
       this.drawAnalyses();
@@ -130,9 +141,11 @@ export class AnalysesPanel {
         h('span', { class: 'muted' }, ` · ${analysis.model_keys.join(', ') || 'risk only'} · ${dateTimeFormat(analysis.created_at)}`)),
     );
     if (status === 'queued' || status === 'running') {
-      const label = `${STEP_TEXT[step] ?? step ?? 'Working'} (${Math.round(progress)}%)`;
+      const count = state?.count ?? null;
+      const label = `${STEP_TEXT[step] ?? step ?? 'Working'}${count ? `: ${stepCountText(count)}` : ''} (${Math.round(progress)}%)`;
       item.appendChild(h('div', { class: 'progress-row' },
         h('progress', { max: 100, value: Math.round(progress), 'aria-label': `Analysis ${analysis.id} progress` }),
+        count ? h('progress', { class: 'step-progress', max: count.total, value: count.done, 'aria-label': `Analysis ${analysis.id}, this step` }) : null,
         h('span', { class: 'progress-text' }, label)));
     } else if (status === 'failed') {
       const retry = this.canAnalyse ? h('button', { type: 'button', class: 'btn btn-small' }, 'Retry') : null;
@@ -156,10 +169,12 @@ export class AnalysesPanel {
         const known = this.analyses.find((a) => a.id === event.requestId);
         const previous = this.live.get(event.requestId);
         const status = event.status ?? previous?.status ?? 'running';
+        const step = event.step ?? previous?.step ?? status;
         this.live.set(event.requestId, {
           status,
-          step: event.step ?? previous?.step ?? status,
+          step,
           progress: event.progress,
+          count: event.type === 'analysis.progress' && event.count && status === 'running' ? event.count : countKept(previous, step, status),
           errorCode: event.type === 'analysis.status' ? event.errorCode : previous?.errorCode ?? null,
           reportId: event.type === 'analysis.status' ? event.reportId : previous?.reportId ?? null,
         });
@@ -180,7 +195,11 @@ export class AnalysesPanel {
         let changed = false;
         for (const state of event.analyses) {
           const known = this.analyses.find((a) => a.id === state.requestId);
-          this.live.set(state.requestId, { status: state.status, step: state.step ?? state.status, progress: state.progress, errorCode: state.errorCode, reportId: state.reportId });
+          const step = state.step ?? state.status;
+          this.live.set(state.requestId, {
+            status: state.status, step, progress: state.progress, errorCode: state.errorCode, reportId: state.reportId,
+            count: countKept(this.live.get(state.requestId), step, state.status),
+          });
           if (!known || known.status !== state.status) changed = true;
         }
         if (changed) void this.loadAnalyses();

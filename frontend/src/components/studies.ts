@@ -3,8 +3,10 @@
 import type { Api } from '../api/client';
 import { ApiError, errorText } from '../api/errors';
 import type { ImagingStudy } from '../api/types';
+import type { UploadListener } from '../api/upload';
 import { h } from '../lib/dom';
 import { dateFormat } from '../lib/format';
+import { uploadText } from '../lib/progress';
 import { routeHref } from '../lib/routes';
 import { stateEmpty } from './states';
 
@@ -76,14 +78,26 @@ export function imagingActions(options: {
   const input = h('input', { type: 'file', multiple: true, accept: '.dcm,.zip,application/dicom,application/zip', id: 'imaging-file', class: 'visually-hidden', tabindex: '-1', 'aria-label': 'DICOM files to upload' });
   const upload = h('button', { type: 'button', class: 'btn btn-small', id: 'imaging-upload', title: 'DICOM files or zip archives of them' }, 'Upload DICOM…');
   const sync = h('button', { type: 'button', class: 'btn btn-small', id: 'imaging-sync', title: 'Link this patient\'s studies from the PACS (PatientID = MRN)' }, 'Sync from PACS');
+  // Bytes sent and the time left while a large series goes up (the server answers only at the end).
+  const progressText = h('span', { class: 'progress-text', id: 'imaging-upload-text', 'aria-live': 'polite' });
+  const progress = h('span', { class: 'upload-progress', id: 'imaging-upload-progress', hidden: true },
+    h('progress', { max: 1, value: 0, 'aria-label': 'Upload progress' }), progressText);
+  const bar = progress.querySelector('progress') as HTMLProgressElement;
   upload.addEventListener('click', () => input.click());
   input.addEventListener('change', () => {
     const files = [...(input.files ?? [])];
     input.value = '';
     if (files.length === 0) return;
     upload.disabled = true;
-    upload.textContent = `Uploading ${files.length} file${files.length === 1 ? '' : 's'}…`;
-    api.imagingUpload(patientId, files).then(async (report) => {
+    const what = `Uploading ${files.length} file${files.length === 1 ? '' : 's'}`;
+    upload.textContent = `${what}…`;
+    progress.hidden = false;
+    const onProgress: UploadListener = (sent, total, etaS) => {
+      bar.max = Math.max(total, 1);
+      bar.value = sent;
+      progressText.textContent = `${what}: ${uploadText(sent, total, etaS)}`;
+    };
+    api.imagingUpload(patientId, files, onProgress).then(async (report) => {
       const rejected = report.rejected ? `, ${report.rejected} rejected (${[...new Set(report.files.filter((f) => f.code).map((f) => f.code))].join(', ')})` : '';
       announce(`${report.stored} file${report.stored === 1 ? '' : 's'} stored${rejected}.`, report.rejected ? 'error' : 'info');
       await after();
@@ -94,6 +108,8 @@ export function imagingActions(options: {
     }).finally(() => {
       upload.disabled = false;
       upload.textContent = 'Upload DICOM…';
+      progress.hidden = true;
+      progressText.textContent = '';
     });
   });
   sync.addEventListener('click', () => {
@@ -108,5 +124,5 @@ export function imagingActions(options: {
       sync.disabled = false;
     });
   });
-  return [upload, sync, input];
+  return [upload, sync, input, progress];
 }

@@ -12,6 +12,7 @@
 import type { AppContext, Page } from '../app';
 import { ApiError, errorText } from '../api/errors';
 import { h, replace } from '../lib/dom';
+import { uploadText } from '../lib/progress';
 
 type Mode = 'batch' | 'video' | 'camera';
 
@@ -105,7 +106,11 @@ export function cxrIntakePage(ctx: AppContext): Page {
     progress.value = 0;
     progressText.textContent = 'Uploading…';
     try {
-      job = await http.postForm<IntakeJob>('/cxr-intake/', form);
+      // The bar shows the upload's share until the server takes over with its own counts.
+      job = await http.postFormWithProgress<IntakeJob>('/cxr-intake/', form, (sent, total, etaS) => {
+        progress.value = total > 0 ? (100 * sent) / total : 0;
+        progressText.textContent = `Uploading: ${uploadText(sent, total, etaS)}`;
+      });
     } catch (e) {
       progressText.textContent = '';
       showError(e instanceof ApiError ? `${errorText(e)} (${e.code})` : String(e));

@@ -21,8 +21,25 @@ describe('eventParse', () => {
       progress: 42, error_code: null, report_id: null,
     });
     expect(event).toEqual({
-      type: 'analysis.progress', requestId: 3, patientId: 7, status: 'running', step: 'model', progress: 42,
+      type: 'analysis.progress', requestId: 3, patientId: 7, status: 'running', step: 'model', progress: 42, count: null,
     });
+  });
+
+  it('parses a step\'s own count and time left', () => {
+    const event = eventParse({
+      type: 'analysis.progress', request_id: 3, status: 'running', step: 'running model', progress: 10,
+      step_key: 'imaging:1', k: 48, n: 150, unit: 'slices', eta_s: 19.5,
+    });
+    expect(event?.type === 'analysis.progress' && event.count).toEqual({
+      step: 'running model', unit: 'slices', done: 48, total: 150, etaS: 19.5,
+    });
+  });
+
+  it('counts images when the fetch sends no unit, and ignores a count beyond its total', () => {
+    const fetch = eventParse({ type: 'analysis.progress', request_id: 3, step: 'fetching images', k: 11, n: 20 });
+    expect(fetch?.type === 'analysis.progress' && fetch.count).toMatchObject({ unit: 'images', done: 11, total: 20, etaS: null });
+    const odd = eventParse({ type: 'analysis.progress', request_id: 3, k: 30, n: 20, eta_s: -1 });
+    expect(odd?.type === 'analysis.progress' && odd.count).toBeNull();
   });
 
   it('clamps progress into 0..100', () => {

@@ -4,6 +4,8 @@
  * A discriminated union on `type`; anything unknown or malformed parses to null.
  */
 
+import type { StepCount } from '../lib/progress';
+
 export type AnalysisStatus = 'queued' | 'running' | 'succeeded' | 'failed';
 
 /** The state of one analysis as events carry it. */
@@ -42,6 +44,8 @@ export interface AnalysisProgressEvent {
   readonly step: string | null;
   /** 0..100 */
   readonly progress: number;
+  /** The step's own count (slices of a volume, images fetched), when it reports one. */
+  readonly count: StepCount | null;
 }
 
 export interface ReportReadyEvent {
@@ -99,6 +103,21 @@ function progressOf(value: unknown): number {
   return Math.min(100, Math.max(0, value));
 }
 
+// A count event without a unit comes from the image fetch, which counts instances.
+function stepCountOf(raw: Record<string, unknown>, step: string | null): StepCount | null {
+  const done = intOrNull(raw.k);
+  const total = intOrNull(raw.n);
+  if (done === null || total === null || total <= 0 || done > total) return null;
+  const eta = raw.eta_s;
+  return {
+    step,
+    unit: stringOrNull(raw.unit) ?? 'images',
+    done,
+    total,
+    etaS: typeof eta === 'number' && Number.isFinite(eta) && eta >= 0 ? eta : null,
+  };
+}
+
 /** The analysis id: the server calls it request_id; analysis_id is accepted as an alias. */
 function requestIdOf(raw: Record<string, unknown>): number | null {
   return intOrNull(raw.request_id) ?? intOrNull(raw.analysis_id);
@@ -152,13 +171,15 @@ export function eventParse(raw: unknown): RealtimeEvent | null {
     case 'analysis.progress': {
       const requestId = requestIdOf(value);
       if (requestId === null) return null;
+      const step = stringOrNull(value.step);
       return {
         type: 'analysis.progress',
         requestId,
         patientId,
         status: statusOrNull(value.status),
-        step: stringOrNull(value.step),
+        step,
         progress: progressOf(value.progress),
+        count: stepCountOf(value, step),
       };
     }
     case 'report.ready': {
