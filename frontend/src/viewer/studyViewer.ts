@@ -113,6 +113,8 @@ const VOLUME_REDRAW_INTERVAL_MS = 1000;
 const SHOWN_SLICE_WAIT_MS = 3000;
 /** The series thumbnails wait for the first image, but no longer than this. */
 const THUMBNAILS_LATEST_MS = 5000;
+/** The longest the picture of the stack preview stays over a volume view that has not drawn yet. */
+const PREVIEW_COVER_LATEST_MS = 5000;
 
 /**
  * Performance marks (User Timing) of a viewer's first series, for bench/bench_viewer.py and the
@@ -159,6 +161,8 @@ export class StudyViewer implements ViewerModule {
   private firstImageDrawn = false;
   private geometry: SeriesGeometry = NO_GEOMETRY;
   private volumeCleanup: (() => void) | null = null;
+  /** The stack viewport that shows a volume's first slice while the volume streams in. */
+  private previewId: string | null = null;
   private readonly thumbs = new Map<string, HTMLElement>();
   private thumbsStarted = false;
 
@@ -350,6 +354,7 @@ export class StudyViewer implements ViewerModule {
     }
     if (this.engine) for (const viewportId of this.viewportIds) this.engine.disableElement(viewportId);
     this.viewportIds = [];
+    this.previewId = null;
     replace(this.grid);
   }
 
@@ -373,7 +378,7 @@ export class StudyViewer implements ViewerModule {
       if (shown.every((index) => frames[index])) arrived();
       const engine = this.engine;
       if (!engine || this.volumeId !== volumeId || this.viewportIds.length === 0) return;
-      const views = this.viewportIds.map((id) => {
+      const views = this.viewportIds.filter((id) => id !== this.previewId).map((id) => {
         const imageId = (engine.getViewport(id) as Types.IVolumeViewport | undefined)?.getCurrentImageId?.();
         const slice = imageId ? volume.getImageIdIndex(imageId) : undefined;
         return { id, slice, loaded: slice !== undefined && Boolean(frames[slice]) };
@@ -465,6 +470,10 @@ export class StudyViewer implements ViewerModule {
     this.voi = null;
     try {
       if (volumetric) {
+        // The slice shown first, as a stack, before the volume: its frame is asked for now and,
+        // without a GPU, one 2-D image draws far sooner than the volume. The volume's loader
+        // takes the same image from the cache (one request).
+        const preview = this.previewStack();
         const volumeId = `cornerstoneStreamingImageVolume:${uid('vol')}`;
         csUtils.imageRetrieveMetadataProvider.add(volumeId, shownSliceFirst(imageIds.length));
         const volume = await volumeLoader.createAndCacheVolume(volumeId, { imageIds }) as unknown as StreamingVolume;
@@ -479,7 +488,7 @@ export class StudyViewer implements ViewerModule {
         });
         // The views are drawn once the slice they show first is in: without a GPU, a draw of the
         // empty volume holds the main thread for as long as the first slice takes to arrive.
-        await shownIn;
+        await Promise.all([shownIn, preview]);
         if (this.destroyed || this.currentSeries !== seriesUid || this.volumeId !== volumeId) return;
         await this.buildViewports(this.layout);
       } else {
@@ -590,6 +599,8 @@ export class StudyViewer implements ViewerModule {
     // The point the reader was looking at: the new layout opens there, so that the slice with
     // their measurements stays in view (annotations live in world coordinates).
     const keep = this.volumeId !== null && this.viewportIds[0] ? engine.getViewport(this.viewportIds[0])?.getCamera().focalPoint : undefined;
+    // The preview's picture stays until the volume's view has drawn: no blank frame between.
+    const cover = this.previewId !== null && layout === 'single' ? this.previewCover() : null;
     this.teardownViewports();
     this.layout = layout;
     this.grid.dataset.layout = layout;
@@ -598,6 +609,7 @@ export class StudyViewer implements ViewerModule {
     const orientations: Orientation[] = this.volumeId === null ? ['acquisition'] : layout === 'mpr' ? ['axial', 'sagittal', 'coronal'] : ['axial'];
     const cells = orientations.map((orientation) => ({ orientation, viewportId: `${this.engineId}-${orientation}` }));
     for (const { orientation, viewportId } of cells) this.grid.appendChild(this.cell(viewportId, orientation));
+    if (cover && cells[0]) this.coverUntilDrawn(cover, cells[0].viewportId);
     const inputs: Types.PublicViewportInput[] = cells.map(({ orientation, viewportId }) => ({
       viewportId,
       element: this.grid.querySelector(`[data-viewport="${viewportId}"]`) as HTMLDivElement,
@@ -629,6 +641,78 @@ export class StudyViewer implements ViewerModule {
     this.setActiveViewport(this.viewportIds[0] ?? null);
     engine.render();
     for (const { viewportId } of cells) this.updateOverlay(viewportId);
+  }
+
+  /**
+   * A volumetric series's middle slice as a stack viewport in the axial cell, shown while the
+   * volume streams in (buildViewports then replaces it). Resolves once the slice is drawn, or
+   * at once when it cannot be (the volume's views follow as before).
+   */
+  private async previewStack(): Promise<void> {
+    const engine = this.engine;
+    const group = this.toolGroup;
+    if (!engine || !group || this.imageIds.length === 0) return;
+    this.teardownViewports();
+    const viewportId = `${this.engineId}-preview`;
+    this.grid.appendChild(this.cell(viewportId, 'axial'));
+    engine.setViewports([{
+      viewportId,
+      element: this.grid.querySelector(`[data-viewport="${viewportId}"]`) as HTMLDivElement,
+      type: Enums.ViewportType.STACK,
+      defaultOptions: { background: [0, 0, 0] as Types.Point3 },
+    }]);
+    this.viewportIds = [viewportId];
+    this.previewId = viewportId;
+    group.addViewport(viewportId, this.engineId);
+    this.watchViewport(viewportId);
+    this.setActiveViewport(viewportId);
+    const viewport = engine.getViewport(viewportId) as Types.IStackViewport;
+    try {
+      await viewport.setStack(this.imageIds, shownSlices(this.imageIds.length)[0] ?? 0);
+    } catch (error) {
+      console.warn('stack preview not shown', error);
+      return;
+    }
+    if (this.previewId !== viewportId) return;
+    // The CT window comes from the metadata (instanceWindowDefault); an image's own window is
+    // replaced by the preset as the volume's views are.
+    if (this.modality === 'CT') {
+      const range = presetToVoi(CT_PRESETS[0] as WindowPreset);
+      const shown = viewport.getProperties().voiRange;
+      if (!shown || Math.abs(shown.lower - range.lower) > 0.01 || Math.abs(shown.upper - range.upper) > 0.01) this.applyPreset(CT_PRESETS[0] as WindowPreset);
+    }
+    this.updateOverlay(viewportId);
+  }
+
+  /** A still copy of the preview's picture (null when it has none). */
+  private previewCover(): HTMLCanvasElement | null {
+    const shown = this.grid.querySelector<HTMLCanvasElement>('.vp-element canvas');
+    if (!shown || shown.width === 0 || shown.height === 0) return null;
+    const cover = document.createElement('canvas');
+    cover.className = 'vp-cover';
+    cover.setAttribute('aria-hidden', 'true');
+    cover.width = shown.width;
+    cover.height = shown.height;
+    cover.getContext('2d')?.drawImage(shown, 0, 0);
+    return cover;
+  }
+
+  /** Lay `cover` over a new viewport's cell until the viewport has drawn its slice. */
+  private coverUntilDrawn(cover: HTMLCanvasElement, viewportId: string): void {
+    const element = this.grid.querySelector<HTMLElement>(`[data-viewport="${viewportId}"]`);
+    if (!element) return;
+    element.after(cover);
+    const remove = (): void => {
+      window.clearTimeout(latest);
+      element.removeEventListener(Enums.Events.IMAGE_RENDERED, onRendered);
+      cover.remove();
+    };
+    const onRendered = (): void => {
+      const viewport = this.engine?.getViewport(viewportId);
+      if (!viewport || this.sliceLoaded(viewport)) remove();
+    };
+    const latest = window.setTimeout(remove, PREVIEW_COVER_LATEST_MS);
+    element.addEventListener(Enums.Events.IMAGE_RENDERED, onRendered);
   }
 
   private watchViewport(viewportId: string): void {
@@ -672,7 +756,7 @@ export class StudyViewer implements ViewerModule {
    * (any loaded slice, for a view across the acquisition planes).
    */
   private sliceLoaded(viewport: Types.IViewport): boolean {
-    if (this.volumeId === null) return Boolean((viewport as Types.IStackViewport).getCornerstoneImage());
+    if (this.volumeId === null || viewport.id === this.previewId) return Boolean((viewport as Types.IStackViewport).getCornerstoneImage());
     const volume = cache.getVolume(this.volumeId) as unknown as {
       cachedFrames?: readonly unknown[]; framesLoaded?: number; getImageIdIndex(imageId: string): number | undefined;
     } | undefined;
