@@ -45,6 +45,7 @@ from inference.runtime.brain import (
 from inference.runtime.io import nifti_read
 from inference.runtime.networks import brain_architecture, network_build
 from inference.training.imaging import common
+from inference.training.run_progress import time_left
 
 KEY = "brain_mri_seg"
 VERSION = "1.0.0"
@@ -174,7 +175,10 @@ def fit(cases: list[Case], *, arm: str, seed: int, iterations: int, log: Any = N
         opt.step()
         sched.step()
         if log is not None and (it + 1) % 50 == 0:
-            log(f"{arm} it {it + 1}/{iterations} loss {float(loss):.3f} ({time.time() - t0:.0f} s)")
+            log(
+                f"{arm} it {it + 1}/{iterations} loss {float(loss):.3f} ({time.time() - t0:.0f} s)"
+                f" {time_left(it + 1, iterations, t0)}"
+            )
     return net.eval()
 
 

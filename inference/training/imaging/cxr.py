@@ -38,6 +38,7 @@ from inference.registry import ARTEFACT_ROOT, ModelInputInvalid, model_card_writ
 from inference.runtime.networks import cxr_architecture, network_build
 from inference.runtime.preprocessing import cxr_channels
 from inference.training.imaging import common
+from inference.training.run_progress import time_left
 
 KEY = "cxr_pneumonia"
 VERSION = "1.0.0"
@@ -189,6 +190,7 @@ def model_fit(
     )
     gen = torch.Generator().manual_seed(seed)
     rng = np.random.default_rng(seed)
+    started = time.time()
     for epoch in range(epochs):
         net.train()
         order = rng.permutation(train_idx)
@@ -205,7 +207,10 @@ def model_fit(
             opt.step()
             sched.step()
             total += loss.item() * batch.size
-        log(f"{desc} epoch {epoch + 1}/{epochs} loss {total / train_idx.size:.4f} ({time.time() - t0:.0f}s)")
+        log(
+            f"{desc} epoch {epoch + 1}/{epochs} loss {total / train_idx.size:.4f} ({time.time() - t0:.0f}s)"
+            f" {time_left(epoch + 1, epochs, started)}"
+        )
     return net
 
 

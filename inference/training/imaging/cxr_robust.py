@@ -34,6 +34,7 @@ from numpy.typing import NDArray
 from inference.runtime.networks import cxr_architecture, network_build
 from inference.training.imaging import common
 from inference.training.imaging.cxr import WORK_DIR, dataset_load, splits_make
+from inference.training.run_progress import time_left
 
 VERSION = "1.1.0"
 CONFIG: dict[str, Any] = {
@@ -196,7 +197,10 @@ def fit(*, data: Path, seed: int, epochs: int | None = None) -> Path:
             opt.step()
             sched.step()
             total += loss.item() * batch.size
-        msg = f"seed {seed} epoch {epoch + 1}/{n_epochs} loss {total / train_idx.size:.4f} ({time.time() - t0:.0f}s)"
+        msg = (
+            f"seed {seed} epoch {epoch + 1}/{n_epochs} loss {total / train_idx.size:.4f} ({time.time() - t0:.0f}s)"
+            f" {time_left(epoch + 1, n_epochs, t_start)}"
+        )
         if (epoch + 1) % 5 == 0 or epoch + 1 == n_epochs:
             logits, _ = logits_and_features(net, ds["images"][val_idx])
             msg += f" inner-val AUROC {common.auroc(labels[val_idx], common.softmax_np(logits)[:, 1]):.4f}"

@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from numpy.typing import NDArray
 
 from inference.runtime.networks import liver_architecture, network_build
+from inference.training.run_progress import time_left
 
 PREPROCESSING: dict[str, Any] = {
     "window_hu": [-150.0, 250.0],
@@ -603,7 +604,10 @@ def model_fit(
         running += float(loss.detach()) if (it + 1) % 25 == 0 else 0.0
         it += 1
         if it % 250 == 0:
-            log(f"{desc}: it {it}/{total} loss {running / 10:.4f} ({time.time() - t0:.0f}s)")
+            log(
+                f"{desc}: it {it}/{total} loss {running / 10:.4f} ({time.time() - t0:.0f}s)"
+                f" {time_left(it, total, t0)}"
+            )
             running = 0.0
     record = {
         "iterations": total,
