@@ -93,8 +93,145 @@ def _dilate_mm(mask: NDArray[np.bool_], r: float, spacing: tuple[float, ...]) ->
     return np.asarray(ndi.distance_transform_edt(~mask, sampling=spacing) <= r)
 
 
+def _grown(box: tuple[slice, ...], pad: list[int], shape: tuple[int, ...]) -> tuple[slice, ...]:
+    return tuple(slice(max(b.start - p, 0), min(b.stop + p, n)) for b, p, n in zip(box, pad, shape, strict=True))
+
+
+def _reach(r: float, spacing: tuple[float, ...]) -> list[int]:
+    """Voxels per axis beyond which every voxel lies farther than ``r`` mm."""
+    return [math.ceil(r / s) + 1 for s in spacing]
+
+
+def _bbox(mask: NDArray[np.bool_]) -> tuple[slice, ...]:
+    box = []
+    for axis in range(mask.ndim):
+        hit = np.flatnonzero(mask.any(axis=tuple(a for a in range(mask.ndim) if a != axis)))
+        box.append(slice(int(hit[0]), int(hit[-1]) + 1))
+    return tuple(box)
+
+
+def _ball(r: float, spacing: tuple[float, ...]) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """Voxel offsets (one per row) within ``r`` mm and their distances, nearest first, the
+    distances computed the way ``distance_transform_edt`` computes them."""
+    axes = [np.arange(-k, k + 1) for k in _reach(r, spacing)]
+    offsets = np.stack([g.reshape(-1) for g in np.meshgrid(*axes, indexing="ij")], axis=1)
+    squares = (offsets.astype(np.float64) * np.asarray(spacing, dtype=np.float64)) ** 2
+    total = squares[:, 0]
+    for axis in range(1, squares.shape[1]):
+        total = total + squares[:, axis]
+    d = np.sqrt(total)
+    order = np.argsort(d, kind="stable")
+    keep = order[d[order] <= r]
+    return offsets[keep].astype(np.int64), d[keep]
+
+
+def _threshold_ambiguous(r: float, spacing: tuple[float, ...]) -> bool:
+    """Whether voxel offsets at (up to rounding) the same distance fall on both sides of ``r``.
+
+    The distance transform reports the rounded distance of the one nearest zero it picks; the
+    cropped transforms and ball operations below compare every offset with ``r`` instead. The two
+    differ only where a tie's offsets round to different sides of ``r``: callers fall back to the
+    whole-volume transform then."""
+    _, d = _ball(r * (1.0 + 1e-9) + 1e-9, spacing)
+    near = d[np.abs(d - r) <= 1e-9 * max(r, 1.0)]
+    return bool((near > r).any() and (near <= r).any())
+
+
+def _padded_index(mask: NDArray[np.bool_], pad: list[int]) -> tuple[NDArray[np.int64], tuple[int, ...]]:
+    """Flat indices of the mask's voxels in the mask padded by ``pad`` voxels per side, and that shape."""
+    shape = tuple(n + 2 * k for n, k in zip(mask.shape, pad, strict=True))
+    coords = np.nonzero(mask)
+    return np.ravel_multi_index(tuple(c + k for c, k in zip(coords, pad, strict=True)), shape).astype(np.int64), shape
+
+
+def _depth_within(mask: NDArray[np.bool_], r_max: float, spacing: tuple[float, ...]) -> NDArray[np.float64]:
+    """Each mask voxel's distance (mm) to the nearest voxel of the array outside the mask, where
+    that is at most ``r_max`` (inf beyond; 0 off the mask): ``distance_transform_edt(mask)``
+    thresholded at any ``r <= r_max`` the same way, unless :func:`_threshold_ambiguous`.
+
+    Looks only at the ball of ``r_max`` around each voxel (nearest offsets first, dropping a voxel
+    once it meets the outside), so the cost follows the mask's voxels, not its box."""
+    offsets, dist = _ball(r_max, spacing)
+    pad = _reach(r_max, spacing)
+    active, shape = _padded_index(mask, pad)
+    # outside the array counts as inside the mask, as for the transform
+    inside = np.pad(mask, [(k, k) for k in pad], constant_values=True).reshape(-1)
+    steps = np.ravel_multi_index(tuple((offsets + pad).T), shape) - np.ravel_multi_index(tuple(pad), shape)
+    depth = np.full(active.size, np.inf)
+    where = np.arange(active.size)
+    for step, d in zip(steps, dist, strict=True):
+        met = ~inside[active + step]
+        if met.any():
+            depth[where[met]] = d
+            active, where = active[~met], where[~met]
+            if not active.size:
+                break
+    out = np.zeros(mask.shape, dtype=np.float64)
+    out[mask] = depth
+    return out
+
+
+def _dilate_ball_mm(mask: NDArray[np.bool_], r: float, spacing: tuple[float, ...]) -> NDArray[np.bool_]:
+    """:func:`_dilate_mm` by stamping the ball of ``r`` on every mask voxel (for a sparse mask),
+    unless :func:`_threshold_ambiguous`."""
+    pad = _reach(r, spacing)
+    sources, shape = _padded_index(mask, pad)
+    offsets, _ = _ball(r, spacing)
+    steps = np.ravel_multi_index(tuple((offsets + pad).T), shape) - np.ravel_multi_index(tuple(pad), shape)
+    out = np.zeros(shape, dtype=bool)
+    flat = out.reshape(-1)
+    flat[sources] = True
+    for step in steps:
+        flat[sources + step] = True
+    return out[tuple(slice(k, k + n) for k, n in zip(pad, mask.shape, strict=True))]
+
+
+def _openings(dense: NDArray[np.bool_], radii: list[float], spacing: tuple[float, ...]) -> list[NDArray[np.bool_]]:
+    """The mask opened by a ball of each radius (eroded, dilated back, within the mask), as
+    :func:`_erode_mm` then :func:`_dilate_mm` give it."""
+    if not dense.any() or any(r <= 0 or _threshold_ambiguous(r, spacing) for r in radii):
+        return [_dilate_mm(_erode_mm(dense, r, spacing), r, spacing) & dense for r in radii]
+    depth = _depth_within(dense, max(radii), spacing)
+    return [_dilate_ball_mm(depth > r, r, spacing) & dense for r in radii]
+
+
+def _lung_close_slice(lung2d: NDArray[np.bool_], r: float, spacing: tuple[float, float], exact_crop: bool) -> NDArray[np.bool_]:
+    """One slice of :func:`lung_mask`: the closing and hole filling, in the lung's box grown by
+    twice the closing radius (plus a ring of background, so holes stay holes)."""
+    out = np.zeros(lung2d.shape, dtype=bool)
+    sl = _grown(_bbox(lung2d), [2 * k + 1 for k in _reach(r, spacing)], lung2d.shape) if exact_crop else (
+        slice(None), slice(None))
+    piece = lung2d[sl]
+    closed = _erode_mm(_dilate_mm(piece, r, spacing), r, spacing)
+    out[sl] = ndi.binary_fill_holes(closed | piece)
+    return out
+
+
 def lung_mask(volume_hu: NDArray[Any], spacing: tuple[float, float, float], params: dict[str, Any]) -> NDArray[np.bool_]:
     """Lungs (with what lies inside them) as a boolean (z, y, x) mask."""
+    air = volume_hu < params["lung_hu"]
+    labels, n = ndi.label(air)
+    if n == 0:
+        return np.zeros(volume_hu.shape, dtype=bool)
+    outside = np.unique(np.concatenate([labels[:, 0, :], labels[:, -1, :], labels[:, :, 0], labels[:, :, -1]], axis=None))
+    sizes = np.bincount(labels.reshape(-1), minlength=n + 1)
+    keep = sizes * (float(np.prod(spacing)) / 1000.0) >= params["min_lung_ml"]
+    keep[0] = False
+    keep[outside] = False
+    lung = keep[labels]
+    r = float(params["closing_mm"])
+    exact_crop = not _threshold_ambiguous(r, spacing[1:])
+    out = np.zeros_like(lung)
+    for z in range(lung.shape[0]):
+        if lung[z].any():
+            out[z] = _lung_close_slice(lung[z], r, spacing[1:], exact_crop)
+    return out
+
+
+def _lung_mask_reference(
+    volume_hu: NDArray[Any], spacing: tuple[float, float, float], params: dict[str, Any]
+) -> NDArray[np.bool_]:
+    """:func:`lung_mask` over whole slices (the equivalence tests' and the bench's reference)."""
     air = volume_hu < params["lung_hu"]
     labels, n = ndi.label(air)
     if n == 0:
@@ -166,11 +303,14 @@ def candidate_features(
 
 def candidates_find(
     volume_hu: NDArray[Any], spacing: tuple[float, float, float], params: dict[str, Any],
-    lung: NDArray[np.bool_] | None = None,
+    lung: NDArray[np.bool_] | None = None, *, reference: bool = False,
 ) -> tuple[list[Candidate], NDArray[np.bool_]]:
-    """Every candidate (before the decision) and the lung mask (computed unless given)."""
+    """Every candidate (before the decision) and the lung mask (computed unless given).
+
+    ``reference``: the straightforward computation (whole-volume transforms), which gives the same
+    candidates more slowly; kept for the equivalence tests and the bench."""
     if lung is None:
-        lung = lung_mask(volume_hu, spacing, params)
+        lung = (_lung_mask_reference if reference else lung_mask)(volume_hu, spacing, params)
     dense = (volume_hu > params["nodule_hu"]) & lung
     out: list[Candidate] = []
     if not dense.any():
@@ -178,11 +318,18 @@ def candidates_find(
     # work inside the dense voxels' bounding box (a few mm of margin): the distance transforms
     # over the whole field of view are most of the time otherwise
     margin = [math.ceil((max(_radii(params)) + params["regrow_mm"]) / s) + 2 for s in spacing]
-    box = ndi.find_objects(dense.astype(np.uint8))[0]
+    box = _bbox(dense) if not reference else ndi.find_objects(dense.astype(np.uint8))[0]
     crop = tuple(slice(max(b.start - m, 0), min(b.stop + m, dim)) for b, m, dim in zip(box, margin, dense.shape, strict=True))
     sub_hu = np.ascontiguousarray(volume_hu[crop])
-    for radius in _radii(params):
-        for cand in _candidates_at_scale(sub_hu, spacing, params, np.ascontiguousarray(dense[crop]), float(radius)):
+    sub_dense = np.ascontiguousarray(dense[crop])
+    radii = _radii(params)
+    openings = _openings(sub_dense, radii, spacing) if not reference else [None] * len(radii)
+    for radius, opened in zip(radii, openings, strict=True):
+        if opened is None:
+            found = _candidates_at_scale_reference(sub_hu, spacing, params, sub_dense, radius)
+        else:
+            found = _candidates_at_scale(sub_hu, spacing, params, sub_dense, radius, opened=opened)
+        for cand in found:
             zz, yy, xx = np.unravel_index(cand.index, sub_hu.shape)
             index = np.ravel_multi_index((zz + crop[0].start, yy + crop[1].start, xx + crop[2].start), volume_hu.shape)
             cand.features["spans_all_slices"] = float(
@@ -199,9 +346,52 @@ def _radii(params: dict[str, Any]) -> list[float]:
 
 def _candidates_at_scale(
     volume_hu: NDArray[Any], spacing: tuple[float, float, float], params: dict[str, Any], dense: NDArray[np.bool_],
+    radius: float, opened: NDArray[np.bool_] | None = None,
+) -> list[Candidate]:
+    """Components of the dense voxels opened by a ball of ``radius`` mm (``opened``, when the
+    caller has it), grown back."""
+    if opened is None:
+        opened = _openings(dense, [radius], spacing)[0]
+    labels, n = ndi.label(opened)
+    out: list[Candidate] = []
+    if n == 0:
+        return out
+    sizes = np.bincount(labels.reshape(-1), minlength=n + 1)
+    pad = [max(1, math.ceil((params["regrow_mm"] + SHELL_MM) / s) + 1) for s in spacing]
+    for i, box in enumerate(ndi.find_objects(labels), start=1):
+        if box is None:
+            continue
+        # the grown candidate holds the whole component: one already too big stays too big
+        if (6.0 * int(sizes[i]) * float(np.prod(spacing)) / math.pi) ** (1.0 / 3.0) > 2.0 * params["max_diameter_mm"]:
+            continue
+        sl = tuple(slice(max(b.start - p, 0), min(b.stop + p, dim)) for b, p, dim in zip(box, pad, volume_hu.shape, strict=True))
+        comp = labels[sl] == i
+        grown = _dilate_mm(comp, params["regrow_mm"], spacing) & dense[sl]
+        # keep only the part connected to the component (regrowth must not bridge to a neighbour)
+        glab, _ = ndi.label(grown)
+        keep = np.unique(glab[comp & grown])
+        grown = np.isin(glab, keep[keep > 0])
+        vox = int(grown.sum())
+        # quick size gate before the full features: skip specks and huge structures
+        diameter = (6.0 * vox * float(np.prod(spacing)) / math.pi) ** (1.0 / 3.0)
+        if diameter < 0.5 * params["min_diameter_mm"] or diameter > 2.0 * params["max_diameter_mm"]:
+            continue
+        features = candidate_features(grown, volume_hu[sl], spacing, n_slices=volume_hu.shape[0])
+        features["open_mm"] = radius
+        # vessels continue beyond the piece the opening kept; a nodule is surrounded by lung
+        shell = _dilate_mm(grown, SHELL_MM, spacing) & ~grown
+        features["attachment"] = float((shell & dense[sl]).sum() / max(int(shell.sum()), 1))
+        zz, yy, xx = np.nonzero(grown)
+        index = np.ravel_multi_index((zz + sl[0].start, yy + sl[1].start, xx + sl[2].start), volume_hu.shape)
+        out.append(Candidate(index=np.sort(index).astype(np.int64), shape=volume_hu.shape, features=features))
+    return out
+
+
+def _candidates_at_scale_reference(
+    volume_hu: NDArray[Any], spacing: tuple[float, float, float], params: dict[str, Any], dense: NDArray[np.bool_],
     radius: float,
 ) -> list[Candidate]:
-    """Components of the dense voxels opened by a ball of ``radius`` mm, grown back."""
+    """:func:`_candidates_at_scale` with whole-crop transforms (the reference)."""
     core = _erode_mm(dense, radius, spacing)
     opened = _dilate_mm(core, radius, spacing) & dense
     labels, n = ndi.label(opened)
@@ -261,16 +451,20 @@ def candidate_accepted(features: dict[str, Any], params: dict[str, Any]) -> bool
     )
 
 
-def _axes_on_slice(mask2d: NDArray[np.bool_], dy: float, dx: float) -> tuple[float, float]:
-    """Long axis (largest Feret diameter) and the largest width perpendicular to it, in mm."""
-    pts = np.argwhere(mask2d).astype(np.float64)
+def _axes_on_slice(
+    mask2d: NDArray[np.bool_], dy: float, dx: float, origin_yx: tuple[int, int] = (0, 0)
+) -> tuple[float, float]:
+    """Long axis (largest Feret diameter) and the largest width perpendicular to it, in mm
+    (``mask2d`` may be a crop holding the whole nodule, ``origin_yx`` its corner in the slice)."""
+    offset = np.asarray(origin_yx, dtype=np.int64)
+    pts = (np.argwhere(mask2d) + offset).astype(np.float64)
     if pts.shape[0] == 0:
         return 0.0, 0.0
     # pixel corners, so that a one-pixel nodule measures one pixel
     corners = np.concatenate([pts + off for off in ([-0.5, -0.5], [-0.5, 0.5], [0.5, -0.5], [0.5, 0.5])]) * [dy, dx]
     if corners.shape[0] > 4000:  # the extreme points lie on the boundary: thin the interior out
         edge = mask2d & ~ndi.binary_erosion(mask2d)
-        pts = np.argwhere(edge).astype(np.float64)
+        pts = (np.argwhere(edge) + offset).astype(np.float64)
         corners = np.concatenate([pts + off for off in ([-0.5, -0.5], [-0.5, 0.5], [0.5, -0.5], [0.5, 0.5])]) * [dy, dx]
     diff = corners[:, None, :] - corners[None, :, :]
     dist = np.sqrt((diff**2).sum(-1))
@@ -282,11 +476,76 @@ def _axes_on_slice(mask2d: NDArray[np.bool_], dy: float, dx: float) -> tuple[flo
     return long_axis, float(proj.max() - proj.min())
 
 
+def _lung_z_extent(lung: NDArray[np.bool_]) -> tuple[float, float] | None:
+    """(bottom, top) slice of the lungs when the scan shows them end to end (no lung on its first
+    and last slices), else None: a slab has no craniocaudal extent to place a nodule in."""
+    lung_z = np.nonzero(lung.any(axis=(1, 2)))[0]
+    if lung_z.size and lung_z[0] > 0 and lung_z[-1] < lung.shape[0] - 1:
+        return float(lung_z[0]), float(lung_z[-1])  # internal z runs to superior
+    return None
+
+
 def nodule_measure(
     mask: NDArray[np.bool_], volume_hu: NDArray[Any], spacing: tuple[float, float, float], params: dict[str, Any],
     lung: NDArray[np.bool_] | None = None,
 ) -> dict[str, Any]:
     """Measurements of one nodule mask (z, y, x); centre in voxel (z, y, x) units."""
+    extent = _lung_z_extent(lung) if lung is not None else None
+    return _nodule_measure_crop(mask, volume_hu, spacing, params, extent, (0, 0))
+
+
+def _nodule_measure_crop(
+    mask: NDArray[np.bool_], volume_hu: NDArray[Any], spacing: tuple[float, float, float], params: dict[str, Any],
+    lung_extent: tuple[float, float] | None, origin_yx: tuple[int, int],
+) -> dict[str, Any]:
+    """:func:`nodule_measure` on every slice of an in-plane crop holding the whole nodule (corner
+    ``origin_yx``); same values as on the whole volume."""
+    dz, dy, dx = spacing
+    areas = mask.sum(axis=(1, 2))
+    key = int(np.argmax(areas))
+    long_axis, short_axis = _axes_on_slice(mask[key], dy, dx, origin_yx)
+    values = volume_hu[mask]
+    solid_fraction = float((values >= params["solid_hu"]).mean())
+    calcified_fraction = float((values >= params["calcified_hu"]).mean())
+    if solid_fraction >= params["solid_fraction_solid"]:
+        kind = "solid"
+    elif solid_fraction >= params["solid_fraction_part_solid"]:
+        kind = "part-solid"
+    else:
+        kind = "ground-glass"
+    zs = np.nonzero(areas)[0]
+    voxels = np.nonzero(mask)
+    count = int(voxels[0].size)
+    upper: bool | None = None
+    if lung_extent is not None:
+        bottom, top = lung_extent
+        centre_z = float(np.mean(voxels[0]))
+        upper = (top - centre_z) / max(top - bottom, 1.0) <= params["upper_lobe_fraction"]
+    # integer coordinate sums: exact, so the same centre as ndimage.center_of_mass on the volume
+    offsets = (0, *origin_yx)
+    centre = [(int(v.sum()) + count * o) / count for v, o in zip(voxels, offsets, strict=True)]
+    return {
+        "centre_zyx": centre,
+        "key_slice": key,
+        "slice_range": [int(zs.min()), int(zs.max())],
+        "long_axis_mm": round(long_axis, 1),
+        "short_axis_mm": round(short_axis, 1),
+        "mean_diameter_mm": round((long_axis + short_axis) / 2.0, 1),
+        "volume_mm3": round(float(mask.sum() * dz * dy * dx), 1),
+        "mean_hu": round(float(values.mean()), 1),
+        "solid_fraction": round(solid_fraction, 3),
+        "type": kind,
+        "calcified": calcified_fraction >= params["calcified_fraction"],
+        "upper_lobe": upper,
+        "touches_scan_edge": bool(zs.min() == 0 or zs.max() == mask.shape[0] - 1),
+    }
+
+
+def _nodule_measure_reference(
+    mask: NDArray[np.bool_], volume_hu: NDArray[Any], spacing: tuple[float, float, float], params: dict[str, Any],
+    lung: NDArray[np.bool_] | None = None,
+) -> dict[str, Any]:
+    """:func:`nodule_measure` on the whole volume (the reference)."""
     dz, dy, dx = spacing
     areas = mask.sum(axis=(1, 2))
     key = int(np.argmax(areas))
@@ -328,12 +587,17 @@ def nodule_measure(
 
 
 def nodules_detect(
-    volume_hu: NDArray[Any], spacing: tuple[float, float, float], params: dict[str, Any]
+    volume_hu: NDArray[Any], spacing: tuple[float, float, float], params: dict[str, Any], *, reference: bool = False
 ) -> tuple[NDArray[np.uint16], list[dict[str, Any]]]:
-    """Label map (0 background, 1..n nodules by decreasing confidence) and the nodules' measurements."""
+    """Label map (0 background, 1..n nodules by decreasing confidence) and the nodules' measurements.
+
+    ``reference``: the straightforward whole-volume computation of the same result (slower; for
+    the equivalence tests and the bench)."""
     _validate(volume_hu, spacing)
     volume_hu = np.asarray(volume_hu, dtype=np.float32)
-    candidates, lung = candidates_find(volume_hu, spacing, params)
+    candidates, lung = candidates_find(volume_hu, spacing, params, reference=reference)
+    if reference:
+        return _nodules_decide_reference(candidates, volume_hu, spacing, params, lung)
     return nodules_decide(candidates, volume_hu, spacing, params, lung)
 
 
@@ -358,6 +622,34 @@ def nodules_decide(
     candidates: list[Candidate], volume_hu: NDArray[Any], spacing: tuple[float, float, float], params: dict[str, Any],
     lung: NDArray[np.bool_] | None,
 ) -> tuple[NDArray[np.uint16], list[dict[str, Any]]]:
+    """Label the accepted candidates (a voxel goes to the first, most confident one) and measure
+    each in its in-plane box."""
+    accepted = candidates_select(candidates, params)
+    labels = np.zeros(volume_hu.shape, dtype=np.uint16)
+    flat = labels.reshape(-1)
+    extent = _lung_z_extent(lung) if lung is not None else None
+    nodules = []
+    for n, (confidence, cand) in enumerate(accepted, start=1):
+        index = cand.index[flat[cand.index] == 0]
+        if not index.size:
+            continue
+        flat[index] = n
+        zz, yy, xx = np.unravel_index(index, volume_hu.shape)
+        y0, x0 = int(yy.min()), int(xx.min())
+        mask = np.zeros((volume_hu.shape[0], int(yy.max()) + 1 - y0, int(xx.max()) + 1 - x0), dtype=bool)
+        mask[zz, yy - y0, xx - x0] = True
+        box = (slice(None), slice(y0, y0 + mask.shape[1]), slice(x0, x0 + mask.shape[2]))
+        measured = _nodule_measure_crop(mask, volume_hu[box], spacing, params, extent, (y0, x0))
+        nodule = {"id": n, **measured, "confidence": round(confidence, 3)}
+        nodule["features"] = {k: round(v, 3) for k, v in cand.features.items()}
+        nodules.append(nodule)
+    return labels, nodules
+
+
+def _nodules_decide_reference(
+    candidates: list[Candidate], volume_hu: NDArray[Any], spacing: tuple[float, float, float], params: dict[str, Any],
+    lung: NDArray[np.bool_] | None,
+) -> tuple[NDArray[np.uint16], list[dict[str, Any]]]:
     accepted = candidates_select(candidates, params)
     labels = np.zeros(volume_hu.shape, dtype=np.uint16)
     nodules = []
@@ -366,7 +658,7 @@ def nodules_decide(
         if not mask.any():
             continue
         labels[mask] = n
-        nodule = {"id": n, **nodule_measure(mask, volume_hu, spacing, params, lung=lung), "confidence": round(confidence, 3)}
+        nodule = {"id": n, **_nodule_measure_reference(mask, volume_hu, spacing, params, lung=lung), "confidence": round(confidence, 3)}
         nodule["features"] = {k: round(v, 3) for k, v in cand.features.items()}
         nodules.append(nodule)
     return labels, nodules
@@ -437,22 +729,58 @@ def provenance(card: ModelCard) -> dict[str, str]:
 def _centre_lps(volume: Any, mask_zyx: NDArray[np.bool_]) -> list[float]:
     """Centre of a nodule in DICOM patient coordinates (LPS, mm) through the input's own affine."""
     ijk = ndi.center_of_mass(volume.from_internal(mask_zyx.astype(np.uint8)))
+    return _lps_of_ijk(volume, ijk)
+
+
+def _lps_of_ijk(volume: Any, ijk: Any) -> list[float]:
     ras = volume.affine_ras @ np.array([*ijk, 1.0])
     return [round(float(-ras[0]), 1), round(float(-ras[1]), 1), round(float(ras[2]), 1)]
 
 
+def _centres_lps(volume: Any, labels: NDArray[np.uint16]) -> dict[int, list[float]]:
+    """:func:`_centre_lps` of every label, from each label's box: :meth:`Volume.from_internal`
+    permutes and flips the axes, so the centre is the same ratio of exact integer coordinate sums
+    that ``center_of_mass`` takes on the whole volume."""
+    # a probe with a different size per axis tells where each internal axis goes and whether it
+    # is flipped (its first voxel there comes from the axis's last index)
+    probe = np.arange(24).reshape(2, 3, 4)
+    moved = volume.from_internal(probe)
+    first = np.unravel_index(int(moved.flat[0]), probe.shape)
+    axes = [(probe.shape.index(size), bool(first[probe.shape.index(size)])) for size in moved.shape]
+    out: dict[int, list[float]] = {}
+    for n, box in enumerate(ndi.find_objects(labels), start=1):
+        if box is None:
+            continue
+        voxels = np.nonzero(labels[box] == n)
+        count = int(voxels[0].size)
+        sums_zyx = [int(v.sum()) + count * b.start for v, b in zip(voxels, box, strict=True)]
+        ijk = []
+        for internal, flipped in axes:
+            total = sums_zyx[internal]
+            if flipped:
+                total = count * (labels.shape[internal] - 1) - total
+            ijk.append(total / count)
+        out[n] = _lps_of_ijk(volume, ijk)
+    return out
+
+
 def run_lung_nodule(
     volume_hu: NDArray[Any], spacing_mm: tuple[float, float, float], *, version: str | None = None, volume: Any = None,
+    reference: bool = False,
 ) -> tuple[NDArray[np.uint16], dict[str, Any]]:
     """Detect nodules in a CT volume in the internal order; returns labels and the findings dict.
 
     With ``volume`` (the :class:`inference.runtime.io.Volume` read) each nodule's centre is also
-    given in patient coordinates (DICOM LPS, mm)."""
+    given in patient coordinates (DICOM LPS, mm). ``reference``: see :func:`nodules_detect`."""
     card = model_card_get(key=MODEL_KEY, version=version)
     params = params_load(card)
-    labels, nodules = nodules_detect(volume_hu, spacing_mm, params)
+    labels, nodules = nodules_detect(volume_hu, spacing_mm, params, reference=reference)
+    centres = {} if volume is None or reference else _centres_lps(volume, labels)
     for nodule in nodules:
-        nodule["centre_lps_mm"] = _centre_lps(volume, labels == nodule["id"]) if volume is not None else None
+        if volume is None:
+            nodule["centre_lps_mm"] = None
+        else:
+            nodule["centre_lps_mm"] = _centre_lps(volume, labels == nodule["id"]) if reference else centres[nodule["id"]]
     findings = {
         "model": provenance(card),
         "nodule_count": len(nodules),
