@@ -32,7 +32,7 @@ from tqdm import tqdm
 from inference.registry import ModelInputInvalid
 from inference.runtime.io import Volume, labels_nifti_write, volume_read
 from inference.runtime.liver import class_argmax, tta_probs
-from inference.runtime.predictor import LoadedModel, model_load
+from inference.runtime.predictor import LoadedModel, model_load, runtime_of
 
 UNIT_ML = "mL"
 UNIT_MM = "mm"
@@ -292,8 +292,9 @@ def brain_segment_with_model(
     t1c_on_flair = Volume(data_ijk=t1c_on_flair_grid(flair=flair, t1c=t1c), affine_ras=flair.affine_ras, kind=flair.kind)
     t1c_zyx, _ = t1c_on_flair.internal()
     x, mask = inputs_prepare(flair_zyx, t1c_zyx)
+    net = model.network()
     raw = segment_slices(
-        net=model.net,
+        net=net,
         device=model.device,
         x_zcyx=x,
         mask=mask,
@@ -317,6 +318,7 @@ def brain_segment_with_model(
         "method": "test-time augmentation",
         "transforms": transforms,
         "note": "volumes are of the model's labels; see the model card for the leave-one-case-out Dice",
+        "runtime": runtime_of(net),
     }
     findings["disclaimer"] = "supports, not replaces, clinical judgement"
     return labels, findings

@@ -32,6 +32,7 @@ from inference.runtime.predictor import (
     bf16_autocast,
     model_load,
     precision_configured,
+    runtime_of,
 )
 from inference.runtime.preprocessing import ct_inplane_shape, ct_window
 
@@ -398,9 +399,10 @@ def liver_segment_with_model(
     transforms = list(post.get("tta", ["identity"])) if tta else ["identity"]
     precision = "float32" if dense else precision_configured(model.device)
     fast: dict[str, Any] = {} if dense else {"precision": precision}
+    net = model.network(precision=precision)
     raw, lesion_prob, votes = (segment_volume if dense else segment_volume_organ)(
         **fast,
-        net=model.net,
+        net=net,
         device=model.device,
         volume_hu=volume_hu,
         spacing_mm=spacing_mm,
@@ -451,6 +453,7 @@ def liver_segment_with_model(
             f"lesion a probability above {LESION_RECHECK} anywhere: those slices' passes run in float32"
         ),
     }[precision]
+    findings["uncertainty"]["runtime"] = runtime_of(net)
     return labels, findings
 
 

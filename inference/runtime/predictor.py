@@ -9,6 +9,7 @@ fork, so CUDA must not be touched at import.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import pickle
 import threading
@@ -31,7 +32,10 @@ from inference.registry import (
 from inference.runtime.fusion_bn import batchnorm_folded
 from inference.runtime.networks import network_build
 from inference.runtime.norm_groups import instance_norms_as_group_norms
+from inference.runtime.onnx_backend import ort_network
 from inference.runtime.upsample_shuffle import transposed_convs_as_shuffles
+
+logger = logging.getLogger(__name__)
 
 _CACHE: dict[tuple[str, str, str, str, int], LoadedModel] = {}
 _LOCK = threading.Lock()
@@ -42,6 +46,16 @@ class LoadedModel:
     card: ModelCard
     net: torch.nn.Module
     device: torch.device
+    # The card's network run by ONNX Runtime (checked against torch at load), for float32
+    # forwards on the CPU; None: torch runs every forward (see ``runtime_configured``).
+    exported: torch.nn.Module | None = None
+
+    def network(self, *, precision: Precision = "float32") -> torch.nn.Module:
+        """The network for forwards in ``precision``: the exported one for float32 when there is
+        one, else the torch network (bfloat16 needs torch's autocast)."""
+        if self.exported is not None and precision == "float32":
+            return self.exported
+        return self.net
 
     def provenance(self) -> dict[str, str]:
         """What every result records about the model that produced it."""
@@ -58,6 +72,26 @@ def runtime_device() -> torch.device:
     if wanted != "cpu" and torch.cuda.is_available():
         return torch.device("cuda")
     return torch.device("cpu")
+
+
+Runtime = Literal["auto", "torch", "onnxruntime"]
+
+
+def runtime_configured() -> Runtime:
+    """What ``CDSS_INFERENCE_RUNTIME`` asks to run the segmentation networks' float32 forwards on
+    the CPU: "auto" (unset) ONNX Runtime where its export of the card's network gives torch's
+    output, torch otherwise; "onnxruntime" the same, with a warning whenever torch runs instead;
+    "torch" torch always. Chest X-ray classification (Grad-CAM needs autograd), CUDA and
+    bfloat16 forwards always run in torch."""
+    wanted = os.environ.get("CDSS_INFERENCE_RUNTIME", "auto").strip().lower() or "auto"
+    if wanted not in ("auto", "torch", "onnxruntime"):
+        raise ValueError(f"CDSS_INFERENCE_RUNTIME must be auto, torch or onnxruntime, not {wanted!r}")
+    return wanted  # type: ignore[return-value]
+
+
+def runtime_of(net: torch.nn.Module) -> str:
+    """The library (and its version) that runs ``net``'s forward, for the results' provenance."""
+    return str(getattr(net, "runtime", f"torch {torch.__version__}"))
 
 
 def cpu_bf16_native() -> bool:
@@ -140,16 +174,34 @@ def model_load_from_card(*, card: ModelCard) -> LoadedModel:
         hit = _CACHE.get(cache_key)
         if hit is not None:
             return hit
-        net = network_load(card=card)
+        original = network_load(card=card)
         probe = probe_input(card)
-        net = transposed_convs_as_shuffles(batchnorm_folded(net, probe=probe), probe=probe)
+        net = transposed_convs_as_shuffles(batchnorm_folded(original, probe=probe), probe=probe)
         net = instance_norms_as_group_norms(net, probe=probe)
         device = runtime_device()
         net.to(device)
         net.requires_grad_(False)  # inference only; Grad-CAM takes gradients w.r.t. activations
-        loaded = LoadedModel(card=card, net=net, device=device)
+        exported = _exported(card=card, original=original, served=net, device=device)
+        loaded = LoadedModel(card=card, net=net, device=device, exported=exported)
         _CACHE[cache_key] = loaded
         return loaded
+
+
+def _exported(
+    *, card: ModelCard, original: torch.nn.Module, served: torch.nn.Module, device: torch.device
+) -> torch.nn.Module | None:
+    """The card's network in ONNX Runtime where ``runtime_configured`` asks for it and it can run:
+    segmentation cards on the CPU."""
+    wanted = runtime_configured()
+    if wanted == "torch" or card.task != "segmentation":
+        return None
+    exported = None
+    if device.type == "cpu":
+        threads = torch.get_num_threads()
+        exported = ort_network(original=original, served=served, probe=probe_input(card), threads=threads)
+    if exported is None and wanted == "onnxruntime":
+        logger.warning("CDSS_INFERENCE_RUNTIME=onnxruntime, but %s %s runs in torch", card.key, card.version)
+    return exported
 
 
 def probe_input(card: ModelCard) -> torch.Tensor:

@@ -25,11 +25,17 @@ def rewritten_or_original(
     if rewrite(candidate) == 0:
         return net
     with torch.inference_mode():
-        expected, got = _tensors(net(probe)), _tensors(candidate(probe))
-    if len(got) != len(expected) or not all(_close(g, e) for g, e in zip(got, expected, strict=False)):
+        expected, got = net(probe), candidate(probe)
+    if not outputs_close(got, expected):
         logger.warning("%s changed %s's output; keeping the original network", what, type(net).__name__)
         return net
     return candidate
+
+
+def outputs_close(got: Any, expected: Any) -> bool:
+    """Whether two networks' outputs (a tensor or a list of them) agree within ``TOLERANCE``."""
+    gots, expecteds = _tensors(got), _tensors(expected)
+    return len(gots) == len(expecteds) and all(_close(g, e) for g, e in zip(gots, expecteds, strict=False))
 
 
 def _tensors(output: Any) -> list[torch.Tensor]:
