@@ -12,13 +12,14 @@ from collections.abc import Sequence
 from typing import Any
 
 import highdicom as hd
+import nibabel as nib
 import numpy as np
 import pydicom
 from numpy.typing import NDArray
 from pydicom.sr.codedict import codes
 
 from inference.registry import ModelInputInvalid
-from inference.runtime.io import DicomAttributeMissing, Volume
+from inference.runtime.io import _INTERNAL_AXCODES, DicomAttributeMissing, Volume
 
 MANUFACTURER = "CDSS (open-source clinical decision support)"
 SEG_SOURCE_REQUIRED = (
@@ -89,9 +90,7 @@ def seg_dicom_create(
                 )
         if labels_frames.shape[1:] != (int(ds.Rows), int(ds.Columns)):
             raise ModelInputInvalid("label frame size differs from the source image")
-    pixel = np.stack([labels_frames >= 1, labels_frames == 2], axis=-1).astype(
-        np.uint8
-    )  # (frames, r, c, segments)
+    pixel = _segments_last([labels_frames >= 1, labels_frames == 2])  # (frames, r, c, segments)
     return seg_build(
         source_images=source_datasets, pixel=pixel, segments=_segments(model), model=model, series_number=series_number,
         content_label="LIVERSEG", made_by="segmentation", artefact="weights",
@@ -104,9 +103,8 @@ def seg_dicom_from_volume(
     """SEG for labels in the internal (z, y, x) order of ``volume`` (read from DICOM)."""
     if not volume.datasets:
         raise ModelInputInvalid("a DICOM SEG needs a DICOM source series")
-    frames = volume.from_internal(labels_zyx).transpose(2, 1, 0)  # (slice k, row j, column i)
     return seg_dicom_create(
-        labels_frames=np.ascontiguousarray(frames, dtype=np.uint8),
+        labels_frames=frames_from_internal(labels_zyx, volume=volume).astype(np.uint8, copy=False),
         source_datasets=volume.datasets,
         model=model,
     )
@@ -118,7 +116,7 @@ def seg_dicom_nodules_from_volume(
     """SEG of lung nodules: one segment per nodule (label n -> segment n, "Lung nodule n")."""
     if not volume.datasets:
         raise ModelInputInvalid("a DICOM SEG needs a DICOM source series")
-    frames = np.ascontiguousarray(volume.from_internal(labels_zyx).transpose(2, 1, 0))
+    frames = frames_from_internal(labels_zyx, volume=volume)
     for ds in volume.datasets:
         for name in SEG_SOURCE_REQUIRED:
             if ds.get(name) in (None, ""):
@@ -143,11 +141,30 @@ def seg_dicom_nodules_from_volume(
         )
         for i, n in enumerate(numbers)
     ]
-    pixel = np.stack([frames == n for n in numbers], axis=-1).astype(np.uint8)
+    pixel = _segments_last([frames == n for n in numbers])
     return seg_build(
         source_images=volume.datasets, pixel=pixel, segments=segments, model=model, series_number=series_number,
         content_label="NODULESEG", made_by="detection", artefact="parameters",
     )
+
+
+def frames_from_internal(labels_zyx: NDArray[Any], *, volume: Volume) -> NDArray[Any]:
+    """Internal (z, y, x) labels as the source series' frames (slice k, row j, column i):
+    ``volume.from_internal(labels_zyx).transpose(2, 1, 0)``, made of views (axis swaps and flips)
+    and one copy. Through ``from_internal``'s (i, j, k) array the 512 x 512 x 150 labels were
+    copied twice across the cache, for seconds."""
+    inv = nib.orientations.ornt_transform(
+        nib.orientations.axcodes2ornt(_INTERNAL_AXCODES), nib.orientations.io_orientation(volume.affine_ras)
+    )
+    ijk = nib.orientations.apply_orientation(labels_zyx.transpose(2, 1, 0), inv)
+    return np.ascontiguousarray(ijk.transpose(2, 1, 0))
+
+
+def _segments_last(masks: list[NDArray[np.bool_]]) -> NDArray[np.uint8]:
+    """(frames, rows, columns, segments) uint8 from one (frames, rows, columns) mask per segment,
+    each segment's frames contiguous in memory: highdicom reads the array one segment's frame at a
+    time and sums over the segments to find overlaps, both faster on this layout."""
+    return np.moveaxis(np.stack(masks, axis=0).view(np.uint8), 0, -1)
 
 
 def seg_build(
