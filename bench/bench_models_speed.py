@@ -19,12 +19,17 @@ lung_nodule_ct (no network: a multi-scale blob detector): a generated chest CT o
 512 x 512 (2 mm, 0.7 mm; body, two lungs, vessels, one 10 mm nodule), through the worker's stages:
 
   fetch    decode the series' DICOM bytes (held in memory: no network) into the HU volume
-  detect   ``nodules_detect`` (lung mask, candidates, the decision rule, measurements)
+  detect   ``run_lung_nodule`` as the worker calls it, in its stages: ``lung`` (lung mask),
+           ``candidates`` (openings at every scale, grown back), ``decide`` (the decision rule,
+           labels, measurements), ``centres`` (nodule centres in patient coordinates)
   seg      the DICOM SEG built and written to bytes (no PACS)
   report   the findings serialised as the step's JSON result
 
-Baseline: one Gaussian smoothing (sigma 1 voxel) of the whole volume, the elementary pass the
-detector repeats per scale. Ratio: wall / baseline. ``cpu``: the process's CPU time over all stages.
+The detect stages run twice in the same process: the detector as it is, and its straightforward
+reference (``reference=True``: whole-volume distance transforms and passes), with the ratio and
+whether both found the same labels and findings. Baseline: one Gaussian smoothing (sigma 1 voxel)
+of the whole volume, the elementary pass the detector repeats per scale. Ratio: wall / baseline.
+``cpu``: the process's CPU time over all stages.
 """
 
 from __future__ import annotations
@@ -172,10 +177,9 @@ def bench_nodule() -> None:
     import pydicom
     from scipy import ndimage
 
-    from inference.registry import model_card_get
     from inference.runtime.dicom_seg import seg_dicom_nodules_from_volume
     from inference.runtime.io import dicom_series_from_datasets
-    from inference.runtime.lung_nodule import MODEL_KEY, nodules_detect, params_load, provenance
+    from inference.runtime.lung_nodule import run_lung_nodule
     from tests.inference.data.synthetic import ct_series_datasets
 
     spacing = (2.0, 0.7, 0.7)
@@ -185,32 +189,42 @@ def bench_nodule() -> None:
         buf = io.BytesIO()
         pydicom.dcmwrite(buf, ds, enforce_file_format=True)
         blobs.append(buf.getvalue())
-    card = model_card_get(key=MODEL_KEY)
-    params = params_load(card)
     t: dict[str, float] = {}
     cpu0 = time.process_time()
     t0 = time.perf_counter()
     volume = dicom_series_from_datasets([pydicom.dcmread(io.BytesIO(b)) for b in blobs])
     volume_hu, sp = volume.internal()
     t["fetch"] = time.perf_counter() - t0
+    stages: dict[str, float] = {}
     t0 = time.perf_counter()
-    labels, nodules = nodules_detect(volume_hu, sp, params)
+    labels, findings = run_lung_nodule(volume_hu, sp, volume=volume, seconds=stages)
     t["detect"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    seg = seg_dicom_nodules_from_volume(labels_zyx=labels, volume=volume, model=provenance(card))
+    seg = seg_dicom_nodules_from_volume(labels_zyx=labels, volume=volume, model=findings["model"])
     out = io.BytesIO()
     seg.save_as(out, enforce_file_format=True)
     t["seg"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    json.dumps({"findings": {"nodules": nodules}}, default=str)
+    json.dumps({"findings": findings}, default=str)
     t["report"] = time.perf_counter() - t0
     t["wall"] = sum(t.values())
     t["cpu"] = time.process_time() - cpu0
     t0 = time.perf_counter()
     ndimage.gaussian_filter(volume_hu.astype(np.float32), 1.0)
     bare = time.perf_counter() - t0
-    _print(f"lung_nodule_ct: chest CT {volume_hu.shape} (z, y, x) at {sp} mm, {len(nodules)} nodule(s) found",
+    _print(f"lung_nodule_ct: chest CT {volume_hu.shape} (z, y, x) at {sp} mm, {findings['nodule_count']} nodule(s) found",
            t, bare, "one Gaussian smoothing of the volume")
+
+    ref_stages: dict[str, float] = {}
+    t0 = time.perf_counter()
+    ref_labels, ref_findings = run_lung_nodule(volume_hu, sp, volume=volume, reference=True, seconds=ref_stages)
+    ref_detect = time.perf_counter() - t0
+    print(f"\n{'detect':<12}{'new s':>9}{'reference s':>13}{'ref / new':>11}")
+    for k in stages:
+        print(f"  {k:<10}{stages[k]:>9.2f}{ref_stages[k]:>13.2f}{ref_stages[k] / max(stages[k], 1e-9):>11.1f}")
+    print(f"{'total':<12}{t['detect']:>9.2f}{ref_detect:>13.2f}{ref_detect / max(t['detect'], 1e-9):>11.1f}")
+    same = bool(np.array_equal(labels, ref_labels)) and findings["nodules"] == ref_findings["nodules"]
+    print(f"same labels and nodules (centres, diameters, scores) as the reference: {'yes' if same else 'NO'}")
 
 
 def main() -> None:

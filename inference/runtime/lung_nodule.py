@@ -28,6 +28,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -213,16 +214,23 @@ def lung_mask(volume_hu: NDArray[Any], spacing: tuple[float, float, float], para
     labels, n = ndi.label(air)
     if n == 0:
         return np.zeros(volume_hu.shape, dtype=bool)
-    outside = np.unique(np.concatenate([labels[:, 0, :], labels[:, -1, :], labels[:, :, 0], labels[:, :, -1]], axis=None))
-    sizes = np.bincount(labels.reshape(-1), minlength=n + 1)
-    keep = sizes * (float(np.prod(spacing)) / 1000.0) >= params["min_lung_ml"]
-    keep[0] = False
-    keep[outside] = False
-    lung = keep[labels]
+    outside = set(
+        np.unique(np.concatenate([labels[:, 0, :], labels[:, -1, :], labels[:, :, 0], labels[:, :, -1]], axis=None)).tolist()
+    )
+    voxel_ml = float(np.prod(spacing)) / 1000.0
+    lung = np.zeros(volume_hu.shape, dtype=bool)
+    # each inner air component counted and kept in its own box (the air outside the body, the
+    # largest, is never counted)
+    for i, box in enumerate(ndi.find_objects(labels), start=1):
+        if box is None or i in outside:
+            continue
+        part = labels[box] == i
+        if int(np.count_nonzero(part)) * voxel_ml >= params["min_lung_ml"]:
+            lung[box] |= part
     r = float(params["closing_mm"])
     exact_crop = not _threshold_ambiguous(r, spacing[1:])
     out = np.zeros_like(lung)
-    for z in range(lung.shape[0]):
+    for z in range(volume_hu.shape[0]):
         if lung[z].any():
             out[z] = _lung_close_slice(lung[z], r, spacing[1:], exact_crop)
     return out
@@ -587,18 +595,37 @@ def _nodule_measure_reference(
 
 
 def nodules_detect(
-    volume_hu: NDArray[Any], spacing: tuple[float, float, float], params: dict[str, Any], *, reference: bool = False
+    volume_hu: NDArray[Any], spacing: tuple[float, float, float], params: dict[str, Any], *, reference: bool = False,
+    seconds: dict[str, float] | None = None,
 ) -> tuple[NDArray[np.uint16], list[dict[str, Any]]]:
     """Label map (0 background, 1..n nodules by decreasing confidence) and the nodules' measurements.
 
     ``reference``: the straightforward whole-volume computation of the same result (slower; for
-    the equivalence tests and the bench)."""
+    the equivalence tests and the bench). ``seconds`` receives each stage's wall time."""
+    clock = _StageClock(seconds)
     _validate(volume_hu, spacing)
     volume_hu = np.asarray(volume_hu, dtype=np.float32)
-    candidates, lung = candidates_find(volume_hu, spacing, params, reference=reference)
-    if reference:
-        return _nodules_decide_reference(candidates, volume_hu, spacing, params, lung)
-    return nodules_decide(candidates, volume_hu, spacing, params, lung)
+    lung = (_lung_mask_reference if reference else lung_mask)(volume_hu, spacing, params)
+    clock.lap("lung")
+    candidates, _ = candidates_find(volume_hu, spacing, params, lung=lung, reference=reference)
+    clock.lap("candidates")
+    decide = _nodules_decide_reference if reference else nodules_decide
+    result = decide(candidates, volume_hu, spacing, params, lung)
+    clock.lap("decide")
+    return result
+
+
+class _StageClock:
+    """Wall time per stage into a caller's dict (nothing when it gives none)."""
+
+    def __init__(self, seconds: dict[str, float] | None) -> None:
+        self.seconds, self.t0 = seconds, time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        if self.seconds is not None:
+            now = time.perf_counter()
+            self.seconds[stage] = self.seconds.get(stage, 0.0) + now - self.t0
+            self.t0 = now
 
 
 def _overlap(a: NDArray[np.int64], b: NDArray[np.int64]) -> float:
@@ -766,21 +793,24 @@ def _centres_lps(volume: Any, labels: NDArray[np.uint16]) -> dict[int, list[floa
 
 def run_lung_nodule(
     volume_hu: NDArray[Any], spacing_mm: tuple[float, float, float], *, version: str | None = None, volume: Any = None,
-    reference: bool = False,
+    reference: bool = False, seconds: dict[str, float] | None = None,
 ) -> tuple[NDArray[np.uint16], dict[str, Any]]:
     """Detect nodules in a CT volume in the internal order; returns labels and the findings dict.
 
     With ``volume`` (the :class:`inference.runtime.io.Volume` read) each nodule's centre is also
-    given in patient coordinates (DICOM LPS, mm). ``reference``: see :func:`nodules_detect`."""
+    given in patient coordinates (DICOM LPS, mm). ``reference``, ``seconds``: see
+    :func:`nodules_detect`."""
     card = model_card_get(key=MODEL_KEY, version=version)
     params = params_load(card)
-    labels, nodules = nodules_detect(volume_hu, spacing_mm, params, reference=reference)
+    labels, nodules = nodules_detect(volume_hu, spacing_mm, params, reference=reference, seconds=seconds)
+    clock = _StageClock(seconds)
     centres = {} if volume is None or reference else _centres_lps(volume, labels)
     for nodule in nodules:
         if volume is None:
             nodule["centre_lps_mm"] = None
         else:
             nodule["centre_lps_mm"] = _centre_lps(volume, labels == nodule["id"]) if reference else centres[nodule["id"]]
+    clock.lap("centres")
     findings = {
         "model": provenance(card),
         "nodule_count": len(nodules),
