@@ -55,7 +55,9 @@ def _print(title: str, t: dict[str, float], baseline: float, baseline_name: str)
     print(f"{'stage':<9}{'s':>9}")
     for k, v in t.items():
         print(f"{k:<9}{v:>9.2f}")
-    print(f"baseline ({baseline_name}): {baseline:.2f} s   wall / baseline: {t['wall'] / max(baseline, 1e-9):.3f}")
+    print(
+        f"baseline ({baseline_name}): {baseline:.2f} s   wall / baseline: {t['wall'] / max(baseline, 1e-9):.3f}"
+    )
 
 
 def _brain_case() -> tuple[Any, Any]:
@@ -75,8 +77,12 @@ def _brain_case() -> tuple[Any, Any]:
 
     flair, t1c = ras(case["flair"]), ras(case["t1c"])
     nx, ny, _ = flair.shape
-    affine = np.array([[1.0, 0, 0, -(nx - 1) / 2], [0, 1.0, 0, -(ny - 1) / 2], [0, 0, 1.0, 10.0], [0, 0, 0, 1]])
-    return Volume(data_ijk=flair, affine_ras=affine, kind="nifti"), Volume(data_ijk=t1c, affine_ras=affine, kind="nifti")
+    affine = np.array(
+        [[1.0, 0, 0, -(nx - 1) / 2], [0, 1.0, 0, -(ny - 1) / 2], [0, 0, 1.0, 10.0], [0, 0, 0, 1]]
+    )
+    return Volume(data_ijk=flair, affine_ras=affine, kind="nifti"), Volume(
+        data_ijk=t1c, affine_ras=affine, kind="nifti"
+    )
 
 
 class _Counting:
@@ -117,34 +123,58 @@ def bench_brain() -> None:
     cpu0 = time.process_time()
     t0 = time.perf_counter()
     flair_zyx, spacing = flair.internal()
-    t1c_on = Volume(data_ijk=t1c_on_flair_grid(flair=flair, t1c=t1c), affine_ras=flair.affine_ras, kind=flair.kind)
+    t1c_on = Volume(
+        data_ijk=t1c_on_flair_grid(flair=flair, t1c=t1c), affine_ras=flair.affine_ras, kind=flair.kind
+    )
     x, mask = inputs_prepare(flair_zyx, t1c_on.internal()[0])
     t["prepare"] = time.perf_counter() - t0
     net = _Counting(model.net)
     t0 = time.perf_counter()
-    raw = segment_slices(net=net, device=model.device, x_zcyx=x, mask=mask, spacing_yx=(spacing[1], spacing[2]),  # type: ignore[arg-type]
-                         preprocessing=pre, tta=tta, batch=int(post.get("batch", 16)))
+    raw = segment_slices(
+        net=net,
+        device=model.device,
+        x_zcyx=x,
+        mask=mask,
+        spacing_yx=(spacing[1], spacing[2]),  # type: ignore[arg-type]
+        preprocessing=pre,
+        tta=tta,
+        batch=int(post.get("batch", 16)),
+    )
     t["model"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     voxel_ml = float(np.prod(spacing)) / 1000.0
     labels = labels_clean(raw, voxel_ml=voxel_ml, min_component_ml=float(post.get("min_component_ml", 0.0)))
     findings = findings_of(labels_zyx=labels, spacing_mm=spacing)
-    findings["location"] = location_of(tumour_ijk=flair.from_internal(labels > 0).astype(bool),
-                                       foreground_ijk=flair.from_internal(mask).astype(bool), affine_ras=flair.affine_ras)
+    findings["location"] = location_of(
+        tumour_ijk=flair.from_internal(labels > 0).astype(bool),
+        foreground_ijk=flair.from_internal(mask).astype(bool),
+        affine_ras=flair.affine_ras,
+    )
     t["post"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     json.dumps({"findings": findings}, default=str)
     t["report"] = time.perf_counter() - t0
     t["wall"] = sum(t.values())
     t["cpu"] = time.process_time() - cpu0
-    bare = bare_forward(model.net, channels=x.shape[1], size=int(pre["size"]), batch=int(post.get("batch", 16)),
-                        slice_passes=net.slices)
-    _print(f"brain_mri_seg: FLAIR + T1c {flair_zyx.shape} (z, y, x) at {spacing} mm, {net.slices} slice-passes "
-           f"({len(tta)} TTA), whole tumour {findings['regions']['whole_tumour']['volume']['value']} mL",
-           t, bare, f"bare forward, {net.slices} slice-passes")
+    bare = bare_forward(
+        model.net,
+        channels=x.shape[1],
+        size=int(pre["size"]),
+        batch=int(post.get("batch", 16)),
+        slice_passes=net.slices,
+    )
+    _print(
+        f"brain_mri_seg: FLAIR + T1c {flair_zyx.shape} (z, y, x) at {spacing} mm, {net.slices} slice-passes "
+        f"({len(tta)} TTA), whole tumour {findings['regions']['whole_tumour']['volume']['value']} mL",
+        t,
+        bare,
+        f"bare forward, {net.slices} slice-passes",
+    )
 
 
-def chest_ct(nz: int = 150, n: int = 512, spacing: tuple[float, float, float] = (2.0, 0.7, 0.7)) -> np.ndarray:
+def chest_ct(
+    nz: int = 150, n: int = 512, spacing: tuple[float, float, float] = (2.0, 0.7, 0.7)
+) -> np.ndarray:
     """A generated chest CT (z, y, x) in HU, internal order (low x: the patient's right): body
     ellipse, two lungs narrowing towards the apex, a vessel tree stand-in, one 10 mm solid nodule."""
     rng = np.random.default_rng(0)
@@ -212,16 +242,24 @@ def bench_nodule() -> None:
     t0 = time.perf_counter()
     ndimage.gaussian_filter(volume_hu.astype(np.float32), 1.0)
     bare = time.perf_counter() - t0
-    _print(f"lung_nodule_ct: chest CT {volume_hu.shape} (z, y, x) at {sp} mm, {findings['nodule_count']} nodule(s) found",
-           t, bare, "one Gaussian smoothing of the volume")
+    _print(
+        f"lung_nodule_ct: chest CT {volume_hu.shape} (z, y, x) at {sp} mm, {findings['nodule_count']} nodule(s) found",
+        t,
+        bare,
+        "one Gaussian smoothing of the volume",
+    )
 
     ref_stages: dict[str, float] = {}
     t0 = time.perf_counter()
-    ref_labels, ref_findings = run_lung_nodule(volume_hu, sp, volume=volume, reference=True, seconds=ref_stages)
+    ref_labels, ref_findings = run_lung_nodule(
+        volume_hu, sp, volume=volume, reference=True, seconds=ref_stages
+    )
     ref_detect = time.perf_counter() - t0
     print(f"\n{'detect':<12}{'new s':>9}{'reference s':>13}{'ref / new':>11}")
     for k in stages:
-        print(f"  {k:<10}{stages[k]:>9.2f}{ref_stages[k]:>13.2f}{ref_stages[k] / max(stages[k], 1e-9):>11.1f}")
+        print(
+            f"  {k:<10}{stages[k]:>9.2f}{ref_stages[k]:>13.2f}{ref_stages[k] / max(stages[k], 1e-9):>11.1f}"
+        )
     print(f"{'total':<12}{t['detect']:>9.2f}{ref_detect:>13.2f}{ref_detect / max(t['detect'], 1e-9):>11.1f}")
     same = bool(np.array_equal(labels, ref_labels)) and findings["nodules"] == ref_findings["nodules"]
     print(f"same labels and nodules (centres, diameters, scores) as the reference: {'yes' if same else 'NO'}")

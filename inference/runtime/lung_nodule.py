@@ -76,7 +76,9 @@ def _validate(volume_hu: NDArray[Any], spacing: tuple[float, float, float]) -> N
     if volume_hu.ndim != 3 or min(volume_hu.shape[1:]) < 16:
         raise ModelInputInvalid("expected a CT volume (z, y, x)", detail={"shape": list(volume_hu.shape)})
     if len(spacing) != 3 or not all(np.isfinite(s) and 0 < s < 50 for s in spacing):
-        raise ModelInputInvalid("spacing must be three positive millimetre values", detail={"spacing": list(spacing)})
+        raise ModelInputInvalid(
+            "spacing must be three positive millimetre values", detail={"spacing": list(spacing)}
+        )
     lo, hi = float(np.min(volume_hu)), float(np.max(volume_hu))
     if not (np.isfinite(lo) and np.isfinite(hi)) or lo < -4000 or hi > 40000:
         raise ModelInputInvalid("values do not look like Hounsfield units", code="input_not_hounsfield")
@@ -95,7 +97,9 @@ def _dilate_mm(mask: NDArray[np.bool_], r: float, spacing: tuple[float, ...]) ->
 
 
 def _grown(box: tuple[slice, ...], pad: list[int], shape: tuple[int, ...]) -> tuple[slice, ...]:
-    return tuple(slice(max(b.start - p, 0), min(b.stop + p, n)) for b, p, n in zip(box, pad, shape, strict=True))
+    return tuple(
+        slice(max(b.start - p, 0), min(b.stop + p, n)) for b, p, n in zip(box, pad, shape, strict=True)
+    )
 
 
 def _reach(r: float, spacing: tuple[float, ...]) -> list[int]:
@@ -142,7 +146,9 @@ def _padded_index(mask: NDArray[np.bool_], pad: list[int]) -> tuple[NDArray[np.i
     """Flat indices of the mask's voxels in the mask padded by ``pad`` voxels per side, and that shape."""
     shape = tuple(n + 2 * k for n, k in zip(mask.shape, pad, strict=True))
     coords = np.nonzero(mask)
-    return np.ravel_multi_index(tuple(c + k for c, k in zip(coords, pad, strict=True)), shape).astype(np.int64), shape
+    return np.ravel_multi_index(tuple(c + k for c, k in zip(coords, pad, strict=True)), shape).astype(
+        np.int64
+    ), shape
 
 
 def _depth_within(mask: NDArray[np.bool_], r_max: float, spacing: tuple[float, ...]) -> NDArray[np.float64]:
@@ -187,7 +193,9 @@ def _dilate_ball_mm(mask: NDArray[np.bool_], r: float, spacing: tuple[float, ...
     return out[tuple(slice(k, k + n) for k, n in zip(pad, mask.shape, strict=True))]
 
 
-def _openings(dense: NDArray[np.bool_], radii: list[float], spacing: tuple[float, ...]) -> list[NDArray[np.bool_]]:
+def _openings(
+    dense: NDArray[np.bool_], radii: list[float], spacing: tuple[float, ...]
+) -> list[NDArray[np.bool_]]:
     """The mask opened by a ball of each radius (eroded, dilated back, within the mask), as
     :func:`_erode_mm` then :func:`_dilate_mm` give it."""
     if not dense.any() or any(r <= 0 or _threshold_ambiguous(r, spacing) for r in radii):
@@ -196,26 +204,35 @@ def _openings(dense: NDArray[np.bool_], radii: list[float], spacing: tuple[float
     return [_dilate_ball_mm(depth > r, r, spacing) & dense for r in radii]
 
 
-def _lung_close_slice(lung2d: NDArray[np.bool_], r: float, spacing: tuple[float, float], exact_crop: bool) -> NDArray[np.bool_]:
+def _lung_close_slice(
+    lung2d: NDArray[np.bool_], r: float, spacing: tuple[float, float], exact_crop: bool
+) -> NDArray[np.bool_]:
     """One slice of :func:`lung_mask`: the closing and hole filling, in the lung's box grown by
     twice the closing radius (plus a ring of background, so holes stay holes)."""
     out = np.zeros(lung2d.shape, dtype=bool)
-    sl = _grown(_bbox(lung2d), [2 * k + 1 for k in _reach(r, spacing)], lung2d.shape) if exact_crop else (
-        slice(None), slice(None))
+    sl = (
+        _grown(_bbox(lung2d), [2 * k + 1 for k in _reach(r, spacing)], lung2d.shape)
+        if exact_crop
+        else (slice(None), slice(None))
+    )
     piece = lung2d[sl]
     closed = _erode_mm(_dilate_mm(piece, r, spacing), r, spacing)
     out[sl] = ndi.binary_fill_holes(closed | piece)
     return out
 
 
-def lung_mask(volume_hu: NDArray[Any], spacing: tuple[float, float, float], params: dict[str, Any]) -> NDArray[np.bool_]:
+def lung_mask(
+    volume_hu: NDArray[Any], spacing: tuple[float, float, float], params: dict[str, Any]
+) -> NDArray[np.bool_]:
     """Lungs (with what lies inside them) as a boolean (z, y, x) mask."""
     air = volume_hu < params["lung_hu"]
     labels, n = ndi.label(air)
     if n == 0:
         return np.zeros(volume_hu.shape, dtype=bool)
     outside = set(
-        np.unique(np.concatenate([labels[:, 0, :], labels[:, -1, :], labels[:, :, 0], labels[:, :, -1]], axis=None)).tolist()
+        np.unique(
+            np.concatenate([labels[:, 0, :], labels[:, -1, :], labels[:, :, 0], labels[:, :, -1]], axis=None)
+        ).tolist()
     )
     voxel_ml = float(np.prod(spacing)) / 1000.0
     lung = np.zeros(volume_hu.shape, dtype=bool)
@@ -257,7 +274,9 @@ def _lung_mask_reference(
     for z in range(lung.shape[0]):
         if not lung[z].any():
             continue
-        closed = _erode_mm(_dilate_mm(lung[z], params["closing_mm"], spacing[1:]), params["closing_mm"], spacing[1:])
+        closed = _erode_mm(
+            _dilate_mm(lung[z], params["closing_mm"], spacing[1:]), params["closing_mm"], spacing[1:]
+        )
         out[z] = ndi.binary_fill_holes(closed | lung[z])
     return out
 
@@ -286,7 +305,10 @@ def _pca_axes(coords_mm: NDArray[np.float64], spacing: tuple[float, float, float
 
 
 def candidate_features(
-    mask: NDArray[np.bool_], volume_hu: NDArray[Any], spacing: tuple[float, float, float], n_slices: int | None = None
+    mask: NDArray[np.bool_],
+    volume_hu: NDArray[Any],
+    spacing: tuple[float, float, float],
+    n_slices: int | None = None,
 ) -> dict[str, Any]:
     """Shape and density of a candidate (``mask`` and ``volume_hu`` may be a crop of the volume;
     ``n_slices`` is then the whole volume's slice count)."""
@@ -310,8 +332,12 @@ def candidate_features(
 
 
 def candidates_find(
-    volume_hu: NDArray[Any], spacing: tuple[float, float, float], params: dict[str, Any],
-    lung: NDArray[np.bool_] | None = None, *, reference: bool = False,
+    volume_hu: NDArray[Any],
+    spacing: tuple[float, float, float],
+    params: dict[str, Any],
+    lung: NDArray[np.bool_] | None = None,
+    *,
+    reference: bool = False,
 ) -> tuple[list[Candidate], NDArray[np.bool_]]:
     """Every candidate (before the decision) and the lung mask (computed unless given).
 
@@ -327,7 +353,10 @@ def candidates_find(
     # over the whole field of view are most of the time otherwise
     margin = [math.ceil((max(_radii(params)) + params["regrow_mm"]) / s) + 2 for s in spacing]
     box = _bbox(dense) if not reference else ndi.find_objects(dense.astype(np.uint8))[0]
-    crop = tuple(slice(max(b.start - m, 0), min(b.stop + m, dim)) for b, m, dim in zip(box, margin, dense.shape, strict=True))
+    crop = tuple(
+        slice(max(b.start - m, 0), min(b.stop + m, dim))
+        for b, m, dim in zip(box, margin, dense.shape, strict=True)
+    )
     sub_hu = np.ascontiguousarray(volume_hu[crop])
     sub_dense = np.ascontiguousarray(dense[crop])
     radii = _radii(params)
@@ -339,11 +368,17 @@ def candidates_find(
             found = _candidates_at_scale(sub_hu, spacing, params, sub_dense, radius, opened=opened)
         for cand in found:
             zz, yy, xx = np.unravel_index(cand.index, sub_hu.shape)
-            index = np.ravel_multi_index((zz + crop[0].start, yy + crop[1].start, xx + crop[2].start), volume_hu.shape)
+            index = np.ravel_multi_index(
+                (zz + crop[0].start, yy + crop[1].start, xx + crop[2].start), volume_hu.shape
+            )
             cand.features["spans_all_slices"] = float(
                 cand.features["spans_all_slices"] and sub_hu.shape[0] == volume_hu.shape[0]
             )
-            out.append(Candidate(index=np.sort(index).astype(np.int64), shape=volume_hu.shape, features=cand.features))
+            out.append(
+                Candidate(
+                    index=np.sort(index).astype(np.int64), shape=volume_hu.shape, features=cand.features
+                )
+            )
     return out, lung
 
 
@@ -353,8 +388,12 @@ def _radii(params: dict[str, Any]) -> list[float]:
 
 
 def _candidates_at_scale(
-    volume_hu: NDArray[Any], spacing: tuple[float, float, float], params: dict[str, Any], dense: NDArray[np.bool_],
-    radius: float, opened: NDArray[np.bool_] | None = None,
+    volume_hu: NDArray[Any],
+    spacing: tuple[float, float, float],
+    params: dict[str, Any],
+    dense: NDArray[np.bool_],
+    radius: float,
+    opened: NDArray[np.bool_] | None = None,
 ) -> list[Candidate]:
     """Components of the dense voxels opened by a ball of ``radius`` mm (``opened``, when the
     caller has it), grown back."""
@@ -370,9 +409,14 @@ def _candidates_at_scale(
         if box is None:
             continue
         # the grown candidate holds the whole component: one already too big stays too big
-        if (6.0 * int(sizes[i]) * float(np.prod(spacing)) / math.pi) ** (1.0 / 3.0) > 2.0 * params["max_diameter_mm"]:
+        if (6.0 * int(sizes[i]) * float(np.prod(spacing)) / math.pi) ** (1.0 / 3.0) > 2.0 * params[
+            "max_diameter_mm"
+        ]:
             continue
-        sl = tuple(slice(max(b.start - p, 0), min(b.stop + p, dim)) for b, p, dim in zip(box, pad, volume_hu.shape, strict=True))
+        sl = tuple(
+            slice(max(b.start - p, 0), min(b.stop + p, dim))
+            for b, p, dim in zip(box, pad, volume_hu.shape, strict=True)
+        )
         comp = labels[sl] == i
         grown = _dilate_mm(comp, params["regrow_mm"], spacing) & dense[sl]
         # keep only the part connected to the component (regrowth must not bridge to a neighbour)
@@ -396,7 +440,10 @@ def _candidates_at_scale(
 
 
 def _candidates_at_scale_reference(
-    volume_hu: NDArray[Any], spacing: tuple[float, float, float], params: dict[str, Any], dense: NDArray[np.bool_],
+    volume_hu: NDArray[Any],
+    spacing: tuple[float, float, float],
+    params: dict[str, Any],
+    dense: NDArray[np.bool_],
     radius: float,
 ) -> list[Candidate]:
     """:func:`_candidates_at_scale` with whole-crop transforms (the reference)."""
@@ -410,7 +457,10 @@ def _candidates_at_scale_reference(
         if box is None:
             continue
         pad = [max(1, math.ceil((params["regrow_mm"] + SHELL_MM) / s) + 1) for s in spacing]
-        sl = tuple(slice(max(b.start - p, 0), min(b.stop + p, dim)) for b, p, dim in zip(box, pad, volume_hu.shape, strict=True))
+        sl = tuple(
+            slice(max(b.start - p, 0), min(b.stop + p, dim))
+            for b, p, dim in zip(box, pad, volume_hu.shape, strict=True)
+        )
         comp = labels[sl] == i
         grown = _dilate_mm(comp, params["regrow_mm"], spacing) & dense[sl]
         # keep only the part connected to the component (regrowth must not bridge to a neighbour)
@@ -469,11 +519,16 @@ def _axes_on_slice(
     if pts.shape[0] == 0:
         return 0.0, 0.0
     # pixel corners, so that a one-pixel nodule measures one pixel
-    corners = np.concatenate([pts + off for off in ([-0.5, -0.5], [-0.5, 0.5], [0.5, -0.5], [0.5, 0.5])]) * [dy, dx]
+    corners = np.concatenate([pts + off for off in ([-0.5, -0.5], [-0.5, 0.5], [0.5, -0.5], [0.5, 0.5])]) * [
+        dy,
+        dx,
+    ]
     if corners.shape[0] > 4000:  # the extreme points lie on the boundary: thin the interior out
         edge = mask2d & ~ndi.binary_erosion(mask2d)
         pts = (np.argwhere(edge) + offset).astype(np.float64)
-        corners = np.concatenate([pts + off for off in ([-0.5, -0.5], [-0.5, 0.5], [0.5, -0.5], [0.5, 0.5])]) * [dy, dx]
+        corners = np.concatenate(
+            [pts + off for off in ([-0.5, -0.5], [-0.5, 0.5], [0.5, -0.5], [0.5, 0.5])]
+        ) * [dy, dx]
     diff = corners[:, None, :] - corners[None, :, :]
     dist = np.sqrt((diff**2).sum(-1))
     a, b = np.unravel_index(int(np.argmax(dist)), dist.shape)
@@ -494,7 +549,10 @@ def _lung_z_extent(lung: NDArray[np.bool_]) -> tuple[float, float] | None:
 
 
 def nodule_measure(
-    mask: NDArray[np.bool_], volume_hu: NDArray[Any], spacing: tuple[float, float, float], params: dict[str, Any],
+    mask: NDArray[np.bool_],
+    volume_hu: NDArray[Any],
+    spacing: tuple[float, float, float],
+    params: dict[str, Any],
     lung: NDArray[np.bool_] | None = None,
 ) -> dict[str, Any]:
     """Measurements of one nodule mask (z, y, x); centre in voxel (z, y, x) units."""
@@ -503,8 +561,12 @@ def nodule_measure(
 
 
 def _nodule_measure_crop(
-    mask: NDArray[np.bool_], volume_hu: NDArray[Any], spacing: tuple[float, float, float], params: dict[str, Any],
-    lung_extent: tuple[float, float] | None, origin_yx: tuple[int, int],
+    mask: NDArray[np.bool_],
+    volume_hu: NDArray[Any],
+    spacing: tuple[float, float, float],
+    params: dict[str, Any],
+    lung_extent: tuple[float, float] | None,
+    origin_yx: tuple[int, int],
 ) -> dict[str, Any]:
     """:func:`nodule_measure` on every slice of an in-plane crop holding the whole nodule (corner
     ``origin_yx``); same values as on the whole volume."""
@@ -550,7 +612,10 @@ def _nodule_measure_crop(
 
 
 def _nodule_measure_reference(
-    mask: NDArray[np.bool_], volume_hu: NDArray[Any], spacing: tuple[float, float, float], params: dict[str, Any],
+    mask: NDArray[np.bool_],
+    volume_hu: NDArray[Any],
+    spacing: tuple[float, float, float],
+    params: dict[str, Any],
     lung: NDArray[np.bool_] | None = None,
 ) -> dict[str, Any]:
     """:func:`nodule_measure` on the whole volume (the reference)."""
@@ -595,7 +660,11 @@ def _nodule_measure_reference(
 
 
 def nodules_detect(
-    volume_hu: NDArray[Any], spacing: tuple[float, float, float], params: dict[str, Any], *, reference: bool = False,
+    volume_hu: NDArray[Any],
+    spacing: tuple[float, float, float],
+    params: dict[str, Any],
+    *,
+    reference: bool = False,
     seconds: dict[str, float] | None = None,
 ) -> tuple[NDArray[np.uint16], list[dict[str, Any]]]:
     """Label map (0 background, 1..n nodules by decreasing confidence) and the nodules' measurements.
@@ -636,7 +705,11 @@ def _overlap(a: NDArray[np.int64], b: NDArray[np.int64]) -> float:
 def candidates_select(candidates: list[Candidate], params: dict[str, Any]) -> list[tuple[float, Candidate]]:
     """Accepted candidates by decreasing confidence, one per nodule: a candidate found again at
     another scale (overlapping by more than ``dedup_overlap`` of the smaller) is dropped."""
-    accepted = [(candidate_confidence(c.features, params), c) for c in candidates if candidate_accepted(c.features, params)]
+    accepted = [
+        (candidate_confidence(c.features, params), c)
+        for c in candidates
+        if candidate_accepted(c.features, params)
+    ]
     accepted.sort(key=lambda t: -t[0])
     kept: list[tuple[float, Candidate]] = []
     for conf, cand in accepted:
@@ -646,7 +719,10 @@ def candidates_select(candidates: list[Candidate], params: dict[str, Any]) -> li
 
 
 def nodules_decide(
-    candidates: list[Candidate], volume_hu: NDArray[Any], spacing: tuple[float, float, float], params: dict[str, Any],
+    candidates: list[Candidate],
+    volume_hu: NDArray[Any],
+    spacing: tuple[float, float, float],
+    params: dict[str, Any],
     lung: NDArray[np.bool_] | None,
 ) -> tuple[NDArray[np.uint16], list[dict[str, Any]]]:
     """Label the accepted candidates (a voxel goes to the first, most confident one) and measure
@@ -674,7 +750,10 @@ def nodules_decide(
 
 
 def _nodules_decide_reference(
-    candidates: list[Candidate], volume_hu: NDArray[Any], spacing: tuple[float, float, float], params: dict[str, Any],
+    candidates: list[Candidate],
+    volume_hu: NDArray[Any],
+    spacing: tuple[float, float, float],
+    params: dict[str, Any],
     lung: NDArray[np.bool_] | None,
 ) -> tuple[NDArray[np.uint16], list[dict[str, Any]]]:
     accepted = candidates_select(candidates, params)
@@ -685,21 +764,31 @@ def _nodules_decide_reference(
         if not mask.any():
             continue
         labels[mask] = n
-        nodule = {"id": n, **_nodule_measure_reference(mask, volume_hu, spacing, params, lung=lung), "confidence": round(confidence, 3)}
+        nodule = {
+            "id": n,
+            **_nodule_measure_reference(mask, volume_hu, spacing, params, lung=lung),
+            "confidence": round(confidence, 3),
+        }
         nodule["features"] = {k: round(v, 3) for k, v in cand.features.items()}
         nodules.append(nodule)
     return labels, nodules
 
 
 def nodule_grow_at(
-    volume_hu: NDArray[Any], spacing: tuple[float, float, float], params: dict[str, Any], seed_zyx: tuple[int, int, int],
+    volume_hu: NDArray[Any],
+    spacing: tuple[float, float, float],
+    params: dict[str, Any],
+    seed_zyx: tuple[int, int, int],
     radius_mm: float = 25.0,
 ) -> NDArray[np.bool_] | None:
     """The nodule under (or within 3 mm of) a clicked voxel, segmented as the detector does at each
     of its scales in a box of ``radius_mm`` around the click; a nodule-like candidate wins, then the
     more confident one. None when nothing dense is there."""
     pad = [max(2, math.ceil(radius_mm / s)) for s in spacing]
-    sl = tuple(slice(max(c - p, 0), min(c + p + 1, dim)) for c, p, dim in zip(seed_zyx, pad, volume_hu.shape, strict=True))
+    sl = tuple(
+        slice(max(c - p, 0), min(c + p + 1, dim))
+        for c, p, dim in zip(seed_zyx, pad, volume_hu.shape, strict=True)
+    )
     sub = np.asarray(volume_hu[sl], dtype=np.float32)
     local = tuple(c - s.start for c, s in zip(seed_zyx, sl, strict=True))
     near = np.zeros(sub.shape, dtype=bool)
@@ -711,7 +800,11 @@ def nodule_grow_at(
         for cand in _candidates_at_scale(sub, spacing, params, dense, radius):
             if not (cand.mask & near).any():
                 continue
-            key = (candidate_accepted(cand.features, params), candidate_confidence(cand.features, params), cand.mask)
+            key = (
+                candidate_accepted(cand.features, params),
+                candidate_confidence(cand.features, params),
+                cand.mask,
+            )
             if best is None or key[:2] > best[:2]:
                 best = key
     if best is None:
@@ -722,7 +815,10 @@ def nodule_grow_at(
 
 
 def nodule_measure_at(
-    volume_hu: NDArray[Any], spacing: tuple[float, float, float], params: dict[str, Any], seed_zyx: tuple[int, int, int]
+    volume_hu: NDArray[Any],
+    spacing: tuple[float, float, float],
+    params: dict[str, Any],
+    seed_zyx: tuple[int, int, int],
 ) -> tuple[NDArray[np.bool_], dict[str, Any]] | None:
     """Click-to-measure: the grown nodule mask and its measurements (plus the detector's features)."""
     mask = nodule_grow_at(volume_hu, spacing, params, seed_zyx)
@@ -750,7 +846,13 @@ def params_load(card: ModelCard) -> dict[str, Any]:
 
 
 def provenance(card: ModelCard) -> dict[str, str]:
-    return {"key": card.key, "version": card.version, "weights_sha256": card.weights_sha256, "task": card.task, "notice": NOTICE}
+    return {
+        "key": card.key,
+        "version": card.version,
+        "weights_sha256": card.weights_sha256,
+        "task": card.task,
+        "notice": NOTICE,
+    }
 
 
 def _centre_lps(volume: Any, mask_zyx: NDArray[np.bool_]) -> list[float]:
@@ -792,8 +894,13 @@ def _centres_lps(volume: Any, labels: NDArray[np.uint16]) -> dict[int, list[floa
 
 
 def run_lung_nodule(
-    volume_hu: NDArray[Any], spacing_mm: tuple[float, float, float], *, version: str | None = None, volume: Any = None,
-    reference: bool = False, seconds: dict[str, float] | None = None,
+    volume_hu: NDArray[Any],
+    spacing_mm: tuple[float, float, float],
+    *,
+    version: str | None = None,
+    volume: Any = None,
+    reference: bool = False,
+    seconds: dict[str, float] | None = None,
 ) -> tuple[NDArray[np.uint16], dict[str, Any]]:
     """Detect nodules in a CT volume in the internal order; returns labels and the findings dict.
 
@@ -809,14 +916,22 @@ def run_lung_nodule(
         if volume is None:
             nodule["centre_lps_mm"] = None
         else:
-            nodule["centre_lps_mm"] = _centre_lps(volume, labels == nodule["id"]) if reference else centres[nodule["id"]]
+            nodule["centre_lps_mm"] = (
+                _centre_lps(volume, labels == nodule["id"]) if reference else centres[nodule["id"]]
+            )
     clock.lap("centres")
     findings = {
         "model": provenance(card),
         "nodule_count": len(nodules),
         "nodules": nodules,
         "input": {"shape_zyx": list(volume_hu.shape), "spacing_mm": [float(s) for s in spacing_mm]},
-        "units": {"long_axis_mm": "mm", "short_axis_mm": "mm", "mean_diameter_mm": "mm", "volume_mm3": "mm3", "mean_hu": "[hnsf'U]"},
+        "units": {
+            "long_axis_mm": "mm",
+            "short_axis_mm": "mm",
+            "mean_diameter_mm": "mm",
+            "volume_mm3": "mm3",
+            "mean_hu": "[hnsf'U]",
+        },
         "confidence": "soft version of the hand-tuned decision rule (size, elongation, fill); NOT a calibrated probability",
         "upper_lobe": "derived only when the scan shows both lungs end to end: nodule centre in the upper "
         f"{params['upper_lobe_fraction']:.0%} of the lungs' craniocaudal extent (an approximation of the upper lobe, no fissure detection)",
@@ -826,8 +941,19 @@ def run_lung_nodule(
 
 
 CSV_COLUMNS = (
-    "nodule_id", "centre_x_mm", "centre_y_mm", "centre_z_mm", "long_axis_mm", "short_axis_mm", "mean_diameter_mm",
-    "volume_mm3", "type", "mean_hu", "calcified", "upper_lobe", "confidence",
+    "nodule_id",
+    "centre_x_mm",
+    "centre_y_mm",
+    "centre_z_mm",
+    "long_axis_mm",
+    "short_axis_mm",
+    "mean_diameter_mm",
+    "volume_mm3",
+    "type",
+    "mean_hu",
+    "calcified",
+    "upper_lobe",
+    "confidence",
 )
 
 
@@ -836,11 +962,21 @@ def nodules_csv_rows(nodules: list[dict[str, Any]]) -> list[list[Any]]:
     for n in nodules:
         centre = n.get("centre_lps_mm") or [None, None, None]
         upper = n.get("upper_lobe")
-        rows.append([
-            n["id"], *centre, n["long_axis_mm"], n["short_axis_mm"], n["mean_diameter_mm"], n["volume_mm3"], n["type"],
-            n["mean_hu"], "yes" if n["calcified"] else "no", "unknown" if upper is None else ("yes" if upper else "no"),
-            n["confidence"],
-        ])
+        rows.append(
+            [
+                n["id"],
+                *centre,
+                n["long_axis_mm"],
+                n["short_axis_mm"],
+                n["mean_diameter_mm"],
+                n["volume_mm3"],
+                n["type"],
+                n["mean_hu"],
+                "yes" if n["calcified"] else "no",
+                "unknown" if upper is None else ("yes" if upper else "no"),
+                n["confidence"],
+            ]
+        )
     return rows
 
 
@@ -864,13 +1000,17 @@ def nodule_run_on_path(*, input_path: Path, out_dir: Path, version: str | None =
     outputs = ["labels.nii.gz", "nodules.csv", "findings.json"]
     seg_file_write(
         volume=volume,
-        build=lambda: seg_dicom_nodules_from_volume(labels_zyx=labels, volume=volume, model=findings["model"]),
+        build=lambda: seg_dicom_nodules_from_volume(
+            labels_zyx=labels, volume=volume, model=findings["model"]
+        ),
         out_dir=out_dir,
         findings=findings,
         outputs=outputs,
     )
     findings["input"]["kind"] = volume.kind
-    findings["centre_coordinates"] = "centre_lps_mm and the CSV's centre_*_mm: DICOM patient coordinates (LPS), mm"
+    findings["centre_coordinates"] = (
+        "centre_lps_mm and the CSV's centre_*_mm: DICOM patient coordinates (LPS), mm"
+    )
     (out_dir / "findings.json").write_text(json.dumps(findings, indent=2) + "\n")
     return {"model": findings["model"], "outputs": outputs, "nodule_count": findings["nodule_count"]}
 
@@ -891,8 +1031,13 @@ def _runs(mask2d: NDArray[np.bool_]) -> list[list[int]]:
 
 
 def nodule_measure_in_series(
-    datasets: list[Any], *, sop_instance_uid: str | None = None, row: int | None = None, column: int | None = None,
-    point_lps_mm: list[float] | None = None, version: str | None = None,
+    datasets: list[Any],
+    *,
+    sop_instance_uid: str | None = None,
+    row: int | None = None,
+    column: int | None = None,
+    point_lps_mm: list[float] | None = None,
+    version: str | None = None,
 ) -> dict[str, Any]:
     """Click-to-measure on a DICOM series: the clicked image and pixel (or a patient-coordinate
     point) -> the nodule's outline per image (runs of pixels) and its measurements."""
@@ -910,16 +1055,26 @@ def nodule_measure_in_series(
             raise ModelInputInvalid("the clicked image is not in the series", code="point_outside_series")
         i, j, k = int(column), int(row), uids.index(str(sop_instance_uid))
     if not (0 <= i < shape_ijk[0] and 0 <= j < shape_ijk[1] and 0 <= k < shape_ijk[2]):
-        raise ModelInputInvalid("the point lies outside the series", code="point_outside_series",
-                                detail={"column": i, "row": j, "slice": k})
+        raise ModelInputInvalid(
+            "the point lies outside the series",
+            code="point_outside_series",
+            detail={"column": i, "row": j, "slice": k},
+        )
     marker = np.zeros(shape_ijk, dtype=np.uint8)
     marker[i, j, k] = 1
-    seed = tuple(int(v) for v in np.argwhere(Volume(data_ijk=marker, affine_ras=volume.affine_ras, kind="dicom").internal()[0])[0])
+    seed = tuple(
+        int(v)
+        for v in np.argwhere(
+            Volume(data_ijk=marker, affine_ras=volume.affine_ras, kind="dicom").internal()[0]
+        )[0]
+    )
     card = model_card_get(key=MODEL_KEY, version=version)
     params = params_load(card)
     found = nodule_measure_at(hu, spacing, params, (seed[0], seed[1], seed[2]))
     if found is None:
-        raise NoNoduleAtPoint("no nodule-like structure at the point", detail={"column": i, "row": j, "slice": k})
+        raise NoNoduleAtPoint(
+            "no nodule-like structure at the point", detail={"column": i, "row": j, "slice": k}
+        )
     mask, measured = found
     measured["centre_lps_mm"] = _centre_lps(volume, mask)
     measured.pop("centre_zyx", None)
@@ -929,19 +1084,26 @@ def nodule_measure_in_series(
     for kk in range(mask_ijk.shape[2]):
         if mask_ijk[:, :, kk].any():
             ds = volume.datasets[kk]
-            outline.append({
-                "sop_instance_uid": str(ds.SOPInstanceUID), "runs": _runs(mask_ijk[:, :, kk].T),
-                # to place the runs in patient space: point(row, column) = position + column * spacing[1] *
-                # row_cosines + row * spacing[0] * column_cosines
-                "position_lps_mm": [float(v) for v in ds.ImagePositionPatient],
-                "row_cosines": [float(v) for v in ds.ImageOrientationPatient[:3]],
-                "column_cosines": [float(v) for v in ds.ImageOrientationPatient[3:]],
-                "pixel_spacing_mm": [float(v) for v in ds.PixelSpacing],
-            })
+            outline.append(
+                {
+                    "sop_instance_uid": str(ds.SOPInstanceUID),
+                    "runs": _runs(mask_ijk[:, :, kk].T),
+                    # to place the runs in patient space: point(row, column) = position + column * spacing[1] *
+                    # row_cosines + row * spacing[0] * column_cosines
+                    "position_lps_mm": [float(v) for v in ds.ImagePositionPatient],
+                    "row_cosines": [float(v) for v in ds.ImageOrientationPatient[:3]],
+                    "column_cosines": [float(v) for v in ds.ImageOrientationPatient[3:]],
+                    "pixel_spacing_mm": [float(v) for v in ds.PixelSpacing],
+                }
+            )
             areas.append(int(mask_ijk[:, :, kk].sum()))
     for internal_only in ("key_slice", "slice_range"):
         measured.pop(internal_only, None)
     measured["key_sop_instance_uid"] = outline[int(np.argmax(areas))]["sop_instance_uid"]
-    return {"model": provenance(card), "nodule": measured, "outline": outline,
-            "outline_format": "per image: runs of [row, first column, last column] of the nodule's pixels",
-            "notice": NOTICE}
+    return {
+        "model": provenance(card),
+        "nodule": measured,
+        "outline": outline,
+        "outline_format": "per image: runs of [row, first column, last column] of the nodule's pixels",
+        "notice": NOTICE,
+    }
