@@ -131,11 +131,11 @@ def bench_brain() -> None:
     net = _Counting(model.net)
     t0 = time.perf_counter()
     raw = segment_slices(
-        net=net,
+        net=net,  # type: ignore[arg-type]
         device=model.device,
         x_zcyx=x,
         mask=mask,
-        spacing_yx=(spacing[1], spacing[2]),  # type: ignore[arg-type]
+        spacing_yx=(spacing[1], spacing[2]),
         preprocessing=pre,
         tta=tta,
         batch=int(post.get("batch", 16)),

@@ -204,6 +204,17 @@ def _openings(
     return [_dilate_ball_mm(depth > r, r, spacing) & dense for r in radii]
 
 
+def _fill_holes(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """``ndi.binary_fill_holes`` (same default connectivity) by one labelling of the background:
+    the holes are its components that do not reach the array's edge."""
+    background, n = ndi.label(~mask)
+    edge = np.concatenate([background[0], background[-1], background[:, 0], background[:, -1]], axis=None)
+    hole = np.ones(n + 1, dtype=bool)
+    hole[edge] = False
+    hole[0] = False
+    return mask | hole[background]
+
+
 def _lung_close_slice(
     lung2d: NDArray[np.bool_], r: float, spacing: tuple[float, float], exact_crop: bool
 ) -> NDArray[np.bool_]:
@@ -217,7 +228,7 @@ def _lung_close_slice(
     )
     piece = lung2d[sl]
     closed = _erode_mm(_dilate_mm(piece, r, spacing), r, spacing)
-    out[sl] = ndi.binary_fill_holes(closed | piece)
+    out[sl] = _fill_holes(closed | piece)
     return out
 
 

@@ -130,3 +130,15 @@ def test_centres_in_patient_coordinates_match_the_whole_volume_centre_of_mass(
     assert sorted(centres) == [1, 2, 3]
     for n, centre in centres.items():
         assert centre == detector._centre_lps(volume, labels == n)
+
+
+def test_hole_filling_matches_ndimage() -> None:
+    rng = np.random.default_rng(0)
+    holes = 0
+    for _ in range(60):
+        shape = (int(rng.integers(3, 50)), int(rng.integers(3, 50)))
+        mask = ndi.gaussian_filter(rng.normal(size=shape), rng.uniform(0.5, 3.0)) > rng.uniform(-0.1, 0.1)
+        want = ndi.binary_fill_holes(mask)
+        holes += int((want & ~mask).any())
+        assert np.array_equal(detector._fill_holes(mask), want)
+    assert holes > 5
