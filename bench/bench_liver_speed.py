@@ -1,7 +1,7 @@
 """Benchmark: the liver model's CT analysis, the reference path against the fast path, side by side.
 
 Run: ``.venv/bin/python bench/bench_liver_speed.py [--below 45 --organ 60 --above 45] [--threads 2] [--demo]
-[--skip-everywhere]``.
+[--skip-everywhere] [--runtimes]``.
 
 Two CTs of 150 slices of 512 x 512 (``tests/inference/data/liver_speed.py``): the committed demo
 CT's 20 slices linearly interpolated in z to all 150 (the liver in every slice: nothing to skip,
@@ -25,6 +25,9 @@ wall / bare forward for both paths, the ratio new / old, and the Dice of the fin
 (organ = liver + lesion, and lesion) between them (the fast path must keep >= 0.995). ``cpu``: the
 process's CPU time over all stages (both threads), a figure a busy machine inflates less than the wall.
 ``--demo`` also compares the paths on the demo CT itself (its liver is in every slice).
+The new path's network runs in the runtime ``CDSS_INFERENCE_RUNTIME`` gives it (torch or ONNX
+Runtime, ``predictor.LoadedModel.network``), printed with each comparison; ``--runtimes`` also
+runs the float32 fast path in torch and in ONNX Runtime, one after the other, stage by stage.
 """
 
 from __future__ import annotations
@@ -62,7 +65,7 @@ def _old_model() -> Any:
 
 
 def _stages(
-    *, model: Any, segment: Callable[..., Any], blobs: list[bytes]
+    *, model: Any, segment: Callable[..., Any], blobs: list[bytes], net: Any = None
 ) -> tuple[dict[str, float], np.ndarray, dict[str, Any]]:
     import pydicom
 
@@ -85,7 +88,7 @@ def _stages(
     tta = list(post["tta"])
     t0 = time.perf_counter()
     raw, prob, votes = segment(
-        net=model.net, device=model.device, volume_hu=hu, spacing_mm=spacing,
+        net=model.net if net is None else net, device=model.device, volume_hu=hu, spacing_mm=spacing,
         preprocessing=model.card.data["preprocessing"], tta=tta, batch=int(post.get("batch", 8)),
     )
     t["model"] = time.perf_counter() - t0
@@ -140,23 +143,24 @@ def _blobs(hu: np.ndarray, spacing: tuple[float, float, float]) -> list[bytes]:
     return out
 
 
-def compare(hu: np.ndarray, spacing: tuple[float, float, float], title: str) -> None:
+def compare(hu: np.ndarray, spacing: tuple[float, float, float], title: str, *, runtimes: bool = False) -> None:
     from inference.runtime.liver import segment_volume, segment_volume_organ
     from inference.runtime.postprocessing import dice
-    from inference.runtime.predictor import model_load, precision_configured
+    from inference.runtime.predictor import model_load, precision_configured, runtime_of
 
     blobs = _blobs(hu, spacing)
     old_model, new_model = _old_model(), model_load(key="liver_ct_seg")
     n_tta = len(new_model.card.data["postprocessing"]["tta"])
     old_t, old_labels, old_f = _stages(model=old_model, segment=segment_volume, blobs=blobs)
     precision = precision_configured(new_model.device)
-    new_t, new_labels, new_f = _stages(
-        model=new_model, segment=functools.partial(segment_volume_organ, precision=precision), blobs=blobs
-    )
+    fast = functools.partial(segment_volume_organ, precision=precision)
+    new_net = new_model.network(precision=precision)
+    new_t, new_labels, new_f = _stages(model=new_model, segment=fast, blobs=blobs, net=new_net)
     size = int(old_model.card.data["preprocessing"]["size"])
     bare = bare_forward(old_model.net, channels=3, size=size, batch=8, slice_passes=hu.shape[0] * n_tta)
     print(f"\n{title}: {hu.shape[0]} slices of {hu.shape[1]} x {hu.shape[2]}, spacing {spacing} mm")
-    print(f"old: reference path, float32; new: fast path, {precision}")
+    print(f"old: reference path, float32, {runtime_of(old_model.net)}; new: fast path, {precision}, "
+          f"{runtime_of(new_net)}")
     print(f"{'stage':<8}{'old s':>10}{'new s':>10}{'new/old':>9}")
     for k in ("fetch", "model", "post", "seg", "report", "wall", "cpu"):
         print(f"{k:<8}{old_t[k]:>10.2f}{new_t[k]:>10.2f}{new_t[k] / max(old_t[k], 1e-9):>9.3f}")
@@ -166,15 +170,40 @@ def compare(hu: np.ndarray, spacing: tuple[float, float, float], title: str) -> 
           f"lesion {dice(new_labels == 2, old_labels == 2):.5f}  (target >= 0.995)")
     print(f"lesions old {old_f['lesion_count']} new {new_f['lesion_count']}; liver mL old "
           f"{old_f['liver'].get('volume', {}).get('value')} new {new_f['liver'].get('volume', {}).get('value')}")
+    if runtimes:
+        _runtimes_side_by_side(model=new_model, blobs=blobs, old_labels=old_labels, old_f=old_f)
     if precision != "float32":
         f32_t, f32_labels, f32_f = _stages(
-            model=new_model, segment=functools.partial(segment_volume_organ, precision="float32"), blobs=blobs
+            model=new_model, segment=functools.partial(segment_volume_organ, precision="float32"), blobs=blobs,
+            net=new_model.network(precision="float32"),
         )
         print(f"fast path float32: wall {f32_t['wall']:.2f} s, cpu {f32_t['cpu']:.2f} s; new ({precision}) / "
               f"float32 wall {new_t['wall'] / max(f32_t['wall'], 1e-9):.3f}")
         print(f"Dice new vs fast float32: organ {dice(new_labels > 0, f32_labels > 0):.5f}  lesion "
               f"{dice(new_labels == 2, f32_labels == 2):.5f}; lesion labels identical "
               f"{bool(np.array_equal(new_labels == 2, f32_labels == 2))}; lesions float32 {f32_f['lesion_count']}")
+
+
+def _runtimes_side_by_side(*, model: Any, blobs: list[bytes], old_labels: np.ndarray, old_f: dict[str, Any]) -> None:
+    """The float32 fast path in torch and in ONNX Runtime, one after the other, stage by stage."""
+    from inference.runtime.liver import segment_volume_organ
+    from inference.runtime.postprocessing import dice
+    from inference.runtime.predictor import runtime_of
+
+    if model.exported is None:
+        print("runtimes: no ONNX Runtime network (CDSS_INFERENCE_RUNTIME=torch, or it was not verified)")
+        return
+    fast = functools.partial(segment_volume_organ, precision="float32")
+    torch_t, torch_labels, torch_f = _stages(model=model, segment=fast, blobs=blobs, net=model.net)
+    ort_t, ort_labels, ort_f = _stages(model=model, segment=fast, blobs=blobs, net=model.exported)
+    print(f"fast path float32, torch ({runtime_of(model.net)}) against ONNX Runtime ({runtime_of(model.exported)})")
+    print(f"{'stage':<8}{'torch s':>10}{'ort s':>10}{'ort/torch':>11}")
+    for k in ("fetch", "model", "post", "seg", "report", "wall", "cpu"):
+        print(f"{k:<8}{torch_t[k]:>10.2f}{ort_t[k]:>10.2f}{ort_t[k] / max(torch_t[k], 1e-9):>11.3f}")
+    for name, labels, f in (("torch", torch_labels, torch_f), ("ort", ort_labels, ort_f)):
+        print(f"Dice {name} vs old: organ {dice(labels > 0, old_labels > 0):.5f}  lesion "
+              f"{dice(labels == 2, old_labels == 2):.5f}; lesions {f['lesion_count']} (old {old_f['lesion_count']})")
+    print(f"labels ort == torch: {bool(np.array_equal(ort_labels, torch_labels))}")
 
 
 def main() -> None:
@@ -185,6 +214,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--demo", action="store_true", help="also compare on the demo CT itself")
     parser.add_argument("--skip-everywhere", action="store_true", help="leave out the liver-in-every-slice CT")
+    parser.add_argument(
+        "--runtimes", action="store_true", help="also the float32 fast path in torch and in ONNX Runtime, side by side"
+    )
     args = parser.parse_args()
     import django
 
@@ -195,15 +227,19 @@ def main() -> None:
     from tests.inference.data.liver_speed import ct_with_organ_slab, demo_ct
 
     _, spacing = demo_ct()
-    print(f"torch threads {torch.get_num_threads()}, cpus {os.cpu_count()}, load average {os.getloadavg()}")
+    from inference.runtime.predictor import runtime_configured
+
+    print(f"torch threads {torch.get_num_threads()}, cpus {os.cpu_count()}, load average {os.getloadavg()}, "
+          f"CDSS_INFERENCE_RUNTIME {runtime_configured()}")
     if args.demo:
         hu, spacing = demo_ct()
-        compare(hu, spacing, "demo CT")
+        compare(hu, spacing, "demo CT", runtimes=args.runtimes)
     if not args.skip_everywhere:
         total = args.below + args.organ + args.above
-        compare(ct_with_organ_slab(below=0, organ=total, above=0), spacing, "liver in every slice (worst case)")
+        compare(ct_with_organ_slab(below=0, organ=total, above=0), spacing, "liver in every slice (worst case)",
+                runtimes=args.runtimes)
     hu = ct_with_organ_slab(below=args.below, organ=args.organ, above=args.above)
-    compare(hu, spacing, f"liver in {args.organ} of {hu.shape[0]} slices")
+    compare(hu, spacing, f"liver in {args.organ} of {hu.shape[0]} slices", runtimes=args.runtimes)
 
 
 if __name__ == "__main__":
