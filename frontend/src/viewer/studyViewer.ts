@@ -6,7 +6,7 @@
  */
 
 import {
-  Enums, RenderingEngine, type Types, cache, eventTarget, setUseCPURendering, setVolumesForViewports, utilities as csUtils,
+  Enums, RenderingEngine, type Types, cache, eventTarget, imageLoader, setUseCPURendering, setVolumesForViewports, utilities as csUtils,
   volumeLoader,
 } from '@cornerstonejs/core';
 import { wadors } from '@cornerstonejs/dicom-image-loader';
@@ -224,7 +224,6 @@ export class StudyViewer implements ViewerModule {
 
   async init(): Promise<void> {
     runtimeInit(this.options.config);
-    this.engine = new RenderingEngine(this.engineId);
     const group = ToolGroupManager.createToolGroup(this.toolGroupId);
     if (!group) throw new Error('tool group could not be created');
     this.toolGroup = group;
@@ -595,8 +594,18 @@ export class StudyViewer implements ViewerModule {
     );
   }
 
+  /**
+   * The rendering engine, made when the first viewport is: its WebGL context takes 0.1 s of the
+   * main thread without a GPU, which the first frame's request need not wait for.
+   */
+  private engineGet(): RenderingEngine | null {
+    if (this.destroyed) return null;
+    this.engine ??= new RenderingEngine(this.engineId);
+    return this.engine;
+  }
+
   private async buildViewports(layout: Layout): Promise<void> {
-    const engine = this.engine;
+    const engine = this.engineGet();
     const group = this.toolGroup;
     if (!engine || !group) return;
     // The point the reader was looking at: the new layout opens there, so that the slice with
@@ -652,7 +661,15 @@ export class StudyViewer implements ViewerModule {
    * at once when it cannot be (the volume's views follow as before).
    */
   private async previewStack(): Promise<void> {
-    const engine = this.engine;
+    const middle = shownSlices(this.imageIds.length)[0] ?? 0;
+    const first = this.imageIds[middle];
+    // Its frame is asked for first, before the engine is made; the stack takes the image from
+    // the cache (Cornerstone's options for a stack drawn on the CPU).
+    if (first) {
+      const options = { priority: -5, requestType: Enums.RequestType.Interaction, useRGBA: true };
+      imageLoader.loadAndCacheImage(first, options).catch(() => undefined);
+    }
+    const engine = this.engineGet();
     const group = this.toolGroup;
     if (!engine || !group || this.imageIds.length === 0) return;
     this.teardownViewports();
@@ -674,7 +691,7 @@ export class StudyViewer implements ViewerModule {
     this.setActiveViewport(viewportId);
     const viewport = engine.getViewport(viewportId) as Types.IStackViewport;
     try {
-      await viewport.setStack(this.imageIds, shownSlices(this.imageIds.length)[0] ?? 0);
+      await viewport.setStack(this.imageIds, middle);
     } catch (error) {
       console.warn('stack preview not shown', error);
       return;
