@@ -690,12 +690,30 @@ export class StudyViewer implements ViewerModule {
     this.watchViewport(viewportId);
     this.setActiveViewport(viewportId);
     const viewport = engine.getViewport(viewportId) as Types.IStackViewport;
+    // setStack resolves once the draw is asked for (the next animation frame), not drawn: the
+    // volume's views, which replace the preview, wait for the draw itself.
+    const element = this.grid.querySelector<HTMLElement>(`[data-viewport="${viewportId}"]`);
+    let onDrawn: () => void = () => undefined;
+    const drawn = new Promise<void>((resolve) => {
+      const latest = window.setTimeout(() => onDrawn(), SHOWN_SLICE_WAIT_MS);
+      const onRendered = (): void => {
+        if (viewport.getCornerstoneImage()) onDrawn();
+      };
+      onDrawn = () => {
+        window.clearTimeout(latest);
+        element?.removeEventListener(Enums.Events.IMAGE_RENDERED, onRendered);
+        resolve();
+      };
+      element?.addEventListener(Enums.Events.IMAGE_RENDERED, onRendered);
+    });
     try {
       await viewport.setStack(this.imageIds, middle);
     } catch (error) {
+      onDrawn();
       console.warn('stack preview not shown', error);
       return;
     }
+    await drawn;
     if (this.previewId !== viewportId) return;
     // The CT window comes from the metadata (instanceWindowDefault); an image's own window is
     // replaced by the preset as the volume's views are.
