@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 from pydicom.sr.codedict import codes
 
 from inference.registry import ModelInputInvalid
-from inference.runtime.io import _INTERNAL_AXCODES, DicomAttributeMissing, Volume
+from inference.runtime.io import INTERNAL_AXCODES, DicomAttributeMissing, Volume
 
 MANUFACTURER = "CDSS (open-source clinical decision support)"
 SEG_SOURCE_REQUIRED = (
@@ -154,7 +154,7 @@ def frames_from_internal(labels_zyx: NDArray[Any], *, volume: Volume) -> NDArray
     and one copy. Through ``from_internal``'s (i, j, k) array the 512 x 512 x 150 labels were
     copied twice across the cache, for seconds."""
     inv = nib.orientations.ornt_transform(
-        nib.orientations.axcodes2ornt(_INTERNAL_AXCODES), nib.orientations.io_orientation(volume.affine_ras)
+        nib.orientations.axcodes2ornt(INTERNAL_AXCODES), nib.orientations.io_orientation(volume.affine_ras)
     )
     ijk = nib.orientations.apply_orientation(labels_zyx.transpose(2, 1, 0), inv)
     return np.ascontiguousarray(ijk.transpose(2, 1, 0))
@@ -198,7 +198,7 @@ def seg_build(
             content_description=f"{model['key']} {model['version']}"[:64],
             content_label=content_label,
             contributing_equipment=[equipment],
-            omit_empty_frames=False,
+            omit_empty_frames=True,
         )
     except (AttributeError, KeyError) as exc:
         raise DicomAttributeMissing(

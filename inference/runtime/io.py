@@ -27,7 +27,7 @@ from cdss.core.errors import CdssError
 from inference.registry import ModelInputInvalid
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
-_INTERNAL_AXCODES = ("L", "P", "S")
+INTERNAL_AXCODES = ("L", "P", "S")
 _LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 
 
@@ -46,7 +46,7 @@ class Volume:
 
     def _transform(self) -> NDArray[Any]:
         ornt = nib.orientations.io_orientation(self.affine_ras)
-        return nib.orientations.ornt_transform(ornt, nib.orientations.axcodes2ornt(_INTERNAL_AXCODES))
+        return nib.orientations.ornt_transform(ornt, nib.orientations.axcodes2ornt(INTERNAL_AXCODES))
 
     def internal(self) -> tuple[NDArray[Any], tuple[float, float, float]]:
         """(z, y, x) array in the internal orientation and its spacing (dz, dy, dx) in mm."""
@@ -61,7 +61,7 @@ class Volume:
     def from_internal(self, labels_zyx: NDArray[Any]) -> NDArray[Any]:
         """Inverse of :meth:`internal` for a label map (back to the original i, j, k grid)."""
         inv = nib.orientations.ornt_transform(
-            nib.orientations.axcodes2ornt(_INTERNAL_AXCODES), nib.orientations.io_orientation(self.affine_ras)
+            nib.orientations.axcodes2ornt(INTERNAL_AXCODES), nib.orientations.io_orientation(self.affine_ras)
         )
         out = nib.orientations.apply_orientation(labels_zyx.transpose(2, 1, 0), inv)
         return np.ascontiguousarray(out)
