@@ -174,6 +174,9 @@ STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "frontend" / "dist"] if (BASE_DIR / "frontend" / "dist").is_dir() else []
+# Vite names each built asset after its content (assets/name-XXXXXXXX.ext): such a file never
+# changes, so browsers may keep it for a year instead of asking again on every visit.
+WHITENOISE_IMMUTABLE_FILE_TEST = r"^.*/assets/[^/]+-[0-9A-Za-z_-]{8}\.[0-9a-z]+$"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
