@@ -30,8 +30,12 @@ def _progress(step: AnalysisStep, step_name: str, k: int, n: int) -> None:
     analysis = AnalysisRequest.objects.get(pk=step.request_id)
     analysis.current_step = step_name
     analysis.save(update_fields=["current_step", "updated_at"])
-    # Outside a transaction: on_commit runs at once, so the browser sees k/n live.
-    analysis_publish(analysis, step_key=step.key, k=k, n=n)
+    # Outside a transaction: on_commit runs at once, so the browser sees k/n live. A step that
+    # only announces its name (0 of 1) has nothing to count yet; the fetch counts images.
+    if n > 1:
+        analysis_publish(analysis, step_key=step.key, k=k, n=n, unit="images")
+    else:
+        analysis_publish(analysis, step_key=step.key)
 
 
 def run_imaging(step: AnalysisStep) -> dict[str, Any]:

@@ -65,7 +65,7 @@ async def test_two_browsers_see_the_same_live_progress(celery_worker_process: Wo
         # Notifications carry ids, status and progress only: no names, MRNs or values.
         for event in seen:
             assert set(event) <= {"type", "request_id", "patient_id", "status", "step", "progress", "error_code",
-                                  "report_id", "step_key", "k", "n", "kind", "record", "action", "ids"}
+                                  "report_id", "step_key", "k", "n", "unit", "eta_s", "kind", "record", "action", "ids"}
     assert [e["progress"] for e in seen_a if "progress" in e] == sorted(e["progress"] for e in seen_a if "progress" in e)
     # A late subscriber first gets the current state, with the finished request and its report.
     late = await open_socket(tworld, tworld.clinician)
