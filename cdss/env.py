@@ -48,6 +48,8 @@ class Env:
     report_release_policy: str = "held"
     # RTCIceServer objects for the consult room's calls; none is needed on one network.
     webrtc_ice_servers: list[dict[str, object]] = field(default_factory=list)
+    # Imaging models each worker process loads when it starts, so the first analysis waits for none.
+    worker_warm_models: list[str] = field(default_factory=list)
     problems: list[EnvProblem] = field(default_factory=list)
 
 
@@ -154,6 +156,7 @@ def env_read() -> Env:
         dicomweb_frame_cache_mb=_non_negative_int("DICOMWEB_PROXY_FRAME_CACHE_MB", 256, problems),
         report_release_policy=os.environ.get("REPORT_RELEASE_POLICY", "held").strip().lower() or "held",
         webrtc_ice_servers=_ice_servers("WEBRTC_ICE_SERVERS", problems),
+        worker_warm_models=_list("WORKER_WARM_MODELS", []),
         problems=problems,
     )
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
-from celery import shared_task
+from celery import shared_task, signals
 from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
 
 from inference.analysis.dispatch import TASK_ADVANCE, TASK_STEP, TASK_SWEEP
 from inference.analysis.errors import TRANSIENT_ERRORS as TRANSIENT
@@ -49,3 +51,18 @@ def analysis_sweep_task() -> dict[str, int]:
              retry_backoff=2, retry_backoff_max=60, retry_jitter=True, max_retries=20)
 def cxr_intake_run_task(job_id: int) -> None:
     intake_run(job_id=job_id)
+
+
+@signals.worker_process_init.connect
+def models_warm_in_background(**_: Any) -> threading.Thread | None:
+    """Each pool process loads WORKER_WARM_MODELS beside its first tasks (Celery wants this
+    signal's handlers back within seconds; a task for a model still loading waits for it)."""
+    keys = list(settings.WORKER_WARM_MODELS)
+    if not keys:
+        return None
+    # Here, not at module level: the web process imports this module and must not load torch.
+    from inference.runtime.warm import models_warm
+
+    thread = threading.Thread(target=models_warm, args=(keys,), name="models-warm", daemon=True)
+    thread.start()
+    return thread

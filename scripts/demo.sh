@@ -33,7 +33,8 @@ trap cleanup INT TERM EXIT
 .venv/bin/python manage.py demo_seed | tee var/demo-accounts.txt
 .venv/bin/python manage.py demo_load_imaging
 
-.venv/bin/celery -A cdss worker -B -s var/celerybeat-schedule -Q default,gpu -c 2 -l INFO -n "demo@%h" >var/worker.log 2>&1 &
+# Each worker process loads the imaging models as it starts, so the first analysis does not wait.
+WORKER_WARM_MODELS=${WORKER_WARM_MODELS:-liver_ct_seg,brain_mri_seg} .venv/bin/celery -A cdss worker -B -s var/celerybeat-schedule -Q default,gpu -c 2 -l INFO -n "demo@%h" >var/worker.log 2>&1 &
 pids+=($!)
 # WEB_WORKERS Daphne processes share the port (scripts/web_serve.py): one per core here.
 .venv/bin/python scripts/web_serve.py --workers "${WEB_WORKERS:-2}" --port "$PORT" >var/web.log 2>&1 &

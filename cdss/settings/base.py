@@ -302,6 +302,9 @@ ANALYSIS_MAX_ATTEMPTS = 5
 # Nothing hangs for ever: a request still unfinished after this fails with deadline_exceeded.
 ANALYSIS_DEADLINE_S = 60 * 60
 ANALYSIS_SWEEP_EVERY_S = ENV.analysis_sweep_every_s
+# Model keys each worker process loads at start (the liver network's export for ONNX Runtime
+# alone takes several seconds); none by default, so short-lived test workers start at once.
+WORKER_WARM_MODELS: list[str] = ENV.worker_warm_models
 # When a signed report reaches the patient: "held" (a clinician releases it) or "on_sign".
 REPORT_RELEASE_POLICY = ENV.report_release_policy
 # STUN/TURN servers handed to the consult room's browsers (WEBRTC_ICE_SERVERS, cdss.E008).
