@@ -428,26 +428,45 @@ def _candidates_at_scale(
             slice(max(b.start - p, 0), min(b.stop + p, dim))
             for b, p, dim in zip(box, pad, volume_hu.shape, strict=True)
         )
-        comp = labels[sl] == i
-        grown = _dilate_mm(comp, params["regrow_mm"], spacing) & dense[sl]
-        # keep only the part connected to the component (regrowth must not bridge to a neighbour)
-        glab, _ = ndi.label(grown)
-        keep = np.unique(glab[comp & grown])
-        grown = np.isin(glab, keep[keep > 0])
-        vox = int(grown.sum())
-        # quick size gate before the full features: skip specks and huge structures
-        diameter = (6.0 * vox * float(np.prod(spacing)) / math.pi) ** (1.0 / 3.0)
-        if diameter < 0.5 * params["min_diameter_mm"] or diameter > 2.0 * params["max_diameter_mm"]:
-            continue
-        features = candidate_features(grown, volume_hu[sl], spacing, n_slices=volume_hu.shape[0])
-        features["open_mm"] = radius
-        # vessels continue beyond the piece the opening kept; a nodule is surrounded by lung
-        shell = _dilate_mm(grown, SHELL_MM, spacing) & ~grown
-        features["attachment"] = float((shell & dense[sl]).sum() / max(int(shell.sum()), 1))
-        zz, yy, xx = np.nonzero(grown)
-        index = np.ravel_multi_index((zz + sl[0].start, yy + sl[1].start, xx + sl[2].start), volume_hu.shape)
-        out.append(Candidate(index=np.sort(index).astype(np.int64), shape=volume_hu.shape, features=features))
+        candidate = _candidate_grown(labels, i, sl, volume_hu=volume_hu, spacing=spacing, params=params,
+                                     dense=dense, radius=radius)
+        if candidate is not None:
+            out.append(candidate)
     return out
+
+
+def _candidate_grown(
+    labels: NDArray[Any],
+    i: int,
+    sl: tuple[slice, ...],
+    *,
+    volume_hu: NDArray[Any],
+    spacing: tuple[float, float, float],
+    params: dict[str, Any],
+    dense: NDArray[np.bool_],
+    radius: float,
+) -> Candidate | None:
+    """Component ``i`` of ``labels`` in the box ``sl``, regrown into the dense tissue and measured;
+    None when its size rules it out."""
+    comp = labels[sl] == i
+    grown = _dilate_mm(comp, params["regrow_mm"], spacing) & dense[sl]
+    # keep only the part connected to the component (regrowth must not bridge to a neighbour)
+    glab, _ = ndi.label(grown)
+    keep = np.unique(glab[comp & grown])
+    grown = np.isin(glab, keep[keep > 0])
+    vox = int(grown.sum())
+    # quick size gate before the full features: skip specks and huge structures
+    diameter = (6.0 * vox * float(np.prod(spacing)) / math.pi) ** (1.0 / 3.0)
+    if diameter < 0.5 * params["min_diameter_mm"] or diameter > 2.0 * params["max_diameter_mm"]:
+        return None
+    features = candidate_features(grown, volume_hu[sl], spacing, n_slices=volume_hu.shape[0])
+    features["open_mm"] = radius
+    # vessels continue beyond the piece the opening kept; a nodule is surrounded by lung
+    shell = _dilate_mm(grown, SHELL_MM, spacing) & ~grown
+    features["attachment"] = float((shell & dense[sl]).sum() / max(int(shell.sum()), 1))
+    zz, yy, xx = np.nonzero(grown)
+    index = np.ravel_multi_index((zz + sl[0].start, yy + sl[1].start, xx + sl[2].start), volume_hu.shape)
+    return Candidate(index=np.sort(index).astype(np.int64), shape=volume_hu.shape, features=features)
 
 
 def _candidates_at_scale_reference(
@@ -472,25 +491,10 @@ def _candidates_at_scale_reference(
             slice(max(b.start - p, 0), min(b.stop + p, dim))
             for b, p, dim in zip(box, pad, volume_hu.shape, strict=True)
         )
-        comp = labels[sl] == i
-        grown = _dilate_mm(comp, params["regrow_mm"], spacing) & dense[sl]
-        # keep only the part connected to the component (regrowth must not bridge to a neighbour)
-        glab, _ = ndi.label(grown)
-        keep = np.unique(glab[comp & grown])
-        grown = np.isin(glab, keep[keep > 0])
-        vox = int(grown.sum())
-        # quick size gate before the full features: skip specks and huge structures
-        diameter = (6.0 * vox * float(np.prod(spacing)) / math.pi) ** (1.0 / 3.0)
-        if diameter < 0.5 * params["min_diameter_mm"] or diameter > 2.0 * params["max_diameter_mm"]:
-            continue
-        features = candidate_features(grown, volume_hu[sl], spacing, n_slices=volume_hu.shape[0])
-        features["open_mm"] = radius
-        # vessels continue beyond the piece the opening kept; a nodule is surrounded by lung
-        shell = _dilate_mm(grown, SHELL_MM, spacing) & ~grown
-        features["attachment"] = float((shell & dense[sl]).sum() / max(int(shell.sum()), 1))
-        zz, yy, xx = np.nonzero(grown)
-        index = np.ravel_multi_index((zz + sl[0].start, yy + sl[1].start, xx + sl[2].start), volume_hu.shape)
-        out.append(Candidate(index=np.sort(index).astype(np.int64), shape=volume_hu.shape, features=features))
+        candidate = _candidate_grown(labels, i, sl, volume_hu=volume_hu, spacing=spacing, params=params,
+                                     dense=dense, radius=radius)
+        if candidate is not None:
+            out.append(candidate)
     return out
 
 
